@@ -1,0 +1,50 @@
+#include "agent/identity/agent_key.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include <boost/filesystem/operations.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/audit.h"
+#include "common/status/errno_status.h"
+#include "common/status/status_macros.h"
+
+namespace offboard::agent {
+
+boost::filesystem::path AttestationKeyPath(const boost::filesystem::path& data_dir) {
+  return data_dir / "attestation-ed25519.pem";
+}
+
+boost::filesystem::path AttestationPublicKeyPath(const boost::filesystem::path& data_dir) {
+  return data_dir / "attestation-ed25519.pub.pem";
+}
+
+absl::StatusOr<AgentKey> LoadOrCreateAttestationKey(const boost::filesystem::path& data_dir) {
+  if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return common::ErrnoToStatus(errno, absl::StrCat("create data dir ", data_dir.string()));
+  }
+  bool created = false;
+  OFFBOARD_ASSIGN_OR_RETURN(
+      common::Ed25519PrivateKey key,
+      common::LoadOrCreateEd25519Key(AttestationKeyPath(data_dir), &created));
+  AgentKey result{.key = std::move(key), .created = created};
+  const boost::filesystem::path public_path = AttestationPublicKeyPath(data_dir);
+  if (result.created || !boost::filesystem::exists(public_path)) {
+    std::ofstream out(public_path.string(), std::ios::binary | std::ios::trunc);
+    out << result.key.PublicKey().ToPem();
+    if (!out.flush()) {
+      return common::ErrnoToStatus(errno, absl::StrCat("write ", public_path.string()));
+    }
+  }
+  if (result.created) {
+    common::AuditEvent("attestation_key_created",
+                       {{"key_id", result.key.KeyId()},
+                        {"path", AttestationKeyPath(data_dir).string()}});
+  }
+  return result;
+}
+
+}  // namespace offboard::agent

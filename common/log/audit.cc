@@ -1,0 +1,50 @@
+#include "common/log/audit.h"
+
+#include <memory>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace offboard::common {
+namespace {
+
+bool NeedsQuoting(absl::string_view value) {
+  if (value.empty()) return true;
+  for (unsigned char c : value) {
+    if (c <= ' ' || c == '"' || c == '=' || c == 0x7f) return true;
+  }
+  return false;
+}
+
+spdlog::logger& AuditLogger() {
+  static const std::shared_ptr<spdlog::logger> logger = [] {
+    auto created = std::make_shared<spdlog::logger>(
+        "audit", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    created->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ audit %v", spdlog::pattern_time_type::utc);
+    return created;
+  }();
+  return *logger;
+}
+
+}  // namespace
+
+std::string FormatAuditLine(absl::string_view event, const std::vector<AuditField>& fields) {
+  std::string line = absl::StrCat("event=", event);
+  for (const auto& [key, value] : fields) {
+    if (NeedsQuoting(value)) {
+      absl::StrAppend(&line, " ", key, "=\"", absl::CEscape(value), "\"");
+    } else {
+      absl::StrAppend(&line, " ", key, "=", value);
+    }
+  }
+  return line;
+}
+
+void AuditEvent(absl::string_view event, const std::vector<AuditField>& fields) {
+  AuditLogger().info(FormatAuditLine(event, fields));
+}
+
+}  // namespace offboard::common

@@ -1,0 +1,223 @@
+// DSSE envelopes: the external protocol vectors, then our own edge cases.
+#include "common/dsse/envelope.h"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/encoding/hex.h"
+
+namespace offboard::common {
+namespace {
+
+using namespace std::string_literals;
+
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+std::string Unhex(absl::string_view hex) {
+  absl::StatusOr<std::vector<uint8_t>> bytes = HexDecode(hex);
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return std::string(bytes->begin(), bytes->end());
+}
+
+class DsseVectorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string text = ReadFile(OFFBOARD_TESTDATA_DIR "/external/dsse-vectors.json");
+    ASSERT_FALSE(text.empty()) << "missing DSSE vectors";
+    vectors_ = nlohmann::json::parse(text);
+    for (const auto& [name, key] : vectors_["keys"].items()) {
+      absl::StatusOr<Ed25519PrivateKey> private_key =
+          Ed25519PrivateKey::FromSeed(Unhex(key["seed"].get<std::string>()));
+      ASSERT_TRUE(private_key.ok()) << private_key.status();
+      ASSERT_EQ(HexEncode(private_key->PublicKey().Raw()), key["public"].get<std::string>())
+          << "seed and public key of " << name << " disagree";
+      private_keys_.emplace(name, *private_key);
+    }
+  }
+
+  nlohmann::json vectors_;
+  std::map<std::string, Ed25519PrivateKey> private_keys_;
+};
+
+TEST_F(DsseVectorsTest, EveryVectorGivesItsExpectedResult) {
+  ASSERT_GE(vectors_["vectors"].size(), 9u);
+  for (const nlohmann::json& vector : vectors_["vectors"]) {
+    const std::string id = vector["id"].get<std::string>();
+    SCOPED_TRACE(id);
+    std::vector<TrustedKey> trusted;
+    for (const nlohmann::json& name : vector["trustedKeys"]) {
+      trusted.push_back({.keyid = name.get<std::string>(),
+                         .key = private_keys_.at(name.get<std::string>()).PublicKey()});
+    }
+    std::vector<std::string> supported;
+    for (const nlohmann::json& type : vector["supportedPayloadTypes"]) {
+      supported.push_back(type.get<std::string>());
+    }
+    const DsseVerifier verifier(trusted, vector["threshold"].get<size_t>(), supported);
+    const std::string wire = vector["envelope"].dump();
+    const absl::StatusOr<VerifiedPayload> result = verifier.Verify(wire);
+    const bool expect_accept = vector["expect"].get<std::string>() == "accept";
+    EXPECT_EQ(result.ok(), expect_accept) << result.status();
+
+    // The PAE we compute from the decoded envelope equals the vector's, for
+    // every vector whose envelope decodes.
+    const absl::StatusOr<DsseEnvelope> envelope = ParseDsseEnvelope(wire);
+    if (envelope.ok() && vector.contains("pae") && expect_accept) {
+      EXPECT_EQ(HexEncode(PreAuthEncoding(envelope->payload_type, envelope->payload)),
+                vector["pae"].get<std::string>());
+    }
+  }
+}
+
+TEST_F(DsseVectorsTest, OurSignatureEqualsTheVectorSignature) {
+  // Ed25519 is deterministic: signing the first vector's PAE with key A must
+  // reproduce its signature byte for byte.
+  const nlohmann::json& vector = vectors_["vectors"][0];
+  ASSERT_EQ(vector["id"], "single-signature");
+  const DsseEnvelope theirs = *ParseDsseEnvelope(vector["envelope"].dump());
+  const DsseEnvelope ours = SignDsse(theirs.payload_type, theirs.payload, private_keys_.at("A"));
+  EXPECT_EQ(ours.signatures[0].sig, theirs.signatures[0].sig);
+}
+
+TEST_F(DsseVectorsTest, SharedCopyMatchesOurCopy) {
+  const std::string shared =
+      ReadFile(OFFBOARD_TESTDATA_DIR "/../../../shared/testdata/dsse-vectors.json");
+  if (shared.empty()) GTEST_SKIP() << "no shared/testdata beside this checkout";
+  EXPECT_EQ(shared, ReadFile(OFFBOARD_TESTDATA_DIR "/external/dsse-vectors.json"));
+}
+
+class DsseTest : public ::testing::Test {
+ protected:
+  DsseTest()
+      : key_(*Ed25519PrivateKey::Generate()),
+        other_(*Ed25519PrivateKey::Generate()),
+        verifier_({{key_.KeyId(), key_.PublicKey()}}, 1, {std::string(kInTotoPayloadType)}) {}
+
+  Ed25519PrivateKey key_;
+  Ed25519PrivateKey other_;
+  DsseVerifier verifier_;
+};
+
+TEST_F(DsseTest, RoundTripThroughJson) {
+  const std::string payload = "{\"hello\":\"world\"}\n\0binary"s;
+  const std::string wire = SerializeDsseEnvelope(SignDsse(kInTotoPayloadType, payload, key_));
+  const absl::StatusOr<VerifiedPayload> verified = verifier_.Verify(wire);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->payload, payload);
+  EXPECT_EQ(verified->keyids, std::vector<std::string>{key_.KeyId()});
+}
+
+TEST_F(DsseTest, TamperedPayloadIsRejected) {
+  DsseEnvelope envelope = SignDsse(kInTotoPayloadType, "original", key_);
+  envelope.payload = "0riginal";
+  const absl::StatusOr<VerifiedPayload> verified = verifier_.Verify(envelope);
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(DsseTest, UntrustedKeyIsRejectedEvenWithTrustedKeyId) {
+  DsseEnvelope envelope = SignDsse(kInTotoPayloadType, "x", other_);
+  envelope.signatures[0].keyid = key_.KeyId();
+  EXPECT_EQ(verifier_.Verify(envelope).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(DsseTest, NoSignaturesIsRejected) {
+  DsseEnvelope envelope = SignDsse(kInTotoPayloadType, "x", key_);
+  envelope.signatures.clear();
+  EXPECT_THAT(verifier_.Verify(envelope).status().message(), HasSubstr("0 of 0"));
+}
+
+TEST_F(DsseTest, UnsupportedPayloadTypeIsRejectedBeforeSignatures) {
+  const DsseEnvelope envelope = SignDsse("text/plain", "x", key_);
+  const absl::Status status = verifier_.Verify(envelope).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("unsupported payloadType 'text/plain'"));
+}
+
+TEST_F(DsseTest, MalformedEnvelopesNameTheField) {
+  struct Case {
+    std::string json;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"not json", "not valid JSON"},
+      {"[]", "top level must be a JSON object"},
+      {R"({"payloadType":"t","signatures":[]})", "missing field 'payload'"},
+      {R"({"payload":"","signatures":[]})", "missing field 'payloadType'"},
+      {R"({"payload":"","payloadType":"t"})", "field 'signatures' must be an array"},
+      {R"({"payload":1,"payloadType":"t","signatures":[]})", "field 'payload' must be a string"},
+      {R"({"payload":"a b","payloadType":"t","signatures":[]})",
+       "field 'payload': invalid base64 character at position 1"},
+      {R"({"payload":"","payloadType":"t","signatures":[{"keyid":"k"}]})",
+       "signatures[0]: missing field 'sig'"},
+      {R"({"payload":"","payloadType":"t","signatures":[{"sig":"AAAA","keyid":7}]})",
+       "signatures[0]: field 'keyid' must be a string"},
+      {R"({"payload":"","payloadType":"t","signatures":["x"]})",
+       "signatures[0]: must be an object"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.json);
+    const absl::StatusOr<DsseEnvelope> envelope = ParseDsseEnvelope(c.json);
+    ASSERT_FALSE(envelope.ok());
+    EXPECT_EQ(envelope.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(envelope.status().message(), HasSubstr(c.message));
+  }
+}
+
+TEST(DsseBase64Test, AcceptsBothAlphabetsWithAndWithoutPadding) {
+  EXPECT_EQ(*DecodeDsseBase64("+/+/Pj8="), "\xfb\xff\xbf>?");
+  EXPECT_EQ(*DecodeDsseBase64("-_-_Pj8="), "\xfb\xff\xbf>?");
+  EXPECT_EQ(*DecodeDsseBase64("-_-_Pj8"), "\xfb\xff\xbf>?");
+  EXPECT_EQ(*DecodeDsseBase64("aGk="), "hi");
+  EXPECT_EQ(*DecodeDsseBase64("aGk"), "hi");
+  EXPECT_EQ(*DecodeDsseBase64(""), "");
+}
+
+TEST(DsseBase64Test, RejectsWhitespaceMixedAlphabetsAndBadLengths) {
+  EXPECT_FALSE(DecodeDsseBase64("aG k=").ok());
+  EXPECT_FALSE(DecodeDsseBase64("aGk=\n").ok());
+  EXPECT_THAT(DecodeDsseBase64("+_aa").status().message(), HasSubstr("mixes"));
+  EXPECT_FALSE(DecodeDsseBase64("a").ok());
+  EXPECT_FALSE(DecodeDsseBase64("aGk==").ok());
+  EXPECT_FALSE(DecodeDsseBase64("aG===").ok());
+  EXPECT_FALSE(DecodeDsseBase64("a=Gk").ok());
+}
+
+TEST(DsseThresholdTest, OneKeyUnderTwoIdsDoesNotMeetThresholdTwo) {
+  const Ed25519PrivateKey key = *Ed25519PrivateKey::Generate();
+  DsseEnvelope envelope = SignDsse(kInTotoPayloadType, "x", key);
+  envelope.signatures[0].keyid = "first";
+  envelope.signatures.push_back({.keyid = "second", .sig = envelope.signatures[0].sig});
+  const DsseVerifier verifier(
+      {{"first", key.PublicKey()}, {"second", key.PublicKey()}}, 2,
+      {std::string(kInTotoPayloadType)});
+  EXPECT_EQ(verifier.Verify(envelope).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST(DsseThresholdTest, TwoDistinctSignersMeetThresholdTwo) {
+  const Ed25519PrivateKey a = *Ed25519PrivateKey::Generate();
+  const Ed25519PrivateKey b = *Ed25519PrivateKey::Generate();
+  DsseEnvelope envelope = SignDsse(kInTotoPayloadType, "x", a);
+  AddDsseSignature(envelope, b);
+  const DsseVerifier verifier({{a.KeyId(), a.PublicKey()}, {b.KeyId(), b.PublicKey()}}, 2,
+                              {std::string(kInTotoPayloadType)});
+  const absl::StatusOr<VerifiedPayload> verified =
+      verifier.Verify(SerializeDsseEnvelope(envelope));
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->keyids.size(), 2u);
+}
+
+}  // namespace
+}  // namespace offboard::common
