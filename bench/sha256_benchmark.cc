@@ -1,11 +1,10 @@
 // In-memory SHA-256 throughput: common::Sha256 (streaming, as the scanner
 // uses it) beside OpenSSL's one-shot EVP_Digest, in the same run, for the
 // buffer sizes the scanner feeds it. Bytes/s are printed by Google Benchmark.
+#include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
 #include <string>
-
-#include <benchmark/benchmark.h>
 
 #include "common/crypto/sha256.h"
 

@@ -6,10 +6,9 @@
 #ifndef OFFBOARD_VERIFY_ENVELOPE_CHECK_H_
 #define OFFBOARD_VERIFY_ENVELOPE_CHECK_H_
 
+#include <boost/filesystem/path.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/filesystem/path.hpp>
 
 #include "absl/status/statusor.h"
 #include "common/intoto/statement.h"

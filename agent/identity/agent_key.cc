@@ -2,10 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <boost/filesystem/operations.hpp>
 #include <cerrno>
 #include <fstream>
-
-#include <boost/filesystem/operations.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/log/audit.h"
@@ -27,9 +26,8 @@ absl::StatusOr<AgentKey> LoadOrCreateAttestationKey(const boost::filesystem::pat
     return common::ErrnoToStatus(errno, absl::StrCat("create data dir ", data_dir.string()));
   }
   bool created = false;
-  OFFBOARD_ASSIGN_OR_RETURN(
-      common::Ed25519PrivateKey key,
-      common::LoadOrCreateEd25519Key(AttestationKeyPath(data_dir), &created));
+  OFFBOARD_ASSIGN_OR_RETURN(common::Ed25519PrivateKey key,
+                            common::LoadOrCreateEd25519Key(AttestationKeyPath(data_dir), &created));
   AgentKey result{.key = std::move(key), .created = created};
   const boost::filesystem::path public_path = AttestationPublicKeyPath(data_dir);
   if (result.created || !boost::filesystem::exists(public_path)) {
@@ -40,9 +38,9 @@ absl::StatusOr<AgentKey> LoadOrCreateAttestationKey(const boost::filesystem::pat
     }
   }
   if (result.created) {
-    common::AuditEvent("attestation_key_created",
-                       {{"key_id", result.key.KeyId()},
-                        {"path", AttestationKeyPath(data_dir).string()}});
+    common::AuditEvent(
+        "attestation_key_created",
+        {{"key_id", result.key.KeyId()}, {"path", AttestationKeyPath(data_dir).string()}});
   }
   return result;
 }

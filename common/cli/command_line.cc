@@ -52,13 +52,12 @@ int RunCommandLine(CLI::App& app, CommandAction& action, int argc, char** argv) 
     std::cout << version.what() << std::endl;
     return kExitDone;
   } catch (const CLI::ParseError& error) {
-    std::cerr << program << ": error: " << OneLine(error.what()) << " (run "
-              << program << " --help)" << std::endl;
+    std::cerr << program << ": error: " << OneLine(error.what()) << " (run " << program
+              << " --help)" << std::endl;
     return kExitBadInput;
   }
   if (!action) {
-    std::cerr << program << ": error: no command given (run " << program
-              << " --help)" << std::endl;
+    std::cerr << program << ": error: no command given (run " << program << " --help)" << std::endl;
     return kExitBadInput;
   }
   try {

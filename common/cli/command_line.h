@@ -16,12 +16,11 @@
 #ifndef OFFBOARD_COMMON_CLI_COMMAND_LINE_H_
 #define OFFBOARD_COMMON_CLI_COMMAND_LINE_H_
 
-#include <functional>
-#include "absl/strings/string_view.h"
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace offboard::common {
 

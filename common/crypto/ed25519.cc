@@ -1,20 +1,18 @@
 #include "common/crypto/ed25519.h"
 
 #include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
-
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/crypto/sha256.h"
+#include "common/io/read_file.h"
 #include "common/status/errno_status.h"
 #include "common/status/status_macros.h"
 
@@ -30,6 +28,9 @@ struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+
+// A PEM key is a few hundred bytes; anything near this is not a key file.
+constexpr uint64_t kMaxKeyFileBytes = 1 << 20;
 
 EvpPkeyPtr Wrap(EVP_PKEY* key) { return EvpPkeyPtr(key, EvpPkeyDeleter()); }
 
@@ -49,19 +50,10 @@ std::string BioContents(BIO* bio) {
   return std::string(data, static_cast<size_t>(length));
 }
 
-absl::StatusOr<std::string> ReadSmallFile(const boost::filesystem::path& path) {
-  std::ifstream in(path.string(), std::ios::binary);
-  if (!in) return ErrnoToStatus(errno, absl::StrCat("open ", path.string()));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
 absl::Status RequireEd25519(EVP_PKEY* key, absl::string_view what) {
   if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, " is a ", EVP_PKEY_get0_type_name(key),
-                     " key, expected Ed25519"));
+        absl::StrCat(what, " is a ", EVP_PKEY_get0_type_name(key), " key, expected Ed25519"));
   }
   return absl::OkStatus();
 }
@@ -70,15 +62,13 @@ absl::Status RequireEd25519(EVP_PKEY* key, absl::string_view what) {
 
 absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromRaw(absl::string_view raw) {
   if (raw.size() != kEd25519PublicKeySize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Ed25519 public key must be 32 bytes, got ", raw.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Ed25519 public key must be 32 bytes, got ", raw.size()));
   }
   EVP_PKEY* key = EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()),
-      raw.size());
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
   if (key == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid Ed25519 public key: ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("invalid Ed25519 public key: ", OpenSslError()));
   }
   return Ed25519PublicKey(Wrap(key));
 }
@@ -87,21 +77,18 @@ absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPem(absl::string_view pem
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   EVP_PKEY* key = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
   if (key == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a PEM public key: ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("not a PEM public key: ", OpenSslError()));
   }
   EvpPkeyPtr wrapped = Wrap(key);
   OFFBOARD_RETURN_IF_ERROR(RequireEd25519(key, "public key"));
   return Ed25519PublicKey(std::move(wrapped));
 }
 
-absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::Load(
-    const boost::filesystem::path& path) {
-  OFFBOARD_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path));
+absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::Load(const boost::filesystem::path& path) {
+  OFFBOARD_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(path, kMaxKeyFileBytes));
   absl::StatusOr<Ed25519PublicKey> key = FromPem(pem);
   if (!key.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path.string(), ": ", key.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", key.status().message()));
   }
   return key;
 }
@@ -109,8 +96,7 @@ absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::Load(
 std::string Ed25519PublicKey::Raw() const {
   std::string raw(kEd25519PublicKeySize, '\0');
   size_t length = raw.size();
-  EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(raw.data()),
-                              &length);
+  EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(raw.data()), &length);
   return raw;
 }
 
@@ -125,17 +111,16 @@ std::string Ed25519PublicKey::KeyId() const { return DigestHex(Sha256Of(Raw()));
 absl::Status Ed25519PublicKey::Verify(absl::string_view message,
                                       absl::string_view signature) const {
   if (signature.size() != kEd25519SignatureSize) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "Ed25519 signature must be 64 bytes, got ", signature.size()));
+    return absl::UnauthenticatedError(
+        absl::StrCat("Ed25519 signature must be 64 bytes, got ", signature.size()));
   }
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1) {
     return absl::InternalError(absl::StrCat("EVP_DigestVerifyInit: ", OpenSslError()));
   }
   const int result = EVP_DigestVerify(
-      ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-      signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
-      message.size());
+      ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+      reinterpret_cast<const unsigned char*>(message.data()), message.size());
   if (result != 1) {
     ERR_clear_error();
     return absl::UnauthenticatedError(
@@ -158,11 +143,9 @@ absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromSeed(absl::string_view 
         absl::StrCat("Ed25519 seed must be 32 bytes, got ", seed.size()));
   }
   EVP_PKEY* key = EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()),
-      seed.size());
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
   if (key == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid Ed25519 seed: ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("invalid Ed25519 seed: ", OpenSslError()));
   }
   return Ed25519PrivateKey(Wrap(key));
 }
@@ -171,30 +154,27 @@ absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPem(absl::string_view p
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
   if (key == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a PEM private key: ", OpenSslError()));
+    return absl::InvalidArgumentError(absl::StrCat("not a PEM private key: ", OpenSslError()));
   }
   EvpPkeyPtr wrapped = Wrap(key);
   OFFBOARD_RETURN_IF_ERROR(RequireEd25519(key, "private key"));
   return Ed25519PrivateKey(std::move(wrapped));
 }
 
-absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::Load(
-    const boost::filesystem::path& path) {
+absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::Load(const boost::filesystem::path& path) {
   struct stat info;
   if (::stat(path.c_str(), &info) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("stat ", path.string()));
   }
   if ((info.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        path.string(), ": private key is accessible to group or others (mode ",
-        absl::StrFormat("%03o", info.st_mode & 0777), "); chmod 600 it"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(path.string(), ": private key is accessible to group or others (mode ",
+                     absl::StrFormat("%03o", info.st_mode & 0777), "); chmod 600 it"));
   }
-  OFFBOARD_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path));
+  OFFBOARD_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(path, kMaxKeyFileBytes));
   absl::StatusOr<Ed25519PrivateKey> key = FromPem(pem);
   if (!key.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path.string(), ": ", key.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", key.status().message()));
   }
   return key;
 }
@@ -249,8 +229,7 @@ std::string Ed25519PrivateKey::ToPem() const {
 Ed25519PublicKey Ed25519PrivateKey::PublicKey() const {
   std::string raw(kEd25519PublicKeySize, '\0');
   size_t length = raw.size();
-  EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(raw.data()),
-                              &length);
+  EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(raw.data()), &length);
   // A private key always has a valid public half.
   return *Ed25519PublicKey::FromRaw(raw);
 }
@@ -265,8 +244,8 @@ std::string Ed25519PrivateKey::Sign(absl::string_view message) const {
   return signature;
 }
 
-absl::StatusOr<Ed25519PrivateKey> LoadOrCreateEd25519Key(
-    const boost::filesystem::path& path, bool* created) {
+absl::StatusOr<Ed25519PrivateKey> LoadOrCreateEd25519Key(const boost::filesystem::path& path,
+                                                         bool* created) {
   struct stat info;
   if (::stat(path.c_str(), &info) == 0) {
     if (created != nullptr) *created = false;

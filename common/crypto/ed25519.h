@@ -14,17 +14,17 @@
 #ifndef OFFBOARD_COMMON_CRYPTO_ED25519_H_
 #define OFFBOARD_COMMON_CRYPTO_ED25519_H_
 
+#include <openssl/evp.h>
+
 #include <array>
+#include <boost/filesystem/path.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
-
-#include <boost/filesystem/path.hpp>
-#include <openssl/evp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace offboard::common {
 
@@ -89,8 +89,8 @@ class Ed25519PrivateKey {
 
 // Loads the private key at `path`, or generates and saves one (mode 0600) if
 // the file does not exist. `created`, when given, says which happened.
-absl::StatusOr<Ed25519PrivateKey> LoadOrCreateEd25519Key(
-    const boost::filesystem::path& path, bool* created = nullptr);
+absl::StatusOr<Ed25519PrivateKey> LoadOrCreateEd25519Key(const boost::filesystem::path& path,
+                                                         bool* created = nullptr);
 
 }  // namespace offboard::common
 

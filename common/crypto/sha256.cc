@@ -28,8 +28,7 @@ constexpr size_t kReadChunk = 1 << 20;
 }  // namespace
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || Sha256Md() == nullptr ||
-      EVP_DigestInit_ex2(ctx_.get(), Sha256Md(), nullptr) != 1) {
+  if (!ctx_ || Sha256Md() == nullptr || EVP_DigestInit_ex2(ctx_.get(), Sha256Md(), nullptr) != 1) {
     // Only an OpenSSL installation without SHA-256 or out of memory gets here;
     // nothing in Offboard can work without it.
     throw std::runtime_error("OpenSSL SHA-256 is unavailable");
@@ -55,14 +54,13 @@ Sha256Digest Sha256::Finish() {
 Sha256Digest Sha256Of(std::span<const uint8_t> data) {
   Sha256Digest digest;
   unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest.data(), &length, Sha256Md(),
-             nullptr);
+  EVP_Digest(data.data(), data.size(), digest.data(), &length, Sha256Md(), nullptr);
   return digest;
 }
 
 Sha256Digest Sha256Of(absl::string_view data) {
-  return Sha256Of(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+  return Sha256Of(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
 }
 
 absl::StatusOr<Sha256Digest> Sha256Fd(int fd, uint64_t* bytes_read) {

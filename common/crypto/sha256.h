@@ -11,17 +11,17 @@
 #ifndef OFFBOARD_COMMON_CRYPTO_SHA256_H_
 #define OFFBOARD_COMMON_CRYPTO_SHA256_H_
 
+#include <openssl/evp.h>
+
 #include <array>
+#include <boost/filesystem/path.hpp>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
-#include "absl/strings/string_view.h"
-
-#include <boost/filesystem/path.hpp>
-#include <openssl/evp.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace offboard::common {
 

@@ -1,9 +1,8 @@
 #include "common/dsse/envelope.h"
 
 #include <algorithm>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -16,8 +15,7 @@ bool IsBase64Core(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-absl::StatusOr<std::string> RequireString(const nlohmann::json& object,
-                                          absl::string_view key,
+absl::StatusOr<std::string> RequireString(const nlohmann::json& object, absl::string_view key,
                                           absl::string_view where) {
   const auto it = object.find(key);
   if (it == object.end()) {
@@ -25,8 +23,8 @@ absl::StatusOr<std::string> RequireString(const nlohmann::json& object,
         absl::StrCat("DSSE envelope: ", where, "missing field '", key, "'"));
   }
   if (!it->is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "DSSE envelope: ", where, "field '", key, "' must be a string"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("DSSE envelope: ", where, "field '", key, "' must be a string"));
   }
   return it->get<std::string>();
 }
@@ -34,8 +32,8 @@ absl::StatusOr<std::string> RequireString(const nlohmann::json& object,
 }  // namespace
 
 std::string PreAuthEncoding(absl::string_view payload_type, absl::string_view payload) {
-  return absl::StrCat("DSSEv1 ", payload_type.size(), " ", payload_type, " ",
-                      payload.size(), " ", payload);
+  return absl::StrCat("DSSEv1 ", payload_type.size(), " ", payload_type, " ", payload.size(), " ",
+                      payload);
 }
 
 absl::StatusOr<std::string> DecodeDsseBase64(absl::string_view text) {
@@ -52,22 +50,19 @@ absl::StatusOr<std::string> DecodeDsseBase64(absl::string_view text) {
     } else if (c == '-' || c == '_') {
       url_safe = true;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid base64 character at position ", i));
+      return absl::InvalidArgumentError(absl::StrCat("invalid base64 character at position ", i));
     }
   }
   if (standard && url_safe) {
     return absl::InvalidArgumentError("base64 mixes the standard and URL-safe alphabets");
   }
-  if (data_length % 4 == 1 || padding > 2 ||
-      (padding > 0 && (data_length + padding) % 4 != 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("base64 of invalid length ", text.size()));
+  if (data_length % 4 == 1 || padding > 2 || (padding > 0 && (data_length + padding) % 4 != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("base64 of invalid length ", text.size()));
   }
   std::string decoded;
   const absl::string_view data = text.substr(0, data_length);
-  const bool ok = url_safe ? absl::WebSafeBase64Unescape(data, &decoded)
-                           : absl::Base64Unescape(data, &decoded);
+  const bool ok =
+      url_safe ? absl::WebSafeBase64Unescape(data, &decoded) : absl::Base64Unescape(data, &decoded);
   if (!ok) return absl::InvalidArgumentError("base64 does not decode");
   return decoded;
 }
@@ -88,13 +83,11 @@ absl::StatusOr<DsseEnvelope> ParseDsseEnvelope(absl::string_view json) {
         absl::StrCat("DSSE envelope: field 'payload': ", payload.status().message()));
   }
   envelope.payload = *std::move(payload);
-  OFFBOARD_ASSIGN_OR_RETURN(envelope.payload_type,
-                            RequireString(document, "payloadType", ""));
+  OFFBOARD_ASSIGN_OR_RETURN(envelope.payload_type, RequireString(document, "payloadType", ""));
 
   const auto signatures = document.find("signatures");
   if (signatures == document.end() || !signatures->is_array()) {
-    return absl::InvalidArgumentError(
-        "DSSE envelope: field 'signatures' must be an array");
+    return absl::InvalidArgumentError("DSSE envelope: field 'signatures' must be an array");
   }
   for (size_t i = 0; i < signatures->size(); ++i) {
     const nlohmann::json& entry = (*signatures)[i];
@@ -107,8 +100,8 @@ absl::StatusOr<DsseEnvelope> ParseDsseEnvelope(absl::string_view json) {
     OFFBOARD_ASSIGN_OR_RETURN(std::string sig_b64, RequireString(entry, "sig", where));
     absl::StatusOr<std::string> sig = DecodeDsseBase64(sig_b64);
     if (!sig.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "DSSE envelope: ", where, "field 'sig': ", sig.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("DSSE envelope: ", where, "field 'sig': ", sig.status().message()));
     }
     signature.sig = *std::move(sig);
     if (entry.contains("keyid")) {
@@ -143,9 +136,9 @@ DsseEnvelope SignDsse(absl::string_view payload_type, absl::string_view payload,
 }
 
 void AddDsseSignature(DsseEnvelope& envelope, const Ed25519PrivateKey& key) {
-  envelope.signatures.push_back(DsseSignature{
-      .keyid = key.KeyId(),
-      .sig = key.Sign(PreAuthEncoding(envelope.payload_type, envelope.payload))});
+  envelope.signatures.push_back(
+      DsseSignature{.keyid = key.KeyId(),
+                    .sig = key.Sign(PreAuthEncoding(envelope.payload_type, envelope.payload))});
 }
 
 DsseVerifier::DsseVerifier(std::vector<TrustedKey> trusted_keys, size_t threshold,
@@ -158,8 +151,8 @@ absl::StatusOr<VerifiedPayload> DsseVerifier::Verify(const DsseEnvelope& envelop
   if (envelope.payload_type.empty() ||
       std::find(supported_payload_types_.begin(), supported_payload_types_.end(),
                 envelope.payload_type) == supported_payload_types_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "DSSE envelope: unsupported payloadType '", envelope.payload_type, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("DSSE envelope: unsupported payloadType '", envelope.payload_type, "'"));
   }
   const std::string pae = PreAuthEncoding(envelope.payload_type, envelope.payload);
 
@@ -167,16 +160,14 @@ absl::StatusOr<VerifiedPayload> DsseVerifier::Verify(const DsseEnvelope& envelop
   // one key listed under two ids cannot meet a threshold of two alone.
   std::vector<const TrustedKey*> signers;
   auto already_counted = [&signers](const TrustedKey& candidate) {
-    return std::any_of(signers.begin(), signers.end(), [&](const TrustedKey* signer) {
-      return signer->key == candidate.key;
-    });
+    return std::any_of(signers.begin(), signers.end(),
+                       [&](const TrustedKey* signer) { return signer->key == candidate.key; });
   };
   for (const DsseSignature& signature : envelope.signatures) {
-    const bool named = !signature.keyid.empty() &&
-                       std::any_of(trusted_keys_.begin(), trusted_keys_.end(),
-                                   [&](const TrustedKey& trusted) {
-                                     return trusted.keyid == signature.keyid;
-                                   });
+    const bool named =
+        !signature.keyid.empty() &&
+        std::any_of(trusted_keys_.begin(), trusted_keys_.end(),
+                    [&](const TrustedKey& trusted) { return trusted.keyid == signature.keyid; });
     for (const TrustedKey& trusted : trusted_keys_) {
       if (named && trusted.keyid != signature.keyid) continue;
       if (already_counted(trusted)) continue;
@@ -187,13 +178,12 @@ absl::StatusOr<VerifiedPayload> DsseVerifier::Verify(const DsseEnvelope& envelop
     }
   }
   if (signers.size() < threshold_) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "DSSE envelope: ", signers.size(), " of ", envelope.signatures.size(),
-        " signatures verified by distinct trusted keys, threshold is ", threshold_));
+    return absl::UnauthenticatedError(
+        absl::StrCat("DSSE envelope: ", signers.size(), " of ", envelope.signatures.size(),
+                     " signatures verified by distinct trusted keys, threshold is ", threshold_));
   }
-  VerifiedPayload verified{.payload_type = envelope.payload_type,
-                           .payload = envelope.payload,
-                           .keyids = {}};
+  VerifiedPayload verified{
+      .payload_type = envelope.payload_type, .payload = envelope.payload, .keyids = {}};
   for (const TrustedKey* signer : signers) verified.keyids.push_back(signer->keyid);
   return verified;
 }

@@ -18,11 +18,11 @@
 
 #include <cstddef>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/crypto/ed25519.h"
 
 namespace offboard::common {
@@ -35,7 +35,7 @@ struct DsseSignature {
 };
 
 struct DsseEnvelope {
-  std::string payload;       // raw payload bytes (decoded)
+  std::string payload;  // raw payload bytes (decoded)
   std::string payload_type;
   std::vector<DsseSignature> signatures;
 };

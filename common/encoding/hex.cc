@@ -27,8 +27,8 @@ std::string HexEncode(std::span<const uint8_t> bytes) {
 }
 
 std::string HexEncode(absl::string_view bytes) {
-  return HexEncode(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  return HexEncode(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 
 bool IsLowerHex(absl::string_view text, size_t byte_length) {
@@ -41,8 +41,7 @@ bool IsLowerHex(absl::string_view text, size_t byte_length) {
 
 absl::StatusOr<std::vector<uint8_t>> HexDecode(absl::string_view text) {
   if (text.size() % 2 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hex string has odd length ", text.size()));
+    return absl::InvalidArgumentError(absl::StrCat("hex string has odd length ", text.size()));
   }
   std::vector<uint8_t> out(text.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
@@ -50,8 +49,7 @@ absl::StatusOr<std::vector<uint8_t>> HexDecode(absl::string_view text) {
     const int lo = NibbleValue(text[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       const size_t bad = hi < 0 ? 2 * i : 2 * i + 1;
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid hex character at position ", bad));
+      return absl::InvalidArgumentError(absl::StrCat("invalid hex character at position ", bad));
     }
     out[i] = static_cast<uint8_t>((hi << 4) | lo);
   }

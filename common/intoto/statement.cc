@@ -20,8 +20,7 @@ size_t KnownDigestLength(absl::string_view algorithm) {
   return 0;
 }
 
-absl::StatusOr<InTotoSubject> ParseSubject(const nlohmann::json& entry,
-                                           const std::string& where) {
+absl::StatusOr<InTotoSubject> ParseSubject(const nlohmann::json& entry, const std::string& where) {
   if (!entry.is_object()) return Invalid(where, "must be an object");
   InTotoSubject subject;
   if (const auto name = entry.find("name"); name != entry.end()) {
@@ -71,8 +70,7 @@ absl::StatusOr<InTotoStatement> ParseStatement(absl::string_view json) {
     return absl::InvalidArgumentError("in-toto statement: top level must be a JSON object");
   }
   const auto type = document.find("_type");
-  if (type == document.end() || !type->is_string() ||
-      type->get<std::string>() != kStatementType) {
+  if (type == document.end() || !type->is_string() || type->get<std::string>() != kStatementType) {
     return Invalid("_type", absl::StrCat("must be \"", kStatementType, "\""));
   }
   InTotoStatement statement;

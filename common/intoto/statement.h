@@ -15,13 +15,12 @@
 #define OFFBOARD_COMMON_INTOTO_STATEMENT_H_
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace offboard::common {
 

@@ -11,13 +11,14 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
-#include <utility>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/encoding/hex.h"
-#include "common/status/errno_status.h"
+#include "common/io/read_file.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {
@@ -208,33 +209,6 @@ absl::StatusOr<FingerprintSet> ParseChecked(std::string_view json_text,
   return set;
 }
 
-struct FileCloser {
-  void operator()(FILE* file) const { std::fclose(file); }
-};
-
-// All of `path`. The size from fstat is only a hint: a file that grows while
-// it is read is still read to its end.
-// Same as in inventory_csv.cc; a file helper in common/ would remove the copy.
-absl::StatusOr<std::string> ReadWholeFile(const boost::filesystem::path& path) {
-  const std::string name = path.string();
-  const std::unique_ptr<FILE, FileCloser> file(std::fopen(name.c_str(), "rbe"));
-  if (file == nullptr) return ErrnoToStatus(errno, name);
-  struct stat info {};
-  const off_t hint = ::fstat(::fileno(file.get()), &info) == 0 ? info.st_size : 0;
-  // One byte of slack, so that reading a file of the stated size ends without
-  // a resize.
-  std::string data(static_cast<size_t>(std::max<off_t>(hint, 0)) + 1, '\0');
-  size_t used = 0;
-  for (;;) {
-    used += std::fread(data.data() + used, 1, data.size() - used, file.get());
-    if (used < data.size()) break;  // end of file or an error
-    data.resize(data.size() * 2);
-  }
-  if (std::ferror(file.get())) return ErrnoToStatus(errno, absl::StrCat("reading ", name));
-  data.resize(used);
-  return data;
-}
-
 }  // namespace
 
 absl::StatusOr<FingerprintSet> ParseFingerprintSet(std::string_view json_text,
@@ -250,7 +224,7 @@ absl::StatusOr<FingerprintSet> ParseFingerprintSet(std::string_view json_text,
 }
 
 absl::StatusOr<FingerprintSet> ReadFingerprintSet(const boost::filesystem::path& path) {
-  OFFBOARD_ASSIGN_OR_RETURN(const std::string text, ReadWholeFile(path));
+  OFFBOARD_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(path));
   return ParseFingerprintSet(text, path.string());
 }
 

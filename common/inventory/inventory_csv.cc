@@ -11,13 +11,12 @@
 #include <limits>
 #include <memory>
 #include <tuple>
-#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "common/status/errno_status.h"
+#include "common/io/read_file.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {
@@ -221,17 +220,19 @@ absl::StatusOr<Inventory> InventoryParser::Parse() {
 }
 
 absl::Status InventoryParser::ReadHeader() {
-  // Compared byte for byte, so a quoted or reordered header is rejected: the
-  // header is how a wrong file (or a wrong export setting) is caught early.
-  const size_t end = text_.find('\n', pos_);
-  std::string_view header = text_.substr(pos_, end - pos_);
-  if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
-  if (header != kInventoryCsvHeader) {
+  // Names and order must match exactly (quoting aside, which RFC 4180 leaves
+  // to the writer): the header is how a wrong file or export is caught early.
+  const size_t begin = pos_;
+  bool matches = ReadRecord().ok() && field_count_ == kFieldCount;
+  for (size_t field = 0; matches && field < kFieldCount; ++field) {
+    matches = fields_[field] == kFieldNames[field];
+  }
+  if (!matches) {
+    std::string_view header = text_.substr(begin, text_.find('\n', begin) - begin);
+    if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
     return Error(1, absl::StrCat("expected header \"", AsAbsl(kInventoryCsvHeader), "\", got ",
                                  Quoted(header)));
   }
-  pos_ = end == std::string_view::npos ? text_.size() : end + 1;
-  line_ = 2;
   return absl::OkStatus();
 }
 
@@ -412,32 +413,6 @@ absl::Status InventoryParser::CheckSha256(uint64_t line) const {
                                  Quoted(value.substr(bad, 1)), " at position ", bad));
 }
 
-struct FileCloser {
-  void operator()(FILE* file) const { std::fclose(file); }
-};
-
-// All of `path`. The size from fstat is only a hint: a file that grows while
-// it is read is still read to its end.
-absl::StatusOr<std::string> ReadWholeFile(const boost::filesystem::path& path) {
-  const std::string name = path.string();
-  const std::unique_ptr<FILE, FileCloser> file(std::fopen(name.c_str(), "rbe"));
-  if (file == nullptr) return ErrnoToStatus(errno, name);
-  struct stat info {};
-  const off_t hint = ::fstat(::fileno(file.get()), &info) == 0 ? info.st_size : 0;
-  // One byte of slack, so that reading a file of the stated size ends without
-  // a resize.
-  std::string data(static_cast<size_t>(std::max<off_t>(hint, 0)) + 1, '\0');
-  size_t used = 0;
-  for (;;) {
-    used += std::fread(data.data() + used, 1, data.size() - used, file.get());
-    if (used < data.size()) break;  // end of file or an error
-    data.resize(data.size() * 2);
-  }
-  if (std::ferror(file.get())) return ErrnoToStatus(errno, absl::StrCat("reading ", name));
-  data.resize(used);
-  return data;
-}
-
 }  // namespace
 
 absl::StatusOr<Inventory> ParseInventoryCsv(std::string_view text, std::string_view source_name) {
@@ -445,7 +420,7 @@ absl::StatusOr<Inventory> ParseInventoryCsv(std::string_view text, std::string_v
 }
 
 absl::StatusOr<Inventory> ReadInventoryCsv(const boost::filesystem::path& path) {
-  OFFBOARD_ASSIGN_OR_RETURN(const std::string text, ReadWholeFile(path));
+  OFFBOARD_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(path));
   return ParseInventoryCsv(text, path.string());
 }
 

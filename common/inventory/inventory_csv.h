@@ -1,7 +1,7 @@
 // The bank's inventory: one CSV row per file the bank delivered to a vendor.
 //
-// Format (INTERFACE.md, "Inventory"): RFC 4180, UTF-8, with exactly this
-// header line
+// Format (INTERFACE.md, "Inventory"): RFC 4180, UTF-8, with exactly these
+// columns in this order (a writer may quote the names)
 //
 //   contract_id,vendor_id,dataset_id,classification,path,size,sha256
 //
@@ -52,11 +52,12 @@ struct Inventory {
 // messages. Accepts an optional UTF-8 BOM, LF or CRLF line endings (mixed),
 // quoted fields with "" escapes and embedded commas or newlines, an absent
 // final newline, and empty lines after the last record. A header without
-// records is a valid, empty inventory.
+// records is a valid, empty inventory. Reading is single-pass and takes
+// about a second per million records; the whole text is held in memory.
 //
 // Fails with INVALID_ARGUMENT, message "<source>:<line>: field '<name>': ..."
 // (the field part only when the error is about one field), on: an empty file,
-// a wrong header, a record without exactly 7 fields, an empty line between
+// a header with other names or order, a record without exactly 7 fields, an empty line between
 // records, an unterminated quote (the line where it opened), a stray quote or
 // carriage return, NUL or invalid UTF-8 in a field, an empty id,
 // classification or path, a size that is not a plain decimal uint64, a sha256

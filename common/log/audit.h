@@ -10,9 +10,10 @@
 #define OFFBOARD_COMMON_LOG_AUDIT_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace offboard::common {
 

@@ -25,8 +25,7 @@ uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
 // RFC algorithm enforces the length by itself.
 uint64_t InclusionProofLength(uint64_t index, uint64_t size) {
   const int inner = std::bit_width(index ^ (size - 1));
-  return static_cast<uint64_t>(inner) +
-         static_cast<uint64_t>(std::popcount(index >> inner));
+  return static_cast<uint64_t>(inner) + static_cast<uint64_t>(std::popcount(index >> inner));
 }
 
 // Same for a consistency proof from size1 to size2, 0 < size1 < size2: the
@@ -36,26 +35,22 @@ uint64_t InclusionProofLength(uint64_t index, uint64_t size) {
 uint64_t ConsistencyProofLength(uint64_t size1, uint64_t size2) {
   const int inner = std::bit_width((size1 - 1) ^ (size2 - 1));
   const int shift = std::countr_zero(size1);
-  const uint64_t border =
-      static_cast<uint64_t>(std::popcount((size1 - 1) >> inner));
+  const uint64_t border = static_cast<uint64_t>(std::popcount((size1 - 1) >> inner));
   const uint64_t seed = std::has_single_bit(size1) ? 0 : 1;
   return seed + static_cast<uint64_t>(inner - shift) + border;
 }
 
-absl::Status InclusionLengthError(uint64_t actual, uint64_t leaf_index,
-                                  uint64_t tree_size) {
+absl::Status InclusionLengthError(uint64_t actual, uint64_t leaf_index, uint64_t tree_size) {
   return absl::InvalidArgumentError(
       absl::StrCat("inclusion proof has ", actual, " hashes, expected ",
-                   InclusionProofLength(leaf_index, tree_size), " for leaf ",
-                   leaf_index, " of tree size ", tree_size));
+                   InclusionProofLength(leaf_index, tree_size), " for leaf ", leaf_index,
+                   " of tree size ", tree_size));
 }
 
-absl::Status ConsistencyLengthError(uint64_t actual, uint64_t size1,
-                                    uint64_t size2) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("consistency proof has ", actual, " hashes, expected ",
-                   ConsistencyProofLength(size1, size2), " from tree size ",
-                   size1, " to tree size ", size2));
+absl::Status ConsistencyLengthError(uint64_t actual, uint64_t size1, uint64_t size2) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "consistency proof has ", actual, " hashes, expected ", ConsistencyProofLength(size1, size2),
+      " from tree size ", size1, " to tree size ", size2));
 }
 
 }  // namespace
@@ -68,8 +63,8 @@ MerkleHash LeafHash(std::span<const uint8_t> leaf_input) {
 }
 
 MerkleHash LeafHash(std::string_view leaf_input) {
-  return LeafHash(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(leaf_input.data()), leaf_input.size()));
+  return LeafHash(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(leaf_input.data()),
+                                           leaf_input.size()));
 }
 
 MerkleHash NodeHash(const MerkleHash& left, const MerkleHash& right) {
@@ -103,11 +98,10 @@ MerkleHash RootFromLeafHashes(std::span<const MerkleHash> leaf_hashes) {
   return root;
 }
 
-absl::StatusOr<std::vector<MerkleHash>> InclusionProof(
-    std::span<const MerkleHash> leaf_hashes, uint64_t leaf_index) {
+absl::StatusOr<std::vector<MerkleHash>> InclusionProof(std::span<const MerkleHash> leaf_hashes,
+                                                       uint64_t leaf_index) {
   if (leaf_index >= leaf_hashes.size()) {
-    return absl::OutOfRangeError(absl::StrCat("leaf index ", leaf_index,
-                                              " is outside a tree of ",
+    return absl::OutOfRangeError(absl::StrCat("leaf index ", leaf_index, " is outside a tree of ",
                                               leaf_hashes.size(), " leaves"));
   }
   // Walk down from the root, keeping the subtree [begin, end) that holds the
@@ -122,8 +116,7 @@ absl::StatusOr<std::vector<MerkleHash>> InclusionProof(
       proof.push_back(RootFromLeafHashes(leaf_hashes.subspan(mid, end - mid)));
       end = mid;
     } else {
-      proof.push_back(
-          RootFromLeafHashes(leaf_hashes.subspan(begin, mid - begin)));
+      proof.push_back(RootFromLeafHashes(leaf_hashes.subspan(begin, mid - begin)));
       begin = mid;
     }
   }
@@ -132,12 +125,12 @@ absl::StatusOr<std::vector<MerkleHash>> InclusionProof(
   return proof;
 }
 
-absl::StatusOr<std::vector<MerkleHash>> ConsistencyProof(
-    std::span<const MerkleHash> leaf_hashes, uint64_t old_size) {
+absl::StatusOr<std::vector<MerkleHash>> ConsistencyProof(std::span<const MerkleHash> leaf_hashes,
+                                                         uint64_t old_size) {
   if (old_size == 0 || old_size > leaf_hashes.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "old tree size ", old_size, " is not in [1, ", leaf_hashes.size(),
-        "]: a consistency proof needs 0 < old size <= new size"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("old tree size ", old_size, " is not in [1, ", leaf_hashes.size(),
+                     "]: a consistency proof needs 0 < old size <= new size"));
   }
   // SUBPROOF(m, D[begin:end], complete) of RFC 9162 section 2.1.4.1, unrolled:
   // the old tree ends at `old_size`, inside (begin, end]; `complete` stays true
@@ -153,28 +146,25 @@ absl::StatusOr<std::vector<MerkleHash>> ConsistencyProof(
       proof.push_back(RootFromLeafHashes(leaf_hashes.subspan(mid, end - mid)));
       end = mid;
     } else {
-      proof.push_back(
-          RootFromLeafHashes(leaf_hashes.subspan(begin, mid - begin)));
+      proof.push_back(RootFromLeafHashes(leaf_hashes.subspan(begin, mid - begin)));
       begin = mid;
       complete = false;
     }
   }
   if (!complete) {
-    proof.push_back(
-        RootFromLeafHashes(leaf_hashes.subspan(begin, end - begin)));
+    proof.push_back(RootFromLeafHashes(leaf_hashes.subspan(begin, end - begin)));
   }
   std::reverse(proof.begin(), proof.end());
   return proof;
 }
 
-absl::StatusOr<MerkleHash> RootFromInclusionProof(
-    const MerkleHash& leaf_hash, uint64_t leaf_index, uint64_t tree_size,
-    std::span<const MerkleHash> proof) {
+absl::StatusOr<MerkleHash> RootFromInclusionProof(const MerkleHash& leaf_hash, uint64_t leaf_index,
+                                                  uint64_t tree_size,
+                                                  std::span<const MerkleHash> proof) {
   // RFC 9162 section 2.1.3.2, step by step.
   if (leaf_index >= tree_size) {
-    return absl::InvalidArgumentError(absl::StrCat("leaf index ", leaf_index,
-                                                   " is outside a tree of ",
-                                                   tree_size, " leaves"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("leaf index ", leaf_index, " is outside a tree of ", tree_size, " leaves"));
   }
   uint64_t fn = leaf_index;
   uint64_t sn = tree_size - 1;
@@ -201,45 +191,40 @@ absl::StatusOr<MerkleHash> RootFromInclusionProof(
   return r;
 }
 
-absl::Status VerifyInclusion(const MerkleHash& leaf_hash, uint64_t leaf_index,
-                             uint64_t tree_size,
-                             std::span<const MerkleHash> proof,
-                             const MerkleHash& root) {
+absl::Status VerifyInclusion(const MerkleHash& leaf_hash, uint64_t leaf_index, uint64_t tree_size,
+                             std::span<const MerkleHash> proof, const MerkleHash& root) {
   absl::StatusOr<MerkleHash> computed =
       RootFromInclusionProof(leaf_hash, leaf_index, tree_size, proof);
   if (!computed.ok()) return computed.status();
   if (*computed != root) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inclusion proof for leaf ", leaf_index, " of tree size ",
-                     tree_size, " gives root ", DigestHex(*computed),
-                     ", which does not match root ", DigestHex(root)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inclusion proof for leaf ", leaf_index, " of tree size ", tree_size, " gives root ",
+        DigestHex(*computed), ", which does not match root ", DigestHex(root)));
   }
   return absl::OkStatus();
 }
 
-absl::Status VerifyConsistency(uint64_t size1, uint64_t size2,
-                               std::span<const MerkleHash> proof,
-                               const MerkleHash& root1,
-                               const MerkleHash& root2) {
+absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const MerkleHash> proof,
+                               const MerkleHash& root1, const MerkleHash& root2) {
   if (size1 == 0) {
     return absl::InvalidArgumentError(
         "old tree size is 0: RFC 9162 defines no consistency proof from the "
         "empty tree");
   }
   if (size1 > size2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "old tree size ", size1, " exceeds new tree size ", size2));
+    return absl::InvalidArgumentError(
+        absl::StrCat("old tree size ", size1, " exceeds new tree size ", size2));
   }
   if (size1 == size2) {
     if (!proof.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("consistency proof between equal tree sizes ", size1,
-                       " must be empty, has ", proof.size(), " hashes"));
+      return absl::InvalidArgumentError(absl::StrCat("consistency proof between equal tree sizes ",
+                                                     size1, " must be empty, has ", proof.size(),
+                                                     " hashes"));
     }
     if (root1 != root2) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("roots ", DigestHex(root1), " and ", DigestHex(root2),
-                       " differ for the same tree size ", size1));
+      return absl::InvalidArgumentError(absl::StrCat("roots ", DigestHex(root1), " and ",
+                                                     DigestHex(root2),
+                                                     " differ for the same tree size ", size1));
     }
     return absl::OkStatus();
   }
@@ -249,8 +234,7 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2,
   // Step 2: when the old tree is complete, its root is the path's first node.
   const bool prepend_root1 = std::has_single_bit(size1);
   const MerkleHash& seed = prepend_root1 ? root1 : proof[0];
-  const std::span<const MerkleHash> rest =
-      prepend_root1 ? proof : proof.subspan(1);
+  const std::span<const MerkleHash> rest = prepend_root1 ? proof : proof.subspan(1);
   uint64_t fn = size1 - 1;
   uint64_t sn = size2 - 1;
   while ((fn & 1) != 0) {
@@ -277,15 +261,13 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2,
   if (sn != 0) return ConsistencyLengthError(proof.size(), size1, size2);
   if (fr != root1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("consistency proof from tree size ", size1, " to ", size2,
-                     " gives old root ", DigestHex(fr),
-                     ", which does not match root ", DigestHex(root1)));
+        absl::StrCat("consistency proof from tree size ", size1, " to ", size2, " gives old root ",
+                     DigestHex(fr), ", which does not match root ", DigestHex(root1)));
   }
   if (sr != root2) {
     return absl::InvalidArgumentError(
-        absl::StrCat("consistency proof from tree size ", size1, " to ", size2,
-                     " gives new root ", DigestHex(sr),
-                     ", which does not match root ", DigestHex(root2)));
+        absl::StrCat("consistency proof from tree size ", size1, " to ", size2, " gives new root ",
+                     DigestHex(sr), ", which does not match root ", DigestHex(root2)));
   }
   return absl::OkStatus();
 }

@@ -62,39 +62,35 @@ MerkleHash RootFromLeafHashes(std::span<const MerkleHash> leaf_hashes);
 // PATH(leaf_index, D[n]) of RFC 9162 section 2.1.3.1 for the tree of all
 // `leaf_hashes`, ordered from the leaf's sibling up to the root's child.
 // OUT_OF_RANGE when leaf_index >= leaf_hashes.size().
-absl::StatusOr<std::vector<MerkleHash>> InclusionProof(
-    std::span<const MerkleHash> leaf_hashes, uint64_t leaf_index);
+absl::StatusOr<std::vector<MerkleHash>> InclusionProof(std::span<const MerkleHash> leaf_hashes,
+                                                       uint64_t leaf_index);
 
 // PROOF(old_size, D[n]) of RFC 9162 section 2.1.4.1 between the first
 // `old_size` leaves and all `leaf_hashes`; empty when old_size equals
 // leaf_hashes.size(). INVALID_ARGUMENT unless 0 < old_size <= size.
-absl::StatusOr<std::vector<MerkleHash>> ConsistencyProof(
-    std::span<const MerkleHash> leaf_hashes, uint64_t old_size);
+absl::StatusOr<std::vector<MerkleHash>> ConsistencyProof(std::span<const MerkleHash> leaf_hashes,
+                                                         uint64_t old_size);
 
 // The root that `proof` and `leaf_hash` imply for leaf `leaf_index` of a tree
 // of `tree_size` leaves, by the algorithm of RFC 9162 section 2.1.3.2.
 // INVALID_ARGUMENT when leaf_index >= tree_size or the proof has the wrong
 // number of hashes for that position.
-absl::StatusOr<MerkleHash> RootFromInclusionProof(
-    const MerkleHash& leaf_hash, uint64_t leaf_index, uint64_t tree_size,
-    std::span<const MerkleHash> proof);
+absl::StatusOr<MerkleHash> RootFromInclusionProof(const MerkleHash& leaf_hash, uint64_t leaf_index,
+                                                  uint64_t tree_size,
+                                                  std::span<const MerkleHash> proof);
 
 // OK when `proof` shows that `leaf_hash` is leaf `leaf_index` of the tree of
 // `tree_size` leaves whose root is `root`; INVALID_ARGUMENT otherwise.
-absl::Status VerifyInclusion(const MerkleHash& leaf_hash, uint64_t leaf_index,
-                             uint64_t tree_size,
-                             std::span<const MerkleHash> proof,
-                             const MerkleHash& root);
+absl::Status VerifyInclusion(const MerkleHash& leaf_hash, uint64_t leaf_index, uint64_t tree_size,
+                             std::span<const MerkleHash> proof, const MerkleHash& root);
 
 // OK when `proof` shows, by the algorithm of RFC 9162 section 2.1.4.2, that
 // the tree of `size1` leaves with root `root1` is a prefix of the tree of
 // `size2` leaves with root `root2`. When size1 == size2 the proof must be empty
 // and the roots equal. INVALID_ARGUMENT otherwise, including size1 == 0 (RFC
 // 9162 defines no proof from the empty tree) and size1 > size2.
-absl::Status VerifyConsistency(uint64_t size1, uint64_t size2,
-                               std::span<const MerkleHash> proof,
-                               const MerkleHash& root1,
-                               const MerkleHash& root2);
+absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const MerkleHash> proof,
+                               const MerkleHash& root1, const MerkleHash& root2);
 
 }  // namespace offboard::common
 

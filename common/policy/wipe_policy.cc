@@ -1,15 +1,12 @@
 #include "common/policy/wipe_policy.h"
 
-#include <cerrno>
-#include <fstream>
-#include <sstream>
-#include <string>
-
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
-#include "common/status/errno_status.h"
+#include "common/io/read_file.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {
@@ -21,6 +18,7 @@ using offboard::v1::WipePolicy;
 constexpr int kMaxPasses = 35;  // Gutmann's 35 passes are the historical maximum
 constexpr uint32_t kMaxArchiveDepth = 16;
 constexpr uint32_t kMaxRenameRounds = 32;
+constexpr uint64_t kMaxPolicyBytes = 1 << 20;
 
 // Keeps the first error the text-format parser reports, with its position.
 class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
@@ -42,8 +40,7 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
 
 absl::Status FieldError(absl::string_view source, absl::string_view field,
                         absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(source, ": field '", field, "': ", problem));
+  return absl::InvalidArgumentError(absl::StrCat(source, ": field '", field, "': ", problem));
 }
 
 }  // namespace
@@ -94,8 +91,7 @@ absl::Status ValidateWipePolicy(const WipePolicy& policy, absl::string_view sour
     return FieldError(source, "scan_limits.max_member_bytes", "must be positive");
   }
   if (limits.max_archive_bytes() < limits.max_member_bytes()) {
-    return FieldError(source, "scan_limits.max_archive_bytes",
-                      "must be at least max_member_bytes");
+    return FieldError(source, "scan_limits.max_archive_bytes", "must be at least max_member_bytes");
   }
   if (limits.max_compression_ratio() < 1) {
     return FieldError(source, "scan_limits.max_compression_ratio", "must be at least 1");
@@ -106,8 +102,7 @@ absl::Status ValidateWipePolicy(const WipePolicy& policy, absl::string_view sour
   return absl::OkStatus();
 }
 
-absl::StatusOr<WipePolicy> ParseWipePolicy(absl::string_view text,
-                                           absl::string_view source_name) {
+absl::StatusOr<WipePolicy> ParseWipePolicy(absl::string_view text, absl::string_view source_name) {
   google::protobuf::TextFormat::Parser parser;
   FirstErrorCollector errors;
   parser.RecordErrorsTo(&errors);
@@ -120,16 +115,13 @@ absl::StatusOr<WipePolicy> ParseWipePolicy(absl::string_view text,
 }
 
 absl::StatusOr<WipePolicy> LoadWipePolicy(const boost::filesystem::path& path) {
-  std::ifstream in(path.string(), std::ios::binary);
-  if (!in) return ErrnoToStatus(errno, absl::StrCat("open policy ", path.string()));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  OFFBOARD_ASSIGN_OR_RETURN(WipePolicy policy, ParseWipePolicy(contents.str(), path.string()));
+  OFFBOARD_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxPolicyBytes));
+  OFFBOARD_ASSIGN_OR_RETURN(WipePolicy policy, ParseWipePolicy(text, path.string()));
   const std::string stem = path.stem().string();
   if (policy.name() != stem) {
-    return FieldError(path.string(), "name",
-                      absl::StrCat("is \"", policy.name(), "\" but the file is named \"",
-                                   stem, ".textproto\""));
+    return FieldError(
+        path.string(), "name",
+        absl::StrCat("is \"", policy.name(), "\" but the file is named \"", stem, ".textproto\""));
   }
   return policy;
 }

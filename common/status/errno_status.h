@@ -3,9 +3,8 @@
 #ifndef OFFBOARD_COMMON_STATUS_ERRNO_STATUS_H_
 #define OFFBOARD_COMMON_STATUS_ERRNO_STATUS_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace offboard::common {
 

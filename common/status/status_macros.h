@@ -17,17 +17,15 @@
 #define OFFBOARD_STATUS_CONCAT_INNER_(a, b) a##b
 #define OFFBOARD_STATUS_CONCAT_(a, b) OFFBOARD_STATUS_CONCAT_INNER_(a, b)
 
-#define OFFBOARD_RETURN_IF_ERROR(expr)                    \
-  do {                                                    \
-    if (::absl::Status offboard_status_ = (expr);         \
-        !offboard_status_.ok()) {                         \
-      return offboard_status_;                            \
-    }                                                     \
+#define OFFBOARD_RETURN_IF_ERROR(expr)                                      \
+  do {                                                                      \
+    if (::absl::Status offboard_status_ = (expr); !offboard_status_.ok()) { \
+      return offboard_status_;                                              \
+    }                                                                       \
   } while (false)
 
-#define OFFBOARD_ASSIGN_OR_RETURN(lhs, expr)                               \
-  OFFBOARD_ASSIGN_OR_RETURN_IMPL_(                                         \
-      OFFBOARD_STATUS_CONCAT_(offboard_statusor_, __LINE__), lhs, expr)
+#define OFFBOARD_ASSIGN_OR_RETURN(lhs, expr) \
+  OFFBOARD_ASSIGN_OR_RETURN_IMPL_(OFFBOARD_STATUS_CONCAT_(offboard_statusor_, __LINE__), lhs, expr)
 
 #define OFFBOARD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                                    \

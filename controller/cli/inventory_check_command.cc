@@ -21,8 +21,7 @@ struct InventoryCheckOptions {
 };
 
 int InventoryCheck(const InventoryCheckOptions& options) {
-  absl::StatusOr<common::Inventory> inventory =
-      common::ReadInventoryCsv(options.inventory_csv);
+  absl::StatusOr<common::Inventory> inventory = common::ReadInventoryCsv(options.inventory_csv);
   if (!inventory.ok()) return common::ReportError(kProgram, inventory.status());
 
   std::set<std::string> contracts, vendors, datasets;
@@ -39,9 +38,9 @@ int InventoryCheck(const InventoryCheckOptions& options) {
     if (!fingerprints.ok()) return common::ReportError(kProgram, fingerprints.status());
     if (!datasets.contains(fingerprints->dataset_id)) {
       return common::ReportError(
-          kProgram, absl::InvalidArgumentError(absl::StrCat(
-                        path, ": field 'dataset_id': '", fingerprints->dataset_id,
-                        "' is not a dataset of ", options.inventory_csv)));
+          kProgram, absl::InvalidArgumentError(
+                        absl::StrCat(path, ": field 'dataset_id': '", fingerprints->dataset_id,
+                                     "' is not a dataset of ", options.inventory_csv)));
     }
     digests += fingerprints->digests.size();
   }
@@ -65,13 +64,10 @@ void AddInventoryCheckCommand(CLI::App& inventory, common::CommandAction& action
       "path,size,sha256) and fingerprint files; print a summary. Changes nothing. "
       "Exit 2 with the file, line and field of the first error.");
   auto options = std::make_shared<InventoryCheckOptions>();
-  sub->add_option("INVENTORY_CSV", options->inventory_csv, "the inventory file")
-      ->required();
+  sub->add_option("INVENTORY_CSV", options->inventory_csv, "the inventory file")->required();
   sub->add_option("--fingerprints", options->fingerprint_files,
                   "fingerprint JSON files, one per dataset");
-  sub->callback([&action, options] {
-    action = [options] { return InventoryCheck(*options); };
-  });
+  sub->callback([&action, options] { action = [options] { return InventoryCheck(*options); }; });
 }
 
 }  // namespace offboard::controller

@@ -49,13 +49,10 @@ void AddEnvelopeCommand(CLI::App& app, common::CommandAction& action) {
   sub->add_option("ENVELOPE", options->envelope, "the DSSE envelope JSON file")->required();
   sub->add_option("--key", options->keys, "trusted public key (PEM); repeat for several")
       ->required();
-  sub->add_option("--threshold", options->threshold,
-                  "distinct trusted keys that must have signed")
+  sub->add_option("--threshold", options->threshold, "distinct trusted keys that must have signed")
       ->default_val(1)
       ->check(CLI::PositiveNumber);
-  sub->callback([&action, options] {
-    action = [options] { return CheckEnvelope(*options); };
-  });
+  sub->callback([&action, options] { action = [options] { return CheckEnvelope(*options); }; });
 }
 
 }  // namespace offboard::verify

@@ -1,11 +1,10 @@
 #include "common/crypto/ed25519.h"
 
-#include <sys/stat.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
 
 #include "common/crypto/sha256.h"
 #include "common/encoding/hex.h"

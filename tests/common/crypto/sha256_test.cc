@@ -1,11 +1,10 @@
 #include "common/crypto/sha256.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "tests/support/temp_dir.h"
 

@@ -1,14 +1,14 @@
 // DSSE envelopes: the external protocol vectors, then our own edge cases.
 #include "common/dsse/envelope.h"
 
-#include <fstream>
-#include <map>
-#include <sstream>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
 
 #include "common/encoding/hex.h"
 
@@ -200,9 +200,8 @@ TEST(DsseThresholdTest, OneKeyUnderTwoIdsDoesNotMeetThresholdTwo) {
   DsseEnvelope envelope = SignDsse(kInTotoPayloadType, "x", key);
   envelope.signatures[0].keyid = "first";
   envelope.signatures.push_back({.keyid = "second", .sig = envelope.signatures[0].sig});
-  const DsseVerifier verifier(
-      {{"first", key.PublicKey()}, {"second", key.PublicKey()}}, 2,
-      {std::string(kInTotoPayloadType)});
+  const DsseVerifier verifier({{"first", key.PublicKey()}, {"second", key.PublicKey()}}, 2,
+                              {std::string(kInTotoPayloadType)});
   EXPECT_EQ(verifier.Verify(envelope).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
@@ -213,8 +212,7 @@ TEST(DsseThresholdTest, TwoDistinctSignersMeetThresholdTwo) {
   AddDsseSignature(envelope, b);
   const DsseVerifier verifier({{a.KeyId(), a.PublicKey()}, {b.KeyId(), b.PublicKey()}}, 2,
                               {std::string(kInTotoPayloadType)});
-  const absl::StatusOr<VerifiedPayload> verified =
-      verifier.Verify(SerializeDsseEnvelope(envelope));
+  const absl::StatusOr<VerifiedPayload> verified = verifier.Verify(SerializeDsseEnvelope(envelope));
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_EQ(verified->keyids.size(), 2u);
 }

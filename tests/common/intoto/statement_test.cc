@@ -31,14 +31,16 @@ TEST(StatementTest, SerializeThenParseRoundTrips) {
 
 TEST(StatementTest, IgnoresUnknownFields) {
   const absl::StatusOr<InTotoStatement> parsed = ParseStatement(
-      std::string(R"({"_type":"https://in-toto.io/Statement/v1","future":1,"subject":[{"digest":{"sha256":")") +
+      std::string(
+          R"({"_type":"https://in-toto.io/Statement/v1","future":1,"subject":[{"digest":{"sha256":")") +
       kDigest + R"("}}],"predicateType":"p"})");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_TRUE(parsed->predicate.empty());
 }
 
 TEST(StatementTest, RejectsMalformedStatementsNamingTheField) {
-  const std::string good_subject = std::string(R"([{"name":"a","digest":{"sha256":")") + kDigest + R"("}}])";
+  const std::string good_subject =
+      std::string(R"([{"name":"a","digest":{"sha256":")") + kDigest + R"("}}])";
   struct Case {
     std::string json;
     std::string message;

@@ -156,11 +156,25 @@ TEST(InventoryCsvTest, RejectsWrongHeader) {
         "contract_id,vendor_id,dataset_id,classification,path,size\n",
         "contract_id,vendor_id,dataset_id,classification,path,size,sha256,x\n",
         "Contract_ID,vendor_id,dataset_id,classification,path,size,sha256\n",
-        "\"contract_id\",vendor_id,dataset_id,classification,path,size,sha256\n"}) {
+        "contract_id ,vendor_id,dataset_id,classification,path,size,sha256\n",
+        "\"contract_id,vendor_id\",dataset_id,classification,path,size,sha256\n",
+        "\"contract_id,vendor_id,dataset_id,classification,path,size,sha256\n"}) {
     EXPECT_THAT(ErrorOf(absl::StrCat(header, Row("/a"))),
                 HasSubstr("inv.csv:1: expected header \"contract_id,vendor_id,"
                           "dataset_id,classification,path,size,sha256\", got"));
   }
+}
+
+TEST(InventoryCsvTest, AcceptsQuotedHeader) {
+  // What CSV writers produce with "quote all fields".
+  const absl::StatusOr<Inventory> inventory = Parse(absl::StrCat(
+      "\"contract_id\",\"vendor_id\",\"dataset_id\",\"classification\",\"path\",\"size\","
+      "\"sha256\"\r\n",
+      "\"C-1\",\"acme\",\"ds-1\",\"x\",\"/a\",\"1\",\"", kShaA, "\"\r\n"));
+  ASSERT_TRUE(inventory.ok()) << inventory.status();
+  ASSERT_EQ(inventory->records.size(), 1u);
+  EXPECT_EQ(inventory->records[0].path, "/a");
+  EXPECT_EQ(inventory->records[0].line, 2u);
 }
 
 TEST(InventoryCsvTest, RejectsMissingAndExtraColumns) {

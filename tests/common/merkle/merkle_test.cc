@@ -3,18 +3,18 @@
 // for every tree of up to 64 leaves, and tampering with every proof.
 #include "common/merkle/merkle.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/encoding/hex.h"
@@ -26,10 +26,9 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using Proof = std::vector<MerkleHash>;
 
-constexpr char kVectorsPath[] =
-    OFFBOARD_TESTDATA_DIR "/external/rfc6962-merkle-vectors.json";
-constexpr char kSharedVectorsPath[] = OFFBOARD_TESTDATA_DIR
-    "/../../../shared/testdata/rfc6962-merkle-vectors.json";
+constexpr char kVectorsPath[] = OFFBOARD_TESTDATA_DIR "/external/rfc6962-merkle-vectors.json";
+constexpr char kSharedVectorsPath[] =
+    OFFBOARD_TESTDATA_DIR "/../../../shared/testdata/rfc6962-merkle-vectors.json";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -58,8 +57,7 @@ std::vector<MerkleHash> HashesFromJson(const nlohmann::json& array) {
 // Distinct leaves, so that no two subtrees of a test tree share a hash.
 std::vector<MerkleHash> MakeLeaves(uint64_t n) {
   std::vector<MerkleHash> leaves;
-  for (uint64_t i = 0; i < n; ++i)
-    leaves.push_back(LeafHash("leaf " + std::to_string(i)));
+  for (uint64_t i = 0; i < n; ++i) leaves.push_back(LeafHash("leaf " + std::to_string(i)));
   return leaves;
 }
 
@@ -76,8 +74,7 @@ uint64_t RefSplit(uint64_t n) {
   return k;
 }
 
-MerkleHash RefRoot(const std::vector<MerkleHash>& d, uint64_t begin,
-                   uint64_t end) {
+MerkleHash RefRoot(const std::vector<MerkleHash>& d, uint64_t begin, uint64_t end) {
   if (end - begin == 1) return d[begin];
   const uint64_t mid = begin + RefSplit(end - begin);
   return NodeHash(RefRoot(d, begin, mid), RefRoot(d, mid, end));
@@ -87,20 +84,17 @@ MerkleHash RefRoot(const std::vector<MerkleHash>& d, uint64_t begin,
 std::vector<Range> RefPath(uint64_t m, uint64_t begin, uint64_t end) {
   if (end - begin <= 1) return {};
   const uint64_t mid = begin + RefSplit(end - begin);
-  std::vector<Range> path =
-      m < mid ? RefPath(m, begin, mid) : RefPath(m, mid, end);
+  std::vector<Range> path = m < mid ? RefPath(m, begin, mid) : RefPath(m, mid, end);
   path.push_back(m < mid ? Range{mid, end} : Range{begin, mid});
   return path;
 }
 
 // SUBPROOF(m, D[begin:end], b), likewise.
-std::vector<Range> RefSubproof(uint64_t m, uint64_t begin, uint64_t end,
-                               bool b) {
-  if (m == end)
-    return b ? std::vector<Range>{} : std::vector{Range{begin, end}};
+std::vector<Range> RefSubproof(uint64_t m, uint64_t begin, uint64_t end, bool b) {
+  if (m == end) return b ? std::vector<Range>{} : std::vector{Range{begin, end}};
   const uint64_t mid = begin + RefSplit(end - begin);
-  std::vector<Range> path = m <= mid ? RefSubproof(m, begin, mid, b)
-                                     : RefSubproof(m, mid, end, false);
+  std::vector<Range> path =
+      m <= mid ? RefSubproof(m, begin, mid, b) : RefSubproof(m, mid, end, false);
   path.push_back(m <= mid ? Range{mid, end} : Range{begin, mid});
   return path;
 }
@@ -153,8 +147,7 @@ void ExpectTamperedRejected(
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     if (bad.size() != proof.size() && !proof.empty()) {
       EXPECT_THAT(status.message(),
-                  HasSubstr(absl::StrCat("has ", bad.size(),
-                                         " hashes, expected ", proof.size())));
+                  HasSubstr(absl::StrCat("has ", bad.size(), " hashes, expected ", proof.size())));
     }
   };
   for (size_t i = 0; i < proof.size(); ++i) {
@@ -177,63 +170,50 @@ void ExpectTamperedRejected(
 }
 
 // Checks a valid inclusion proof, then that every altered claim fails.
-void CheckInclusion(const std::vector<MerkleHash>& proof,
-                    const MerkleHash& leaf, uint64_t index, uint64_t size,
-                    const MerkleHash& root, bool all_bits) {
-  SCOPED_TRACE(testing::Message()
-               << "leaf " << index << " of tree size " << size);
+void CheckInclusion(const std::vector<MerkleHash>& proof, const MerkleHash& leaf, uint64_t index,
+                    uint64_t size, const MerkleHash& root, bool all_bits) {
+  SCOPED_TRACE(testing::Message() << "leaf " << index << " of tree size " << size);
   ASSERT_TRUE(VerifyInclusion(leaf, index, size, proof, root).ok());
-  ExpectTamperedRejected(proof, all_bits, [&](auto bad) {
-    return VerifyInclusion(leaf, index, size, bad, root);
-  });
+  ExpectTamperedRejected(proof, all_bits,
+                         [&](auto bad) { return VerifyInclusion(leaf, index, size, bad, root); });
   for (size_t bit = 0; bit < 8 * kSha256Size; bit += all_bits ? 1 : 97) {
-    EXPECT_FALSE(
-        VerifyInclusion(leaf, index, size, proof, FlipBit(root, bit)).ok());
-    EXPECT_FALSE(
-        VerifyInclusion(FlipBit(leaf, bit), index, size, proof, root).ok());
+    EXPECT_FALSE(VerifyInclusion(leaf, index, size, proof, FlipBit(root, bit)).ok());
+    EXPECT_FALSE(VerifyInclusion(FlipBit(leaf, bit), index, size, proof, root).ok());
   }
   for (uint64_t other = 0; other <= size + 1; ++other) {
     if (other == index) continue;
-    EXPECT_FALSE(VerifyInclusion(leaf, other, size, proof, root).ok())
-        << "index " << other;
+    EXPECT_FALSE(VerifyInclusion(leaf, other, size, proof, root).ok()) << "index " << other;
   }
   // A different tree size passes only when the verifier would combine the
   // same hashes on the same sides: the root does not commit to its size.
   const std::vector<bool> shape = InclusionShape(index, size);
   for (uint64_t other = 0; other <= 2 * size + 2; ++other) {
     if (other == size) continue;
-    const bool same_shape =
-        other > index && InclusionShape(index, other) == shape;
+    const bool same_shape = other > index && InclusionShape(index, other) == shape;
     EXPECT_EQ(VerifyInclusion(leaf, index, other, proof, root).ok(), same_shape)
         << "tree size " << other;
   }
 }
 
 // Checks a valid consistency proof, then that every altered claim fails.
-void CheckConsistency(const std::vector<MerkleHash>& proof, uint64_t m,
-                      uint64_t n, const MerkleHash& root1,
-                      const MerkleHash& root2, bool all_bits) {
+void CheckConsistency(const std::vector<MerkleHash>& proof, uint64_t m, uint64_t n,
+                      const MerkleHash& root1, const MerkleHash& root2, bool all_bits) {
   SCOPED_TRACE(testing::Message() << "tree size " << m << " to " << n);
   ASSERT_TRUE(VerifyConsistency(m, n, proof, root1, root2).ok());
-  ExpectTamperedRejected(proof, all_bits, [&](auto bad) {
-    return VerifyConsistency(m, n, bad, root1, root2);
-  });
+  ExpectTamperedRejected(proof, all_bits,
+                         [&](auto bad) { return VerifyConsistency(m, n, bad, root1, root2); });
   for (size_t bit = 0; bit < 8 * kSha256Size; bit += all_bits ? 1 : 97) {
-    EXPECT_FALSE(
-        VerifyConsistency(m, n, proof, FlipBit(root1, bit), root2).ok());
-    EXPECT_FALSE(
-        VerifyConsistency(m, n, proof, root1, FlipBit(root2, bit)).ok());
+    EXPECT_FALSE(VerifyConsistency(m, n, proof, FlipBit(root1, bit), root2).ok());
+    EXPECT_FALSE(VerifyConsistency(m, n, proof, root1, FlipBit(root2, bit)).ok());
   }
   if (m != n) {
     EXPECT_FALSE(VerifyConsistency(m, n, proof, root2, root1).ok());
   }
   // Other sizes pass only when the verifier would do the same with each hash.
-  const std::vector<bool> shape =
-      m < n ? ConsistencyShape(m, n) : std::vector<bool>{};
+  const std::vector<bool> shape = m < n ? ConsistencyShape(m, n) : std::vector<bool>{};
   for (uint64_t other = 0; other <= n + 1; ++other) {
     if (other == m) continue;
-    const bool same =
-        other > 0 && other < n && ConsistencyShape(other, n) == shape;
+    const bool same = other > 0 && other < n && ConsistencyShape(other, n) == shape;
     EXPECT_EQ(VerifyConsistency(other, n, proof, root1, root2).ok(), same)
         << "old tree size " << other;
   }
@@ -255,8 +235,7 @@ class MerkleVectorsTest : public testing::Test {
     vectors_ = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     ASSERT_FALSE(vectors_.is_discarded()) << kVectorsPath << " is not JSON";
     for (const auto& hex : vectors_.at("leaf_inputs_hex")) {
-      absl::StatusOr<std::vector<uint8_t>> input =
-          HexDecode(hex.get<std::string>());
+      absl::StatusOr<std::vector<uint8_t>> input = HexDecode(hex.get<std::string>());
       ASSERT_TRUE(input.ok()) << input.status();
       leaves_.push_back(LeafHash(*input));
     }
@@ -277,8 +256,7 @@ TEST_F(MerkleVectorsTest, Roots) {
   EXPECT_EQ(RootFromLeafHashes({}), empty);
   ASSERT_EQ(vectors_.at("roots_by_tree_size").size(), 8u);
   for (const auto& [size, root] : vectors_.at("roots_by_tree_size").items()) {
-    EXPECT_EQ(DigestHex(RootFromLeafHashes(FirstLeaves(std::stoull(size)))),
-              root)
+    EXPECT_EQ(DigestHex(RootFromLeafHashes(FirstLeaves(std::stoull(size)))), root)
         << "tree size " << size;
   }
 }
@@ -330,10 +308,8 @@ TEST(MerklePropertyTest, RootsAndInclusionProofsForEveryLeaf) {
     const MerkleHash root = RootFromLeafHashes(leaves);
     ASSERT_EQ(root, RefRoot(leaves, 0, n)) << "tree size " << n;
     for (uint64_t i = 0; i < n; ++i) {
-      const std::vector<MerkleHash> proof =
-          InclusionProof(leaves, i).value_or(Proof());
-      ASSERT_EQ(proof, RootsOf(leaves, RefPath(i, 0, n)))
-          << "leaf " << i << " of tree size " << n;
+      const std::vector<MerkleHash> proof = InclusionProof(leaves, i).value_or(Proof());
+      ASSERT_EQ(proof, RootsOf(leaves, RefPath(i, 0, n))) << "leaf " << i << " of tree size " << n;
       CheckInclusion(proof, leaves[i], i, n, root, /*all_bits=*/false);
     }
   }
@@ -345,8 +321,7 @@ TEST(MerklePropertyTest, ConsistencyProofsForEveryOldSize) {
     const std::vector<MerkleHash> leaves(all.begin(), all.begin() + n);
     const MerkleHash root2 = RootFromLeafHashes(leaves);
     for (uint64_t m = 1; m <= n; ++m) {
-      const std::vector<MerkleHash> proof =
-          ConsistencyProof(leaves, m).value_or(Proof());
+      const std::vector<MerkleHash> proof = ConsistencyProof(leaves, m).value_or(Proof());
       ASSERT_EQ(proof, RootsOf(leaves, RefSubproof(m, 0, n, true)))
           << "tree size " << m << " to " << n;
       const MerkleHash root1 = RootFromLeafHashes(std::span(leaves).first(m));
@@ -362,14 +337,11 @@ TEST(MerklePropertyTest, LargeTree) {
   const std::vector<MerkleHash> leaves = MakeLeaves(n);
   const MerkleHash root = RootFromLeafHashes(leaves);
   for (uint64_t i : {uint64_t{0}, n / 3, n - 6, n - 1}) {
-    EXPECT_TRUE(
-        VerifyInclusion(leaves[i], i, n, *InclusionProof(leaves, i), root).ok())
+    EXPECT_TRUE(VerifyInclusion(leaves[i], i, n, *InclusionProof(leaves, i), root).ok())
         << "leaf " << i;
   }
   const MerkleHash old_root = RootFromLeafHashes(std::span(leaves).first(m));
-  EXPECT_TRUE(
-      VerifyConsistency(m, n, *ConsistencyProof(leaves, m), old_root, root)
-          .ok());
+  EXPECT_TRUE(VerifyConsistency(m, n, *ConsistencyProof(leaves, m), old_root, root).ok());
 }
 
 // --- Hashes, codes and messages. --------------------------------------------
@@ -392,16 +364,13 @@ TEST(MerkleErrorTest, GenerationRejectsImpossibleArguments) {
   const absl::Status status = InclusionProof(leaves, 8).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(status.message(), "leaf index 8 is outside a tree of 8 leaves");
-  EXPECT_EQ(InclusionProof({}, 0).status().code(),
-            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(InclusionProof({}, 0).status().code(), absl::StatusCode::kOutOfRange);
   for (uint64_t bad_old_size : {0, 9}) {
     EXPECT_EQ(ConsistencyProof(leaves, bad_old_size).status().code(),
               absl::StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ(ConsistencyProof({}, 0).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  absl::StatusOr<std::vector<MerkleHash>> same_size =
-      ConsistencyProof(leaves, 8);
+  EXPECT_EQ(ConsistencyProof({}, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<std::vector<MerkleHash>> same_size = ConsistencyProof(leaves, 8);
   ASSERT_TRUE(same_size.ok()) << same_size.status();
   EXPECT_THAT(*same_size, IsEmpty());
 }
@@ -414,17 +383,14 @@ TEST(MerkleErrorTest, VerificationMessagesSayWhatIsWrong) {
   EXPECT_THAT(VerifyInclusion(leaves[4], 5, 8, proof, root).message(),
               HasSubstr("does not match root " + DigestHex(root)));
   proof.push_back(proof.back());
-  EXPECT_EQ(
-      VerifyInclusion(leaves[5], 5, 8, proof, root).message(),
-      "inclusion proof has 4 hashes, expected 3 for leaf 5 of tree size 8");
+  EXPECT_EQ(VerifyInclusion(leaves[5], 5, 8, proof, root).message(),
+            "inclusion proof has 4 hashes, expected 3 for leaf 5 of tree size 8");
   EXPECT_EQ(VerifyConsistency(6, 8, {}, root6, root).message(),
             "consistency proof has 0 hashes, expected 3 from tree size 6 to "
             "tree size 8");
-  EXPECT_THAT(VerifyConsistency(6, 8, *ConsistencyProof(leaves, 6), root, root)
-                  .message(),
+  EXPECT_THAT(VerifyConsistency(6, 8, *ConsistencyProof(leaves, 6), root, root).message(),
               HasSubstr("gives old root " + DigestHex(root6)));
-  EXPECT_THAT(VerifyConsistency(0, 8, {}, root6, root).message(),
-              HasSubstr("old tree size is 0"));
+  EXPECT_THAT(VerifyConsistency(0, 8, {}, root6, root).message(), HasSubstr("old tree size is 0"));
   EXPECT_THAT(VerifyConsistency(9, 8, {}, root6, root).message(),
               HasSubstr("old tree size 9 exceeds new tree size 8"));
   EXPECT_TRUE(VerifyConsistency(8, 8, {}, root, root).ok());

@@ -24,7 +24,8 @@ scan_limits { max_archive_depth: 4 max_member_bytes: 100 max_archive_bytes: 1000
 )";
 
 TEST(WipePolicyTest, ShippedPoliciesLoadAndSayWhatTheyDo) {
-  const auto nist = LoadWipePolicy(boost::filesystem::path(kPoliciesDir) / "nist-800-88-clear.textproto");
+  const auto nist =
+      LoadWipePolicy(boost::filesystem::path(kPoliciesDir) / "nist-800-88-clear.textproto");
   ASSERT_TRUE(nist.ok()) << nist.status();
   ASSERT_EQ(nist->passes_size(), 1);
   EXPECT_EQ(nist->passes(0).pattern(), offboard::v1::PASS_PATTERN_RANDOM);
