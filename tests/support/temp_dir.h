@@ -3,13 +3,13 @@
 #ifndef OFFBOARD_TESTS_SUPPORT_TEMP_DIR_H_
 #define OFFBOARD_TESTS_SUPPORT_TEMP_DIR_H_
 
+#include <boost/filesystem.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <string>
-#include "absl/strings/string_view.h"
 
-#include <boost/filesystem.hpp>
+#include "absl/strings/string_view.h"
 
 namespace offboard::testing {
 
