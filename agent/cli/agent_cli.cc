@@ -1,6 +1,7 @@
 #include "agent/cli/agent_cli.h"
 
 #include "agent/cli/keygen_command.h"
+#include "agent/cli/scan_command.h"
 #include "common/cli/command_line.h"
 
 namespace offboard::agent {
@@ -15,6 +16,7 @@ int RunAgentCli(int argc, char** argv) {
   common::CommandAction action;
   // Subcommands, one file each under agent/cli/.
   AddKeygenCommand(app, action);
+  AddScanCommand(app, action);
   return common::RunCommandLine(app, action, argc, argv);
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -226,6 +227,24 @@ absl::StatusOr<FingerprintSet> ParseFingerprintSet(std::string_view json_text,
 absl::StatusOr<FingerprintSet> ReadFingerprintSet(const boost::filesystem::path& path) {
   OFFBOARD_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(path));
   return ParseFingerprintSet(text, path.string());
+}
+
+absl::StatusOr<std::vector<FingerprintSet>> ReadFingerprintSetsFor(
+    const Inventory& inventory, absl::string_view inventory_name,
+    const std::vector<std::string>& paths) {
+  absl::flat_hash_set<absl::string_view> datasets;
+  for (const InventoryRecord& record : inventory.records) datasets.insert(record.dataset_id);
+  std::vector<FingerprintSet> sets;
+  for (const std::string& path : paths) {
+    OFFBOARD_ASSIGN_OR_RETURN(FingerprintSet set, ReadFingerprintSet(path));
+    if (!datasets.contains(set.dataset_id)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": field 'dataset_id': '",
+                                                     set.dataset_id, "' is not a dataset of ",
+                                                     inventory_name));
+    }
+    sets.push_back(std::move(set));
+  }
+  return sets;
 }
 
 }  // namespace offboard::common

@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/inventory/inventory_csv.h"
 
 namespace offboard::common {
 
@@ -60,6 +62,13 @@ absl::StatusOr<FingerprintSet> ParseFingerprintSet(std::string_view json_text,
 // Reads `path` and parses it with `path` as source name. NOT_FOUND,
 // PERMISSION_DENIED or INTERNAL, naming the path, when it cannot be read.
 absl::StatusOr<FingerprintSet> ReadFingerprintSet(const boost::filesystem::path& path);
+
+// Reads every file of `paths` and checks that each names a dataset of
+// `inventory` (read from `inventory_name`). INVALID_ARGUMENT naming the file
+// and its field 'dataset_id' otherwise; the first error wins.
+absl::StatusOr<std::vector<FingerprintSet>> ReadFingerprintSetsFor(
+    const Inventory& inventory, absl::string_view inventory_name,
+    const std::vector<std::string>& paths);
 
 }  // namespace offboard::common
 

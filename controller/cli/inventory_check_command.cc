@@ -32,18 +32,11 @@ int InventoryCheck(const InventoryCheckOptions& options) {
     datasets.insert(record.dataset_id);
     total_bytes += record.size;
   }
+  absl::StatusOr<std::vector<common::FingerprintSet>> sets =
+      common::ReadFingerprintSetsFor(*inventory, options.inventory_csv, options.fingerprint_files);
+  if (!sets.ok()) return common::ReportError(kProgram, sets.status());
   size_t digests = 0;
-  for (const std::string& path : options.fingerprint_files) {
-    absl::StatusOr<common::FingerprintSet> fingerprints = common::ReadFingerprintSet(path);
-    if (!fingerprints.ok()) return common::ReportError(kProgram, fingerprints.status());
-    if (!datasets.contains(fingerprints->dataset_id)) {
-      return common::ReportError(
-          kProgram, absl::InvalidArgumentError(
-                        absl::StrCat(path, ": field 'dataset_id': '", fingerprints->dataset_id,
-                                     "' is not a dataset of ", options.inventory_csv)));
-    }
-    digests += fingerprints->digests.size();
-  }
+  for (const common::FingerprintSet& set : *sets) digests += set.digests.size();
   std::cout << options.inventory_csv << ": valid\n"
             << "files: " << inventory->records.size() << "\n"
             << "bytes: " << total_bytes << "\n"

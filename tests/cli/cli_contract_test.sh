@@ -40,6 +40,8 @@ contains() {  # FILE TEXT
 
 # --help names the subcommands; bad usage is one line and exit 2.
 expect 0 0 -- "$agent" --help;       contains "$work/out" keygen
+contains "$work/out" scan
+expect 0 0 -- "$agent" scan --help;  contains "$work/out" --inventory
 expect 0 0 -- "$controller" --help;  contains "$work/out" inventory
 expect 0 0 -- "$controller" inventory --help; contains "$work/out" check
 expect 0 0 -- "$verify" --help;      contains "$work/out" envelope
@@ -50,6 +52,7 @@ for bin in "$agent" "$controller" "$verify"; do
   expect 0 0 -- "$bin" --version
 done
 expect 2 1 -- "$agent" keygen
+expect 2 1 -- "$agent" scan --root /nonexistent
 expect 2 1 -- "$controller" inventory check
 
 # Inventory check: a good file, then a bad one named by line and field.
@@ -68,6 +71,18 @@ contains "$work/err" "inventory.csv:4"
 contains "$work/err" "size"
 expect 2 1 -- "$controller" inventory check "$work/missing.csv"
 contains "$work/err" "missing.csv"
+
+# Scan: a copy found by content under another name; bad input exits 2.
+mkdir -p "$work/vendor/deep"
+printf 'hello' >"$work/vendor/deep/renamed.bin"
+head -c 5 /dev/zero >"$work/vendor/decoy"
+sed -i '$d' "$work/inventory.csv"
+expect 0 -1 -- "$agent" scan --inventory "$work/inventory.csv" --root "$work/vendor" --report "$work/scan.json"
+contains "$work/scan.json" '"match": "exact"'
+contains "$work/scan.json" 'renamed.bin'
+expect 2 1 -- "$agent" scan --inventory "$work/inventory.csv" --root "$work/absent" --report "$work/scan2.json"
+contains "$work/err" "absent"
+[[ ! -e "$work/scan2.json" ]] && pass || fail "a failed scan wrote a report"
 
 # Agent key: created once with mode 0600, then reused.
 expect 0 -1 -- "$agent" keygen --data-dir "$work/agent"

@@ -1,0 +1,165 @@
+#include "agent/scan/archive_source.h"
+
+#include <cerrno>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace offboard::agent {
+namespace {
+
+la_ssize_t ReadCallback(archive* a, void* client_data, const void** buffer) {
+  auto* input = static_cast<ArchiveInput*>(client_data);
+  absl::StatusOr<std::span<const uint8_t>> chunk = input->Next();
+  if (!chunk.ok()) {
+    archive_set_error(a, EIO, "%s", std::string(chunk.status().message()).c_str());
+    return -1;
+  }
+  *buffer = chunk->data();
+  return static_cast<la_ssize_t>(chunk->size());
+}
+
+la_int64_t SeekCallback(archive* /*a*/, void* client_data, la_int64_t offset, int whence) {
+  return static_cast<ArchiveInput*>(client_data)->Seek(offset, whence);
+}
+
+la_int64_t SkipCallback(archive* /*a*/, void* client_data, la_int64_t request) {
+  return static_cast<ArchiveInput*>(client_data)->Skip(request);
+}
+
+absl::Status LibarchiveError(archive* a, absl::string_view what) {
+  const char* message = archive_error_string(a);
+  return absl::DataLossError(message != nullptr ? std::string(message)
+                                                : absl::StrCat(what, " failed"));
+}
+
+// Everything archive_read_support_format_all registers in libarchive 3.6, in
+// the same order (ties in bidding go to the first), except mtree (its entries
+// name files on the local disk, which libarchive would open); then raw.
+// Filters: only those libarchive decodes in-process. filter_all would also
+// register lrzip, lzop and grzip, which run external programs on the vendor's
+// data; such files fail to open and are reported as errors instead.
+ArchiveReader NewReader(bool raw_only) {
+  ArchiveReader reader(archive_read_new());
+  if (!reader) return reader;
+  archive* a = reader.get();
+  archive_read_support_filter_gzip(a);
+  archive_read_support_filter_bzip2(a);
+  archive_read_support_filter_xz(a);
+  archive_read_support_filter_lzma(a);
+  archive_read_support_filter_lzip(a);
+  archive_read_support_filter_zstd(a);
+  archive_read_support_filter_lz4(a);
+  archive_read_support_filter_compress(a);
+  archive_read_support_filter_uu(a);
+  archive_read_support_filter_rpm(a);
+  if (raw_only) {
+    archive_read_support_format_empty(a);
+    archive_read_support_format_raw(a);
+    return reader;
+  }
+  archive_read_support_format_ar(a);
+  archive_read_support_format_cpio(a);
+  archive_read_support_format_empty(a);
+  archive_read_support_format_lha(a);
+  archive_read_support_format_tar(a);
+  archive_read_support_format_xar(a);
+  archive_read_support_format_warc(a);
+  archive_read_support_format_7zip(a);
+  archive_read_support_format_cab(a);
+  archive_read_support_format_rar(a);
+  archive_read_support_format_rar5(a);
+  archive_read_support_format_iso9660(a);
+  archive_read_support_format_zip(a);
+  archive_read_support_format_raw(a);
+  return reader;
+}
+
+constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
+                                                ".lz4", ".Z",   ".lzma", ".lz"};
+
+}  // namespace
+
+absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_only) {
+  ArchiveReader reader = NewReader(raw_only);
+  if (!reader) return absl::ResourceExhaustedError("archive_read_new failed");
+  archive* a = reader.get();
+  archive_read_set_read_callback(a, ReadCallback);
+  archive_read_set_skip_callback(a, SkipCallback);
+  if (input.seekable()) archive_read_set_seek_callback(a, SeekCallback);
+  archive_read_set_callback_data(a, &input);
+  if (archive_read_open1(a) != ARCHIVE_OK) return LibarchiveError(a, "archive_read_open");
+  return reader;
+}
+
+absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data) {
+  ArchiveReader reader = NewReader(/*raw_only=*/false);
+  if (!reader) return absl::ResourceExhaustedError("archive_read_new failed");
+  if (archive_read_open_memory(reader.get(), data.data(), data.size()) != ARCHIVE_OK) {
+    return LibarchiveError(reader.get(), "archive_read_open_memory");
+  }
+  return reader;
+}
+
+bool ReadsRawContent(archive* a) {
+  const int base = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
+  return base == ARCHIVE_FORMAT_RAW || base == ARCHIVE_FORMAT_EMPTY;
+}
+
+StreamKind ClassifyStream(archive* a, int first_header) {
+  const bool empty_tar = (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR &&
+                         first_header == ARCHIVE_EOF;
+  if (ReadsRawContent(a) || empty_tar) {
+    // The client reader itself counts as one filter ("none").
+    return archive_filter_count(a) <= 1 ? StreamKind::kPlain : StreamKind::kCompressedFile;
+  }
+  return StreamKind::kArchive;
+}
+
+std::string MemberName(archive_entry* entry, uint64_t index) {
+  if (const char* name = archive_entry_pathname(entry); name != nullptr) return name;
+  if (const char* name = archive_entry_pathname_utf8(entry); name != nullptr) return name;
+  return absl::StrCat("<entry ", index, ": name not decodable>");
+}
+
+std::string DecompressedName(absl::string_view parent, int compression_layers) {
+  if (const size_t slash = parent.rfind('/'); slash != absl::string_view::npos) {
+    parent.remove_prefix(slash + 1);
+  }
+  absl::string_view name = parent;
+  for (int layer = 0; layer < compression_layers; ++layer) {
+    bool stripped = false;
+    for (const char* suffix : kCompressionSuffixes) {
+      if (name.size() > absl::string_view(suffix).size() && absl::EndsWith(name, suffix)) {
+        name.remove_suffix(absl::string_view(suffix).size());
+        stripped = true;
+        break;
+      }
+    }
+    if (!stripped) return absl::StrCat(parent, ".decompressed");
+  }
+  return std::string(name);
+}
+
+bool HasSevenZipSignature(std::span<const uint8_t> head) {
+  static constexpr uint8_t kSignature[] = {'7', 'z', 0xBC, 0xAF, 0x27, 0x1C};
+  if (head.size() < sizeof(kSignature)) return false;
+  for (size_t i = 0; i < sizeof(kSignature); ++i) {
+    if (head[i] != kSignature[i]) return false;
+  }
+  return true;
+}
+
+ScopedUtf8Locale::ScopedUtf8Locale() {
+  // Created once and kept for the life of the process, as locales are meant to be.
+  static const locale_t utf8 = newlocale(LC_ALL_MASK, "C.UTF-8", static_cast<locale_t>(0));
+  if (utf8 != static_cast<locale_t>(0)) previous_ = uselocale(utf8);
+}
+
+ScopedUtf8Locale::~ScopedUtf8Locale() {
+  if (previous_ != nullptr) uselocale(previous_);
+}
+
+}  // namespace offboard::agent

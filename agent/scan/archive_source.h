@@ -1,0 +1,114 @@
+// The seam between libarchive and the stream examiner: a libarchive reader
+// that pulls its bytes from an ArchiveInput — the file on disk, or the data of
+// a member of an enclosing archive while it is being decompressed — so that
+// nested archives stream from their parent and nothing is extracted to disk.
+//
+//   FileInput input(...);                       // some ArchiveInput
+//   absl::StatusOr<ArchiveReader> reader = OpenArchiveReader(input);
+//   archive_read_next_header(reader->get(), &entry);  // formats are bid here
+//   switch (ClassifyStream(reader->get())) { ... }
+//
+// Not thread-safe: a reader and its input belong to one thread.
+#ifndef OFFBOARD_AGENT_SCAN_ARCHIVE_SOURCE_H_
+#define OFFBOARD_AGENT_SCAN_ARCHIVE_SOURCE_H_
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <locale.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace offboard::agent {
+
+// Where a libarchive reader gets its (possibly compressed) bytes.
+class ArchiveInput {
+ public:
+  virtual ~ArchiveInput() = default;
+  // The next chunk of the stream, valid until the next call; empty at the
+  // end. An error is final: the reader fails, and the input's owner reports it.
+  virtual absl::StatusOr<std::span<const uint8_t>> Next() = 0;
+  // True once Next has returned an error.
+  virtual bool failed() const = 0;
+  // Random access, for formats that need it (7z, seekable zip). Only inputs
+  // that return true here are ever asked to Seek.
+  virtual bool seekable() const { return false; }
+  // As lseek(2): returns the new position, or -1.
+  virtual int64_t Seek(int64_t /*offset*/, int /*whence*/) { return -1; }
+  // Skips up to `request` bytes without reading them; returns how many were
+  // skipped. 0 makes libarchive read through them instead.
+  virtual int64_t Skip(int64_t /*request*/) { return 0; }
+};
+
+struct ArchiveReadDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+using ArchiveReader = std::unique_ptr<archive, ArchiveReadDeleter>;
+
+// A reader over `input`, which must outlive it, with every filter and every
+// format except mtree (an mtree "archive" names files on the local disk, which
+// libarchive would open and read), plus "raw" and "empty" so that any stream
+// opens; with `raw_only`, every filter but only "raw" and "empty". Filters are
+// bid here, formats at the first archive_read_next_header. On failure, the
+// status carries libarchive's message (DATA_LOSS).
+absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_only = false);
+
+// The same over a buffer, with random access (for 7z members); `data` must
+// outlive the reader.
+absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data);
+
+enum class StreamKind {
+  kPlain,           // no format and no compression: the content itself
+  kCompressedFile,  // single-file gz/bz2/xz/zst/lz4/...: one member
+  kArchive,         // tar, zip, 7z, cpio, iso9660, ...: members
+};
+
+// Call after the first archive_read_next_header returned `first_header`
+// (ARCHIVE_OK, ARCHIVE_WARN or ARCHIVE_EOF). Content that starts with two
+// zero blocks reads as an empty tar archive (disk images do); that is content,
+// not an archive.
+StreamKind ClassifyStream(archive* a, int first_header);
+
+// The reader reads the stream as raw data ("raw" or "empty" format), so its
+// one entry is the (decompressed) content. When ClassifyStream says
+// kCompressedFile but this is false, the stream must be read again with a
+// raw-only reader.
+bool ReadsRawContent(archive* a);
+
+// The member's path as stored, byte for byte where the format stores bytes.
+// Formats that store names as Unicode (7z, zip's UTF-8 flag) give UTF-8 when
+// a UTF-8 locale is in effect on this thread (see ScopedUtf8Locale). A name
+// that libarchive cannot convert becomes "<entry N: name not decodable>".
+std::string MemberName(archive_entry* entry, uint64_t index);
+
+// The name of the one member of a compressed single file: `parent`'s last
+// path component without its compression suffix (.gz, .bz2, .xz, .zst,
+// .lz4, .Z, .lzma, .lz), once per compression layer; otherwise the parent
+// name plus ".decompressed".
+std::string DecompressedName(absl::string_view parent, int compression_layers);
+
+// "7z\xBC\xAF\x27\x1C": a 7z archive, which can only be read with random access.
+bool HasSevenZipSignature(std::span<const uint8_t> head);
+
+// Switches the calling thread to the C.UTF-8 locale while alive, so that
+// libarchive converts Unicode member names to UTF-8 instead of failing in the
+// "C" locale. Per-thread (uselocale), so other threads are not affected.
+class ScopedUtf8Locale {
+ public:
+  ScopedUtf8Locale();
+  ~ScopedUtf8Locale();
+  ScopedUtf8Locale(const ScopedUtf8Locale&) = delete;
+  ScopedUtf8Locale& operator=(const ScopedUtf8Locale&) = delete;
+
+ private:
+  locale_t previous_ = nullptr;
+};
+
+}  // namespace offboard::agent
+
+#endif  // OFFBOARD_AGENT_SCAN_ARCHIVE_SOURCE_H_

@@ -1,0 +1,241 @@
+#include "agent/scan/scanner.h"
+
+#include <fcntl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <thread>
+#include <tuple>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "agent/scan/tree_walker.h"
+
+namespace offboard::agent {
+namespace {
+
+// Bounded hand-off from the walking thread to the examining threads, so that
+// a huge tree never queues more than a few thousand open directories' worth.
+class FileQueue {
+ public:
+  explicit FileQueue(size_t capacity) : capacity_(capacity) {}
+
+  void Push(WalkedFile file) {
+    std::unique_lock lock(mutex_);
+    not_full_.wait(lock, [&] { return queue_.size() < capacity_; });
+    queue_.push_back(std::move(file));
+    not_empty_.notify_one();
+  }
+  // False once the queue is closed and drained.
+  bool Pop(WalkedFile& file) {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait(lock, [&] { return !queue_.empty() || closed_; });
+    if (queue_.empty()) return false;
+    file = std::move(queue_.front());
+    queue_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void Close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+ private:
+  const size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable not_empty_, not_full_;
+  std::deque<WalkedFile> queue_;
+  bool closed_ = false;
+};
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() { ::close(fd); }
+};
+
+// What one examining thread found; merged when all are done.
+struct WorkerResult {
+  std::vector<Finding> findings;
+  std::vector<ScanError> errors;
+  ScanStats stats;
+};
+
+class FileExaminer {
+ public:
+  FileExaminer(const DatasetIndex& index, const FingerprintIndex* fingerprints,
+               const ExaminationLimits& limits, ScanProgress* progress)
+      : index_(index),
+        examiner_(limits,
+                  fingerprints != nullptr && !fingerprints->empty() ? fingerprints : nullptr),
+        progress_(progress) {}
+
+  void Examine(const WalkedFile& file, WorkerResult& out);
+
+ private:
+  std::string TaggedDataset(int fd) const;
+
+  const DatasetIndex& index_;
+  StreamExaminer examiner_;
+  ScanProgress* progress_;
+};
+
+std::string FileExaminer::TaggedDataset(int fd) const {
+  char value[512];
+  const ssize_t length = ::fgetxattr(fd, kDatasetXattr, value, sizeof(value));
+  if (length <= 0) return "";
+  const std::string dataset(absl::StripAsciiWhitespace(absl::string_view(value, length)));
+  return index_.HasDataset(dataset) ? dataset : "";
+}
+
+void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
+  if (progress_ != nullptr) {
+    std::lock_guard lock(progress_->current_mutex);
+    progress_->current_path = file.path;
+  }
+  // O_NONBLOCK: a FIFO swapped in since the walk must not hang the scan;
+  // O_NOATIME: looking must not change what we look at (falls back if not ours).
+  int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  int fd = ::openat(file.dir->fd(), file.name.c_str(), flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::openat(file.dir->fd(), file.name.c_str(), flags);
+  if (fd < 0) {
+    if (errno == ENOENT) return;  // removed since the walk: nothing left to find
+    out.errors.push_back({.path = file.path,
+                          .member = {},
+                          .reason = absl::StrCat("cannot open: ", std::strerror(errno))});
+    return;
+  }
+  const FdCloser closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    out.errors.push_back(
+        {.path = file.path,
+         .member = {},
+         .reason = "changed into something other than a regular file during the scan"});
+    return;
+  }
+  ++out.stats.files_scanned;
+  const FileIdentity identity{
+      .device = static_cast<uint64_t>(info.st_dev),
+      .inode = static_cast<uint64_t>(info.st_ino),
+      .size = static_cast<uint64_t>(info.st_size),
+      .mtime_ns = static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
+      .link_count = static_cast<uint64_t>(info.st_nlink)};
+  const std::string tagged = TaggedDataset(fd);
+  const uint64_t size = identity.size;
+  const size_t findings_before = out.findings.size();
+  std::string file_sha256;
+
+  const auto on_stream = [&](const StreamResult& stream) {
+    const std::string sha256 = stream.hashed ? common::DigestHex(stream.sha256) : "";
+    if (stream.member.empty()) file_sha256 = sha256;
+    const auto add = [&](const std::string& dataset, MatchKind kind, uint64_t records) {
+      out.findings.push_back(Finding{.dataset_id = dataset,
+                                     .sha256 = sha256,
+                                     .path = file.path,
+                                     .member = stream.member,
+                                     .match = kind,
+                                     .size = stream.size,
+                                     .records_matched = records,
+                                     .identity = identity});
+    };
+    if (stream.hashed) {
+      for (const std::string& dataset : index_.DatasetsFor(stream.size, stream.sha256)) {
+        add(dataset, stream.member.empty() ? MatchKind::kExact : MatchKind::kArchive, 0);
+      }
+    }
+    for (const DerivedMatch& derived : stream.derived) {
+      add(derived.dataset_id, MatchKind::kDerived, derived.records_matched);
+    }
+  };
+  const bool hash_file = !tagged.empty() || index_.IsCandidateSize(size);
+  examiner_.ExamineFile(fd, file.path, size, hash_file, on_stream, out.errors, out.stats);
+
+  if (!tagged.empty()) {
+    out.findings.push_back(Finding{.dataset_id = tagged,
+                                   .sha256 = file_sha256,
+                                   .path = file.path,
+                                   .member = {},
+                                   .match = MatchKind::kTag,
+                                   .size = size,
+                                   .records_matched = 0,
+                                   .identity = identity});
+  }
+  if (progress_ != nullptr) {
+    progress_->files.fetch_add(1, std::memory_order_relaxed);
+    progress_->bytes.fetch_add(size, std::memory_order_relaxed);
+    progress_->findings.fetch_add(out.findings.size() - findings_before, std::memory_order_relaxed);
+  }
+}
+
+void Merge(WorkerResult& from, ScanReport& into) {
+  std::move(from.findings.begin(), from.findings.end(), std::back_inserter(into.findings));
+  std::move(from.errors.begin(), from.errors.end(), std::back_inserter(into.errors));
+  into.stats.files_scanned += from.stats.files_scanned;
+  into.stats.bytes_read += from.stats.bytes_read;
+  into.stats.archives_opened += from.stats.archives_opened;
+  into.stats.members_examined += from.stats.members_examined;
+  into.stats.bytes_decompressed += from.stats.bytes_decompressed;
+}
+
+}  // namespace
+
+Scanner::Scanner(const DatasetIndex& index, const FingerprintIndex* fingerprints,
+                 ScanOptions options)
+    : index_(index), fingerprints_(fingerprints), options_(std::move(options)) {}
+
+absl::StatusOr<ScanReport> Scanner::Run(ScanProgress* progress) {
+  for (const boost::filesystem::path& root : options_.roots) {
+    struct stat info {};
+    if (::stat(root.c_str(), &info) != 0) {
+      return absl::NotFoundError(
+          absl::StrCat("scan root ", root.string(), ": ", std::strerror(errno)));
+    }
+    if (!S_ISDIR(info.st_mode) && !S_ISREG(info.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scan root ", root.string(), " is neither a directory nor a file"));
+    }
+  }
+  const unsigned threads =
+      options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  FileQueue queue(4096);
+  std::vector<WorkerResult> results(threads);
+  std::vector<std::thread> workers;
+  for (unsigned i = 0; i < threads; ++i) {
+    workers.emplace_back([&, i] {
+      FileExaminer examiner(index_, fingerprints_, options_.limits, progress);
+      WalkedFile file;
+      while (queue.Pop(file)) examiner.Examine(file, results[i]);
+    });
+  }
+  ScanReport report;
+  absl::Status walk_status;
+  const WalkOptions walk_options{.cross_filesystems = options_.cross_filesystems};
+  for (const boost::filesystem::path& root : options_.roots) {
+    walk_status = WalkTree(
+        root, walk_options, [&](WalkedFile file) { queue.Push(std::move(file)); }, report.errors);
+    if (!walk_status.ok()) break;
+  }
+  queue.Close();
+  for (std::thread& worker : workers) worker.join();
+  if (!walk_status.ok()) return walk_status;
+  for (WorkerResult& result : results) Merge(result, report);
+
+  const auto finding_key = [](const Finding& f) {
+    return std::tie(f.path, f.member, f.dataset_id, f.match);
+  };
+  std::sort(report.findings.begin(), report.findings.end(),
+            [&](const Finding& a, const Finding& b) { return finding_key(a) < finding_key(b); });
+  std::sort(report.errors.begin(), report.errors.end(), [](const ScanError& a, const ScanError& b) {
+    return std::tie(a.path, a.member, a.reason) < std::tie(b.path, b.member, b.reason);
+  });
+  return report;
+}
+
+}  // namespace offboard::agent

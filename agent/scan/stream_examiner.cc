@@ -1,0 +1,322 @@
+#include "agent/scan/stream_examiner.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/scan/archive_source.h"
+#include "agent/scan/stream_inputs.h"
+
+namespace offboard::agent {
+namespace {
+
+constexpr size_t kFileReadBytes = 1 << 20;
+constexpr size_t kMemberChunkBytes = 256 << 10;
+// A 7z archive inside another archive needs random access, so it is buffered
+// in memory, up to this size in all (a 7z in a 7z counts twice).
+constexpr uint64_t kSevenZipMemoryCap = 64 << 20;
+// What is read to finish an archive file's hash even when it was not asked for.
+constexpr uint64_t kCheapTailBytes = 1 << 20;
+// libarchive may fail the same header again and again; give up on the archive
+// after this many failures in a row.
+constexpr int kMaxHeaderFailures = 16;
+
+std::string ArchiveMessage(archive* a) {
+  const char* message = archive_error_string(a);
+  return message != nullptr ? message : "unreadable archive";
+}
+
+bool HeaderRead(int r) { return r == ARCHIVE_OK || r == ARCHIVE_WARN || r == ARCHIVE_EOF; }
+
+absl::string_view Basename(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// A reader after its first archive_read_next_header, which bids the format.
+struct OpenedStream {
+  absl::StatusOr<ArchiveReader> reader = absl::UnknownError("not opened");
+  int first_header = ARCHIVE_FATAL;
+  archive_entry* entry = nullptr;
+
+  bool ok() const { return reader.ok() && HeaderRead(first_header); }
+  archive* get() const { return reader->get(); }
+  std::string error() const {
+    return reader.ok() ? ArchiveMessage(reader->get()) : std::string(reader.status().message());
+  }
+};
+
+OpenedStream OpenStream(ArchiveInput& input, bool raw_only) {
+  OpenedStream opened;
+  opened.reader = OpenArchiveReader(input, raw_only);
+  if (opened.reader.ok()) {
+    opened.first_header = archive_read_next_header(opened.reader->get(), &opened.entry);
+  }
+  return opened;
+}
+
+// One ExamineFile call: the recursion over nested streams.
+class Examination {
+ public:
+  Examination(const ExaminationLimits& limits, const FingerprintIndex* fingerprints,
+              const std::string& path, const std::function<void(const StreamResult&)>& on_stream,
+              std::vector<ScanError>& errors, ScanStats& stats,
+              std::vector<std::vector<uint8_t>>& member_buffers)
+      : fingerprints_(fingerprints),
+        on_stream_(on_stream),
+        member_buffers_(member_buffers),
+        file_(limits, path, errors, stats) {}
+
+  void Run(int fd, uint64_t size, bool hash_file, std::vector<uint8_t>& read_buffer);
+
+ private:
+  enum class MemberOutcome { kDone, kParentDead };
+
+  void ExamineEntries(archive* a, const ArchiveInput* input, std::vector<std::string>& chain, int r,
+                      archive_entry* entry);
+  void ExamineCompressedFile(archive* a, const ArchiveInput& input, std::vector<std::string>& chain,
+                             absl::string_view parent_name, int r);
+  MemberOutcome ExamineMember(archive* parent, const ArchiveInput* upstream,
+                              std::vector<std::string>& chain, bool may_be_archive,
+                              uint64_t size_hint);
+  // Opens `input` as an archive and examines what is inside, if it is one
+  // and not `too_deep`; returns whether it did. `member_input` is `input` when
+  // it is a member (null for the file itself).
+  bool OpenAndExamine(ArchiveInput& input, MemberInput* member_input, StreamDigest& digest,
+                      std::vector<std::string>& chain, bool too_deep, std::string name);
+  // Opens the member as an archive if it is one; returns whether it did.
+  bool ExamineNested(MemberInput& input, StreamDigest& digest, std::vector<std::string>& chain,
+                     uint64_t size_hint);
+  bool ExamineBufferedSevenZip(MemberInput& input, std::vector<std::string>& chain,
+                               uint64_t size_hint);
+  void DepthError(const std::vector<std::string>& chain) {
+    file_.AddError(chain, absl::StrCat("nested archive deeper than ", file_.limits.max_depth,
+                                       " levels not examined (depth limit)"));
+  }
+  std::span<uint8_t> MemberBuffer(size_t depth);
+
+  const FingerprintIndex* fingerprints_;
+  const std::function<void(const StreamResult&)>& on_stream_;
+  std::vector<std::vector<uint8_t>>& member_buffers_;
+  FileState file_;
+  uint64_t buffered_seven_zip_bytes_ = 0;
+};
+
+void Examination::Run(int fd, uint64_t size, bool hash_file, std::vector<uint8_t>& read_buffer) {
+  StreamDigest digest(fingerprints_);
+  FileInput input(fd, size, file_, digest, /*read_through_skips=*/hash_file, read_buffer);
+  StreamResult result;
+  std::vector<std::string> chain;
+  bool read_whole = hash_file || digest.matching();
+  result.is_archive = OpenAndExamine(input, nullptr, digest, chain, /*too_deep=*/false,
+                                     std::string(Basename(file_.path)));
+  if (result.is_archive) read_whole = hash_file;
+  // An archive format may stop before the end of the file (tar's padding);
+  // reading a short tail still gives the file's hash for free.
+  if (!input.failed() &&
+      (read_whole || (result.is_archive && input.unhashed_tail() <= kCheapTailBytes))) {
+    input.HashToEnd();
+  }
+  digest.Finish(input.hashed_to_end(), result);
+  if (!result.hashed) result.size = size;
+  if (file_.stopped()) file_.AddError(file_.stop_member, file_.stop_reason);
+  on_stream_(result);
+}
+
+void Examination::ExamineEntries(archive* a, const ArchiveInput* input,
+                                 std::vector<std::string>& chain, int r, archive_entry* entry) {
+  ++file_.stats.archives_opened;
+  int failures = 0;
+  for (uint64_t index = 0;; ++index, r = archive_read_next_header(a, &entry)) {
+    if (file_.stopped() || r == ARCHIVE_EOF) return;
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      // The archive's own input failed: its owner reports that.
+      if (input != nullptr && input->failed()) return;
+      file_.AddError(chain, ArchiveMessage(a));
+      if (r == ARCHIVE_FATAL || ++failures >= kMaxHeaderFailures) return;
+      continue;
+    }
+    failures = 0;
+    // Directories, symlinks and devices have no content; ar members carry no
+    // type at all (0) and are files.
+    if (const mode_t type = archive_entry_filetype(entry); type != AE_IFREG && type != 0) continue;
+    // A hard link carries its data under one of its names only (the first in
+    // tar, the last in cpio); the others are empty entries, not empty files.
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) == 0 &&
+        (archive_entry_hardlink(entry) != nullptr || archive_entry_nlink(entry) > 1)) {
+      continue;
+    }
+    chain.push_back(MemberName(entry, index));
+    MemberOutcome outcome = MemberOutcome::kDone;
+    if (archive_entry_is_encrypted(entry)) {
+      file_.AddError(chain, "encrypted member not examined (no passphrase)");
+    } else {
+      const uint64_t size_hint =
+          archive_entry_size_is_set(entry) ? static_cast<uint64_t>(archive_entry_size(entry)) : 0;
+      outcome = ExamineMember(a, input, chain, /*may_be_archive=*/true, size_hint);
+    }
+    chain.pop_back();
+    if (outcome == MemberOutcome::kParentDead) return;
+  }
+}
+
+void Examination::ExamineCompressedFile(archive* a, const ArchiveInput& input,
+                                        std::vector<std::string>& chain,
+                                        absl::string_view parent_name, int r) {
+  ++file_.stats.archives_opened;
+  std::string name = DecompressedName(parent_name, archive_filter_count(a) - 1);
+  chain.push_back(std::move(name));
+  if (r == ARCHIVE_EOF) {  // compressed empty content
+    ++file_.stats.members_examined;
+    StreamResult result;
+    result.member = chain;
+    StreamDigest(fingerprints_).Finish(/*complete=*/true, result);
+    on_stream_(result);
+  } else {
+    // libarchive found no format inside, so the content is no archive.
+    ExamineMember(a, &input, chain, /*may_be_archive=*/false, 0);
+  }
+  chain.pop_back();
+}
+
+Examination::MemberOutcome Examination::ExamineMember(archive* parent, const ArchiveInput* upstream,
+                                                      std::vector<std::string>& chain,
+                                                      bool may_be_archive, uint64_t size_hint) {
+  ++file_.stats.members_examined;
+  StreamDigest digest(fingerprints_);
+  MemberInput input(parent, file_, digest, chain, MemberBuffer(chain.size()));
+  StreamResult result;
+  result.member = chain;
+  if (may_be_archive) result.is_archive = ExamineNested(input, digest, chain, size_hint);
+  input.StopCapture();
+  if (!input.failed()) input.Drain();  // the rest, for the member's own hash
+  if (input.failed() && input.own_error() && !file_.stopped() &&
+      !(upstream != nullptr && upstream->failed())) {
+    file_.AddError(chain, std::string(input.error().message()));
+  }
+  digest.Finish(input.at_end() && !input.failed(), result);
+  on_stream_(result);
+  return input.parent_fatal() ? MemberOutcome::kParentDead : MemberOutcome::kDone;
+}
+
+bool Examination::ExamineNested(MemberInput& input, StreamDigest& digest,
+                                std::vector<std::string>& chain, uint64_t size_hint) {
+  const bool too_deep = chain.size() > file_.limits.max_depth;
+  input.StartCapture();
+  absl::StatusOr<std::span<const uint8_t>> head = input.Peek();
+  if (!head.ok() || head->empty()) return false;
+  if (HasSevenZipSignature(*head)) {
+    if (too_deep) {
+      DepthError(chain);
+      return false;
+    }
+    digest.StopMatching();
+    return ExamineBufferedSevenZip(input, chain, size_hint);
+  }
+  return OpenAndExamine(input, &input, digest, chain, too_deep, chain.back());
+}
+
+bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
+                                 StreamDigest& digest, std::vector<std::string>& chain,
+                                 bool too_deep, std::string name) {
+  OpenedStream opened = OpenStream(input, /*raw_only=*/false);
+  // A failed input or a stopped file is reported by whoever owns them.
+  if (input.failed() || file_.stopped()) return false;
+  if (!opened.ok()) {
+    // Recognized (compressed, or an archive) but unreadable from the start,
+    // e.g. a gzip cut short before libarchive could decompress its first
+    // block: reported on the stream itself, since no member could be read.
+    // The bytes are still hashed and matched as they are.
+    if (too_deep) {
+      DepthError(chain);
+    } else {
+      file_.AddError(chain, opened.error());
+    }
+    return false;
+  }
+  const StreamKind kind = ClassifyStream(opened.get(), opened.first_header);
+  if (kind == StreamKind::kPlain) return false;
+  if (too_deep) {
+    DepthError(chain);
+    return false;
+  }
+  if (kind == StreamKind::kCompressedFile && !ReadsRawContent(opened.get())) {
+    // Decompressed content that merely looked like an (empty) archive: read
+    // it again from the start, as content.
+    opened = OpenedStream();
+    const bool rewound =
+        member_input != nullptr ? member_input->Rewind() : input.Seek(0, SEEK_SET) == 0;
+    if (rewound) opened = OpenStream(input, /*raw_only=*/true);
+    if (input.failed() || file_.stopped()) return false;
+    if (!rewound || !opened.ok()) {
+      file_.AddError(chain, rewound ? opened.error()
+                                    : "compressed content not examined: could not be read again");
+      return false;
+    }
+  }
+  if (member_input != nullptr) member_input->StopCapture();
+  digest.StopMatching();
+  if (kind == StreamKind::kCompressedFile) {
+    ExamineCompressedFile(opened.get(), input, chain, name, opened.first_header);
+  } else {
+    ExamineEntries(opened.get(), &input, chain, opened.first_header, opened.entry);
+  }
+  return true;
+}
+
+bool Examination::ExamineBufferedSevenZip(MemberInput& input, std::vector<std::string>& chain,
+                                          uint64_t size_hint) {
+  const uint64_t room = kSevenZipMemoryCap - buffered_seven_zip_bytes_;
+  std::vector<uint8_t> data;
+  data.reserve(static_cast<size_t>(std::min(size_hint, room)));
+  for (;;) {
+    absl::StatusOr<std::span<const uint8_t>> chunk = input.Next();
+    if (!chunk.ok()) return false;  // reported by the caller
+    if (chunk->empty()) break;
+    if (data.size() + chunk->size() > room) {
+      file_.AddError(
+          chain,
+          absl::StrCat("7z archive inside an archive over the in-memory limit of ",
+                       kSevenZipMemoryCap >> 20, " MiB not examined (7z needs random access)"));
+      return false;
+    }
+    data.insert(data.end(), chunk->begin(), chunk->end());
+  }
+  OpenedStream opened;
+  opened.reader = OpenArchiveMemory(data);
+  if (opened.reader.ok()) {
+    opened.first_header = archive_read_next_header(opened.reader->get(), &opened.entry);
+  }
+  if (!opened.ok()) {
+    file_.AddError(chain, opened.error());
+    return false;
+  }
+  buffered_seven_zip_bytes_ += data.size();
+  ExamineEntries(opened.get(), /*input=*/nullptr, chain, opened.first_header, opened.entry);
+  buffered_seven_zip_bytes_ -= data.size();
+  return true;
+}
+
+std::span<uint8_t> Examination::MemberBuffer(size_t depth) {
+  if (member_buffers_.size() <= depth) member_buffers_.resize(depth + 1);
+  std::vector<uint8_t>& buffer = member_buffers_[depth];
+  if (buffer.empty()) buffer.resize(kMemberChunkBytes);
+  return buffer;
+}
+
+}  // namespace
+
+StreamExaminer::StreamExaminer(ExaminationLimits limits, const FingerprintIndex* fingerprints)
+    : limits_(limits), fingerprints_(fingerprints) {}
+
+void StreamExaminer::ExamineFile(int fd, const std::string& path, uint64_t size, bool hash_file,
+                                 const std::function<void(const StreamResult&)>& on_stream,
+                                 std::vector<ScanError>& errors, ScanStats& stats) {
+  // libarchive converts Unicode member names (7z, zip) to the thread's locale.
+  const ScopedUtf8Locale utf8_names;
+  if (read_buffer_.empty()) read_buffer_.resize(kFileReadBytes);
+  Examination(limits_, fingerprints_, path, on_stream, errors, stats, member_buffers_)
+      .Run(fd, size, hash_file, read_buffer_);
+}
+
+}  // namespace offboard::agent

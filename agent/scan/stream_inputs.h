@@ -1,0 +1,162 @@
+// The byte streams of one file's examination, as libarchive inputs: the file
+// on disk (FileInput) and the decompressed data of an archive member
+// (MemberInput). Each tees every byte it delivers to the StreamDigest of its
+// stream, so one pass reads each byte once, and MemberInput enforces the
+// decompression-bomb limits on the bytes actually decompressed.
+//
+// Internal to StreamExaminer. Not thread-safe.
+#ifndef OFFBOARD_AGENT_SCAN_STREAM_INPUTS_H_
+#define OFFBOARD_AGENT_SCAN_STREAM_INPUTS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/scan/archive_source.h"
+#include "agent/scan/derived_matcher.h"
+#include "agent/scan/finding.h"
+#include "agent/scan/stream_examiner.h"
+#include "common/crypto/sha256.h"
+
+namespace offboard::agent {
+
+// What the streams of one file share: limits, counters, and the reason the
+// whole file stopped (a file-wide limit, the time limit or a read error).
+struct FileState {
+  FileState(const ExaminationLimits& limits_in, const std::string& path_in,
+            std::vector<ScanError>& errors_in, ScanStats& stats_in);
+
+  bool stopped() const { return !stop_reason.empty(); }
+  // Stops the examination of the whole file; the first reason wins and is
+  // reported once, by whoever runs the examination.
+  void Stop(const std::vector<std::string>& member, std::string reason);
+  void AddError(const std::vector<std::string>& member, std::string reason);
+  // Stops the file (and returns true) once the per-file time is up.
+  bool TimeUp(const std::vector<std::string>& member);
+
+  const ExaminationLimits& limits;
+  const std::string& path;
+  std::vector<ScanError>& errors;
+  ScanStats& stats;
+  std::chrono::steady_clock::time_point deadline;
+  uint64_t disk_bytes = 0;          // read from the file, re-reads included
+  uint64_t decompressed_bytes = 0;  // member data at every depth
+  std::vector<std::string> stop_member;
+  std::string stop_reason;
+};
+
+// SHA-256 and, for streams that are not archives, the derived-copy matcher.
+class StreamDigest {
+ public:
+  explicit StreamDigest(const FingerprintIndex* fingerprints);
+
+  void Consume(std::span<const uint8_t> chunk);
+  bool matching() const { return matcher_.has_value(); }
+  // The stream turned out to be an archive: its own bytes are no text to match.
+  void StopMatching() { matcher_.reset(); }
+  uint64_t size() const { return size_; }
+  // Fills size, sha256/hashed (when `complete`) and derived matches.
+  void Finish(bool complete, StreamResult& result);
+
+ private:
+  common::Sha256 sha256_;
+  std::optional<DerivedMatcher> matcher_;
+  uint64_t size_ = 0;
+};
+
+// The file on disk, read with pread so that libarchive may seek (7z, zip's
+// central directory). The digest sees the file's bytes in order: bytes read
+// out of order are not hashed, and HashToEnd reads on from the first byte the
+// digest has not seen.
+class FileInput final : public ArchiveInput {
+ public:
+  // `read_through_skips`: the whole file will be hashed, so libarchive reads
+  // what it would skip rather than leaving a gap to read again later.
+  FileInput(int fd, uint64_t size, FileState& file, StreamDigest& digest, bool read_through_skips,
+            std::vector<uint8_t>& buffer);
+
+  absl::StatusOr<std::span<const uint8_t>> Next() override;
+  bool failed() const override { return !error_.ok(); }
+  bool seekable() const override { return true; }
+  int64_t Seek(int64_t offset, int whence) override;
+  int64_t Skip(int64_t request) override;
+
+  // Reads on to the end of the file, feeding the digest. False on a read error
+  // or when the time is up (the file is then stopped).
+  bool HashToEnd();
+  // The digest has seen every byte up to the end of the file.
+  bool hashed_to_end() const { return hashed_to_end_; }
+  // Bytes from the first one the digest has not seen to the expected end.
+  uint64_t unhashed_tail() const { return size_ > hashed_ ? size_ - hashed_ : 0; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+  FileState& file_;
+  StreamDigest& digest_;
+  bool read_through_skips_;
+  std::vector<uint8_t>& buffer_;
+  uint64_t position_ = 0;
+  uint64_t hashed_ = 0;  // the digest has seen [0, hashed_)
+  bool hashed_to_end_ = false;
+  absl::Status error_;
+};
+
+// The data of the current entry of `parent`, decompressed by libarchive.
+class MemberInput final : public ArchiveInput {
+ public:
+  MemberInput(archive* parent, FileState& file, StreamDigest& digest,
+              const std::vector<std::string>& member, std::span<uint8_t> buffer);
+
+  absl::StatusOr<std::span<const uint8_t>> Next() override;
+  bool failed() const override { return !error_.ok(); }
+
+  // The first chunk, which the next call to Next returns again.
+  absl::StatusOr<std::span<const uint8_t>> Peek();
+  // Reads the rest of the member, feeding the digest.
+  void Drain();
+
+  // Keeps a copy of the bytes read from now on, up to a cap, so that Rewind
+  // can serve the member again from its start to a second reader.
+  void StartCapture() { capturing_ = true; }
+  void StopCapture();
+  // Serves the captured bytes again (without feeding the digest twice), then
+  // continues. False when capturing was off or more than the cap was read.
+  bool Rewind();
+
+  bool at_end() const { return at_end_; }
+  const absl::Status& error() const { return error_; }
+  // The error is this member's own (corrupt data, its size limit), not a
+  // file-wide stop reported elsewhere.
+  bool own_error() const { return own_error_; }
+  // libarchive returned ARCHIVE_FATAL: `parent` can read nothing more.
+  bool parent_fatal() const { return parent_fatal_; }
+
+ private:
+  absl::Status Fail(absl::Status status, bool own);
+
+  archive* parent_;
+  FileState& file_;
+  StreamDigest& digest_;
+  const std::vector<std::string> member_;  // a copy: the caller's chain grows
+  std::span<uint8_t> buffer_;
+  uint64_t bytes_ = 0;
+  std::span<const uint8_t> peeked_;
+  bool has_peeked_ = false;
+  std::vector<uint8_t> replay_;
+  size_t replay_position_ = 0;
+  bool capturing_ = false;
+  bool replaying_ = false;
+  bool at_end_ = false;
+  bool own_error_ = false;
+  bool parent_fatal_ = false;
+  absl::Status error_;
+};
+
+}  // namespace offboard::agent
+
+#endif  // OFFBOARD_AGENT_SCAN_STREAM_INPUTS_H_

@@ -1,0 +1,194 @@
+#include "agent/scan/tree_walker.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/errno_status.h"
+
+namespace offboard::agent {
+namespace {
+
+struct DirCloser {
+  void operator()(DIR* dir) const { ::closedir(dir); }
+};
+
+std::string Join(const std::string& dir, const char* name) {
+  return dir == "/" ? absl::StrCat("/", name) : absl::StrCat(dir, "/", name);
+}
+
+// Lexically normal absolute form of `target` read from a symlink in `dir`.
+std::string ResolveLexically(const std::string& dir, const std::string& target) {
+  boost::filesystem::path joined = target.starts_with("/") ? boost::filesystem::path(target)
+                                                           : boost::filesystem::path(dir) / target;
+  return joined.lexically_normal().string();
+}
+
+// Walk state shared by the directories of one root.
+class Walker {
+ public:
+  Walker(const WalkOptions& options, const std::function<void(WalkedFile)>& on_file,
+         std::vector<ScanError>& errors)
+      : options_(options), on_file_(on_file), errors_(errors) {}
+
+  void WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std::string& path,
+                     dev_t root_device);
+  void MarkVisited(const struct stat& info) {
+    visited_directories_.insert({info.st_dev, info.st_ino});
+  }
+
+ private:
+  void ReportSymlinkIfLoop(int dir_fd, const char* name, const std::string& path);
+  void Error(const std::string& path, std::string reason) {
+    errors_.push_back(ScanError{.path = path, .member = {}, .reason = std::move(reason)});
+  }
+
+  const WalkOptions& options_;
+  const std::function<void(WalkedFile)>& on_file_;
+  std::vector<ScanError>& errors_;
+  std::set<std::pair<dev_t, ino_t>> visited_directories_;
+  std::set<std::string> reported_loops_;
+};
+
+void Walker::ReportSymlinkIfLoop(int dir_fd, const char* name, const std::string& path) {
+  struct stat target {};
+  if (::fstatat(dir_fd, name, &target, 0) == 0 || errno != ELOOP) return;
+  // Follow the chain of links by their text to name the loop by its smallest
+  // member, so that a loop of several links is reported once.
+  std::vector<std::string> chain = {path};
+  std::string current = path;
+  std::string loop_key = path;
+  for (int hop = 0; hop < 40; ++hop) {
+    char buffer[PATH_MAX];
+    const ssize_t length = ::readlink(current.c_str(), buffer, sizeof(buffer) - 1);
+    if (length < 0) break;
+    const std::string parent = boost::filesystem::path(current).parent_path().string();
+    const std::string next = ResolveLexically(parent, std::string(buffer, length));
+    const auto seen = std::find(chain.begin(), chain.end(), next);
+    if (seen != chain.end()) {
+      loop_key = *std::min_element(seen, chain.end());
+      break;
+    }
+    chain.push_back(next);
+    current = next;
+  }
+  if (reported_loops_.insert(loop_key).second) {
+    Error(path, absl::StrCat("symlink loop (through ", loop_key, ")"));
+  }
+}
+
+void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std::string& path,
+                           dev_t root_device) {
+  // Read the whole listing first, so that at most one DIR stream per level of
+  // recursion is open while files are handed out.
+  std::vector<std::string> names;
+  {
+    const int listing_fd = ::dup(dir->fd());
+    if (listing_fd < 0) {
+      Error(path, common::ErrnoToStatus(errno, "dup").ToString());
+      return;
+    }
+    std::unique_ptr<DIR, DirCloser> listing(::fdopendir(listing_fd));
+    if (!listing) {
+      ::close(listing_fd);
+      Error(path, absl::StrCat("cannot list directory: ", std::strerror(errno)));
+      return;
+    }
+    ::rewinddir(listing.get());
+    errno = 0;
+    while (const dirent* entry = ::readdir(listing.get())) {
+      if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) {
+        names.emplace_back(entry->d_name);
+      }
+      errno = 0;
+    }
+    if (errno != 0) Error(path, absl::StrCat("cannot list directory: ", std::strerror(errno)));
+  }
+
+  for (const std::string& name : names) {
+    const std::string child = Join(path, name.c_str());
+    struct stat info {};
+    if (::fstatat(dir->fd(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT) Error(child, absl::StrCat("cannot stat: ", std::strerror(errno)));
+      continue;  // removed since the listing: nothing left to find
+    }
+    if (S_ISREG(info.st_mode)) {
+      on_file_(WalkedFile{.dir = dir, .name = name, .path = child, .info = info});
+    } else if (S_ISDIR(info.st_mode)) {
+      if (info.st_dev != root_device && !options_.cross_filesystems) {
+        Error(child, "mount point of another filesystem, not scanned (use --cross-filesystems)");
+        continue;
+      }
+      const int fd =
+          ::openat(dir->fd(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) {
+        Error(child, absl::StrCat("cannot open directory: ", std::strerror(errno)));
+        continue;
+      }
+      auto handle = std::make_shared<const DirectoryHandle>(fd);
+      struct stat opened {};
+      if (::fstat(fd, &opened) != 0 || opened.st_dev != info.st_dev ||
+          opened.st_ino != info.st_ino) {
+        Error(child, "directory changed while it was being opened, not scanned");
+        continue;
+      }
+      // A bind mount can show one directory twice; walk it once.
+      if (!visited_directories_.insert({opened.st_dev, opened.st_ino}).second) continue;
+      WalkDirectory(std::move(handle), child, root_device);
+    } else if (S_ISLNK(info.st_mode)) {
+      ReportSymlinkIfLoop(dir->fd(), name.c_str(), child);
+    }
+    // Device nodes, FIFOs and sockets hold no delivered file and are never opened.
+  }
+}
+
+}  // namespace
+
+DirectoryHandle::~DirectoryHandle() { ::close(fd_); }
+
+absl::Status WalkTree(const boost::filesystem::path& root, const WalkOptions& options,
+                      const std::function<void(WalkedFile)>& on_file,
+                      std::vector<ScanError>& errors) {
+  char resolved[PATH_MAX];
+  if (::realpath(root.c_str(), resolved) == nullptr) {
+    return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root.string()));
+  }
+  const std::string root_path = resolved;
+  struct stat info {};
+  if (::stat(resolved, &info) != 0) {
+    return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
+  }
+  Walker walker(options, on_file, errors);
+  if (S_ISREG(info.st_mode)) {
+    const boost::filesystem::path as_path(root_path);
+    const int parent = ::open(as_path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0) {
+      return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
+    }
+    on_file(WalkedFile{.dir = std::make_shared<const DirectoryHandle>(parent),
+                       .name = as_path.filename().string(),
+                       .path = root_path,
+                       .info = info});
+    return absl::OkStatus();
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scan root ", root_path, " is neither a directory nor a regular file"));
+  }
+  const int fd = ::open(resolved, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
+  walker.MarkVisited(info);
+  walker.WalkDirectory(std::make_shared<const DirectoryHandle>(fd), root_path, info.st_dev);
+  return absl::OkStatus();
+}
+
+}  // namespace offboard::agent

@@ -1,0 +1,566 @@
+#include "agent/scan/stream_examiner.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/scan/byte_source.h"
+#include "common/crypto/sha256.h"
+#include "common/inventory/fingerprint_set.h"
+#include "tests/support/temp_dir.h"
+
+namespace offboard::agent {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+using Chain = std::vector<std::string>;
+
+// What a test compares of a StreamResult.
+struct Seen {
+  Chain member;
+  std::string sha256;  // empty unless hashed
+  uint64_t size = 0;
+  bool hashed = false;
+  bool is_archive = false;
+  bool operator==(const Seen&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Seen& s) {
+  return os << "{[" << absl::StrJoin(s.member, " | ") << "] sha=" << s.sha256 << " size=" << s.size
+            << (s.hashed ? " hashed" : "") << (s.is_archive ? " archive" : "") << "}";
+}
+
+std::string Hex(absl::string_view content) { return common::DigestHex(common::Sha256Of(content)); }
+
+// A member (or file) whose whole content is `content`, not an archive.
+Seen Content(Chain member, const std::string& content) {
+  return {std::move(member), Hex(content), content.size(), true, false};
+}
+
+// Deterministic CSV of `rows` rows, different for each seed.
+std::string Csv(int rows, uint32_t seed) {
+  std::string csv = "id,customer,amount\n";
+  uint32_t x = seed * 2654435761u + 1;
+  for (int i = 0; i < rows; ++i) {
+    x = x * 1664525u + 1013904223u;
+    absl::StrAppend(&csv, i, ",CUST-", x % 100000000, ",", (x >> 8) % 100000, ".", x % 100, "\n");
+  }
+  return csv;
+}
+
+auto ErrorAt(const std::string& path, Chain member, const std::string& reason_part) {
+  return AllOf(Field(&ScanError::path, path), Field(&ScanError::member, member),
+               Field(&ScanError::reason, HasSubstr(reason_part)));
+}
+
+class StreamExaminerTest : public ::testing::Test {
+ protected:
+  struct Outcome {
+    std::vector<Seen> streams;
+    std::vector<ScanError> errors;
+    ScanStats stats;
+    std::vector<std::pair<Chain, std::vector<DerivedMatch>>> derived;  // non-empty ones
+  };
+
+  // Runs `command` with /bin/sh in the temporary directory.
+  void Sh(const std::string& command) {
+    const std::string full = "cd '" + dir_.path().string() + "' && " + command;
+    ASSERT_EQ(std::system(full.c_str()), 0) << command;
+  }
+  // `name` in the temporary directory, or `name` itself when absolute.
+  std::string Path(const std::string& name) const {
+    return name.starts_with('/') ? name : (dir_.path() / name).string();
+  }
+  std::string Write(const std::string& name, const std::string& content) {
+    return dir_.WriteFile(name, content).string();
+  }
+  std::string Read(const std::string& name) const {
+    std::ifstream in(Path(name), std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  // The archive file `name` on disk, as an examined stream.
+  Seen ArchiveFile(const std::string& name, Chain member = {}) const {
+    const std::string bytes = Read(name);
+    return {std::move(member), Hex(bytes), bytes.size(), true, true};
+  }
+
+  Outcome Examine(const std::string& name, bool hash_file = true, ExaminationLimits limits = {},
+                  const FingerprintIndex* fingerprints = nullptr) {
+    Outcome out;
+    const std::string path = Path(name);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0) << path;
+    struct stat st {};
+    ::fstat(fd, &st);
+    StreamExaminer examiner(limits, fingerprints);
+    examiner.ExamineFile(
+        fd, path, static_cast<uint64_t>(st.st_size), hash_file,
+        [&](const StreamResult& r) {
+          out.streams.push_back({r.member, r.hashed ? common::DigestHex(r.sha256) : "", r.size,
+                                 r.hashed, r.is_archive});
+          if (!r.derived.empty()) out.derived.emplace_back(r.member, r.derived);
+        },
+        out.errors, out.stats);
+    ::close(fd);
+    return out;
+  }
+
+  offboard::testing::TempDir dir_;
+};
+
+TEST_F(StreamExaminerTest, PlainFileIsHashedWhenAsked) {
+  const std::string text = Csv(5000, 1);
+  Write("plain.csv", text);
+  const Outcome out = Examine("plain.csv");
+  EXPECT_THAT(out.streams, ElementsAre(Content({}, text)));
+  EXPECT_THAT(out.errors, IsEmpty());
+  EXPECT_EQ(out.stats.archives_opened, 0u);
+  EXPECT_EQ(out.stats.members_examined, 0u);
+}
+
+TEST_F(StreamExaminerTest, EmptyFileIsPlainEmptyContent) {
+  Write("empty", "");
+  const Outcome out = Examine("empty");
+  EXPECT_THAT(out.streams, ElementsAre(Content({}, "")));
+  EXPECT_THAT(out.errors, IsEmpty());
+}
+
+TEST_F(StreamExaminerTest, PlainFileNotAskedForIsNotReadWhole) {
+  std::string bytes = "not an archive\n";
+  uint32_t x = 7;
+  while (bytes.size() < (16u << 20)) {
+    x = x * 1664525u + 1013904223u;
+    bytes.push_back(static_cast<char>(x >> 24));
+  }
+  Write("big.bin", bytes);
+  const Outcome quick = Examine("big.bin", /*hash_file=*/false);
+  EXPECT_THAT(quick.streams, ElementsAre(Seen{{}, "", bytes.size(), false, false}));
+  EXPECT_THAT(quick.errors, IsEmpty());
+  EXPECT_LT(quick.stats.bytes_read, 1u << 20);
+
+  const Outcome whole = Examine("big.bin", /*hash_file=*/true);
+  EXPECT_THAT(whole.streams, ElementsAre(Content({}, bytes)));
+  EXPECT_GE(whole.stats.bytes_read, bytes.size());
+}
+
+TEST_F(StreamExaminerTest, DecoyOfTheSameSizeHasAnotherHash) {
+  const std::string real = Csv(3000, 2);
+  std::string decoy = real;
+  decoy[decoy.size() / 2] ^= 1;
+  Write("real.csv", real);
+  Write("decoy.csv", decoy);
+  Sh("bsdtar -czf both.tar.gz real.csv decoy.csv");
+  const Outcome out = Examine("both.tar.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"real.csv"}, real), Content({"decoy.csv"}, decoy),
+                                       ArchiveFile("both.tar.gz")));
+  EXPECT_NE(Hex(real), Hex(decoy));
+  EXPECT_EQ(Examine("decoy.csv").streams, std::vector<Seen>{Content({}, decoy)});
+}
+
+struct FormatCase {
+  const char* name;
+  const char* command;  // run in the temporary directory; sources in src/
+  const char* archive;
+};
+
+class ArchiveFormatTest : public StreamExaminerTest,
+                          public ::testing::WithParamInterface<FormatCase> {};
+
+TEST_P(ArchiveFormatTest, MembersAreHashedExactly) {
+  const std::string a = Csv(4000, 3), b = Csv(10, 4);
+  Write("src/a.csv", a);
+  Write("src/sub/b.txt", b);
+  Write("src/sub/empty.txt", "");
+  Sh(GetParam().command);
+  for (const bool hash_file : {true, false}) {
+    Outcome out = Examine(GetParam().archive, hash_file);
+    ASSERT_FALSE(out.streams.empty());
+    Seen file = out.streams.back();
+    EXPECT_EQ(file.member, Chain{});
+    EXPECT_TRUE(file.is_archive);
+    if (hash_file) {
+      EXPECT_EQ(file, ArchiveFile(GetParam().archive));
+    }
+    out.streams.pop_back();
+    EXPECT_THAT(out.streams, UnorderedElementsAre(Content({"a.csv"}, a), Content({"sub/b.txt"}, b),
+                                                  Content({"sub/empty.txt"}, "")));
+    EXPECT_THAT(out.errors, IsEmpty());
+    EXPECT_EQ(out.stats.archives_opened, 1u);
+    EXPECT_EQ(out.stats.members_examined, 3u);
+    EXPECT_EQ(out.stats.bytes_decompressed, a.size() + b.size());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Formats, ArchiveFormatTest,
+    ::testing::Values(
+        FormatCase{"tar", "bsdtar -cf x.tar -C src a.csv sub", "x.tar"},
+        FormatCase{"tar_gz", "bsdtar -czf x.tar.gz -C src a.csv sub", "x.tar.gz"},
+        FormatCase{"tar_bz2", "bsdtar -cjf x.tar.bz2 -C src a.csv sub", "x.tar.bz2"},
+        FormatCase{"tar_xz", "bsdtar -cJf x.tar.xz -C src a.csv sub", "x.tar.xz"},
+        FormatCase{"tar_zst", "bsdtar --zstd -cf x.tar.zst -C src a.csv sub", "x.tar.zst"},
+        FormatCase{"zip", "cd src && zip -qr ../x.zip a.csv sub", "x.zip"},
+        FormatCase{"zip_bsdtar", "bsdtar --format zip -cf x.zip -C src a.csv sub", "x.zip"},
+        FormatCase{"seven_zip", "cd src && 7z a -bso0 -bsp0 ../x.7z a.csv sub", "x.7z"},
+        FormatCase{"seven_zip_bsdtar", "bsdtar --format 7zip -cf x.7z -C src a.csv sub", "x.7z"},
+        FormatCase{"cpio", "bsdtar --format cpio -cf x.cpio -C src a.csv sub", "x.cpio"},
+        FormatCase{"cpio_newc_gz", "bsdtar --format newc -czf x.cpio.gz -C src a.csv sub",
+                   "x.cpio.gz"},
+        FormatCase{"iso9660", "bsdtar --format iso9660 -cf x.iso -C src a.csv sub", "x.iso"}),
+    [](const ::testing::TestParamInfo<FormatCase>& param_info) { return param_info.param.name; });
+
+struct CompressedCase {
+  const char* command;
+  const char* file;
+  const char* member;
+};
+
+class CompressedFileTest : public StreamExaminerTest,
+                           public ::testing::WithParamInterface<CompressedCase> {};
+
+TEST_P(CompressedFileTest, SingleMemberNamedAfterTheFile) {
+  const std::string data = Csv(6000, 5);
+  Write("data.csv", data);
+  Sh(GetParam().command);
+  const Outcome out = Examine(GetParam().file);
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({GetParam().member}, data), ArchiveFile(GetParam().file)));
+  EXPECT_THAT(out.errors, IsEmpty());
+  EXPECT_EQ(out.stats.members_examined, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Compressors, CompressedFileTest,
+    ::testing::Values(CompressedCase{"gzip -k data.csv", "data.csv.gz", "data.csv"},
+                      CompressedCase{"bzip2 -k data.csv", "data.csv.bz2", "data.csv"},
+                      CompressedCase{"xz -k data.csv", "data.csv.xz", "data.csv"},
+                      CompressedCase{"zstd -q data.csv", "data.csv.zst", "data.csv"},
+                      CompressedCase{"lz4 -q data.csv data.csv.lz4", "data.csv.lz4", "data.csv"},
+                      CompressedCase{"gzip -c data.csv > blob", "blob", "blob.decompressed"},
+                      CompressedCase{"gzip -c data.csv | bzip2 > d.csv.gz.bz2", "d.csv.gz.bz2",
+                                     "d.csv"}));
+
+class NestedTest : public StreamExaminerTest {
+ protected:
+  // data.csv in inner.zip in outer.tar.gz in top.7z.
+  void SetUp() override {
+    data_ = Csv(3000, 6);
+    Write("src/data.csv", data_);
+    Sh("cd src && zip -q ../inner.zip data.csv && cd .. && bsdtar -czf outer.tar.gz inner.zip && "
+       "7z a -bso0 -bsp0 top.7z outer.tar.gz");
+  }
+  std::string data_;
+};
+
+TEST_F(NestedTest, ZipInTarGzIn7zGivesTheWholeChain) {
+  const Outcome out = Examine("top.7z");
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({"outer.tar.gz", "inner.zip", "data.csv"}, data_),
+                          ArchiveFile("inner.zip", {"outer.tar.gz", "inner.zip"}),
+                          ArchiveFile("outer.tar.gz", {"outer.tar.gz"}), ArchiveFile("top.7z")));
+  EXPECT_THAT(out.errors, IsEmpty());
+  EXPECT_EQ(out.stats.archives_opened, 3u);
+  EXPECT_EQ(out.stats.members_examined, 3u);
+}
+
+TEST_F(NestedTest, SevenZipInsideAnotherArchiveIsReadFromMemory) {
+  Sh("bsdtar -cf box.tar top.7z");
+  const Outcome out = Examine("box.tar");
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({"top.7z", "outer.tar.gz", "inner.zip", "data.csv"}, data_),
+                          ArchiveFile("inner.zip", {"top.7z", "outer.tar.gz", "inner.zip"}),
+                          ArchiveFile("outer.tar.gz", {"top.7z", "outer.tar.gz"}),
+                          ArchiveFile("top.7z", {"top.7z"}), ArchiveFile("box.tar")));
+  EXPECT_THAT(out.errors, IsEmpty());
+}
+
+TEST_F(NestedTest, DepthLimitStillHashesTheMemberAndReportsIt) {
+  ExaminationLimits limits;
+  limits.max_depth = 1;
+  Outcome out = Examine("top.7z", true, limits);
+  Seen inner = ArchiveFile("inner.zip", {"outer.tar.gz", "inner.zip"});
+  inner.is_archive = false;
+  EXPECT_THAT(out.streams, ElementsAre(inner, ArchiveFile("outer.tar.gz", {"outer.tar.gz"}),
+                                       ArchiveFile("top.7z")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("top.7z"), {"outer.tar.gz", "inner.zip"},
+                                              "nested archive deeper than 1 levels")));
+
+  limits.max_depth = 0;
+  out = Examine("top.7z", true, limits);
+  Seen outer = ArchiveFile("outer.tar.gz", {"outer.tar.gz"});
+  outer.is_archive = false;
+  EXPECT_THAT(out.streams, ElementsAre(outer, ArchiveFile("top.7z")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("top.7z"), {"outer.tar.gz"},
+                                              "nested archive deeper than 0 levels")));
+}
+
+TEST_F(StreamExaminerTest, SevenZipTooLargeToBufferIsHashedAndReported) {
+  Sh("head -c 65M /dev/urandom > noise && 7z a -bso0 -bsp0 -mx0 big.7z noise && "
+     "bsdtar -cf box.tar big.7z");
+  const Outcome out = Examine("box.tar");
+  Seen big = ArchiveFile("big.7z", {"big.7z"});
+  big.is_archive = false;
+  EXPECT_THAT(out.streams, ElementsAre(big, ArchiveFile("box.tar")));
+  EXPECT_THAT(out.errors,
+              ElementsAre(ErrorAt(Path("box.tar"), {"big.7z"}, "in-memory limit of 64 MiB")));
+}
+
+TEST_F(StreamExaminerTest, ReadErrorIsReported) {
+  Sh("mkdir not-a-file");
+  const Outcome out = Examine("not-a-file");
+  EXPECT_THAT(out.streams, ElementsAre(Seen{{}, "", out.streams.at(0).size, false, false}));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("not-a-file"), {}, "read: Is a directory")));
+}
+
+TEST_F(StreamExaminerTest, CorruptGzipIsAnErrorOnItsMember) {
+  Write("data.csv", Csv(40000, 7));
+  Sh("gzip -n data.csv");
+  std::string bytes = Read("data.csv.gz");
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 64; ++i) bytes[i] ^= 0x5a;
+  Write("data.csv.gz", bytes);
+  const Outcome out = Examine("data.csv.gz");
+  ASSERT_EQ(out.streams.size(), 2u);
+  EXPECT_EQ(out.streams[0].member, Chain{"data.csv"});
+  EXPECT_FALSE(out.streams[0].hashed);
+  EXPECT_EQ(out.streams[1], ArchiveFile("data.csv.gz"));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("data.csv.gz"), {"data.csv"}, "gzip")));
+}
+
+TEST_F(StreamExaminerTest, TruncatedTarGzIsAnErrorOnTheCutMember) {
+  const std::string small = Csv(100, 8);
+  Write("small.csv", small);
+  Write("big.csv", Csv(60000, 9));
+  Sh("bsdtar -czf t.tar.gz small.csv big.csv");
+  const std::string bytes = Read("t.tar.gz");
+  Write("t.tar.gz", bytes.substr(0, bytes.size() / 2));
+  const Outcome out = Examine("t.tar.gz");
+  ASSERT_EQ(out.streams.size(), 3u);
+  EXPECT_EQ(out.streams[0], Content({"small.csv"}, small));
+  EXPECT_EQ(out.streams[1].member, Chain{"big.csv"});
+  EXPECT_FALSE(out.streams[1].hashed);
+  EXPECT_EQ(out.streams[2], ArchiveFile("t.tar.gz"));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("t.tar.gz"), {"big.csv"}, "runcated")));
+}
+
+TEST_F(StreamExaminerTest, EncryptedZipMembersAreErrors) {
+  const std::string open_data = Csv(50, 10);
+  Write("secret.csv", Csv(500, 11));
+  Write("open.csv", open_data);
+  Sh("zip -q -P secret enc.zip secret.csv && zip -q enc.zip open.csv");
+  Sh("bsdtar --format zip --options zip:encryption=zipcrypt --passphrase x -cf enc2.zip "
+     "secret.csv");
+  Outcome out = Examine("enc.zip");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"open.csv"}, open_data), ArchiveFile("enc.zip")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("enc.zip"), {"secret.csv"}, "encrypted")));
+  out = Examine("enc2.zip");
+  EXPECT_THAT(out.streams, ElementsAre(ArchiveFile("enc2.zip")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("enc2.zip"), {"secret.csv"}, "encrypted")));
+}
+
+// 256 MiB of zeros in a 256 KiB zip, made once for the suite.
+class ZipBombTest : public StreamExaminerTest {
+ protected:
+  static void SetUpTestSuite() {
+    bomb_dir_ = new offboard::testing::TempDir;
+    bomb_ = (bomb_dir_->path() / "bomb.zip").string();
+    ASSERT_EQ(std::system(("head -c 256M /dev/zero | zip -q '" + bomb_ + "' -").c_str()), 0);
+  }
+  static void TearDownTestSuite() { delete bomb_dir_; }
+
+  // Examines the bomb with `limits` and expects one error naming `limit`.
+  void ExpectStopped(const ExaminationLimits& limits, const std::string& limit) {
+    const auto start = std::chrono::steady_clock::now();
+    const Outcome out = Examine(bomb_, true, limits);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+    EXPECT_THAT(out.streams,
+                ElementsAre(AllOf(Field(&Seen::member, Chain{"-"}), Field(&Seen::hashed, false)),
+                            ArchiveFile(bomb_)));
+    EXPECT_THAT(out.errors, ElementsAre(ErrorAt(bomb_, {"-"}, limit)));
+    EXPECT_LT(out.stats.bytes_decompressed, 64u << 20);
+  }
+
+  static inline offboard::testing::TempDir* bomb_dir_ = nullptr;
+  static inline std::string bomb_;
+};
+
+TEST_F(ZipBombTest, MemberSizeLimit) {
+  ExaminationLimits limits;
+  limits.max_member_bytes = 32 << 20;
+  ExpectStopped(limits, "member size limit");
+}
+
+TEST_F(ZipBombTest, ArchiveSizeLimit) {
+  ExaminationLimits limits;
+  limits.max_archive_bytes = 32 << 20;
+  ExpectStopped(limits, "archive size limit");
+}
+
+TEST_F(ZipBombTest, CompressionRatioLimit) {
+  ExaminationLimits limits;
+  limits.max_compression_ratio = 100;
+  ExpectStopped(limits, "compression ratio limit");
+}
+
+TEST_F(StreamExaminerTest, TenGigabytesOfZerosStopAtTheDefaultRatioLimit) {
+  Sh("head -c 64M /dev/zero | zstd -q -c > part.zst && "
+     "for i in $(seq 160); do cat part.zst; done > zeros.csv.zst");
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome out = Examine("zeros.csv.zst");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("zeros.csv.zst"), {"zeros.csv"},
+                                              "compression ratio limit")));
+  EXPECT_LT(out.stats.bytes_decompressed, 1u << 30);
+}
+
+// Disk images start with zero blocks, which libarchive reads as an empty tar.
+TEST_F(StreamExaminerTest, ContentStartingWithZeroBlocksIsContent) {
+  const std::string image = std::string(8192, '\0') + Csv(2000, 16);
+  Write("disk.img", image);
+  Sh("gzip -k disk.img && bsdtar -cf images.tar disk.img.gz");
+  EXPECT_EQ(Examine("disk.img").streams, std::vector<Seen>{Content({}, image)});
+  Outcome out = Examine("disk.img.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"disk.img"}, image), ArchiveFile("disk.img.gz")));
+  EXPECT_THAT(out.errors, IsEmpty());
+  out = Examine("images.tar");
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({"disk.img.gz", "disk.img"}, image),
+                          ArchiveFile("disk.img.gz", {"disk.img.gz"}), ArchiveFile("images.tar")));
+  EXPECT_THAT(out.errors, IsEmpty());
+}
+
+TEST_F(StreamExaminerTest, TimeLimitStopsTheFile) {
+  Write("a.csv", Csv(100, 12));
+  Sh("bsdtar -czf t.tar.gz a.csv");
+  ExaminationLimits limits;
+  limits.per_file_timeout = std::chrono::seconds(0);
+  const Outcome out = Examine("t.tar.gz", true, limits);
+  EXPECT_THAT(out.streams, ElementsAre(Seen{{}, "", Read("t.tar.gz").size(), false, false}));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("t.tar.gz"), {}, "time limit")));
+}
+
+TEST_F(StreamExaminerTest, ArMembersWithoutFileTypeAreFiles) {
+  const std::string data = Csv(100, 19);
+  Write("c.csv", data);
+  Sh("ar rc lib.a c.csv 2>/dev/null");
+  EXPECT_THAT(Examine("lib.a").streams,
+              ElementsAre(Content({"c.csv"}, data), ArchiveFile("lib.a")));
+}
+
+TEST_F(StreamExaminerTest, HardLinksAreExaminedOnce) {
+  const std::string data = Csv(100, 18);
+  Write("src/a.csv", data);
+  ASSERT_EQ(::link(Path("src/a.csv").c_str(), Path("src/b.csv").c_str()), 0);
+  Sh("bsdtar -cf links.tar -C src a.csv b.csv && "
+     "bsdtar --format newc -cf links.cpio -C src a.csv b.csv");
+  EXPECT_THAT(Examine("links.tar").streams,
+              ElementsAre(Content({"a.csv"}, data), ArchiveFile("links.tar")));
+  EXPECT_THAT(Examine("links.cpio").streams,
+              ElementsAre(Content({"b.csv"}, data), ArchiveFile("links.cpio")));
+}
+
+std::string CustomerId(int n) { return absl::StrCat("CUST-", 10000000 + n); }
+
+TEST_F(StreamExaminerTest, DerivedCopiesAreMatchedInPlainFilesAndMembers) {
+  common::FingerprintSet set;
+  set.dataset_id = "customers";
+  set.hmac_key.assign(32, 7);
+  set.identifier_regex = R"(CUST-\d{8})";
+  set.min_matches = 5;
+  for (int i = 0; i < 100; ++i) {
+    std::array<uint8_t, 32> digest{};
+    unsigned int length = 0;
+    const std::string id = CustomerId(i);
+    HMAC(EVP_sha256(), set.hmac_key.data(), static_cast<int>(set.hmac_key.size()),
+         reinterpret_cast<const unsigned char*>(id.data()), id.size(), digest.data(), &length);
+    set.digests.push_back(digest);
+  }
+  std::sort(set.digests.begin(), set.digests.end());
+  absl::StatusOr<FingerprintIndex> index = FingerprintIndex::Build({set});
+  ASSERT_TRUE(index.ok()) << index.status();
+
+  std::string extract = "customer,name\n";
+  for (int i = 0; i < 40; i += 2) absl::StrAppend(&extract, CustomerId(i), ",Jane Doe\n");
+  Write("extract.csv", extract);
+  Write("other.csv", "customer,name\nCUST-99999999,John Roe\n");
+  Sh("bsdtar -czf d.tar.gz extract.csv other.csv");
+  auto customers = [](uint64_t n) {
+    return ElementsAre(AllOf(Field(&DerivedMatch::dataset_id, "customers"),
+                             Field(&DerivedMatch::records_matched, n)));
+  };
+  Outcome out = Examine("d.tar.gz", /*hash_file=*/false, {}, &*index);
+  EXPECT_THAT(out.derived, ElementsAre(Pair(Chain{"extract.csv"}, customers(20))));
+  EXPECT_THAT(out.errors, IsEmpty());
+  // Matching needs the whole of a plain file, asked for or not.
+  out = Examine("extract.csv", /*hash_file=*/false, {}, &*index);
+  EXPECT_THAT(out.derived, ElementsAre(Pair(Chain{}, customers(20))));
+  EXPECT_THAT(out.streams, ElementsAre(Content({}, extract)));
+}
+
+class OddNamesTest : public StreamExaminerTest,
+                     public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(OddNamesTest, NamesAreCarriedByteForByte) {
+  const std::string odd = "bad\xffname\nx.csv", accented = "caf\xc3\xa9.csv";
+  const std::string a = Csv(20, 13), b = Csv(30, 14);
+  Write("src/" + odd, a);
+  Write("src/" + accented, b);
+  Sh(std::string("cd src && ") + GetParam());
+  const Outcome out = Examine("names");
+  ASSERT_FALSE(out.streams.empty());
+  EXPECT_THAT(std::vector<Seen>(out.streams.begin(), out.streams.end() - 1),
+              UnorderedElementsAre(Content({odd}, a), Content({accented}, b)));
+  EXPECT_THAT(out.errors, IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, OddNamesTest,
+                         ::testing::Values("bsdtar -czf ../names * 2>/dev/null",
+                                           "bsdtar --format cpio -cf ../names *",
+                                           "bsdtar --format iso9660 -cf ../names * 2>/dev/null",
+                                           "zip -q ../names.zip * && mv ../names.zip ../names"));
+
+TEST_F(StreamExaminerTest, FdByteSourceReadsToTheEnd) {
+  const std::string text = Csv(1000, 15);
+  Write("f.csv", text);
+  const int fd = ::open(Path("f.csv").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  FdByteSource source(fd);
+  std::string got;
+  std::vector<uint8_t> buffer(4096);
+  for (;;) {
+    absl::StatusOr<size_t> n = source.Read(buffer);
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    got.append(reinterpret_cast<const char*>(buffer.data()), *n);
+  }
+  ::close(fd);
+  EXPECT_EQ(got, text);
+  EXPECT_EQ(source.bytes_read(), text.size());
+  FdByteSource closed(-1);
+  EXPECT_FALSE(closed.Read(buffer).ok());
+}
+
+}  // namespace
+}  // namespace offboard::agent
