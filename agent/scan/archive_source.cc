@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/encoding/utf8.h"
 
 namespace offboard::agent {
 namespace {
@@ -160,6 +161,21 @@ ScopedUtf8Locale::ScopedUtf8Locale() {
 
 ScopedUtf8Locale::~ScopedUtf8Locale() {
   if (previous_ != nullptr) uselocale(previous_);
+}
+
+bool IsPlainTextHead(std::span<const uint8_t> head) {
+  const absl::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
+  for (const absl::string_view signature : {"begin ", "begin-base64", "WARC/", "!<arch>", "BZh"}) {
+    if (absl::StartsWith(text, signature)) return false;
+  }
+  for (const uint8_t byte : head) {
+    if ((byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\v' && byte != '\f' &&
+         byte != '\r') ||
+        byte == 0x7f) {
+      return false;
+    }
+  }
+  return common::IsValidUtf8(text);
 }
 
 }  // namespace offboard::agent

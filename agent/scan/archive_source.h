@@ -95,6 +95,17 @@ std::string DecompressedName(absl::string_view parent, int compression_layers);
 // "7z\xBC\xAF\x27\x1C": a 7z archive, which can only be read with random access.
 bool HasSevenZipSignature(std::span<const uint8_t> head);
 
+// True when `head`, the first bytes of a stream, is plain text that none of
+// the registered formats or filters can start with: valid UTF-8 without
+// control characters other than tab, line breaks and form feed, and none of
+// the textual signatures (uuencode, WARC, ar, bzip2). Every compressed or
+// binary container starts with bytes outside that set (gzip 1f 8b, zip "PK"
+// 03 04, xz fd, zstd 28 b5, 7z bc af, tar and cpio NUL padding, iso9660
+// zeros...), so such a stream needs no archive reader: the scanner's fast
+// path for the many small files that are not candidates. A head that ends
+// inside a multi-byte sequence counts as not plain text (conservative).
+bool IsPlainTextHead(std::span<const uint8_t> head);
+
 // Switches the calling thread to the C.UTF-8 locale while alive, so that
 // libarchive converts Unicode member names to UTF-8 instead of failing in the
 // "C" locale. Per-thread (uselocale), so other threads are not affected.

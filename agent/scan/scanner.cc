@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -14,29 +15,33 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "agent/scan/archive_source.h"
 #include "agent/scan/tree_walker.h"
 
 namespace offboard::agent {
 namespace {
 
-// Bounded hand-off from the walking thread to the examining threads, so that
-// a huge tree never queues more than a few thousand open directories' worth.
+// Bounded hand-off from the walking thread to the examining threads, in
+// batches so that a tree of small files does not pay a lock and a wake-up per
+// file. A huge tree never queues more than `capacity` batches.
+using FileBatch = std::vector<WalkedFile>;
+
 class FileQueue {
  public:
   explicit FileQueue(size_t capacity) : capacity_(capacity) {}
 
-  void Push(WalkedFile file) {
+  void Push(FileBatch batch) {
     std::unique_lock lock(mutex_);
     not_full_.wait(lock, [&] { return queue_.size() < capacity_; });
-    queue_.push_back(std::move(file));
+    queue_.push_back(std::move(batch));
     not_empty_.notify_one();
   }
   // False once the queue is closed and drained.
-  bool Pop(WalkedFile& file) {
+  bool Pop(FileBatch& batch) {
     std::unique_lock lock(mutex_);
     not_empty_.wait(lock, [&] { return !queue_.empty() || closed_; });
     if (queue_.empty()) return false;
-    file = std::move(queue_.front());
+    batch = std::move(queue_.front());
     queue_.pop_front();
     not_full_.notify_one();
     return true;
@@ -51,9 +56,15 @@ class FileQueue {
   const size_t capacity_;
   std::mutex mutex_;
   std::condition_variable not_empty_, not_full_;
-  std::deque<WalkedFile> queue_;
+  std::deque<FileBatch> queue_;
   bool closed_ = false;
 };
+
+// Files per batch: large enough to amortize the hand-off, small enough that
+// both threads get work from a tree of a few large files.
+constexpr size_t kBatchSize = 64;
+// Wide enough to cover a few large files each worth a batch on its own.
+constexpr size_t kBatchBytes = 64 << 20;
 
 struct FdCloser {
   int fd;
@@ -72,18 +83,23 @@ class FileExaminer {
   FileExaminer(const DatasetIndex& index, const FingerprintIndex* fingerprints,
                const ExaminationLimits& limits, ScanProgress* progress)
       : index_(index),
-        examiner_(limits,
-                  fingerprints != nullptr && !fingerprints->empty() ? fingerprints : nullptr),
+        matching_(fingerprints != nullptr && !fingerprints->empty()),
+        examiner_(limits, matching_ ? fingerprints : nullptr),
         progress_(progress) {}
 
   void Examine(const WalkedFile& file, WorkerResult& out);
 
  private:
   std::string TaggedDataset(int fd) const;
+  // Reads the head of the file; true when it is plain text that cannot be
+  // an archive, so a file that is no candidate needs nothing more.
+  static bool IsPlainTextFile(int fd, ScanStats& stats);
 
   const DatasetIndex& index_;
+  const bool matching_;  // derived-copy fingerprints to match
   StreamExaminer examiner_;
   ScanProgress* progress_;
+  uint64_t examined_ = 0;
 };
 
 std::string FileExaminer::TaggedDataset(int fd) const {
@@ -94,8 +110,18 @@ std::string FileExaminer::TaggedDataset(int fd) const {
   return index_.HasDataset(dataset) ? dataset : "";
 }
 
+bool FileExaminer::IsPlainTextFile(int fd, ScanStats& stats) {
+  std::array<uint8_t, 4096> head;
+  const ssize_t length = ::pread(fd, head.data(), head.size(), 0);
+  if (length < 0) return false;  // let the examiner read it and report the error
+  stats.bytes_read += static_cast<uint64_t>(length);
+  return IsPlainTextHead(std::span<const uint8_t>(head.data(), static_cast<size_t>(length)));
+}
+
 void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
-  if (progress_ != nullptr) {
+  // The path shown is a sample: copying it for every small file costs more
+  // than looking at the file.
+  if (progress_ != nullptr && (++examined_ % 64 == 1 || file.info.st_size > (1 << 20))) {
     std::lock_guard lock(progress_->current_mutex);
     progress_->current_path = file.path;
   }
@@ -155,7 +181,9 @@ void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
     }
   };
   const bool hash_file = !tagged.empty() || index_.IsCandidateSize(size);
-  examiner_.ExamineFile(fd, file.path, size, hash_file, on_stream, out.errors, out.stats);
+  if (hash_file || matching_ || !IsPlainTextFile(fd, out.stats)) {
+    examiner_.ExamineFile(fd, file.path, size, hash_file, on_stream, out.errors, out.stats);
+  }
 
   if (!tagged.empty()) {
     out.findings.push_back(Finding{.dataset_id = tagged,
@@ -204,24 +232,39 @@ absl::StatusOr<ScanReport> Scanner::Run(ScanProgress* progress) {
   }
   const unsigned threads =
       options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-  FileQueue queue(4096);
+  // Each queued file keeps its directory open: 8 batches bound that to 512
+  // descriptors beyond the walk's own path.
+  FileQueue queue(8);
   std::vector<WorkerResult> results(threads);
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i) {
     workers.emplace_back([&, i] {
       FileExaminer examiner(index_, fingerprints_, options_.limits, progress);
-      WalkedFile file;
-      while (queue.Pop(file)) examiner.Examine(file, results[i]);
+      FileBatch batch;
+      while (queue.Pop(batch)) {
+        for (const WalkedFile& file : batch) examiner.Examine(file, results[i]);
+      }
     });
   }
   ScanReport report;
   absl::Status walk_status;
   const WalkOptions walk_options{.cross_filesystems = options_.cross_filesystems};
+  FileBatch batch;
+  uint64_t batch_bytes = 0;
+  const auto enqueue = [&](WalkedFile file) {
+    batch_bytes += static_cast<uint64_t>(file.info.st_size);
+    batch.push_back(std::move(file));
+    if (batch.size() >= kBatchSize || batch_bytes >= kBatchBytes) {
+      queue.Push(std::move(batch));
+      batch = FileBatch();
+      batch_bytes = 0;
+    }
+  };
   for (const boost::filesystem::path& root : options_.roots) {
-    walk_status = WalkTree(
-        root, walk_options, [&](WalkedFile file) { queue.Push(std::move(file)); }, report.errors);
+    walk_status = WalkTree(root, walk_options, enqueue, report.errors);
     if (!walk_status.ok()) break;
   }
+  if (!batch.empty()) queue.Push(std::move(batch));
   queue.Close();
   for (std::thread& worker : workers) worker.join();
   if (!walk_status.ok()) return walk_status;

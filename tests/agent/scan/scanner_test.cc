@@ -137,6 +137,31 @@ TEST_F(ScannerTest, FindsMembersOfACompressedTarball) {
   EXPECT_EQ(report.stats.archives_opened, 1u);
 }
 
+TEST_F(ScannerTest, PlainTextThatIsNoCandidateIsReadOnlyAsFarAsItsHead) {
+  std::string big;
+  while (big.size() < (1 << 20)) big += "2024-03-01 INFO request served in 12 ms\n";
+  dir_.WriteFile("vendor/app.log", big);
+  const ScanReport report = Scan({dir_.path() / "vendor"});
+  EXPECT_THAT(report.findings, IsEmpty());
+  EXPECT_EQ(report.stats.bytes_read, 4096u);
+  EXPECT_EQ(report.stats.archives_opened, 0u);
+}
+
+TEST_F(ScannerTest, ATinyCompressedCopyIsStillOpened) {
+  // Whatever its first bytes, a compressed stream is never taken for text.
+  dir_.WriteFile("stage/customers.csv", kCustomers);
+  boost::filesystem::create_directories(dir_.path() / "vendor");
+  for (const char* tool : {"gzip", "bzip2", "xz", "zstd -q"}) {
+    const std::string command =
+        std::string(tool) + " -c '" + (dir_.path() / "stage/customers.csv").string() + "' > '" +
+        (dir_.path() / "vendor").string() + "/copy." + std::string(tool).substr(0, 4) + "'";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  const ScanReport report = Scan({dir_.path() / "vendor"});
+  EXPECT_EQ(report.findings.size(), 4u);
+  for (const Finding& finding : report.findings) EXPECT_EQ(finding.match, MatchKind::kArchive);
+}
+
 TEST_F(ScannerTest, AMissingRootFailsBeforeAnythingIsRead) {
   ScanOptions options;
   options.roots = {dir_.path() / "absent"};

@@ -1,0 +1,45 @@
+#include "agent/scan/archive_source.h"
+
+#include <gtest/gtest.h>
+
+namespace offboard::agent {
+namespace {
+
+bool PlainText(absl::string_view head) {
+  return IsPlainTextHead(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(head.data()), head.size()));
+}
+
+TEST(IsPlainTextHeadTest, TextIsPlain) {
+  EXPECT_TRUE(PlainText("id,name\r\nCUST-1,Zoë\tx\n"));
+  EXPECT_TRUE(PlainText("{\"a\": 1}\n"));
+  EXPECT_TRUE(PlainText(""));
+}
+
+TEST(IsPlainTextHeadTest, EveryContainerSignatureIsNot) {
+  const std::string heads[] = {
+      std::string("\x1f\x8b\x08\x00", 4),  // gzip
+      std::string("\x1f\x9d\x90", 3),      // compress
+      "BZh91AY&SY",                        // bzip2 (all ASCII)
+      std::string("\xfd"
+                  "7zXZ\x00",
+                  6),                                          // xz
+      std::string("\x28\xb5\x2f\xfd", 4),                      // zstd
+      std::string("\x04\x22\x4d\x18", 4),                      // lz4
+      std::string("PK\x03\x04", 4),                            // zip
+      std::string("7z\xbc\xaf\x27\x1c", 6),                    // 7z
+      std::string("Rar!\x1a\x07", 6),                          // rar
+      "LZIP\x01",                                              // lzip
+      "begin 644 data.csv\nM86)C\n",                           // uuencode
+      "WARC/1.0\r\nWARC-Type: resource\r\n",                   // warc
+      "!<arch>\ndata.csv/       0           ",                 // ar
+      std::string("data.csv\0\0\0\0", 12),                     // tar header padding
+      std::string("070701000000", 12) + std::string(1, '\0'),  // cpio newc name end
+      "valid start then \xc3",                                 // cut inside a UTF-8 sequence
+      "bell\x07",                                              // a control character
+  };
+  for (const std::string& head : heads) EXPECT_FALSE(PlainText(head)) << head;
+}
+
+}  // namespace
+}  // namespace offboard::agent
