@@ -138,6 +138,22 @@ void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
     return;
   }
   const FdCloser closer{fd};
+  const std::string tagged = TaggedDataset(fd);
+  // The fast path for the many files that are neither candidates nor tagged
+  // nor archives: no fstat, no archive reader. (pread fails on anything
+  // swapped in since the walk that is not a regular file, which then takes
+  // the full path below and is reported.)
+  if (tagged.empty() && !matching_ &&
+      !index_.IsCandidateSize(static_cast<uint64_t>(file.info.st_size)) &&
+      IsPlainTextFile(fd, out.stats)) {
+    ++out.stats.files_scanned;
+    if (progress_ != nullptr) {
+      progress_->files.fetch_add(1, std::memory_order_relaxed);
+      progress_->bytes.fetch_add(static_cast<uint64_t>(file.info.st_size),
+                                 std::memory_order_relaxed);
+    }
+    return;
+  }
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     out.errors.push_back(
@@ -153,7 +169,6 @@ void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
       .size = static_cast<uint64_t>(info.st_size),
       .mtime_ns = static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
       .link_count = static_cast<uint64_t>(info.st_nlink)};
-  const std::string tagged = TaggedDataset(fd);
   const uint64_t size = identity.size;
   const size_t findings_before = out.findings.size();
   std::string file_sha256;
@@ -181,9 +196,7 @@ void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
     }
   };
   const bool hash_file = !tagged.empty() || index_.IsCandidateSize(size);
-  if (hash_file || matching_ || !IsPlainTextFile(fd, out.stats)) {
-    examiner_.ExamineFile(fd, file.path, size, hash_file, on_stream, out.errors, out.stats);
-  }
+  examiner_.ExamineFile(fd, file.path, size, hash_file, on_stream, out.errors, out.stats);
 
   if (!tagged.empty()) {
     out.findings.push_back(Finding{.dataset_id = tagged,
