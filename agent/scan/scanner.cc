@@ -288,9 +288,21 @@ absl::StatusOr<ScanReport> Scanner::Run(ScanProgress* progress) {
   };
   std::sort(report.findings.begin(), report.findings.end(),
             [&](const Finding& a, const Finding& b) { return finding_key(a) < finding_key(b); });
-  std::sort(report.errors.begin(), report.errors.end(), [](const ScanError& a, const ScanError& b) {
-    return std::tie(a.path, a.member, a.reason) < std::tie(b.path, b.member, b.reason);
-  });
+  // Overlapping roots (a root inside another) examine some files twice;
+  // each copy is still reported once.
+  report.findings.erase(std::unique(report.findings.begin(), report.findings.end(),
+                                    [&](const Finding& a, const Finding& b) {
+                                      return finding_key(a) == finding_key(b);
+                                    }),
+                        report.findings.end());
+  const auto error_key = [](const ScanError& e) { return std::tie(e.path, e.member, e.reason); };
+  std::sort(report.errors.begin(), report.errors.end(),
+            [&](const ScanError& a, const ScanError& b) { return error_key(a) < error_key(b); });
+  report.errors.erase(std::unique(report.errors.begin(), report.errors.end(),
+                                  [&](const ScanError& a, const ScanError& b) {
+                                    return error_key(a) == error_key(b);
+                                  }),
+                      report.errors.end());
   return report;
 }
 

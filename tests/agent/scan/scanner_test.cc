@@ -162,6 +162,12 @@ TEST_F(ScannerTest, ATinyCompressedCopyIsStillOpened) {
   for (const Finding& finding : report.findings) EXPECT_EQ(finding.match, MatchKind::kArchive);
 }
 
+TEST_F(ScannerTest, OverlappingRootsReportEachCopyOnce) {
+  dir_.WriteFile("vendor/inner/customers.csv", kCustomers);
+  const ScanReport report = Scan({dir_.path() / "vendor", dir_.path() / "vendor/inner"});
+  EXPECT_EQ(report.findings.size(), 1u);
+}
+
 TEST_F(ScannerTest, AMissingRootFailsBeforeAnythingIsRead) {
   ScanOptions options;
   options.roots = {dir_.path() / "absent"};
