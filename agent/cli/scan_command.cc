@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -80,13 +81,21 @@ class ProgressLine {
 };
 
 int RunScan(const ScanCommandOptions& options) {
-  absl::StatusOr<common::Inventory> inventory = common::ReadInventoryCsv(options.inventory);
-  if (!inventory.ok()) return common::ReportError(kProgram, inventory.status());
-  absl::StatusOr<DatasetIndex> index = DatasetIndex::Build(*inventory);
+  // The inventory streams into the index: a million rows would take hundreds
+  // of MiB as records, and the scanner needs only sizes, digests and datasets.
+  DatasetIndex::Builder builder;
+  const absl::Status read = common::ForEachInventoryRecord(
+      options.inventory, [&builder](const common::InventoryRecord& record) {
+        builder.Add(record);
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return common::ReportError(kProgram, read);
+  absl::StatusOr<DatasetIndex> index = std::move(builder).Finish();
   if (!index.ok()) return common::ReportError(kProgram, index.status());
 
-  absl::StatusOr<std::vector<common::FingerprintSet>> sets =
-      common::ReadFingerprintSetsFor(*inventory, options.inventory, options.fingerprints);
+  absl::StatusOr<std::vector<common::FingerprintSet>> sets = common::ReadFingerprintSetsFor(
+      [&index](absl::string_view dataset_id) { return index->HasDataset(dataset_id); },
+      options.inventory, options.fingerprints);
   if (!sets.ok()) return common::ReportError(kProgram, sets.status());
   absl::StatusOr<FingerprintIndex> fingerprints = FingerprintIndex::Build(*std::move(sets));
   if (!fingerprints.ok()) return common::ReportError(kProgram, fingerprints.status());

@@ -1,30 +1,35 @@
+// Fingerprint sets hold up to millions of digests, so the digests never
+// become JSON values: a parser callback takes each element of "digests" as it
+// is read, decodes it into a block of digests and drops it. Everything else
+// is small and checked on the parsed object, as a whole, in a fixed order.
 #include "common/inventory/fingerprint_set.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
+#include <cstddef>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/encoding/hex.h"
-#include "common/io/read_file.h"
+#include "common/inventory/digest_blocks.h"
+#include "common/io/mapped_file.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {
 namespace {
 
+using inventory_internal::DigestBlocks;
+using Digest = DigestBlocks::Digest;
 using Json = nlohmann::json;
 
 constexpr std::array<const char*, 5> kKeys = {"dataset_id", "hmac_key", "identifier", "min_matches",
@@ -53,21 +58,130 @@ std::string QuotedList(const std::vector<std::string>& names) {
   return absl::StrCat("'", absl::StrJoin(names, "', '"), "'");
 }
 
-// Parses `text`, rejecting a top-level key that appears twice: nlohmann would
-// silently keep the last one, hiding an editing mistake.
-absl::StatusOr<Json> ParseObject(std::string_view text, const ErrorReporter& reporter) {
+// Pages of a mapped fingerprint file are dropped after every this many bytes.
+constexpr size_t kReleaseBytes = size_t{8} << 20;
+
+// Walks the text for nlohmann's parser, byte by byte, and drops the pages of
+// a mapped file behind it.
+class TextIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  // `file`, if not null, holds the text starting at `begin`.
+  TextIterator(const char* at, const char* begin, MappedFile* file)
+      : at_(at), begin_(begin), file_(file) {}
+
+  reference operator*() const { return *at_; }
+  TextIterator& operator++() {
+    ++at_;
+    if (--until_release_ == 0) {
+      if (file_ != nullptr) file_->ReleaseBefore(static_cast<size_t>(at_ - begin_));
+      until_release_ = kReleaseBytes;
+    }
+    return *this;
+  }
+  TextIterator operator++(int) {
+    TextIterator before = *this;
+    ++*this;
+    return before;
+  }
+  bool operator==(const TextIterator& other) const { return at_ == other.at_; }
+
+ private:
+  const char* at_;
+  const char* begin_;
+  MappedFile* file_;
+  size_t until_release_ = kReleaseBytes;
+};
+
+// What the parser callback saw of the elements of the top-level "digests"
+// array. Checking an element as it is read would report it before a JSON
+// syntax error further on, or an error in another field; so the first bad
+// element is remembered, and reported in turn.
+struct DigestElements {
+  // A scalar element (a string if well-formed).
+  void Add(const Json& element) {
+    const size_t index = count++;
+    if (!error.empty()) return;
+    if (!element.is_string()) return Fail(index, element.type_name());
+    const std::string& hex = element.get_ref<const std::string&>();
+    if (hex.size() != 64) {
+      error_key = absl::StrCat("digests[", index, "]");
+      error = absl::StrCat("expected 64 hex digits, got ", hex.size(), " characters");
+      return;
+    }
+    absl::StatusOr<std::vector<uint8_t>> bytes = HexDecode(hex);
+    if (!bytes.ok()) {
+      error_key = absl::StrCat("digests[", index, "]");
+      error = std::string(bytes.status().message());
+      return;
+    }
+    Digest digest;
+    std::copy(bytes->begin(), bytes->end(), digest.begin());
+    digests.Add(digest);
+  }
+  // An object or array element, which is never a digest.
+  void AddContainer(const char* type_name) {
+    const size_t index = count++;
+    if (error.empty()) Fail(index, type_name);
+  }
+
+  void Fail(size_t index, const char* type_name) {
+    error_key = absl::StrCat("digests[", index, "]");
+    error = absl::StrCat("expected a string, got ", type_name);
+  }
+
+  size_t count = 0;
+  std::string error_key;  // of the first bad element
+  std::string error;      // empty while all elements were digests
+  DigestBlocks digests;
+};
+
+// Parses the text in [first, last), rejecting a top-level key that appears
+// twice: nlohmann would silently keep the last one, hiding an editing mistake.
+// The elements of a top-level "digests" array go to `elements`, and the
+// array in the result stays empty.
+absl::StatusOr<Json> ParseObject(TextIterator first, TextIterator last,
+                                 const ErrorReporter& reporter, DigestElements* elements) {
+  using Event = Json::parse_event_t;
   std::set<std::string> keys;
   std::string repeated;
-  const Json::parser_callback_t track_keys = [&](int depth, Json::parse_event_t event,
-                                                 Json& parsed) {
-    if (depth == 1 && event == Json::parse_event_t::key && repeated.empty()) {
-      if (!keys.insert(parsed.get<std::string>()).second) repeated = parsed.get<std::string>();
+  std::string key;          // the last top-level key
+  bool in_digests = false;  // inside the top-level "digests" array
+  // Depth counts the containers around the event's value: 1 inside the
+  // top-level object, 2 inside one of its arrays.
+  const Json::parser_callback_t callback = [&](int depth, Event event, Json& parsed) {
+    if (depth == 1 && event == Event::key) {
+      key = parsed.get<std::string>();
+      if (!keys.insert(key).second && repeated.empty()) repeated = key;
+    } else if (depth == 1 && event == Event::array_start) {
+      in_digests = key == "digests";
+    } else if (depth == 1 && event == Event::array_end) {
+      in_digests = false;
+    } else if (depth == 2 && in_digests) {
+      switch (event) {
+        case Event::value:
+          elements->Add(parsed);
+          return false;  // drop it: the digest is in `elements`
+        case Event::object_start:
+          elements->AddContainer("object");
+          return false;  // skip its contents
+        case Event::array_start:
+          elements->AddContainer("array");
+          return false;
+        default:
+          break;
+      }
     }
     return true;
   };
   Json json;
   try {
-    json = Json::parse(text.begin(), text.end(), track_keys);
+    json = Json::parse(first, last, callback);
   } catch (const Json::parse_error& e) {
     // e.what() starts with "[json.exception.parse_error.101] "; drop that.
     absl::string_view what = e.what();
@@ -158,50 +272,31 @@ absl::StatusOr<uint32_t> MinMatches(const Json& object, const ErrorReporter& rep
   return static_cast<uint32_t>(value.get<uint64_t>());
 }
 
-absl::StatusOr<std::vector<std::array<uint8_t, 32>>> Digests(const Json& object,
-                                                             const ErrorReporter& reporter) {
+absl::StatusOr<std::vector<Digest>> Digests(const Json& object, DigestElements& elements,
+                                            const ErrorReporter& reporter) {
   const Json& list = object.at("digests");
   if (!list.is_array()) {
     return reporter.FieldError("digests",
                                absl::StrCat("expected an array, got ", list.type_name()));
   }
-  if (list.empty()) {
+  if (elements.count == 0) {
     return reporter.FieldError("digests", "expected at least one digest");
   }
-  std::vector<std::array<uint8_t, 32>> digests;
-  digests.reserve(list.size());
-  for (size_t i = 0; i < list.size(); ++i) {
-    const std::string key = absl::StrCat("digests[", i, "]");
-    const Json& item = list[i];
-    if (!item.is_string()) {
-      return reporter.FieldError(key, absl::StrCat("expected a string, got ", item.type_name()));
-    }
-    const std::string& hex = item.get_ref<const std::string&>();
-    if (hex.size() != 64) {
-      return reporter.FieldError(
-          key, absl::StrCat("expected 64 hex digits, got ", hex.size(), " characters"));
-    }
-    absl::StatusOr<std::vector<uint8_t>> bytes = HexDecode(hex);
-    if (!bytes.ok()) return reporter.FieldError(key, bytes.status().message());
-    std::copy(bytes->begin(), bytes->end(), digests.emplace_back().begin());
-  }
-  // Sorted for binary search; a repeated digest is harmless (a set exported
-  // from raw records repeats identifiers) but must not count twice.
-  std::sort(digests.begin(), digests.end());
-  digests.erase(std::unique(digests.begin(), digests.end()), digests.end());
-  return digests;
+  if (!elements.error.empty()) return reporter.FieldError(elements.error_key, elements.error);
+  return elements.digests.TakeSortedUnique();
 }
 
-absl::StatusOr<FingerprintSet> ParseChecked(std::string_view json_text,
+absl::StatusOr<FingerprintSet> ParseChecked(TextIterator first, TextIterator last,
                                             const ErrorReporter& reporter) {
-  OFFBOARD_ASSIGN_OR_RETURN(const Json object, ParseObject(json_text, reporter));
+  DigestElements elements;
+  OFFBOARD_ASSIGN_OR_RETURN(const Json object, ParseObject(first, last, reporter, &elements));
   OFFBOARD_RETURN_IF_ERROR(CheckKeys(object, reporter));
   FingerprintSet set;
   OFFBOARD_ASSIGN_OR_RETURN(set.dataset_id, NonEmptyString(object, "dataset_id", reporter));
   OFFBOARD_ASSIGN_OR_RETURN(set.hmac_key, HmacKey(object, reporter));
   OFFBOARD_ASSIGN_OR_RETURN(set.identifier_regex, IdentifierRegex(object, reporter));
   OFFBOARD_ASSIGN_OR_RETURN(set.min_matches, MinMatches(object, reporter));
-  OFFBOARD_ASSIGN_OR_RETURN(set.digests, Digests(object, reporter));
+  OFFBOARD_ASSIGN_OR_RETURN(set.digests, Digests(object, elements, reporter));
   if (set.min_matches > set.digests.size()) {
     return reporter.FieldError(
         "min_matches", absl::StrCat(set.min_matches, " exceeds the number of distinct digests (",
@@ -210,34 +305,41 @@ absl::StatusOr<FingerprintSet> ParseChecked(std::string_view json_text,
   return set;
 }
 
-}  // namespace
-
-absl::StatusOr<FingerprintSet> ParseFingerprintSet(std::string_view json_text,
-                                                   std::string_view source_name) {
+// Parses `text`, held by `file` if that is not null, with the checks above.
+absl::StatusOr<FingerprintSet> Parse(std::string_view text, MappedFile* file,
+                                     std::string_view source_name) {
   const ErrorReporter reporter(source_name);
+  const char* const begin = text.data();
   // The checks above test types before every access; this is the edge where
   // anything nlohmann or the standard library still throws becomes a Status.
   try {
-    return ParseChecked(json_text, reporter);
+    return ParseChecked(TextIterator(begin, begin, file),
+                        TextIterator(begin + text.size(), begin, file), reporter);
   } catch (const std::exception& e) {
     return reporter.Error(absl::StrCat("cannot read fingerprint set: ", e.what()));
   }
 }
 
+}  // namespace
+
+absl::StatusOr<FingerprintSet> ParseFingerprintSet(std::string_view json_text,
+                                                   std::string_view source_name) {
+  return Parse(json_text, nullptr, source_name);
+}
+
 absl::StatusOr<FingerprintSet> ReadFingerprintSet(const boost::filesystem::path& path) {
-  OFFBOARD_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(path));
-  return ParseFingerprintSet(text, path.string());
+  OFFBOARD_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  const std::string source_name = path.string();
+  return Parse(file.contents(), &file, source_name);
 }
 
 absl::StatusOr<std::vector<FingerprintSet>> ReadFingerprintSetsFor(
-    const Inventory& inventory, absl::string_view inventory_name,
-    const std::vector<std::string>& paths) {
-  absl::flat_hash_set<absl::string_view> datasets;
-  for (const InventoryRecord& record : inventory.records) datasets.insert(record.dataset_id);
+    absl::FunctionRef<bool(absl::string_view dataset_id)> is_inventory_dataset,
+    absl::string_view inventory_name, const std::vector<std::string>& paths) {
   std::vector<FingerprintSet> sets;
   for (const std::string& path : paths) {
     OFFBOARD_ASSIGN_OR_RETURN(FingerprintSet set, ReadFingerprintSet(path));
-    if (!datasets.contains(set.dataset_id)) {
+    if (!is_inventory_dataset(set.dataset_id)) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": field 'dataset_id': '",
                                                      set.dataset_id, "' is not a dataset of ",
                                                      inventory_name));

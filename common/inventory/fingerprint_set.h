@@ -12,6 +12,10 @@
 //
 //   absl::StatusOr<FingerprintSet> set = ReadFingerprintSet("/srv/ds-7.json");
 //
+// A set of a million digests takes 32 MiB as a FingerprintSet; reading it
+// takes little more, since the digests are decoded as they are parsed and the
+// file is mapped and dropped behind the parser.
+//
 // Thread-safe: plain functions without shared state.
 #ifndef OFFBOARD_COMMON_INVENTORY_FINGERPRINT_SET_H_
 #define OFFBOARD_COMMON_INVENTORY_FINGERPRINT_SET_H_
@@ -23,9 +27,9 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/inventory/inventory_csv.h"
 
 namespace offboard::common {
 
@@ -55,7 +59,8 @@ struct FingerprintSet {
 // kMaxIdentifierRegexBytes or that std::regex (ECMAScript) rejects, a min_matches below 1 or
 // above the number of distinct digests (such a set could never match), no
 // digests, or a digest that is not 64 hex digits ("field 'digests[17]'").
-// Hex may be in either case.
+// Hex may be in either case. With several problems, the first in this list is
+// reported, wherever it is in the file.
 absl::StatusOr<FingerprintSet> ParseFingerprintSet(std::string_view json_text,
                                                    std::string_view source_name);
 
@@ -63,12 +68,13 @@ absl::StatusOr<FingerprintSet> ParseFingerprintSet(std::string_view json_text,
 // PERMISSION_DENIED or INTERNAL, naming the path, when it cannot be read.
 absl::StatusOr<FingerprintSet> ReadFingerprintSet(const boost::filesystem::path& path);
 
-// Reads every file of `paths` and checks that each names a dataset of
-// `inventory` (read from `inventory_name`). INVALID_ARGUMENT naming the file
-// and its field 'dataset_id' otherwise; the first error wins.
+// Reads every file of `paths` and checks that each names a dataset of the
+// inventory read from `inventory_name`: one for which `is_inventory_dataset`
+// is true. INVALID_ARGUMENT naming the file and its field 'dataset_id'
+// otherwise; the first error wins.
 absl::StatusOr<std::vector<FingerprintSet>> ReadFingerprintSetsFor(
-    const Inventory& inventory, absl::string_view inventory_name,
-    const std::vector<std::string>& paths);
+    absl::FunctionRef<bool(absl::string_view dataset_id)> is_inventory_dataset,
+    absl::string_view inventory_name, const std::vector<std::string>& paths);
 
 }  // namespace offboard::common
 

@@ -1,383 +1,131 @@
+// Reading inventories: the record-by-record checks are in
+// inventory_csv_reader.cc; this file adds the one check that needs every
+// record (no duplicates) and the ways to get at the records.
 #include "common/inventory/inventory_csv.h"
 
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <array>
-#include <cerrno>
-#include <charconv>
-#include <cstdio>
-#include <cstring>
-#include <limits>
-#include <memory>
+#include <cstddef>
+#include <string>
 #include <tuple>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "common/encoding/utf8.h"
-#include "common/io/read_file.h"
+#include "absl/strings/string_view.h"
+#include "common/inventory/inventory_csv_reader.h"
+#include "common/io/mapped_file.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {
 namespace {
 
-// Column indexes, in header order.
-enum Field : size_t { kContractId, kVendorId, kDatasetId, kClassification, kPath, kSize, kSha256 };
-constexpr size_t kFieldCount = 7;
+using inventory_internal::InventoryCsvReader;
 
-constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "contract_id", "vendor_id", "dataset_id", "classification", "path", "size", "sha256"};
+// Pages of a mapped inventory are dropped after every this many bytes parsed.
+constexpr size_t kReleaseBytes = size_t{8} << 20;
 
-constexpr std::string_view kBom = "\xEF\xBB\xBF";
-
-// Debian's abseil is built with its own absl::string_view, which does not
-// convert from std::string_view; this is the one crossing point.
-absl::string_view AsAbsl(std::string_view text) {
-  return absl::string_view(text.data(), text.size());
-}
-
-constexpr std::array<bool, 256> kIsLowerHex = [] {
-  std::array<bool, 256> table{};
-  for (unsigned char c : std::string_view("0123456789abcdef")) table[c] = true;
-  return table;
-}();
-
-// `value` in double quotes, C-escaped and shortened, for error messages.
-std::string Quoted(std::string_view value) {
-  constexpr size_t kMaxShown = 80;
-  const bool shortened = value.size() > kMaxShown;
-  return absl::StrCat("\"", absl::CHexEscape(AsAbsl(value.substr(0, kMaxShown))),
-                      shortened ? "...\"" : "\"");
-}
-
-bool IsLineBreakAt(std::string_view text, size_t pos) {
-  return text[pos] == '\n' || (text[pos] == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n');
-}
-
-const char* Find(const char* begin, const char* end, char c) {
-  return static_cast<const char*>(std::memchr(begin, c, end - begin));
-}
-
-size_t CountLineFeeds(std::string_view text) {
-  size_t count = 0;
-  const char* const end = text.data() + text.size();
-  for (const char* p = text.data(); (p = Find(p, end, '\n')) != nullptr; ++p) {
-    ++count;
-  }
-  return count;
-}
-
-// Offset of the first NUL byte or invalid UTF-8 sequence in `value`, or npos.
-size_t FindTextProblem(std::string_view value) {
-  return std::min(value.find('\0'), FindInvalidUtf8(AsAbsl(value)));
-}
-
-// Number of code points in valid UTF-8: every byte but continuation bytes.
-size_t CodePointCount(std::string_view value) {
-  return static_cast<size_t>(std::count_if(value.begin(), value.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
-
-// Single-pass RFC 4180 reader that validates and collects records as it goes.
-// Field values are views into the input, or into per-field scratch buffers
-// when a quoted field has "" escapes, so a record costs no allocation beyond
-// the strings of the InventoryRecord itself.
-class InventoryParser {
+// Finds a record whose (contract_id, dataset_id, path) an earlier record of
+// the same text has, without keeping the keys: it keeps a 64-bit hash of each
+// key and the offset of the first record with that hash, and on a hash seen
+// before reads that record again to compare the keys. Keys whose hash is
+// another key's (no known inventory has one) are kept whole.
+class DuplicateKeyCheck {
  public:
-  InventoryParser(std::string_view text, std::string_view source_name)
+  DuplicateKeyCheck(std::string_view text, std::string_view source_name)
       : text_(text), source_name_(source_name) {}
 
-  absl::StatusOr<Inventory> Parse();
+  // The line of an earlier record with the key of `record`, which starts at
+  // byte `offset`; 0 (no line) when there is none, and then the key is
+  // remembered.
+  uint64_t EarlierLine(const InventoryRecord& record, size_t offset) {
+    const uint64_t hash =
+        absl::HashOf(absl::string_view(record.contract_id), absl::string_view(record.dataset_id),
+                     absl::string_view(record.path));
+    const auto [first, inserted] = first_offsets_.try_emplace(hash, offset);
+    if (inserted) return 0;
+    if (SameKey(record, first->second)) return InventoryCsvReader::LineAt(text_, first->second);
+    const auto [colliding, new_key] = colliding_keys_.try_emplace(
+        FullKey(record.contract_id, record.dataset_id, record.path), record.line);
+    return new_key ? 0 : colliding->second;
+  }
 
  private:
-  // The key that must be unique: (contract_id, dataset_id, path).
-  using RecordKey = std::tuple<absl::string_view, absl::string_view, absl::string_view>;
+  using FullKey = std::tuple<std::string, std::string, std::string>;
 
-  absl::Status Error(uint64_t line, std::string_view message) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source_name_), ":", line, ": ", AsAbsl(message)));
+  bool SameKey(const InventoryRecord& record, size_t earlier_offset) {
+    InventoryCsvReader reader(text_, source_name_);
+    reader.Seek(earlier_offset);
+    // It was read without error before; failing now would mean the file
+    // changed under its mapping, and the colliding-key path stays exact then.
+    const absl::StatusOr<bool> read = reader.ReadRecord(&earlier_);
+    return read.ok() && *read && earlier_.contract_id == record.contract_id &&
+           earlier_.dataset_id == record.dataset_id && earlier_.path == record.path;
   }
-  absl::Status FieldError(uint64_t line, size_t field, std::string_view message) const {
-    if (field >= kFieldCount) return Error(line, message);
-    return Error(line, absl::StrCat("field '", AsAbsl(kFieldNames[field]), "': ", AsAbsl(message)));
-  }
-
-  absl::Status ReadHeader();
-  // Reads the record at pos_ up to and including its line break, storing the
-  // first kFieldCount values in fields_ and the number of fields in
-  // field_count_. ReadRecord() takes the common case, a line without quotes,
-  // with a few memchr calls and hands everything else to ReadQuotedRecord().
-  absl::Status ReadRecord();
-  absl::Status ReadQuotedRecord();
-  absl::Status ReadQuotedField(size_t field, std::string_view* value);
-  absl::Status ReadUnquotedField(size_t field, std::string_view* value);
-  // Checks fields_, read from `raw`, and stores the parsed size.
-  absl::Status CheckRecord(uint64_t line, std::string_view raw, uint64_t* size) const;
-  absl::Status CheckSize(uint64_t line, uint64_t* size) const;
-  absl::Status CheckSha256(uint64_t line) const;
 
   const std::string_view text_;
   const std::string_view source_name_;
-  size_t pos_ = 0;
-  uint64_t line_ = 1;  // physical line of text_[pos_]
-  std::array<std::string_view, kFieldCount> fields_;
-  size_t field_count_ = 0;
-  // One more than kFieldCount so that surplus fields have somewhere to go.
-  std::array<std::string, kFieldCount + 1> unescaped_;
+  absl::flat_hash_map<uint64_t, uint64_t> first_offsets_;  // key hash -> record offset
+  absl::flat_hash_map<FullKey, uint64_t> colliding_keys_;  // -> line
+  InventoryRecord earlier_;                                // scratch for SameKey
 };
 
-absl::StatusOr<Inventory> InventoryParser::Parse() {
-  if (text_.substr(0, kBom.size()) == kBom) pos_ = kBom.size();
-  if (text_.find_first_not_of(" \t\r\n", pos_) == std::string_view::npos) {
-    return Error(1,
-                 absl::StrCat("empty file: expected header \"", AsAbsl(kInventoryCsvHeader), "\""));
-  }
-  OFFBOARD_RETURN_IF_ERROR(ReadHeader());
-
-  Inventory inventory;
-  // Every record but the last ends in a line feed, so this bounds the record
-  // count. The capacity is never exceeded, so records never move and `seen`
-  // may hold views into their strings.
-  const size_t max_records = CountLineFeeds(text_.substr(pos_)) + 1;
-  inventory.records.reserve(max_records);
-  absl::flat_hash_map<RecordKey, uint64_t> seen;
-  seen.reserve(max_records);
-
-  while (pos_ < text_.size()) {
-    const uint64_t line = line_;
-    if (IsLineBreakAt(text_, pos_)) {
-      // Trailing empty lines are common editor output; an empty line between
-      // records more likely means a record went missing.
-      if (text_.find_first_not_of("\r\n", pos_) == std::string_view::npos) break;
-      return Error(line, "empty record: blank lines are allowed only at the end");
-    }
-    const size_t begin = pos_;
-    OFFBOARD_RETURN_IF_ERROR(ReadRecord());
-    InventoryRecord& record = inventory.records.emplace_back();
-    OFFBOARD_RETURN_IF_ERROR(CheckRecord(line, text_.substr(begin, pos_ - begin), &record.size));
-    record.contract_id.assign(fields_[kContractId]);
-    record.vendor_id.assign(fields_[kVendorId]);
-    record.dataset_id.assign(fields_[kDatasetId]);
-    record.classification.assign(fields_[kClassification]);
-    record.path.assign(fields_[kPath]);
-    record.sha256.assign(fields_[kSha256]);
-    record.line = line;
-    const auto [it, inserted] =
-        seen.try_emplace(RecordKey(record.contract_id, record.dataset_id, record.path), line);
-    if (!inserted) {
-      return Error(line, absl::StrCat("duplicate of line ", it->second,
-                                      ": same contract_id, dataset_id and path"));
-    }
-  }
-  return inventory;
-}
-
-absl::Status InventoryParser::ReadHeader() {
-  // Names and order must match exactly (quoting aside, which RFC 4180 leaves
-  // to the writer): the header is how a wrong file or export is caught early.
-  const size_t begin = pos_;
-  bool matches = ReadRecord().ok() && field_count_ == kFieldCount;
-  for (size_t field = 0; matches && field < kFieldCount; ++field) {
-    matches = fields_[field] == kFieldNames[field];
-  }
-  if (!matches) {
-    std::string_view header = text_.substr(begin, text_.find('\n', begin) - begin);
-    if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
-    return Error(1, absl::StrCat("expected header \"", AsAbsl(kInventoryCsvHeader), "\", got ",
-                                 Quoted(header)));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status InventoryParser::ReadRecord() {
-  const char* const begin = text_.data() + pos_;
-  const char* const text_end = text_.data() + text_.size();
-  const char* const newline = Find(begin, text_end, '\n');
-  const char* end = newline == nullptr ? text_end : newline;
-  if (newline != nullptr && end > begin && end[-1] == '\r') --end;
-  if (Find(begin, end, '"') != nullptr || Find(begin, end, '\r') != nullptr) {
-    return ReadQuotedRecord();  // also reports stray quotes and CRs
-  }
-  field_count_ = 0;
-  for (const char* field = begin;;) {
-    const char* comma = Find(field, end, ',');
-    const char* field_end = comma == nullptr ? end : comma;
-    if (field_count_ < kFieldCount) {
-      fields_[field_count_] = std::string_view(field, field_end - field);
-    }
-    ++field_count_;
-    if (comma == nullptr) break;
-    field = comma + 1;
-  }
-  if (newline == nullptr) {
-    pos_ = text_.size();
-  } else {
-    pos_ = newline + 1 - text_.data();
-    ++line_;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status InventoryParser::ReadQuotedRecord() {
-  field_count_ = 0;
+// Reads every record of `text`, handing each to `visit`. `file`, when given,
+// holds `text` and gets its parsed pages dropped.
+absl::Status ForEachRecord(std::string_view text, std::string_view source_name, MappedFile* file,
+                           const InventoryRecordVisitor& visit) {
+  InventoryCsvReader reader(text, source_name);
+  OFFBOARD_RETURN_IF_ERROR(reader.ReadHeader());
+  DuplicateKeyCheck duplicates(text, source_name);
+  InventoryRecord record;
+  size_t released = 0;
   for (;;) {
-    const size_t field = field_count_;
-    std::string_view value;
-    if (pos_ < text_.size() && text_[pos_] == '"') {
-      OFFBOARD_RETURN_IF_ERROR(ReadQuotedField(field, &value));
-    } else {
-      OFFBOARD_RETURN_IF_ERROR(ReadUnquotedField(field, &value));
+    const size_t offset = reader.offset();
+    if (file != nullptr && offset - released >= kReleaseBytes) {
+      file->ReleaseBefore(offset);
+      released = offset;
     }
-    if (field < kFieldCount) fields_[field] = value;
-    ++field_count_;
-
-    if (pos_ == text_.size()) return absl::OkStatus();  // no final newline
-    switch (text_[pos_]) {
-      case ',':
-        ++pos_;
-        continue;
-      case '\n':
-        ++pos_;
-        ++line_;
-        return absl::OkStatus();
-      case '\r':
-        if (IsLineBreakAt(text_, pos_)) {
-          pos_ += 2;
-          ++line_;
-          return absl::OkStatus();
-        }
-        return FieldError(line_, field, "carriage return not followed by a line feed");
-      default:  // only reachable after a closing quote
-        return FieldError(line_, field,
-                          "unexpected text after a closing quote; a quote "
-                          "inside a quoted field must be doubled (\"\")");
+    OFFBOARD_ASSIGN_OR_RETURN(const bool read, reader.ReadRecord(&record));
+    if (!read) return absl::OkStatus();
+    if (const uint64_t first_line = duplicates.EarlierLine(record, offset); first_line != 0) {
+      return reader.Error(record.line, absl::StrCat("duplicate of line ", first_line,
+                                                    ": same contract_id, dataset_id and path"));
     }
+    OFFBOARD_RETURN_IF_ERROR(visit(record));
   }
 }
 
-absl::Status InventoryParser::ReadQuotedField(size_t field, std::string_view* value) {
-  const uint64_t open_line = line_;
-  ++pos_;  // the opening quote
-  const size_t start = pos_;
-  std::string* unescaped = nullptr;  // set on the first "" escape
-  for (;;) {
-    const size_t quote = text_.find('"', pos_);
-    if (quote == std::string_view::npos) {
-      return FieldError(open_line, field,
-                        "unterminated quoted field: the quote opened on this "
-                        "line is never closed");
-    }
-    line_ += static_cast<uint64_t>(std::count(text_.begin() + pos_, text_.begin() + quote, '\n'));
-    const bool escaped = quote + 1 < text_.size() && text_[quote + 1] == '"';
-    if (escaped) {
-      if (unescaped == nullptr) {
-        unescaped = &unescaped_[std::min<size_t>(field, kFieldCount)];
-        unescaped->clear();
-      }
-      unescaped->append(text_.substr(pos_, quote + 1 - pos_));  // keeps one "
-      pos_ = quote + 2;
-      continue;
-    }
-    if (unescaped == nullptr) {
-      *value = text_.substr(start, quote - start);
-    } else {
-      unescaped->append(text_.substr(pos_, quote - pos_));
-      *value = *unescaped;
-    }
-    pos_ = quote + 1;
+InventoryRecordVisitor CollectInto(Inventory* inventory) {
+  return [inventory](const InventoryRecord& record) {
+    inventory->records.push_back(record);
     return absl::OkStatus();
-  }
-}
-
-absl::Status InventoryParser::ReadUnquotedField(size_t field, std::string_view* value) {
-  const size_t start = pos_;
-  pos_ = std::min(text_.find_first_of(",\n\r\"", pos_), text_.size());
-  if (pos_ < text_.size() && text_[pos_] == '"') {
-    return FieldError(line_, field,
-                      "quote inside an unquoted field; quote the whole field "
-                      "and double the quote (\"\")");
-  }
-  *value = text_.substr(start, pos_ - start);
-  return absl::OkStatus();
-}
-
-absl::Status InventoryParser::CheckRecord(uint64_t line, std::string_view raw,
-                                          uint64_t* size) const {
-  if (field_count_ != kFieldCount) {
-    return Error(line, absl::StrCat("expected ", kFieldCount, " fields, got ", field_count_));
-  }
-  // Delimiters and quotes are ASCII, so the fields are clean exactly when the
-  // raw record is; one pass over it is faster than seven short ones.
-  if (FindTextProblem(raw) != std::string_view::npos) {
-    for (size_t field = 0; field < kFieldCount; ++field) {
-      const size_t at = FindTextProblem(fields_[field]);
-      if (at == std::string_view::npos) continue;
-      return FieldError(line, field,
-                        fields_[field][at] == '\0'
-                            ? absl::StrCat("contains a NUL byte at offset ", at)
-                            : absl::StrCat("invalid UTF-8 at byte offset ", at));
-    }
-  }
-  for (size_t field : {kContractId, kVendorId, kDatasetId, kClassification, kPath}) {
-    if (fields_[field].empty()) return FieldError(line, field, "must not be empty");
-  }
-  OFFBOARD_RETURN_IF_ERROR(CheckSize(line, size));
-  return CheckSha256(line);
-}
-
-absl::Status InventoryParser::CheckSize(uint64_t line, uint64_t* size) const {
-  const std::string_view value = fields_[kSize];
-  if (value.empty()) {
-    return FieldError(line, kSize, "not a number: empty; expected decimal digits");
-  }
-  if (value.front() == '-') {
-    return FieldError(line, kSize, absl::StrCat("must not be negative, got ", Quoted(value)));
-  }
-  if (value.find_first_not_of("0123456789") != std::string_view::npos) {
-    return FieldError(
-        line, kSize,
-        absl::StrCat("not a number: ", Quoted(value), "; expected decimal digits only"));
-  }
-  const std::errc error = std::from_chars(value.data(), value.data() + value.size(), *size).ec;
-  if (error == std::errc::result_out_of_range) {
-    return FieldError(line, kSize,
-                      absl::StrCat("too large: ", Quoted(value), " exceeds ",
-                                   std::numeric_limits<uint64_t>::max()));
-  }
-  return absl::OkStatus();  // digits only, so from_chars either fit or overflowed
-}
-
-absl::Status InventoryParser::CheckSha256(uint64_t line) const {
-  const std::string_view value = fields_[kSha256];
-  constexpr char kExpected[] = "expected 64 lowercase hex digits";
-  if (value.size() == 64 && std::all_of(value.begin(), value.end(), [](char c) {
-        return kIsLowerHex[static_cast<unsigned char>(c)];
-      })) {
-    return absl::OkStatus();
-  }
-  if (value.size() != 64) {
-    return FieldError(line, kSha256,
-                      absl::StrCat(kExpected, ", got ", CodePointCount(value), " characters"));
-  }
-  const size_t bad = value.find_first_not_of("0123456789abcdefABCDEF");
-  if (bad == std::string_view::npos) return FieldError(line, kSha256, "must be lowercase hex");
-  return FieldError(line, kSha256,
-                    absl::StrCat(kExpected, ", got non-hex character ",
-                                 Quoted(value.substr(bad, 1)), " at position ", bad));
+  };
 }
 
 }  // namespace
 
+absl::Status ForEachInventoryRecord(std::string_view text, std::string_view source_name,
+                                    const InventoryRecordVisitor& visit) {
+  return ForEachRecord(text, source_name, nullptr, visit);
+}
+
+absl::Status ForEachInventoryRecord(const boost::filesystem::path& path,
+                                    const InventoryRecordVisitor& visit) {
+  OFFBOARD_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  const std::string source_name = path.string();
+  return ForEachRecord(file.contents(), source_name, &file, visit);
+}
+
 absl::StatusOr<Inventory> ParseInventoryCsv(std::string_view text, std::string_view source_name) {
-  return InventoryParser(text, source_name).Parse();
+  Inventory inventory;
+  OFFBOARD_RETURN_IF_ERROR(ForEachInventoryRecord(text, source_name, CollectInto(&inventory)));
+  return inventory;
 }
 
 absl::StatusOr<Inventory> ReadInventoryCsv(const boost::filesystem::path& path) {
-  OFFBOARD_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(path));
-  return ParseInventoryCsv(text, path.string());
+  Inventory inventory;
+  OFFBOARD_RETURN_IF_ERROR(ForEachInventoryRecord(path, CollectInto(&inventory)));
+  return inventory;
 }
 
 }  // namespace offboard::common

@@ -13,16 +13,26 @@
 //   if (!inventory.ok()) return inventory.status();  // names file and line
 //   for (const InventoryRecord& record : inventory->records) { ... }
 //
+// A million rows take hundreds of MiB as an Inventory. Callers that only
+// derive something smaller from the rows (an index, a summary) stream them:
+//
+//   absl::Status read = ForEachInventoryRecord("/srv/inv.csv", [&](const InventoryRecord& r) {
+//     index.Add(r);  // acted on only once `read` is OK
+//     return absl::OkStatus();
+//   });
+//
 // Thread-safe: plain functions without shared state.
 #ifndef OFFBOARD_COMMON_INVENTORY_INVENTORY_CSV_H_
 #define OFFBOARD_COMMON_INVENTORY_INVENTORY_CSV_H_
 
 #include <boost/filesystem/path.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace offboard::common {
@@ -53,7 +63,7 @@ struct Inventory {
 // quoted fields with "" escapes and embedded commas or newlines, an absent
 // final newline, and empty lines after the last record. A header without
 // records is a valid, empty inventory. Reading is single-pass and takes
-// about a second per million records; the whole text is held in memory.
+// about a second per million records.
 //
 // Fails with INVALID_ARGUMENT, message "<source>:<line>: field '<name>': ..."
 // (the field part only when the error is about one field), on: an empty file,
@@ -69,6 +79,29 @@ absl::StatusOr<Inventory> ParseInventoryCsv(std::string_view text, std::string_v
 // Reads `path` and parses it with `path` as source name. NOT_FOUND,
 // PERMISSION_DENIED or INTERNAL, naming the path, when it cannot be read.
 absl::StatusOr<Inventory> ReadInventoryCsv(const boost::filesystem::path& path);
+
+// Receives the records of an inventory one by one, in file order. The record
+// is valid only during the call (its strings are reused for the next one). A
+// non-OK status stops the reading and is returned unchanged.
+using InventoryRecordVisitor = std::function<absl::Status(const InventoryRecord& record)>;
+
+// Reads `path` as ReadInventoryCsv does, with the same checks and errors, but
+// hands each record to `visit` instead of keeping it. The file is mapped and
+// parsed in place, its pages dropped once parsed. What stays, until this
+// returns, is a hash table for finding duplicates: a 64-bit hash and an offset
+// per record, about 34 MiB for a million records (half as much again while
+// the table grows), where an Inventory of them takes hundreds of MiB.
+//
+// `visit` sees a record before later ones are checked, and never sees one that
+// fails a check or repeats an earlier one. The inventory is valid only when
+// this returns OK: until then a caller may build from the records (an index,
+// a count) but must not act on them.
+absl::Status ForEachInventoryRecord(const boost::filesystem::path& path,
+                                    const InventoryRecordVisitor& visit);
+
+// The same for text held in memory; `source_name` only prefixes errors.
+absl::Status ForEachInventoryRecord(std::string_view text, std::string_view source_name,
+                                    const InventoryRecordVisitor& visit);
 
 }  // namespace offboard::common
 

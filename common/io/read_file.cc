@@ -25,6 +25,11 @@ absl::StatusOr<std::string> ReadFileToString(const boost::filesystem::path& path
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, path.string());
   const FdCloser closer{fd};
+  return ReadFdToString(fd, path, max_bytes);
+}
+
+absl::StatusOr<std::string> ReadFdToString(int fd, const boost::filesystem::path& path,
+                                           uint64_t max_bytes) {
   struct stat info {};
   if (::fstat(fd, &info) != 0) return ErrnoToStatus(errno, path.string());
   if (S_ISDIR(info.st_mode)) {

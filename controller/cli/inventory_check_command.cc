@@ -21,24 +21,31 @@ struct InventoryCheckOptions {
 };
 
 int InventoryCheck(const InventoryCheckOptions& options) {
-  absl::StatusOr<common::Inventory> inventory = common::ReadInventoryCsv(options.inventory_csv);
-  if (!inventory.ok()) return common::ReportError(kProgram, inventory.status());
-
   std::set<std::string> contracts, vendors, datasets;
+  uint64_t files = 0;
   uint64_t total_bytes = 0;
-  for (const common::InventoryRecord& record : inventory->records) {
-    contracts.insert(record.contract_id);
-    vendors.insert(record.vendor_id);
-    datasets.insert(record.dataset_id);
-    total_bytes += record.size;
-  }
-  absl::StatusOr<std::vector<common::FingerprintSet>> sets =
-      common::ReadFingerprintSetsFor(*inventory, options.inventory_csv, options.fingerprint_files);
+  // Streamed: only the summary is needed, not a million records in memory.
+  const absl::Status read = common::ForEachInventoryRecord(
+      options.inventory_csv, [&](const common::InventoryRecord& record) {
+        contracts.insert(record.contract_id);
+        vendors.insert(record.vendor_id);
+        datasets.insert(record.dataset_id);
+        ++files;
+        total_bytes += record.size;
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return common::ReportError(kProgram, read);
+
+  absl::StatusOr<std::vector<common::FingerprintSet>> sets = common::ReadFingerprintSetsFor(
+      [&datasets](absl::string_view dataset_id) {
+        return datasets.contains(std::string(dataset_id));
+      },
+      options.inventory_csv, options.fingerprint_files);
   if (!sets.ok()) return common::ReportError(kProgram, sets.status());
   size_t digests = 0;
   for (const common::FingerprintSet& set : *sets) digests += set.digests.size();
   std::cout << options.inventory_csv << ": valid\n"
-            << "files: " << inventory->records.size() << "\n"
+            << "files: " << files << "\n"
             << "bytes: " << total_bytes << "\n"
             << "contracts: " << contracts.size() << "\n"
             << "vendors: " << vendors.size() << "\n"

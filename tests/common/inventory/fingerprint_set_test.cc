@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <boost/filesystem.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -187,6 +188,33 @@ TEST(FingerprintSetTest, RejectsBadDigests) {
                         "number"));
 }
 
+TEST(FingerprintSetTest, RejectsContainerDigests) {
+  EXPECT_THAT(ErrorOf(With("digests", {kDigestA, Json::object({{"x", kDigestA}}), 1})),
+              HasSubstr("fp.json: field 'digests[1]': expected a string, got object"));
+  EXPECT_THAT(ErrorOf(With("digests", {Json::array({kDigestA}), kDigestB})),
+              HasSubstr("fp.json: field 'digests[0]': expected a string, got array"));
+}
+
+// Digests are checked as they stream past the parser; the errors must still
+// come in the order of the checks, not of the bytes.
+TEST(FingerprintSetTest, ReportsErrorsInCheckOrderNotFileOrder) {
+  const std::string bad_digest = R"({"digests": ["x"], )";
+  // A JSON syntax error after a bad digest wins.
+  EXPECT_THAT(ErrorOfText(bad_digest + R"("dataset_id": })"),
+              HasSubstr("fp.json: malformed JSON at byte "));
+  // So do key errors and the fields checked before the digests.
+  EXPECT_THAT(ErrorOfText(bad_digest + R"("dataset_id": "ds-1"})"),
+              HasSubstr("fp.json: missing keys 'hmac_key', 'identifier', 'min_matches'"));
+  Json json = With("dataset_id", "");
+  json.erase("digests");
+  const std::string rest = json.dump();
+  EXPECT_THAT(ErrorOfText(bad_digest + rest.substr(1)),
+              HasSubstr("fp.json: field 'dataset_id': must not be empty"));
+  // A nested "digests" key is just an unknown value of another key.
+  EXPECT_THAT(ErrorOf(With("identifier", Json::object({{"digests", {1}}}))),
+              HasSubstr("fp.json: field 'identifier': expected a string, got object"));
+}
+
 class ReadFingerprintSetTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -229,6 +257,39 @@ TEST_F(ReadFingerprintSetTest, ReadsFileAndNamesItInErrors) {
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(),
               HasSubstr(absl::StrCat(path.string(), ": field 'min_matches'")));
+}
+
+TEST_F(ReadFingerprintSetTest, ReadsLargeSetsAndNamesTheBadDigest) {
+  // About 14 MiB: pages are dropped as the file is parsed.
+  constexpr size_t kDigests = 200'000;
+  Json json = ValidSet();
+  json["digests"] = Json::array();
+  for (size_t i = 0; i < kDigests; ++i) {
+    json["digests"].push_back(
+        absl::StrCat(absl::Hex(i * 0x9E3779B97F4A7C15ull, absl::kZeroPad16), std::string(48, 'a')));
+  }
+  const boost::filesystem::path path = dir_ / "large.json";
+  {
+    std::ofstream out(path.string(), std::ios::binary);
+    out << json.dump(1);
+  }
+  const absl::StatusOr<FingerprintSet> set = ReadFingerprintSet(path);
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(set->digests.size(), kDigests);
+  EXPECT_TRUE(std::is_sorted(set->digests.begin(), set->digests.end()));
+  // Without repeats, no spare capacity that FingerprintIndex would copy to shed.
+  EXPECT_EQ(set->digests.capacity(), set->digests.size());
+
+  json["digests"][kDigests - 1] = kDigestA.substr(1) + "g";
+  {
+    std::ofstream out(path.string(), std::ios::binary);
+    out << json.dump(1);
+  }
+  const absl::StatusOr<FingerprintSet> bad = ReadFingerprintSet(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              AllOf(HasSubstr(absl::StrCat(path.string(), ": field 'digests[199999]': ")),
+                    HasSubstr("position 63")));
 }
 
 }  // namespace
