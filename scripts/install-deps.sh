@@ -11,7 +11,7 @@ packages=(
   libboost-filesystem-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libre2-dev
-  zip unzip p7zip-full xz-utils zstd bzip2 lz4 attr
+  zip unzip p7zip-full xz-utils zstd bzip2 lz4 attr btrfs-progs
   coreutils python3
 )
 

@@ -1,0 +1,451 @@
+// Tests of the storage probe: the classification on synthetic facts, the
+// mountinfo parser, and, as root, real loop-mounted ext4 and btrfs images that
+// the test makes inside its own temporary directory. Every loop device and
+// mount is held by a guard that undoes it on every path, failures included.
+#include "agent/wipe/storage_probe.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "tests/support/temp_dir.h"
+
+namespace offboard::agent {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// ---------------------------------------------------------------- helpers
+
+std::string ShellQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+// Runs a shell command, output discarded; true if it exited 0.
+bool RunShell(const std::string& command) {
+  return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+bool HaveTool(const std::string& tool) { return RunShell("command -v " + tool); }
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Writes `size` bytes of a non-repeating pattern, fsyncs, and returns the file
+// open read-write.
+std::unique_ptr<UniqueFd> WriteDataFile(const boost::filesystem::path& path, size_t size) {
+  auto fd = std::make_unique<UniqueFd>(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600));
+  if (fd->get() < 0) return fd;
+  std::string data(size, '\0');
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>((i * 131 + i / 4096) & 0xff);
+  if (::write(fd->get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()) ||
+      ::fsync(fd->get()) != 0) {
+    return std::make_unique<UniqueFd>(-1);
+  }
+  return fd;
+}
+
+std::string Describe(const StorageFacts& facts) {
+  auto tri = [](const std::optional<bool>& value) {
+    return value.has_value() ? (*value ? "true" : "false") : "unknown";
+  };
+  return absl::StrCat(
+      "fs_type=", facts.fs_type, " device=", facts.device, " rotational=", tri(facts.rotational),
+      " discard=", tri(facts.discard), " data_journal=", tri(facts.data_journal),
+      " shared_extents=", facts.shared_extents ? "true" : "false",
+      " extents_mapped=", facts.extents_mapped ? "true" : "false", " options=\"",
+      facts.mount_options, "\" assurance=", AssuranceLevelName(BestAchievableAssurance(facts)),
+      " note=\"", facts.note, "\"");
+}
+
+StorageFacts ProbeOrDie(int fd) {
+  absl::StatusOr<StorageFacts> facts = ProbeStorage(fd);
+  EXPECT_TRUE(facts.ok()) << facts.status();
+  if (!facts.ok()) return {};
+  std::cout << "[ probe    ] " << Describe(*facts) << "\n";
+  return *facts;
+}
+
+// A loop device attached to an image file; detached (LOOP_CLR_FD) on
+// destruction.
+class LoopDevice {
+ public:
+  explicit LoopDevice(const boost::filesystem::path& image) {
+    const std::string command = "losetup --find --show " + ShellQuote(image.string());
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return;
+    char line[256] = {};
+    const bool read = std::fgets(line, sizeof(line), pipe) != nullptr;
+    if (::pclose(pipe) == 0 && read) device_ = std::string(absl::StripAsciiWhitespace(line));
+  }
+  ~LoopDevice() {
+    if (device_.empty()) return;
+    const int fd = ::open(device_.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool cleared = fd >= 0 && ::ioctl(fd, LOOP_CLR_FD, 0) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!cleared && !RunShell("losetup -d " + ShellQuote(device_))) {
+      ADD_FAILURE() << "could not detach " << device_;
+    }
+  }
+  LoopDevice(const LoopDevice&) = delete;
+  LoopDevice& operator=(const LoopDevice&) = delete;
+
+  bool ok() const { return !device_.empty(); }
+  const std::string& device() const { return device_; }
+
+ private:
+  std::string device_;
+};
+
+// A mount of `device` on `dir`; unmounted on destruction (lazily as a last
+// resort, so a busy mount cannot outlive the test).
+class MountGuard {
+ public:
+  MountGuard(const std::string& device, const boost::filesystem::path& dir, const std::string& type,
+             const std::string& options)
+      : dir_(dir) {
+    std::string command = "mount -t " + type;
+    if (!options.empty()) command += " -o " + ShellQuote(options);
+    mounted_ = RunShell(command + " " + ShellQuote(device) + " " + ShellQuote(dir.string()));
+  }
+  ~MountGuard() {
+    if (!mounted_) return;
+    if (::umount2(dir_.c_str(), 0) == 0) return;
+    ::sync();
+    if (::umount2(dir_.c_str(), 0) == 0) return;
+    ADD_FAILURE() << "busy mount " << dir_ << ": detaching lazily";
+    ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  MountGuard(const MountGuard&) = delete;
+  MountGuard& operator=(const MountGuard&) = delete;
+
+  bool ok() const { return mounted_; }
+
+ private:
+  boost::filesystem::path dir_;
+  bool mounted_ = false;
+};
+
+// Image, loop device and mount together; members are destroyed in reverse
+// order, so the mount goes before the loop device.
+struct MountedImage {
+  MountedImage(const boost::filesystem::path& image, const boost::filesystem::path& dir,
+               const std::string& type, const std::string& options)
+      : loop(image), mount(loop.ok() ? loop.device() : "", dir, type, options) {}
+  LoopDevice loop;
+  MountGuard mount;
+};
+
+class LoopImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to attach loop devices and mount images";
+    if (!HaveTool("losetup") || !HaveTool("mount")) GTEST_SKIP() << "losetup/mount not installed";
+  }
+  ~LoopImageTest() override {
+    while (!images_.empty()) images_.pop_back();
+  }
+
+  // Makes a `size_mib` image with `mkfs` (image path appended), attaches and
+  // mounts it, and returns the mount point; empty on failure (with a test
+  // failure recorded).
+  boost::filesystem::path MakeMountedImage(const std::string& name, const std::string& mkfs,
+                                           int size_mib, const std::string& type,
+                                           const std::string& options = "") {
+    const boost::filesystem::path image = temp_.path() / (name + ".img");
+    const boost::filesystem::path dir = temp_.path() / name;
+    boost::filesystem::create_directories(dir);
+    if (!RunShell(absl::StrCat("truncate -s ", size_mib, "M ", ShellQuote(image.string())))) {
+      ADD_FAILURE() << "truncate " << image;
+      return {};
+    }
+    if (!RunShell(mkfs + " " + ShellQuote(image.string()))) {
+      ADD_FAILURE() << mkfs << " failed on " << image;
+      return {};
+    }
+    images_.push_back(std::make_unique<MountedImage>(image, dir, type, options));
+    if (!images_.back()->loop.ok()) {
+      ADD_FAILURE() << "losetup could not attach " << image;
+      return {};
+    }
+    if (!images_.back()->mount.ok()) {
+      ADD_FAILURE() << "mount -t " << type << " -o '" << options << "' failed";
+      return {};
+    }
+    return dir;
+  }
+
+  const std::string& LastLoopDevice() const { return images_.back()->loop.device(); }
+
+  testing::TempDir temp_;  // declared first: outlives the mounts inside it
+  std::vector<std::unique_ptr<MountedImage>> images_;
+};
+
+// ---------------------------------------------------------------- classification
+
+TEST(AssuranceLevelNameTest, MatchesTheReportStrings) {
+  EXPECT_STREQ(AssuranceLevelName(AssuranceLevel::kOverwriteVerified), "overwrite_verified");
+  EXPECT_STREQ(AssuranceLevelName(AssuranceLevel::kOverwriteFlash), "overwrite_flash");
+  EXPECT_STREQ(AssuranceLevelName(AssuranceLevel::kLogicalOnly), "logical_only");
+}
+
+StorageFacts InPlace(std::uint64_t magic) {
+  StorageFacts facts;
+  facts.fs_magic = magic;
+  facts.data_journal = false;
+  facts.extents_mapped = true;
+  return facts;
+}
+
+TEST(BestAchievableAssuranceTest, InPlaceFilesystemsFollowTheMedia) {
+  for (std::uint64_t magic : {0xEF53ull, 0x58465342ull}) {
+    StorageFacts facts = InPlace(magic);
+    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteVerified);  // unknown
+    facts.rotational = true;
+    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteVerified);
+    facts.rotational = false;
+    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteFlash);
+  }
+}
+
+TEST(BestAchievableAssuranceTest, AnyCopyOrUnknownMakesItLogicalOnly) {
+  StorageFacts journal = InPlace(0xEF53);
+  journal.data_journal = true;
+  EXPECT_EQ(BestAchievableAssurance(journal), AssuranceLevel::kLogicalOnly);
+  StorageFacts unknown_mode = InPlace(0xEF53);
+  unknown_mode.data_journal.reset();
+  EXPECT_EQ(BestAchievableAssurance(unknown_mode), AssuranceLevel::kLogicalOnly);
+  StorageFacts shared = InPlace(0x58465342);
+  shared.shared_extents = true;
+  EXPECT_EQ(BestAchievableAssurance(shared), AssuranceLevel::kLogicalOnly);
+  StorageFacts inline_data = InPlace(0xEF53);
+  inline_data.extents_mapped = false;
+  EXPECT_EQ(BestAchievableAssurance(inline_data), AssuranceLevel::kLogicalOnly);
+  // btrfs zfs f2fs nilfs2 bcachefs overlay tmpfs nfs cifs smb2 fuse, and none at all.
+  for (std::uint64_t magic :
+       {0x9123683Eull, 0x2FC12FC1ull, 0xF2F52010ull, 0x3434ull, 0xca451a4eull, 0x794c7630ull,
+        0x01021994ull, 0x6969ull, 0xFF534D42ull, 0xFE534D42ull, 0x65735546ull, 0x0ull}) {
+    StorageFacts facts = InPlace(magic);
+    facts.rotational = true;
+    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly) << std::hex << magic;
+  }
+}
+
+TEST(FilesystemMagicNameTest, NamesTheCommonOnes) {
+  EXPECT_STREQ(FilesystemMagicName(0xEF53), "ext2/3/4");
+  EXPECT_STREQ(FilesystemMagicName(0x9123683E), "btrfs");
+  EXPECT_STREQ(FilesystemMagicName(0x65735546), "fuse");
+  EXPECT_EQ(FilesystemMagicName(0x12345678), nullptr);
+}
+
+// ---------------------------------------------------------------- mountinfo
+
+TEST(MountInfoTest, ParsesOptionalFieldsAndEscapes) {
+  const auto entry = ParseMountInfoLine(
+      "36 35 7:3 / /mnt/with\\040space rw,relatime shared:1 master:2 - ext4 /dev/loop3 "
+      "rw,data=journal");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->major, 7u);
+  EXPECT_EQ(entry->minor, 3u);
+  EXPECT_EQ(entry->mount_point, "/mnt/with space");
+  EXPECT_EQ(entry->mount_options, "rw,relatime");
+  EXPECT_EQ(entry->fs_type, "ext4");
+  EXPECT_EQ(entry->source, "/dev/loop3");
+  EXPECT_EQ(entry->super_options, "rw,data=journal");
+  EXPECT_FALSE(ParseMountInfoLine("36 35 7:3 / /mnt").has_value());
+  EXPECT_FALSE(ParseMountInfoLine("36 35 x:3 / /mnt rw - ext4 /dev/loop3 rw").has_value());
+}
+
+TEST(MountInfoTest, PrefersTheMountThatHoldsTheFile) {
+  const std::string mountinfo =
+      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+      "2 1 8:2 / /data rw - xfs /dev/sda2 rw\n"
+      "3 1 8:2 /sub /srv/bind ro - xfs /dev/sda2 rw\n";
+  EXPECT_EQ(FindMount(mountinfo, 8, 2, "/srv/bind/x")->mount_point, "/srv/bind");
+  EXPECT_EQ(FindMount(mountinfo, 8, 2, "/data/x")->mount_point, "/data");
+  EXPECT_EQ(FindMount(mountinfo, 8, 2, "/dataset/x")->mount_point, "/data");  // first
+  EXPECT_EQ(FindMount(mountinfo, 8, 1, "/etc/x")->source, "/dev/sda1");
+  // No entry with the device: the mount holding the path (btrfs subvolumes).
+  EXPECT_EQ(FindMount(mountinfo, 0, 40, "/data/sub/x")->mount_point, "/data");
+  EXPECT_FALSE(FindMount("", 9, 9, "/x").has_value());
+}
+
+// ---------------------------------------------------------------- real files
+
+TEST(ProbeStorageTest, RefusesWhatIsNotARegularFile) {
+  testing::TempDir temp;
+  UniqueFd dir(::open(temp.path().c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_GE(dir.get(), 0);
+  EXPECT_EQ(ProbeStorage(dir.get()).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ProbeStorage(-1).ok());
+}
+
+TEST(ProbeStorageTest, FileInTheTestsOwnTempDir) {
+  testing::TempDir temp;
+  auto fd = WriteDataFile(temp.path() / "data.bin", 64 * 1024);
+  ASSERT_GE(fd->get(), 0);
+  const StorageFacts facts = ProbeOrDie(fd->get());
+  EXPECT_FALSE(facts.fs_type.empty());
+  EXPECT_NE(facts.fs_type, "unknown");
+  EXPECT_FALSE(facts.mount_point.empty()) << facts.note;
+  EXPECT_FALSE(facts.shared_extents);
+  const AssuranceLevel level = BestAchievableAssurance(facts);
+  if (facts.fs_type == "tmpfs" || facts.fs_type == "btrfs" || facts.fs_type == "overlay") {
+    EXPECT_EQ(level, AssuranceLevel::kLogicalOnly);
+  }
+  if (facts.fs_type == "ext4" && facts.data_journal == false && facts.extents_mapped) {
+    EXPECT_NE(level, AssuranceLevel::kLogicalOnly);
+  }
+}
+
+TEST_F(LoopImageTest, Ext4FollowsTheLoopDevicesRotationalFlag) {
+  if (!HaveTool("mkfs.ext4")) GTEST_SKIP() << "mkfs.ext4 (e2fsprogs) not installed";
+  const auto dir = MakeMountedImage("ext4", "mkfs.ext4 -q -F -b 4096", 32, "ext4");
+  ASSERT_FALSE(dir.empty());
+  auto fd = WriteDataFile(dir / "data.bin", 256 * 1024);
+  ASSERT_GE(fd->get(), 0);
+  const StorageFacts facts = ProbeOrDie(fd->get());
+  EXPECT_EQ(facts.fs_type, "ext4");
+  EXPECT_EQ(facts.device, LastLoopDevice());
+  EXPECT_THAT(facts.device, StartsWith("/dev/loop"));
+  EXPECT_EQ(facts.data_journal, std::optional<bool>(false));
+  EXPECT_FALSE(facts.shared_extents);
+  EXPECT_TRUE(facts.extents_mapped);
+  EXPECT_TRUE(facts.rotational.has_value());
+  EXPECT_THAT(facts.note, HasSubstr("loop device backed by"));
+  EXPECT_EQ(BestAchievableAssurance(facts), facts.rotational == false
+                                                ? AssuranceLevel::kOverwriteFlash
+                                                : AssuranceLevel::kOverwriteVerified);
+}
+
+TEST_F(LoopImageTest, Ext4WithDataJournalIsLogicalOnly) {
+  if (!HaveTool("mkfs.ext4")) GTEST_SKIP() << "mkfs.ext4 (e2fsprogs) not installed";
+  const auto dir =
+      MakeMountedImage("ext4-journal", "mkfs.ext4 -q -F -b 4096", 32, "ext4", "data=journal");
+  ASSERT_FALSE(dir.empty());
+  auto fd = WriteDataFile(dir / "data.bin", 256 * 1024);
+  ASSERT_GE(fd->get(), 0);
+  const StorageFacts facts = ProbeOrDie(fd->get());
+  EXPECT_EQ(facts.fs_type, "ext4");
+  EXPECT_THAT(facts.mount_options, HasSubstr("data=journal"));
+  EXPECT_EQ(facts.data_journal, std::optional<bool>(true));
+  EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
+}
+
+TEST_F(LoopImageTest, Ext4FileWithItsOwnJournalDataFlagIsLogicalOnly) {
+  if (!HaveTool("mkfs.ext4")) GTEST_SKIP() << "mkfs.ext4 (e2fsprogs) not installed";
+  const auto dir = MakeMountedImage("ext4-plusj", "mkfs.ext4 -q -F -b 4096", 32, "ext4");
+  ASSERT_FALSE(dir.empty());
+  auto fd = WriteDataFile(dir / "data.bin", 64 * 1024);
+  ASSERT_GE(fd->get(), 0);
+  int flags = 0;
+  ASSERT_EQ(::ioctl(fd->get(), FS_IOC_GETFLAGS, &flags), 0);
+  flags |= FS_JOURNAL_DATA_FL;  // chattr +j
+  if (::ioctl(fd->get(), FS_IOC_SETFLAGS, &flags) != 0 && errno == EPERM) {
+    GTEST_SKIP() << "setting the journal-data flag (chattr +j) needs CAP_SYS_RESOURCE";
+  }
+  ASSERT_TRUE(flags & FS_JOURNAL_DATA_FL);
+  const StorageFacts facts = ProbeOrDie(fd->get());
+  EXPECT_EQ(facts.data_journal, std::optional<bool>(true));
+  EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
+}
+
+TEST_F(LoopImageTest, BtrfsIsLogicalOnlyAndSeesReflinks) {
+  if (!HaveTool("mkfs.btrfs"))
+    GTEST_SKIP() << "mkfs.btrfs not installed (apt-get install btrfs-progs)";
+  const auto dir = MakeMountedImage("btrfs", "mkfs.btrfs -q -f", 128, "btrfs");
+  ASSERT_FALSE(dir.empty());
+  auto original = WriteDataFile(dir / "original.bin", 256 * 1024);
+  ASSERT_GE(original->get(), 0);
+  const StorageFacts before = ProbeOrDie(original->get());
+  EXPECT_EQ(before.fs_type, "btrfs");
+  EXPECT_EQ(before.device, LastLoopDevice());
+  EXPECT_FALSE(before.shared_extents);
+  EXPECT_EQ(BestAchievableAssurance(before), AssuranceLevel::kLogicalOnly);
+
+  // btrfs keeps a small file inline in its metadata: no extent of its own.
+  auto tiny = WriteDataFile(dir / "tiny.bin", 100);
+  ASSERT_GE(tiny->get(), 0);
+  EXPECT_FALSE(ProbeOrDie(tiny->get()).extents_mapped);
+
+  ASSERT_TRUE(RunShell("cp --reflink=always " + ShellQuote((dir / "original.bin").string()) + " " +
+                       ShellQuote((dir / "copy.bin").string())));
+  UniqueFd copy(::open((dir / "copy.bin").c_str(), O_RDONLY));
+  ASSERT_GE(copy.get(), 0);
+  for (int fd : {original->get(), copy.get()}) {
+    const StorageFacts facts = ProbeOrDie(fd);
+    EXPECT_TRUE(facts.shared_extents);
+    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
+  }
+}
+
+TEST_F(LoopImageTest, GuardsLeaveNoMountOrLoopDeviceBehind) {
+  if (!HaveTool("mkfs.ext4")) GTEST_SKIP() << "mkfs.ext4 (e2fsprogs) not installed";
+  std::string device;
+  const boost::filesystem::path dir = temp_.path() / "scoped";
+  {
+    ASSERT_FALSE(MakeMountedImage("scoped", "mkfs.ext4 -q -F -b 4096", 32, "ext4").empty());
+    device = LastLoopDevice();
+    images_.pop_back();
+  }
+  const std::string name = boost::filesystem::path(device).filename().string();
+  EXPECT_FALSE(boost::filesystem::exists("/sys/block/" + name + "/loop/backing_file"));
+  EXPECT_FALSE(
+      RunShell("grep -qF " + ShellQuote(" " + dir.string() + " ") + " /proc/self/mountinfo"));
+}
+
+TEST_F(LoopImageTest, FailedMountStillDetachesTheLoopDevice) {
+  if (!HaveTool("mkfs.ext4")) GTEST_SKIP() << "mkfs.ext4 (e2fsprogs) not installed";
+  const boost::filesystem::path image = temp_.path() / "bad.img";
+  const boost::filesystem::path dir = temp_.path() / "bad";
+  boost::filesystem::create_directories(dir);
+  ASSERT_TRUE(RunShell("truncate -s 32M " + ShellQuote(image.string())));
+  ASSERT_TRUE(RunShell("mkfs.ext4 -q -F -b 4096 " + ShellQuote(image.string())));
+  std::string device;
+  {
+    MountedImage mounted(image, dir, "ext4", "no_such_option_at_all");
+    ASSERT_TRUE(mounted.loop.ok());
+    EXPECT_FALSE(mounted.mount.ok());
+    device = mounted.loop.device();
+  }
+  const std::string name = boost::filesystem::path(device).filename().string();
+  EXPECT_FALSE(boost::filesystem::exists("/sys/block/" + name + "/loop/backing_file"));
+}
+
+}  // namespace
+}  // namespace offboard::agent
