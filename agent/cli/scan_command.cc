@@ -1,5 +1,6 @@
 #include "agent/cli/scan_command.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -80,7 +81,18 @@ class ProgressLine {
   std::thread thread_;
 };
 
+// Every file queued for the examining threads keeps its directory open; on a
+// host with many CPUs the default soft limit of 1024 descriptors can be short.
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int RunScan(const ScanCommandOptions& options) {
+  RaiseDescriptorLimit();
   // The inventory streams into the index: a million rows would take hundreds
   // of MiB as records, and the scanner needs only sizes, digests and datasets.
   DatasetIndex::Builder builder;

@@ -165,8 +165,15 @@ ScopedUtf8Locale::~ScopedUtf8Locale() {
 
 bool IsPlainTextHead(std::span<const uint8_t> head) {
   const absl::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
-  for (const absl::string_view signature : {"begin ", "begin-base64", "WARC/", "!<arch>", "BZh"}) {
+  for (const absl::string_view signature : {"WARC/", "!<arch>", "BZh"}) {
     if (absl::StartsWith(text, signature)) return false;
+  }
+  // libarchive's uudecode filter finds a "begin" line anywhere in its first
+  // 128 KiB, after any preamble (an e-mail body, say).
+  for (size_t line = 0; line != absl::string_view::npos;) {
+    if (absl::StartsWith(text.substr(line), "begin")) return false;
+    line = text.find('\n', line);
+    if (line != absl::string_view::npos) ++line;
   }
   for (const uint8_t byte : head) {
     if ((byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\v' && byte != '\f' &&

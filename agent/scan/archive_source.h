@@ -97,8 +97,10 @@ bool HasSevenZipSignature(std::span<const uint8_t> head);
 
 // True when `head`, the first bytes of a stream, is plain text that none of
 // the registered formats or filters can start with: valid UTF-8 without
-// control characters other than tab, line breaks and form feed, and none of
-// the textual signatures (uuencode, WARC, ar, bzip2). Every compressed or
+// control characters other than tab, line breaks and form feed, none of the
+// textual signatures (WARC, ar, bzip2) at its start, and no line starting
+// with "begin" (uuencode, which libarchive finds after any preamble). Only a
+// head that is the whole stream can rule uuencode out: it may begin further. Every compressed or
 // binary container starts with bytes outside that set (gzip 1f 8b, zip "PK"
 // 03 04, xz fd, zstd 28 b5, 7z bc af, tar and cpio NUL padding, iso9660
 // zeros...), so such a stream needs no archive reader: the scanner's fast

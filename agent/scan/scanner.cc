@@ -91,15 +91,19 @@ class FileExaminer {
 
  private:
   std::string TaggedDataset(int fd) const;
-  // Reads the head of the file; true when it is plain text that cannot be
-  // an archive, so a file that is no candidate needs nothing more.
-  static bool IsPlainTextFile(int fd, ScanStats& stats);
+  // Reads a small file whole; true when it is plain text that cannot be an
+  // archive, so a file that is no candidate needs nothing more. Larger files
+  // go to the StreamExaminer, which reads only what libarchive needs.
+  // libarchive's uudecode bidder looks as far as 128 KiB.
+  static constexpr size_t kSmallFileBytes = 128 << 10;
+  bool IsPlainTextFile(int fd, ScanStats& stats);
 
   const DatasetIndex& index_;
   const bool matching_;  // derived-copy fingerprints to match
   StreamExaminer examiner_;
   ScanProgress* progress_;
   uint64_t examined_ = 0;
+  std::vector<uint8_t> head_;  // reused for every small file
 };
 
 std::string FileExaminer::TaggedDataset(int fd) const {
@@ -111,11 +115,22 @@ std::string FileExaminer::TaggedDataset(int fd) const {
 }
 
 bool FileExaminer::IsPlainTextFile(int fd, ScanStats& stats) {
-  std::array<uint8_t, 4096> head;
-  const ssize_t length = ::pread(fd, head.data(), head.size(), 0);
-  if (length < 0) return false;  // let the examiner read it and report the error
-  stats.bytes_read += static_cast<uint64_t>(length);
-  return IsPlainTextHead(std::span<const uint8_t>(head.data(), static_cast<size_t>(length)));
+  // One byte more than a small file can hold tells that this is the whole
+  // file: only then can a "begin" line further on be ruled out.
+  head_.resize(kSmallFileBytes + 1);
+  size_t length = 0;
+  while (length < head_.size()) {
+    const ssize_t n =
+        ::pread(fd, head_.data() + length, head_.size() - length, static_cast<off_t>(length));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;  // let the examiner read it and report the error
+    length += static_cast<size_t>(n);
+    // A regular file reads short only at its end: no second call to see 0.
+    if (n == 0 || length < head_.size()) break;
+  }
+  stats.bytes_read += length;
+  if (length > kSmallFileBytes) return false;
+  return IsPlainTextHead(std::span<const uint8_t>(head_.data(), length));
 }
 
 void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
@@ -143,7 +158,7 @@ void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
   // nor archives: no fstat, no archive reader. (pread fails on anything
   // swapped in since the walk that is not a regular file, which then takes
   // the full path below and is reported.)
-  if (tagged.empty() && !matching_ &&
+  if (tagged.empty() && !matching_ && file.info.st_size <= off_t{kSmallFileBytes} &&
       !index_.IsCandidateSize(static_cast<uint64_t>(file.info.st_size)) &&
       IsPlainTextFile(fd, out.stats)) {
     ++out.stats.files_scanned;
@@ -245,8 +260,10 @@ absl::StatusOr<ScanReport> Scanner::Run(ScanProgress* progress) {
   }
   const unsigned threads =
       options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-  // Each queued file keeps its directory open: 8 batches bound that to 512
-  // descriptors beyond the walk's own path.
+  // Each queued file keeps its directory open: 8 queued batches, one being
+  // filled, one blocked in Push and one per worker bound that to
+  // (11 + threads) * 64 descriptors beyond the walk's own path; the scan
+  // command raises the soft descriptor limit to the hard one for that.
   FileQueue queue(8);
   std::vector<WorkerResult> results(threads);
   std::vector<std::thread> workers;

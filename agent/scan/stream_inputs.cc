@@ -33,9 +33,10 @@ FileState::FileState(const ExaminationLimits& limits_in, const std::string& path
       path(path_in),
       errors(errors_in),
       stats(stats_in),
-      // Clamped so that "no limit" written as a huge value cannot overflow.
+      // Clamped (2^32 s, over a century) so that "no limit" written as a huge
+      // value cannot overflow the clock's int64 nanoseconds.
       deadline(std::chrono::steady_clock::now() +
-               std::min(limits_in.per_file_timeout, std::chrono::seconds(int64_t{1} << 40))) {}
+               std::min(limits_in.per_file_timeout, std::chrono::seconds(int64_t{1} << 32))) {}
 
 void FileState::Stop(const std::vector<std::string>& member, std::string reason) {
   if (stopped()) return;

@@ -122,6 +122,11 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
       continue;  // removed since the listing: nothing left to find
     }
     if (S_ISREG(info.st_mode)) {
+      if (info.st_dev != root_device && !options_.cross_filesystems) {
+        // A single file bind-mounted in from elsewhere (a container's secret).
+        Error(child, "file mounted from another filesystem, not scanned (use --cross-filesystems)");
+        continue;
+      }
       on_file_(WalkedFile{.dir = dir, .name = name, .path = child, .info = info});
     } else if (S_ISDIR(info.st_mode)) {
       if (info.st_dev != root_device && !options_.cross_filesystems) {

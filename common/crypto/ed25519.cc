@@ -181,9 +181,11 @@ absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::Load(const boost::filesyste
 
 absl::Status Ed25519PrivateKey::Save(const boost::filesystem::path& path) const {
   const std::string pem = ToPem();
-  const std::string temp = path.string() + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("create ", temp));
+  // A fresh name each time: a temporary file left by a crash never blocks
+  // the next attempt. mkostemp creates it with mode 0600.
+  std::string temp = path.string() + ".XXXXXX";
+  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("create a file beside ", path.string()));
   size_t written = 0;
   while (written < pem.size()) {
     const ssize_t n = ::write(fd, pem.data() + written, pem.size() - written);

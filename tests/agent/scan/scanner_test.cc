@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "agent/scan/scan_report_json.h"
 #include "common/encoding/hex.h"
 #include "tests/support/temp_dir.h"
@@ -137,14 +138,44 @@ TEST_F(ScannerTest, FindsMembersOfACompressedTarball) {
   EXPECT_EQ(report.stats.archives_opened, 1u);
 }
 
-TEST_F(ScannerTest, PlainTextThatIsNoCandidateIsReadOnlyAsFarAsItsHead) {
-  std::string big;
-  while (big.size() < (1 << 20)) big += "2024-03-01 INFO request served in 12 ms\n";
-  dir_.WriteFile("vendor/app.log", big);
+TEST_F(ScannerTest, SmallPlainTextThatIsNoCandidateIsReadOnce) {
+  std::string log;
+  while (log.size() < 3000) log += "2024-03-01 INFO request served in 12 ms\n";
+  dir_.WriteFile("vendor/app.log", log);
   const ScanReport report = Scan({dir_.path() / "vendor"});
   EXPECT_THAT(report.findings, IsEmpty());
-  EXPECT_EQ(report.stats.bytes_read, 4096u);
+  EXPECT_EQ(report.stats.bytes_read, log.size());
   EXPECT_EQ(report.stats.archives_opened, 0u);
+}
+
+// uuencode, as a mail body would carry it: a line per 45 bytes.
+std::string UuEncode(absl::string_view data, absl::string_view name) {
+  const auto put = [](unsigned value) { return static_cast<char>(value ? value + 0x20 : '`'); };
+  std::string out = absl::StrCat("begin 644 ", name, "\n");
+  for (size_t start = 0; start < data.size(); start += 45) {
+    const absl::string_view line = data.substr(start, 45);
+    out += put(static_cast<unsigned>(line.size()));
+    for (size_t i = 0; i < line.size(); i += 3) {
+      unsigned char b[3] = {0, 0, 0};
+      for (size_t k = 0; k < 3 && i + k < line.size(); ++k) b[k] = line[i + k];
+      out += put(b[0] >> 2);
+      out += put(((b[0] & 3) << 4) | (b[1] >> 4));
+      out += put(((b[1] & 15) << 2) | (b[2] >> 6));
+      out += put(b[2] & 63);
+    }
+    out += "\n";
+  }
+  return out + "`\nend\n";
+}
+
+TEST_F(ScannerTest, FindsAUuencodedCopyAfterAPreamble) {
+  // Plain text at first sight, so it must not be ruled out by its first bytes.
+  dir_.WriteFile("vendor/mail.txt", "Hi, the export you asked for:\n\n" +
+                                        UuEncode(kCustomers, "customers.csv") + "\nRegards\n");
+  const ScanReport report = Scan({dir_.path() / "vendor"});
+  ASSERT_EQ(report.findings.size(), 1u) << (report.errors.empty() ? "" : report.errors[0].reason);
+  EXPECT_EQ(report.findings[0].match, MatchKind::kArchive);
+  EXPECT_EQ(report.findings[0].dataset_id, "customers");
 }
 
 TEST_F(ScannerTest, ATinyCompressedCopyIsStillOpened) {

@@ -171,5 +171,20 @@ TEST(TreeWalkerTest, StaysOnTheRootFilesystemUnlessAsked) {
   EXPECT_THAT(crossing.errors, IsEmpty());
 }
 
+TEST(TreeWalkerTest, AFileBindMountedFromAnotherFilesystemIsReportedNotRead) {
+  testing::TempDir dir;
+  dir.WriteFile("root/top.csv", "x");
+  const auto target = dir.WriteFile("root/secret.csv", "");
+  MountedTmpfs other(dir.path() / "other");
+  if (!other.mounted()) GTEST_SKIP() << "cannot mount tmpfs here (needs root)";
+  const auto source = dir.WriteFile("other/secret.csv", "from elsewhere");
+  ASSERT_EQ(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr), 0);
+  const WalkResult result = Walk(dir.path() / "root");
+  ::umount2(target.c_str(), MNT_DETACH);
+  EXPECT_THAT(result.files, ElementsAre("top.csv"));
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_THAT(result.errors[0].reason, HasSubstr("file mounted from another filesystem"));
+}
+
 }  // namespace
 }  // namespace offboard::agent
