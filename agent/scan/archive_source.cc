@@ -1,6 +1,7 @@
 #include "agent/scan/archive_source.h"
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
@@ -163,24 +164,48 @@ ScopedUtf8Locale::~ScopedUtf8Locale() {
   if (previous_ != nullptr) uselocale(previous_);
 }
 
+namespace {
+
+// Allowed below 0x20: tab, line feed, vertical tab, form feed, carriage return.
+bool IsAllowedControl(uint8_t byte) {
+  return byte == '\t' || byte == '\n' || byte == '\v' || byte == '\f' || byte == '\r';
+}
+
+// True when every byte of the 8 at `p` is printable ASCII (0x20..0x7e), by
+// the classic word-at-a-time "has less than / has more than" tests.
+bool IsPrintableAscii8(const uint8_t* p) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHighBits = 0x8080808080808080;
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  const uint64_t below_space = (v - kOnes * 0x20) & ~v & kHighBits;
+  const uint64_t above_tilde = ((v + kOnes * (127 - 0x7e)) | v) & kHighBits;
+  return (below_space | above_tilde) == 0;
+}
+
+}  // namespace
+
 bool IsPlainTextHead(std::span<const uint8_t> head) {
   const absl::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
-  for (const absl::string_view signature : {"WARC/", "!<arch>", "BZh"}) {
+  for (const absl::string_view signature : {"WARC/", "!<arch>", "BZh", "begin"}) {
     if (absl::StartsWith(text, signature)) return false;
   }
-  // libarchive's uudecode filter finds a "begin" line anywhere in its first
-  // 128 KiB, after any preamble (an e-mail body, say).
-  for (size_t line = 0; line != absl::string_view::npos;) {
-    if (absl::StartsWith(text.substr(line), "begin")) return false;
-    line = text.find('\n', line);
-    if (line != absl::string_view::npos) ++line;
-  }
-  for (const uint8_t byte : head) {
-    if ((byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\v' && byte != '\f' &&
-         byte != '\r') ||
-        byte == 0x7f) {
-      return false;
+  // One pass, a word at a time through printable runs: no control character
+  // but whitespace, and no line starting with "begin" (libarchive's uudecode
+  // filter finds one anywhere in its first 128 KiB, after any preamble such
+  // as an e-mail body). Bytes from 0x80 on are left to the UTF-8 check.
+  const uint8_t* const data = head.data();
+  const size_t size = head.size();
+  size_t i = 0;
+  while (i < size) {
+    if (i + 8 <= size && IsPrintableAscii8(data + i)) {
+      i += 8;
+      continue;
     }
+    const uint8_t byte = data[i];
+    if (byte == 0x7f || (byte < 0x20 && !IsAllowedControl(byte))) return false;
+    if (byte == '\n' && absl::StartsWith(text.substr(i + 1), "begin")) return false;
+    ++i;
   }
   return common::IsValidUtf8(text);
 }

@@ -14,6 +14,10 @@ TEST(IsPlainTextHeadTest, TextIsPlain) {
   EXPECT_TRUE(PlainText("id,name\r\nCUST-1,Zoë\tx\n"));
   EXPECT_TRUE(PlainText("{\"a\": 1}\n"));
   EXPECT_TRUE(PlainText(""));
+  EXPECT_TRUE(PlainText("0123456789abcdef~ tilde and space, then UTF-8: \xc3\xa9t\xc3\xa9\n"));
+  // Conservative: any line starting with "begin" goes to the archive reader,
+  // which decides whether it really is uuencode.
+  EXPECT_FALSE(PlainText("a line\nbeginning of a sentence\n"));
 }
 
 TEST(IsPlainTextHeadTest, EveryContainerSignatureIsNot) {
