@@ -4,9 +4,9 @@
 
 #include <boost/filesystem/operations.hpp>
 #include <cerrno>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/io/write_file.h"
 #include "common/log/audit.h"
 #include "common/status/errno_status.h"
 #include "common/status/status_macros.h"
@@ -31,11 +31,8 @@ absl::StatusOr<AgentKey> LoadOrCreateAttestationKey(const boost::filesystem::pat
   AgentKey result{.key = std::move(key), .created = created};
   const boost::filesystem::path public_path = AttestationPublicKeyPath(data_dir);
   if (result.created || !boost::filesystem::exists(public_path)) {
-    std::ofstream out(public_path.string(), std::ios::binary | std::ios::trunc);
-    out << result.key.PublicKey().ToPem();
-    if (!out.flush()) {
-      return common::ErrnoToStatus(errno, absl::StrCat("write ", public_path.string()));
-    }
+    OFFBOARD_RETURN_IF_ERROR(
+        common::WriteFileAtomically(public_path, result.key.PublicKey().ToPem()));
   }
   if (result.created) {
     common::AuditEvent(

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/scan/archive_source.h"
 #include "agent/scan/tree_walker.h"
+#include "common/io/unique_fd.h"
 
 namespace offboard::agent {
 namespace {
@@ -65,11 +66,6 @@ class FileQueue {
 constexpr size_t kBatchSize = 64;
 // Wide enough to cover a few large files each worth a batch on its own.
 constexpr size_t kBatchBytes = 64 << 20;
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() { ::close(fd); }
-};
 
 // What one examining thread found; merged when all are done.
 struct WorkerResult {
@@ -152,7 +148,7 @@ void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
                           .reason = absl::StrCat("cannot open: ", std::strerror(errno))});
     return;
   }
-  const FdCloser closer{fd};
+  const common::UniqueFd owned(fd);
   const std::string tagged = TaggedDataset(fd);
   // The fast path for the many files that are neither candidates nor tagged
   // nor archives: no fstat, no archive reader. (pread fails on anything
@@ -230,6 +226,15 @@ void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
   }
 }
 
+// Sorts `items` by key(item) and drops items whose key repeats.
+template <typename T, typename Key>
+void SortUnique(std::vector<T>& items, const Key& key) {
+  std::sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
+  items.erase(std::unique(items.begin(), items.end(),
+                          [&](const T& a, const T& b) { return key(a) == key(b); }),
+              items.end());
+}
+
 void Merge(WorkerResult& from, ScanReport& into) {
   std::move(from.findings.begin(), from.findings.end(), std::back_inserter(into.findings));
   std::move(from.errors.begin(), from.errors.end(), std::back_inserter(into.errors));
@@ -300,26 +305,12 @@ absl::StatusOr<ScanReport> Scanner::Run(ScanProgress* progress) {
   if (!walk_status.ok()) return walk_status;
   for (WorkerResult& result : results) Merge(result, report);
 
-  const auto finding_key = [](const Finding& f) {
-    return std::tie(f.path, f.member, f.dataset_id, f.match);
-  };
-  std::sort(report.findings.begin(), report.findings.end(),
-            [&](const Finding& a, const Finding& b) { return finding_key(a) < finding_key(b); });
   // Overlapping roots (a root inside another) examine some files twice;
-  // each copy is still reported once.
-  report.findings.erase(std::unique(report.findings.begin(), report.findings.end(),
-                                    [&](const Finding& a, const Finding& b) {
-                                      return finding_key(a) == finding_key(b);
-                                    }),
-                        report.findings.end());
-  const auto error_key = [](const ScanError& e) { return std::tie(e.path, e.member, e.reason); };
-  std::sort(report.errors.begin(), report.errors.end(),
-            [&](const ScanError& a, const ScanError& b) { return error_key(a) < error_key(b); });
-  report.errors.erase(std::unique(report.errors.begin(), report.errors.end(),
-                                  [&](const ScanError& a, const ScanError& b) {
-                                    return error_key(a) == error_key(b);
-                                  }),
-                      report.errors.end());
+  // each copy and each error is still reported once.
+  SortUnique(report.findings,
+             [](const Finding& f) { return std::tie(f.path, f.member, f.dataset_id, f.match); });
+  SortUnique(report.errors,
+             [](const ScanError& e) { return std::tie(e.path, e.member, e.reason); });
   return report;
 }
 

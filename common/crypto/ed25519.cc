@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "common/crypto/sha256.h"
 #include "common/io/read_file.h"
+#include "common/io/write_file.h"
 #include "common/status/errno_status.h"
 #include "common/status/status_macros.h"
 
@@ -180,46 +181,7 @@ absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::Load(const boost::filesyste
 }
 
 absl::Status Ed25519PrivateKey::Save(const boost::filesystem::path& path) const {
-  const std::string pem = ToPem();
-  // A fresh name each time: a temporary file left by a crash never blocks
-  // the next attempt. mkostemp creates it with mode 0600.
-  std::string temp = path.string() + ".XXXXXX";
-  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("create a file beside ", path.string()));
-  size_t written = 0;
-  while (written < pem.size()) {
-    const ssize_t n = ::write(fd, pem.data() + written, pem.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return ErrnoToStatus(error, absl::StrCat("write ", temp));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int error = errno;
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return ErrnoToStatus(error, absl::StrCat("fsync ", temp));
-  }
-  ::close(fd);
-  // link() fails when the target exists, unlike rename(): never overwrite a key.
-  if (::link(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    return ErrnoToStatus(error, absl::StrCat("save key ", path.string()));
-  }
-  ::unlink(temp.c_str());
-  const boost::filesystem::path parent =
-      path.has_parent_path() ? path.parent_path() : boost::filesystem::path(".");
-  const int dir_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, ToPem(), 0600, ExistingFile::kKeep);
 }
 
 std::string Ed25519PrivateKey::ToPem() const {

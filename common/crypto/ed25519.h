@@ -73,7 +73,7 @@ class Ed25519PrivateKey {
   // may read or write, because a leaked attestation key forges deletions.
   static absl::StatusOr<Ed25519PrivateKey> Load(const boost::filesystem::path& path);
 
-  // Writes PKCS#8 PEM with mode 0600 atomically (temp file, fsync, rename).
+  // Writes PKCS#8 PEM with mode 0600 atomically (temp file, fsync, link).
   // ALREADY_EXISTS if `path` exists: keys are never overwritten by accident.
   absl::Status Save(const boost::filesystem::path& path) const;
 

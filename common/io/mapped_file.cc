@@ -10,24 +10,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/io/read_file.h"
+#include "common/io/unique_fd.h"
 #include "common/status/errno_status.h"
 
 namespace offboard::common {
-namespace {
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() { ::close(fd); }
-};
-
-}  // namespace
-
 void MappedFile::Unmap::operator()(char* data) const { ::munmap(data, size); }
 
 absl::StatusOr<MappedFile> MappedFile::Open(const boost::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoToStatus(errno, path.string());
-  const FdCloser closer{fd};
+  const UniqueFd owned(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!owned) return ErrnoToStatus(errno, path.string());
+  const int fd = owned.get();
   struct stat info {};
   if (::fstat(fd, &info) != 0) return ErrnoToStatus(errno, path.string());
   MappedFile file;

@@ -8,24 +8,15 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "common/io/unique_fd.h"
 #include "common/status/errno_status.h"
 
 namespace offboard::common {
-namespace {
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() { ::close(fd); }
-};
-
-}  // namespace
-
 absl::StatusOr<std::string> ReadFileToString(const boost::filesystem::path& path,
                                              uint64_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoToStatus(errno, path.string());
-  const FdCloser closer{fd};
-  return ReadFdToString(fd, path, max_bytes);
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return ErrnoToStatus(errno, path.string());
+  return ReadFdToString(fd.get(), path, max_bytes);
 }
 
 absl::StatusOr<std::string> ReadFdToString(int fd, const boost::filesystem::path& path,

@@ -30,7 +30,7 @@ absl::Status WriteAll(int fd, absl::string_view contents, const std::string& nam
 }  // namespace
 
 absl::Status WriteFileAtomically(const boost::filesystem::path& path, absl::string_view contents,
-                                 mode_t mode) {
+                                 mode_t mode, ExistingFile existing) {
   const boost::filesystem::path parent =
       path.has_parent_path() ? path.parent_path() : boost::filesystem::path(".");
   std::string temp = (parent / ("." + path.filename().string() + ".XXXXXX")).string();
@@ -41,8 +41,16 @@ absl::Status WriteFileAtomically(const boost::filesystem::path& path, absl::stri
     status = ErrnoToStatus(errno, absl::StrCat("chmod ", temp));
   }
   ::close(fd);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
+  if (status.ok() && existing == ExistingFile::kReplace &&
+      ::rename(temp.c_str(), path.c_str()) != 0) {
     status = ErrnoToStatus(errno, absl::StrCat("rename to ", path.string()));
+  }
+  // link() fails when the target exists, where rename() would replace it.
+  if (status.ok() && existing == ExistingFile::kKeep) {
+    if (::link(temp.c_str(), path.c_str()) != 0) {
+      status = ErrnoToStatus(errno, absl::StrCat("create ", path.string()));
+    }
+    ::unlink(temp.c_str());
   }
   if (!status.ok()) {
     ::unlink(temp.c_str());

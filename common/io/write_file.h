@@ -13,11 +13,20 @@
 
 namespace offboard::common {
 
-// Writes `contents` to a temporary file beside `path`, fsyncs it, renames it
-// over `path` and fsyncs the directory. Errors name the path; on error the
-// temporary file is removed and `path` is unchanged.
+// Whether an existing file at the target may be replaced.
+enum class ExistingFile {
+  kReplace,  // rename over it
+  kKeep,     // fail with ALREADY_EXISTS (keys are never overwritten)
+};
+
+// Writes `contents` to a temporary file beside `path` (a fresh name each
+// time, so a crash leaves nothing that blocks the next attempt), fsyncs it,
+// moves it to `path` (rename, or link when the existing file must be kept)
+// and fsyncs the directory. Errors name the path; on error the temporary file
+// is removed and `path` is unchanged.
 absl::Status WriteFileAtomically(const boost::filesystem::path& path, absl::string_view contents,
-                                 mode_t mode = 0644);
+                                 mode_t mode = 0644,
+                                 ExistingFile existing = ExistingFile::kReplace);
 
 }  // namespace offboard::common
 
