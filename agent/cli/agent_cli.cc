@@ -2,6 +2,7 @@
 
 #include "agent/cli/keygen_command.h"
 #include "agent/cli/scan_command.h"
+#include "agent/cli/wipe_command.h"
 #include "common/cli/command_line.h"
 
 namespace offboard::agent {
@@ -17,6 +18,7 @@ int RunAgentCli(int argc, char** argv) {
   // Subcommands, one file each under agent/cli/.
   AddKeygenCommand(app, action);
   AddScanCommand(app, action);
+  AddWipeCommand(app, action);
   return common::RunCommandLine(app, action, argc, argv);
 }
 

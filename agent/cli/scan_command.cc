@@ -1,26 +1,13 @@
 #include "agent/cli/scan_command.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
-#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent/scan/dataset_index.h"
-#include "agent/scan/derived_matcher.h"
+#include "agent/cli/discovery.h"
 #include "agent/scan/scan_report_json.h"
-#include "agent/scan/scanner.h"
-#include "common/inventory/fingerprint_set.h"
-#include "common/inventory/inventory_csv.h"
 #include "common/io/write_file.h"
 #include "common/log/audit.h"
 
@@ -39,91 +26,17 @@ struct ScanCommandOptions {
   unsigned threads = 0;
 };
 
-// Redraws one status line on stderr while the scan runs, only on a terminal.
-class ProgressLine {
- public:
-  explicit ProgressLine(ScanProgress& progress) : progress_(progress) {
-    if (::isatty(STDERR_FILENO) == 1) thread_ = std::thread([this] { Loop(); });
-  }
-  ~ProgressLine() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-    std::fputs("\r\033[K", stderr);
-  }
-
- private:
-  void Loop() {
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [this] { return done_; })) {
-      std::string current;
-      {
-        std::lock_guard path_lock(progress_.current_mutex);
-        current = progress_.current_path;
-      }
-      if (current.size() > 60) current = "..." + current.substr(current.size() - 57);
-      std::fprintf(stderr, "\r\033[Kscanned %llu files, %.1f MiB, %llu findings  %s",
-                   static_cast<unsigned long long>(progress_.files.load()),
-                   static_cast<double>(progress_.bytes.load()) / (1 << 20),
-                   static_cast<unsigned long long>(progress_.findings.load()), current.c_str());
-      std::fflush(stderr);
-    }
-  }
-
-  ScanProgress& progress_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool done_ = false;
-  std::thread thread_;
-};
-
-// Every file queued for the examining threads keeps its directory open; on a
-// host with many CPUs the default soft limit of 1024 descriptors can be short.
-void RaiseDescriptorLimit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
-
 int RunScan(const ScanCommandOptions& options) {
-  RaiseDescriptorLimit();
-  // The inventory streams into the index: a million rows would take hundreds
-  // of MiB as records, and the scanner needs only sizes, digests and datasets.
-  DatasetIndex::Builder builder;
-  const absl::Status read = common::ForEachInventoryRecord(
-      options.inventory, [&builder](const common::InventoryRecord& record) {
-        builder.Add(record);
-        return absl::OkStatus();
-      });
-  if (!read.ok()) return common::ReportError(kProgram, read);
-  absl::StatusOr<DatasetIndex> index = std::move(builder).Finish();
-  if (!index.ok()) return common::ReportError(kProgram, index.status());
-
-  absl::StatusOr<std::vector<common::FingerprintSet>> sets = common::ReadFingerprintSetsFor(
-      [&index](absl::string_view dataset_id) { return index->HasDataset(dataset_id); },
-      options.inventory, options.fingerprints);
-  if (!sets.ok()) return common::ReportError(kProgram, sets.status());
-  absl::StatusOr<FingerprintIndex> fingerprints = FingerprintIndex::Build(*std::move(sets));
-  if (!fingerprints.ok()) return common::ReportError(kProgram, fingerprints.status());
+  absl::StatusOr<DiscoveryInputs> inputs =
+      LoadDiscoveryInputs(options.inventory, options.fingerprints);
+  if (!inputs.ok()) return common::ReportError(kProgram, inputs.status());
 
   ScanOptions scan_options;
   scan_options.roots.assign(options.roots.begin(), options.roots.end());
   scan_options.cross_filesystems = options.cross_filesystems;
   scan_options.limits.max_depth = options.max_depth;
   scan_options.threads = options.threads;
-  Scanner scanner(*index, &*fingerprints, scan_options);
-  ScanProgress progress;
-  absl::StatusOr<ScanReport> report;
-  {
-    ProgressLine line(progress);
-    report = scanner.Run(&progress);
-  }
+  absl::StatusOr<ScanReport> report = RunDiscovery(*inputs, scan_options);
   if (!report.ok()) return common::ReportError(kProgram, report.status());
 
   const absl::Status written =

@@ -24,9 +24,17 @@
 //   matcher.Consume(chunk1); matcher.Consume(chunk2);
 //   std::vector<DerivedMatch> matches = matcher.Finish();
 //
+// RecordDetector asks the same question of one line for chosen datasets, for
+// redaction (agent/wipe/record_redactor.h):
+//
+//   OFFBOARD_ASSIGN_OR_RETURN(RecordDetector detector,
+//                             RecordDetector::Create(index, {"customers"}));
+//   if (detector.LineHoldsRecord(line)) ...  // drop the line
+//
 // FingerprintIndex is immutable after Build and safe to share between threads;
-// it must outlive, and not be moved under, its matchers. Build wipes the keys
-// in the sets it is given. A DerivedMatcher is used by one thread.
+// it must outlive, and not be moved under, its matchers and detectors. Build
+// wipes the keys in the sets it is given. A DerivedMatcher is used by one
+// thread; a RecordDetector is immutable and may be shared.
 #ifndef OFFBOARD_AGENT_SCAN_DERIVED_MATCHER_H_
 #define OFFBOARD_AGENT_SCAN_DERIVED_MATCHER_H_
 
@@ -34,9 +42,12 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "agent/scan/byte_source.h"
 #include "common/inventory/fingerprint_set.h"
 
@@ -61,6 +72,7 @@ class FingerprintIndex {
 
  private:
   friend class DerivedMatcher;
+  friend class RecordDetector;
   struct Compiled;
   explicit FingerprintIndex(std::vector<std::unique_ptr<Compiled>> sets);
   std::vector<std::unique_ptr<Compiled>> sets_;
@@ -79,6 +91,28 @@ class DerivedMatcher final : public ContentConsumer {
  private:
   struct State;
   std::unique_ptr<State> state_;
+};
+
+// Whether a line holds a record of one of the chosen datasets.
+class RecordDetector {
+ public:
+  // INVALID_ARGUMENT when `datasets` is empty or names a dataset that is not
+  // in `index` (a typo would otherwise redact nothing, silently).
+  static absl::StatusOr<RecordDetector> Create(const FingerprintIndex& index,
+                                               const absl::flat_hash_set<std::string>& datasets);
+
+  // True when `line` holds at least one identifier, extracted as DerivedMatcher
+  // does, whose HMAC is in the digests of a chosen dataset. `line` is one line,
+  // with or without its line ending; were it several, any of them counts. It
+  // is examined whole, whatever its length: bounding it is the caller's job.
+  bool LineHoldsRecord(absl::string_view line) const;
+
+ private:
+  RecordDetector(const FingerprintIndex& index, std::vector<bool> chosen)
+      : index_(&index), chosen_(std::move(chosen)) {}
+
+  const FingerprintIndex* index_;
+  std::vector<bool> chosen_;  // per dataset, in index order
 };
 
 }  // namespace offboard::agent

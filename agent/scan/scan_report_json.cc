@@ -23,27 +23,26 @@ std::string LossyUtf8(const std::string& name) {
   return out;
 }
 
-nlohmann::ordered_json MemberChain(const std::vector<std::string>& member,
-                                   nlohmann::ordered_json& object) {
+}  // namespace
+
+void AddFileName(nlohmann::ordered_json& object, const std::string& key, const std::string& name) {
+  object[key] = LossyUtf8(name);
+  if (!common::IsValidUtf8(name)) object[key + "_hex"] = common::HexEncode(name);
+}
+
+void AddMemberChain(nlohmann::ordered_json& object, const std::vector<std::string>& member) {
   nlohmann::ordered_json chain = nlohmann::ordered_json::array();
   bool exact = true;
   for (const std::string& name : member) {
     exact = exact && common::IsValidUtf8(name);
     chain.push_back(LossyUtf8(name));
   }
+  object["member"] = std::move(chain);
   if (!exact) {
     nlohmann::ordered_json hex = nlohmann::ordered_json::array();
     for (const std::string& name : member) hex.push_back(common::HexEncode(name));
     object["member_hex"] = hex;
   }
-  return chain;
-}
-
-}  // namespace
-
-void AddFileName(nlohmann::ordered_json& object, const std::string& key, const std::string& name) {
-  object[key] = LossyUtf8(name);
-  if (!common::IsValidUtf8(name)) object[key + "_hex"] = common::HexEncode(name);
 }
 
 nlohmann::ordered_json ScanReportToJson(const ScanReport& report) {
@@ -54,7 +53,7 @@ nlohmann::ordered_json ScanReportToJson(const ScanReport& report) {
     entry["dataset_id"] = finding.dataset_id;
     entry["sha256"] = finding.sha256;
     AddFileName(entry, "path", finding.path);
-    entry["member"] = MemberChain(finding.member, entry);
+    AddMemberChain(entry, finding.member);
     entry["match"] = MatchKindName(finding.match);
     entry["size"] = finding.size;
     if (finding.match == MatchKind::kDerived) entry["records_matched"] = finding.records_matched;
@@ -68,7 +67,7 @@ nlohmann::ordered_json ScanReportToJson(const ScanReport& report) {
   for (const ScanError& error : report.errors) {
     nlohmann::ordered_json entry;
     AddFileName(entry, "path", error.path);
-    if (!error.member.empty()) entry["member"] = MemberChain(error.member, entry);
+    if (!error.member.empty()) AddMemberChain(entry, error.member);
     entry["reason"] = LossyUtf8(error.reason);
     json["errors"].push_back(std::move(entry));
   }

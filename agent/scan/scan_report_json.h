@@ -21,6 +21,9 @@ nlohmann::ordered_json ScanReportToJson(const ScanReport& report);
 // Adds `key` (UTF-8, lossy) and, when needed, `key`_hex (exact bytes) to `object`.
 void AddFileName(nlohmann::ordered_json& object, const std::string& key, const std::string& name);
 
+// Adds "member" (UTF-8, lossy) and, when needed, "member_hex" (exact bytes).
+void AddMemberChain(nlohmann::ordered_json& object, const std::vector<std::string>& member);
+
 }  // namespace offboard::agent
 
 #endif  // OFFBOARD_AGENT_SCAN_SCAN_REPORT_JSON_H_

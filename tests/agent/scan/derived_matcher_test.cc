@@ -274,5 +274,70 @@ TEST(DerivedMatcherTest, EmptyIndexMatchesNothing) {
   EXPECT_THAT(Scan(index, Csv(EveryThird(10))), IsEmpty());
 }
 
+RecordDetector MustCreate(const FingerprintIndex& index,
+                          const absl::flat_hash_set<std::string>& datasets) {
+  absl::StatusOr<RecordDetector> detector = RecordDetector::Create(index, datasets);
+  EXPECT_TRUE(detector.ok()) << detector.status();
+  return std::move(detector).value();
+}
+
+TEST(RecordDetectorTest, LineWithARecordOfTheDataset) {
+  const FingerprintIndex index = MustBuild({Customers(5)});
+  const RecordDetector detector = MustCreate(index, {"customers"});
+  EXPECT_TRUE(detector.LineHoldsRecord(CustomerId(7) + ",Jane Doe,2024-01-01,1234.56\n"));
+  EXPECT_TRUE(detector.LineHoldsRecord("x;" + CustomerId(999) + "\r\n"));
+  EXPECT_TRUE(detector.LineHoldsRecord(CustomerId(0)));  // no line ending
+  // The second identifier on the line is the dataset's.
+  EXPECT_TRUE(detector.LineHoldsRecord(CustomerId(5000) + "," + CustomerId(3) + "\n"));
+  EXPECT_FALSE(detector.LineHoldsRecord("customer_id,name,since,balance\n"));
+  EXPECT_FALSE(detector.LineHoldsRecord(CustomerId(5000) + ",Jane Doe\n"));  // decoy
+  EXPECT_FALSE(detector.LineHoldsRecord("cust-00000001,CUST-0000001,CUST_00000002\n"));
+  EXPECT_FALSE(detector.LineHoldsRecord(""));
+}
+
+TEST(RecordDetectorTest, OnlyChosenDatasetsCount) {
+  // "staff" shares the customers' regex (one RE2 pass) with its own key.
+  const FingerprintIndex index = MustBuild({
+      Customers(5),
+      MakeSet("staff", Key(3), R"(CUST-\d{8})", 2, CustomerIds(2000, 50)),
+  });
+  const std::string customer = CustomerId(1) + "\n";
+  const std::string staff = CustomerId(2001) + "\n";
+  const RecordDetector staff_only = MustCreate(index, {"staff"});
+  EXPECT_FALSE(staff_only.LineHoldsRecord(customer));
+  EXPECT_TRUE(staff_only.LineHoldsRecord(staff));
+  const RecordDetector both = MustCreate(index, {"staff", "customers"});
+  EXPECT_TRUE(both.LineHoldsRecord(customer));
+  EXPECT_TRUE(both.LineHoldsRecord(staff));
+}
+
+TEST(RecordDetectorTest, SameExtractionRulesAsTheMatcher) {
+  // Group 1 is the identifier: the bare number elsewhere on the line is not.
+  std::vector<std::string> numbers;
+  for (int i = 0; i < 10; ++i) numbers.push_back(std::to_string(700000 + i));
+  numbers.push_back("");  // an empty identifier is never looked up
+  const FingerprintIndex index =
+      MustBuild({MakeSet("orders", Key(4), R"re("order_id":\s*"(\d*)")re", 1, numbers)});
+  const RecordDetector detector = MustCreate(index, {"orders"});
+  EXPECT_TRUE(detector.LineHoldsRecord(R"({"customer":"1","order_id": "700003"})"));
+  EXPECT_FALSE(detector.LineHoldsRecord(R"({"customer":"700003","order_id": "123456"})"));
+  EXPECT_FALSE(detector.LineHoldsRecord(R"({"customer":"700003","order_id": ""})"));
+  // Anchors apply per line.
+  const FingerprintIndex anchored =
+      MustBuild({MakeSet("customers", Key(1), R"(^CUST-\d{8}$)", 1, CustomerIds(0, 10))});
+  const RecordDetector by_line = MustCreate(anchored, {"customers"});
+  EXPECT_TRUE(by_line.LineHoldsRecord("CUST-00000001\n"));
+  EXPECT_FALSE(by_line.LineHoldsRecord("x CUST-00000002\n"));
+}
+
+TEST(RecordDetectorTest, UnknownOrNoDatasetIsRejected) {
+  const FingerprintIndex index = MustBuild({Customers(5)});
+  absl::StatusOr<RecordDetector> unknown = RecordDetector::Create(index, {"customers", "custmers"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown.status().message(), HasSubstr("'custmers'"));
+  EXPECT_EQ(RecordDetector::Create(index, {}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace offboard::agent

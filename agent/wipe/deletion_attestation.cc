@@ -1,0 +1,116 @@
+#include "agent/wipe/deletion_attestation.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "agent/scan/scan_report_json.h"
+#include "agent/wipe/wipe_report_json.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace offboard::agent {
+namespace {
+
+// The subject name of an item: the path, then "!" and each member name, so
+// that "backup.tar.gz!2024/export.zip!customers.csv" names a nested member.
+// Names that are not UTF-8 carry U+FFFD here; the item's path_hex is exact.
+std::string SubjectName(const Finding& finding) {
+  const std::string raw = finding.member.empty()
+                              ? finding.path
+                              : absl::StrCat(finding.path, "!", absl::StrJoin(finding.member, "!"));
+  nlohmann::ordered_json holder;
+  AddFileName(holder, "name", raw);
+  return holder["name"].get<std::string>();
+}
+
+nlohmann::json ToJson(const nlohmann::ordered_json& ordered) {
+  return nlohmann::json::parse(
+      ordered.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+}  // namespace
+
+HostFacts ReadHostFacts() {
+  HostFacts facts;
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) == 0) facts.hostname = name;
+  std::ifstream machine_id("/etc/machine-id");
+  std::getline(machine_id, facts.machine_id);
+  facts.machine_id = std::string(absl::StripAsciiWhitespace(facts.machine_id));
+  struct utsname uts {};
+  if (::uname(&uts) == 0) facts.kernel = uts.release;
+  return facts;
+}
+
+std::string NowRfc3339() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+nlohmann::json PolicyToJson(const offboard::v1::WipePolicy& policy) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(policy, &json, options);
+  return nlohmann::json::parse(json, nullptr, false);
+}
+
+common::InTotoStatement BuildDeletionStatement(const DeletionRun& run,
+                                               const offboard::v1::WipePolicy& policy) {
+  common::InTotoStatement statement;
+  statement.predicate_type = std::string(common::kDeletionPredicateType);
+  nlohmann::json items = nlohmann::json::array();
+  for (const WipeItem& item : run.items) {
+    items.push_back(ToJson(WipeItemToJson(item)));
+    if (item.outcome.status == ItemStatus::kWiped && !item.finding.sha256.empty()) {
+      statement.subjects.push_back(
+          {.name = SubjectName(item.finding), .digest = {{"sha256", item.finding.sha256}}});
+    }
+  }
+  nlohmann::json errors = nlohmann::json::array();
+  for (const ScanError& error : run.post_scan_errors) {
+    nlohmann::ordered_json entry;
+    AddFileName(entry, "path", error.path);
+    if (!error.member.empty()) AddMemberChain(entry, error.member);
+    entry["reason"] = error.reason;
+    errors.push_back(ToJson(entry));
+  }
+  const bool standalone = run.order_id.empty();
+  statement.predicate = {
+      {"run_id", run.run_id},
+      {"order_id", run.order_id},
+      {"nonce", run.nonce},
+      {"standalone", standalone},
+      {"started_at", run.started_at},
+      {"finished_at", run.finished_at},
+      {"roots", run.roots},
+      {"agent", {{"version", run.agent_version}, {"key_id", run.agent_key_id}}},
+      {"host",
+       {{"hostname", run.host.hostname},
+        {"machine_id", run.host.machine_id},
+        {"kernel", run.host.kernel}}},
+      {"policy", PolicyToJson(policy)},
+      {"items", items},
+      {"summary", ToJson(ItemSummary(run.items))},
+      {"post_wipe_scan",
+       {{"files_scanned", run.post_scan_stats.files_scanned},
+        {"bytes_read", run.post_scan_stats.bytes_read},
+        {"residual",
+         std::count_if(run.items.begin(), run.items.end(),
+                       [](const WipeItem& item) { return item.outcome.status == ItemStatus::kResidual; })},
+        {"errors", errors}}},
+  };
+  return statement;
+}
+
+}  // namespace offboard::agent

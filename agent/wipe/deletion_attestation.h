@@ -1,0 +1,67 @@
+// The deletion attestation (ARCHITECTURE.md, "Attestation format"): an in-toto
+// Statement v1 whose subjects are the destroyed files and members with their
+// SHA-256, and whose predicate says — per item — the method, passes,
+// verification, assurance reached and storage facts, plus the policy, the
+// order it answers (order id and nonce, empty when run standalone), the host,
+// and the post-wipe scan. Signed as a DSSE envelope with the agent's
+// attestation key, so that anyone can check it with a standard DSSE verifier.
+//
+// It states only what the items say, and the items say only what the journal
+// recorded as completed.
+//
+//   common::InTotoStatement statement = BuildDeletionStatement(run);
+//   common::DsseEnvelope envelope = SignDeletionStatement(statement, key);
+//
+// Pure functions.
+#ifndef OFFBOARD_AGENT_WIPE_DELETION_ATTESTATION_H_
+#define OFFBOARD_AGENT_WIPE_DELETION_ATTESTATION_H_
+
+#include <string>
+#include <vector>
+
+#include "agent/scan/finding.h"
+#include "agent/wipe/wipe_engine.h"
+#include "common/crypto/ed25519.h"
+#include "common/dsse/envelope.h"
+#include "common/intoto/statement.h"
+#include "offboard/v1/policy.pb.h"
+
+namespace offboard::agent {
+
+struct HostFacts {
+  std::string hostname;
+  std::string machine_id;  // /etc/machine-id, empty if absent
+  std::string kernel;      // uname -r
+};
+
+// Reads the facts of this host; missing facts stay empty.
+HostFacts ReadHostFacts();
+
+struct DeletionRun {
+  std::string run_id;
+  std::string order_id;  // empty for a standalone `wipe`
+  std::string nonce;     // the order's nonce (hex), empty for standalone
+  std::string started_at;   // RFC 3339, UTC
+  std::string finished_at;  // RFC 3339, UTC
+  std::vector<std::string> roots;
+  std::string agent_version;
+  std::string agent_key_id;  // hex SHA-256 of the raw public key
+  HostFacts host;
+  std::vector<WipeItem> items;  // residual items included
+  ScanStats post_scan_stats;
+  std::vector<ScanError> post_scan_errors;
+};
+
+// The statement; `policy` is the policy the items were wiped under.
+common::InTotoStatement BuildDeletionStatement(const DeletionRun& run,
+                                               const offboard::v1::WipePolicy& policy);
+
+// The policy as the predicate shows it (name, passes, verification, ...).
+nlohmann::json PolicyToJson(const offboard::v1::WipePolicy& policy);
+
+// The current time as RFC 3339 UTC with seconds ("2026-11-26T14:05:01Z").
+std::string NowRfc3339();
+
+}  // namespace offboard::agent
+
+#endif  // OFFBOARD_AGENT_WIPE_DELETION_ATTESTATION_H_
