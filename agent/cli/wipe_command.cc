@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <boost/filesystem/operations.hpp>
 #include <iostream>
 #include <map>
@@ -119,8 +120,14 @@ int RunWipe(const WipeCommandOptions& options) {
 
   ScanOptions scan_options;
   scan_options.roots.assign(root_paths.begin(), root_paths.end());
-  scan_options.cross_filesystems = options.cross_filesystems;
-  scan_options.limits.max_depth = policy->scan_limits().max_archive_depth();
+  // The policy's scan limits bound discovery (a signed order carries them).
+  const offboard::v1::ScanLimits& limits = policy->scan_limits();
+  scan_options.limits.max_depth = limits.max_archive_depth();
+  scan_options.limits.max_member_bytes = limits.max_member_bytes();
+  scan_options.limits.max_archive_bytes = limits.max_archive_bytes();
+  scan_options.limits.max_compression_ratio = limits.max_compression_ratio();
+  scan_options.limits.per_file_timeout = std::chrono::seconds(limits.per_file_timeout_seconds());
+  scan_options.cross_filesystems = options.cross_filesystems || limits.cross_filesystems();
   scan_options.threads = options.threads;
 
   const fs::path data_dir = fs::absolute(options.data_dir);
@@ -192,7 +199,7 @@ int RunWipe(const WipeCommandOptions& options) {
     if (!appended.ok()) return common::ReportError(kProgram, appended);
   }
 
-  WipeEngine engine(roots, *policy, &inputs->fingerprints, options.cross_filesystems);
+  WipeEngine engine(roots, *policy, &inputs->fingerprints, scan_options.cross_filesystems);
   absl::StatusOr<std::vector<WipeItem>> items = engine.Execute(plan, *journal);
   if (!items.ok()) return common::ReportError(kProgram, items.status());
   for (const WipeItem& item : *items) {
@@ -218,6 +225,9 @@ int RunWipe(const WipeCommandOptions& options) {
   run.started_at = started_at;
   run.finished_at = NowRfc3339();
   run.roots = root_paths;
+  absl::StatusOr<common::Sha256Digest> inventory_digest = common::Sha256File(options.inventory);
+  if (!inventory_digest.ok()) return common::ReportError(kProgram, inventory_digest.status());
+  run.inventory_sha256 = common::DigestHex(*inventory_digest);
   run.agent_version = OFFBOARD_VERSION;
   run.agent_key_id = key->key.PublicKey().KeyId();
   run.host = ReadHostFacts();

@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -226,8 +227,10 @@ class Rewrite {
 
  private:
   absl::Status CopyEntry(const Copy& copy, archive_entry* entry, std::vector<std::string>& chain);
+  // Writes the member again without what `node` names; sets `dropped` when
+  // the whole member went instead (a compressed single file).
   absl::Status RewriteMember(const Copy& copy, archive_entry* entry, DropNode& node,
-                             std::vector<std::string>& chain);
+                             std::vector<std::string>& chain, bool* dropped);
   // The member rewritten without what `node` names, or nullopt when it is no
   // archive (so nothing in it can be found).
   absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteInMemory(
@@ -301,7 +304,9 @@ absl::Status Rewrite::CopyArchive(archive* reader, int r, archive_entry* entry, 
       dropped_names.insert(std::move(name));
       kept = false;
     } else if (node != drops.members.end()) {
-      status = RewriteMember(copy, entry, node->second, chain);
+      bool dropped = false;
+      status = RewriteMember(copy, entry, node->second, chain, &dropped);
+      kept = !dropped;
     } else {
       status = CopyEntry(copy, entry, chain);
     }
@@ -342,7 +347,7 @@ absl::Status Rewrite::CopyEntry(const Copy& copy, archive_entry* entry,
 }
 
 absl::Status Rewrite::RewriteMember(const Copy& copy, archive_entry* entry, DropNode& node,
-                                    std::vector<std::string>& chain) {
+                                    std::vector<std::string>& chain, bool* dropped) {
   const mode_t type = archive_entry_filetype(entry);
   if ((type != AE_IFREG && type != 0) || archive_entry_hardlink(entry) != nullptr) {
     return CopyEntry(copy, entry, chain);  // no content of its own: nothing found in it
@@ -353,8 +358,19 @@ absl::Status Rewrite::RewriteMember(const Copy& copy, archive_entry* entry, Drop
   }
   OFFBOARD_ASSIGN_OR_RETURN(const std::vector<uint8_t> data,
                             ReadToMemory(copy.reader, entry, chain));
+  absl::StatusOr<std::optional<std::vector<uint8_t>>> rewritten_or =
+      RewriteInMemory(data, node, chain);
+  if (!rewritten_or.ok() && IsCompressedSingleFile(rewritten_or.status())) {
+    // A compressed single file holds one stream, and that is what is to go:
+    // the member goes whole.
+    node.found = true;
+    node.whole = true;
+    result_.removed.push_back(chain);
+    *dropped = true;
+    return absl::OkStatus();
+  }
   OFFBOARD_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> rewritten,
-                            RewriteInMemory(data, node, chain));
+                            std::move(rewritten_or));
   if (rewritten.has_value()) node.found = true;
   const std::vector<uint8_t>& content = rewritten.has_value() ? *rewritten : data;
   archive_entry_set_size(entry, static_cast<la_int64_t>(content.size()));
@@ -372,9 +388,11 @@ absl::StatusOr<bool> Rewrite::Start(archive* a, int* r, archive_entry** entry,
   if (*r != ARCHIVE_OK && *r != ARCHIVE_WARN && *r != ARCHIVE_EOF) return ReadError(a, chain);
   if (!ReadsRawContent(a)) return true;
   if (archive_filter_count(a) <= 1) return false;  // plain content
-  return absl::UnimplementedError(absl::StrCat(Where(chain), ": a compressed single file (",
-                                               archive_filter_name(a, 0),
-                                               "), not an archive; it can only be removed whole"));
+  absl::Status status = absl::UnimplementedError(
+      absl::StrCat(Where(chain), ": a compressed single file (", archive_filter_name(a, 0),
+                   "), not an archive; it can only be removed whole"));
+  status.SetPayload(kCompressedSingleFilePayload, absl::Cord("1"));
+  return status;
 }
 
 absl::StatusOr<std::optional<std::vector<uint8_t>>> Rewrite::RewriteInMemory(
@@ -488,6 +506,10 @@ absl::Status CheckAllFound(const DropNode& root, const std::vector<std::vector<s
 }
 
 }  // namespace
+
+bool IsCompressedSingleFile(const absl::Status& status) {
+  return absl::IsUnimplemented(status) && status.GetPayload(kCompressedSingleFilePayload).has_value();
+}
 
 absl::StatusOr<ArchiveRewriteResult> RewriteArchiveWithout(
     int source_fd, int dest_fd, const std::vector<std::vector<std::string>>& drop,

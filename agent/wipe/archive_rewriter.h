@@ -68,8 +68,9 @@ struct ArchiveRewriteResult {
 // Errors name `display_path` and the member chain:
 //   UNIMPLEMENTED: a format or filter libarchive reads but cannot write (rar,
 //     cab, lha, xar, iso9660, ar, warc, cpio other than odc/newc, uuencode,
-//     rpm), a compressed single file (.gz) at the top or as a nested member
-//     of a chain, or an entry the target format cannot hold.
+//     rpm), a compressed single file (.gz) at the top (IsCompressedSingleFile;
+//     one nested in an archive is dropped as a whole member instead), or an
+//     entry the target format cannot hold.
 //   NOT_FOUND: a chain of `drop` names no member, or the source is no
 //     archive (the partial output must then not be used).
 //   DATA_LOSS: corrupt or truncated source, or a kept encrypted entry.
@@ -78,6 +79,12 @@ struct ArchiveRewriteResult {
 //   INVALID_ARGUMENT: an empty chain or member name in `drop`.
 //   Other codes: reading `source_fd` or writing `dest_fd` failed (errno as
 //     in ErrnoToStatus: a full disk is RESOURCE_EXHAUSTED too).
+// The payload that marks the UNIMPLEMENTED status of a compressed single file
+// (a .gz holding one stream): the whole file is the member, so the caller
+// removes it whole. Nested ones inside an archive are dropped as members.
+inline constexpr char kCompressedSingleFilePayload[] = "offboard.dev/wipe/compressed-single-file";
+bool IsCompressedSingleFile(const absl::Status& status);
+
 absl::StatusOr<ArchiveRewriteResult> RewriteArchiveWithout(
     int source_fd, int dest_fd, const std::vector<std::vector<std::string>>& drop,
     absl::string_view display_path, uint64_t max_inner_bytes = 256ull << 20);

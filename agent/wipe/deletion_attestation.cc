@@ -5,6 +5,8 @@
 
 #include <ctime>
 #include <fstream>
+#include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -70,12 +72,21 @@ common::InTotoStatement BuildDeletionStatement(const DeletionRun& run,
   common::InTotoStatement statement;
   statement.predicate_type = std::string(common::kDeletionPredicateType);
   nlohmann::json items = nlohmann::json::array();
+  std::set<std::pair<std::string, std::string>> subjects_seen;
   for (const WipeItem& item : run.items) {
     items.push_back(ToJson(WipeItemToJson(item)));
-    if (item.outcome.status == ItemStatus::kWiped && !item.finding.sha256.empty()) {
+    // One subject per destroyed content, however many findings named it
+    // (an exact copy that is also a derived copy).
+    if (item.outcome.status == ItemStatus::kWiped && !item.finding.sha256.empty() &&
+        subjects_seen.insert({SubjectName(item.finding), item.finding.sha256}).second) {
       statement.subjects.push_back(
           {.name = SubjectName(item.finding), .digest = {{"sha256", item.finding.sha256}}});
     }
+  }
+  if (statement.subjects.empty()) {
+    // in-toto needs a subject; with nothing destroyed, the statement is about
+    // the inventory that was searched for.
+    statement.subjects.push_back({.name = "inventory", .digest = {{"sha256", run.inventory_sha256}}});
   }
   nlohmann::json errors = nlohmann::json::array();
   for (const ScanError& error : run.post_scan_errors) {
@@ -94,6 +105,7 @@ common::InTotoStatement BuildDeletionStatement(const DeletionRun& run,
       {"started_at", run.started_at},
       {"finished_at", run.finished_at},
       {"roots", run.roots},
+      {"inventory_sha256", run.inventory_sha256},
       {"agent", {{"version", run.agent_version}, {"key_id", run.agent_key_id}}},
       {"host",
        {{"hostname", run.host.hostname},

@@ -6,6 +6,9 @@
 // and the post-wipe scan. Signed as a DSSE envelope with the agent's
 // attestation key, so that anyone can check it with a standard DSSE verifier.
 //
+// With nothing destroyed, the one subject is the inventory ("inventory", its
+// SHA-256): in-toto requires a subject, and that is what was searched for.
+//
 // It states only what the items say, and the items say only what the journal
 // recorded as completed.
 //
@@ -44,6 +47,7 @@ struct DeletionRun {
   std::string started_at;   // RFC 3339, UTC
   std::string finished_at;  // RFC 3339, UTC
   std::vector<std::string> roots;
+  std::string inventory_sha256;  // of the inventory file searched for
   std::string agent_version;
   std::string agent_key_id;  // hex SHA-256 of the raw public key
   HostFacts host;

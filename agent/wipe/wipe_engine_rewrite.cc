@@ -188,10 +188,13 @@ absl::StatusOr<TargetOutcome> WipeEngine::RewriteAndWipe(const WipeRoot& root,
   }
   if (!written.ok()) {
     UndoRewrite(file->dir.get(), temp, hold, target.identity);
+    // A compressed single file is all member: removing the member is removing it.
+    const bool whole_is_member = archive && IsCompressedSingleFile(written);
     const bool unwritable = archive && (absl::IsUnimplemented(written) ||
                                         absl::IsResourceExhausted(written));
     if (!unwritable) return MakeOutcome(ItemStatus::kFailed, method, std::string(written.message()));
-    if (policy_.unwritable_archives() != offboard::v1::UNWRITABLE_ARCHIVE_ACTION_WIPE_WHOLE_ARCHIVE) {
+    if (!whole_is_member &&
+        policy_.unwritable_archives() != offboard::v1::UNWRITABLE_ARCHIVE_ACTION_WIPE_WHOLE_ARCHIVE) {
       return MakeOutcome(ItemStatus::kNeedsReview, "none",
                      absl::StrCat(written.message(), "; the policy asks for review"));
     }
@@ -202,7 +205,9 @@ absl::StatusOr<TargetOutcome> WipeEngine::RewriteAndWipe(const WipeRoot& root,
       return MakeOutcome(ItemStatus::kFailed, "overwrite", std::string(destroyed.status().message()));
     }
     return WipedOutcome(*std::move(destroyed), "overwrite",
-                        absl::StrCat(written.message(), "; the policy wipes the whole archive"));
+                        absl::StrCat(written.message(), whole_is_member
+                                                            ? "; wiped whole"
+                                                            : "; the policy wipes the whole archive"));
   }
 
   OFFBOARD_RETURN_IF_ERROR(journal({{"step", "replace"}}));

@@ -43,6 +43,11 @@ absl::Status FieldError(absl::string_view source, absl::string_view field,
   return absl::InvalidArgumentError(absl::StrCat(source, ": field '", field, "': ", problem));
 }
 
+// Proto3 enums are open: text format accepts any number ("verification: 7").
+absl::Status UnknownValue(absl::string_view source, absl::string_view field, int value) {
+  return FieldError(source, field, absl::StrCat("unknown value ", value));
+}
+
 }  // namespace
 
 absl::Status ValidateWipePolicy(const WipePolicy& policy, absl::string_view source) {
@@ -59,6 +64,9 @@ absl::Status ValidateWipePolicy(const WipePolicy& policy, absl::string_view sour
     if (pass.pattern() == offboard::v1::PASS_PATTERN_UNSPECIFIED) {
       return FieldError(source, field + ".pattern", "must be set");
     }
+    if (!offboard::v1::PassPattern_IsValid(pass.pattern())) {
+      return UnknownValue(source, field + ".pattern", pass.pattern());
+    }
     if (pass.pattern() == offboard::v1::PASS_PATTERN_BYTE && pass.byte() > 255) {
       return FieldError(source, field + ".byte", "must be 0..255");
     }
@@ -69,17 +77,29 @@ absl::Status ValidateWipePolicy(const WipePolicy& policy, absl::string_view sour
   if (policy.verification() == offboard::v1::VERIFICATION_UNSPECIFIED) {
     return FieldError(source, "verification", "must be set");
   }
+  if (!offboard::v1::Verification_IsValid(policy.verification())) {
+    return UnknownValue(source, "verification", policy.verification());
+  }
   if (policy.rename_rounds() > kMaxRenameRounds) {
     return FieldError(source, "rename_rounds", absl::StrCat("at most ", kMaxRenameRounds));
   }
   if (policy.archive_members() == offboard::v1::ARCHIVE_MEMBER_ACTION_UNSPECIFIED) {
     return FieldError(source, "archive_members", "must be set");
   }
+  if (!offboard::v1::ArchiveMemberAction_IsValid(policy.archive_members())) {
+    return UnknownValue(source, "archive_members", policy.archive_members());
+  }
   if (policy.unwritable_archives() == offboard::v1::UNWRITABLE_ARCHIVE_ACTION_UNSPECIFIED) {
     return FieldError(source, "unwritable_archives", "must be set");
   }
+  if (!offboard::v1::UnwritableArchiveAction_IsValid(policy.unwritable_archives())) {
+    return UnknownValue(source, "unwritable_archives", policy.unwritable_archives());
+  }
   if (policy.derived_copies() == offboard::v1::DERIVED_COPY_ACTION_UNSPECIFIED) {
     return FieldError(source, "derived_copies", "must be set");
+  }
+  if (!offboard::v1::DerivedCopyAction_IsValid(policy.derived_copies())) {
+    return UnknownValue(source, "derived_copies", policy.derived_copies());
   }
   if (!policy.has_scan_limits()) return FieldError(source, "scan_limits", "must be set");
   const offboard::v1::ScanLimits& limits = policy.scan_limits();

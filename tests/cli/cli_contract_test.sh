@@ -41,6 +41,7 @@ contains() {  # FILE TEXT
 # --help names the subcommands; bad usage is one line and exit 2.
 expect 0 0 -- "$agent" --help;       contains "$work/out" keygen
 contains "$work/out" scan
+contains "$work/out" wipe
 expect 0 0 -- "$agent" scan --help;  contains "$work/out" --inventory
 expect 0 0 -- "$controller" --help;  contains "$work/out" inventory
 expect 0 0 -- "$controller" inventory --help; contains "$work/out" check
@@ -53,6 +54,8 @@ for bin in "$agent" "$controller" "$verify"; do
 done
 expect 2 1 -- "$agent" keygen
 expect 2 1 -- "$agent" scan --root /nonexistent
+expect 0 0 -- "$agent" wipe --help;  contains "$work/out" --dry-run
+expect 2 1 -- "$agent" wipe --root /nonexistent
 expect 2 1 -- "$controller" inventory check
 
 # Inventory check: a good file, then a bad one named by line and field.

@@ -367,18 +367,25 @@ TEST(RewriteArchiveTest, TruncatedArchiveIsDataLoss) {
   EXPECT_EQ(after.result.status().code(), absl::StatusCode::kDataLoss) << after.result.status();
 }
 
-TEST(RewriteArchiveTest, CompressedSingleFileIsUnimplemented) {
+TEST(RewriteArchiveTest, CompressedSingleFileGoesWhole) {
   const std::string source = BuildArchive(archive_write_set_format_raw, {ARCHIVE_FILTER_GZIP},
                                           {File("customers.csv", "id\n1\n")});
   const Rewritten after = RunRewrite(source, {{"customers.csv"}});
   EXPECT_EQ(after.result.status().code(), absl::StatusCode::kUnimplemented)
       << after.result.status();
-  // And nested in an archive, named by the scanner's decompressed name.
-  const std::string outer =
-      BuildArchive(archive_write_set_format_ustar, {}, {File("customers.csv.gz", source)});
+  EXPECT_TRUE(IsCompressedSingleFile(after.result.status()));
+  // Nested in an archive (named by the scanner's decompressed name), the
+  // compressed member is dropped whole and the rest kept.
+  const std::string outer = BuildArchive(
+      archive_write_set_format_ustar, {},
+      {File("customers.csv.gz", source), File("keep.txt", "vendor's own")});
   const Rewritten nested = RunRewrite(outer, {{"customers.csv.gz", "customers.csv"}});
-  EXPECT_EQ(nested.result.status().code(), absl::StatusCode::kUnimplemented)
-      << nested.result.status();
+  ASSERT_TRUE(nested.result.ok()) << nested.result.status();
+  ASSERT_EQ(nested.result->removed.size(), 1u);
+  EXPECT_EQ(nested.result->removed[0], std::vector<std::string>{"customers.csv.gz"});
+  const ReadBack kept = Read(nested.bytes);
+  ASSERT_EQ(kept.members.size(), 1u);
+  EXPECT_FALSE(IsCompressedSingleFile(absl::UnimplementedError("rar")));
 }
 
 TEST(RewriteArchiveTest, KeptEncryptedMemberIsDataLoss) {

@@ -71,6 +71,11 @@ TEST(WipePolicyTest, MissingOrBadValuesNameTheField) {
       {"byte: 170", "byte: 256", "field 'passes[0].byte'"},
       {"PASS_PATTERN_BYTE byte: 170", "PASS_PATTERN_ZEROS byte: 1", "field 'passes[0].byte'"},
       {"verification: VERIFICATION_ALL", "", "field 'verification'"},
+      // Proto3 enums are open: a number the enum does not name is refused.
+      {"verification: VERIFICATION_ALL", "verification: 7", "field 'verification': unknown value 7"},
+      {"derived_copies: DERIVED_COPY_ACTION_REDACT_RECORDS", "derived_copies: 9",
+       "field 'derived_copies'"},
+      {"PASS_PATTERN_BYTE byte: 170", "5", "field 'passes[0].pattern'"},
       {"archive_members: ARCHIVE_MEMBER_ACTION_REPORT_ONLY", "", "field 'archive_members'"},
       {"derived_copies: DERIVED_COPY_ACTION_REDACT_RECORDS", "", "field 'derived_copies'"},
       {"max_archive_depth: 4", "max_archive_depth: 0", "field 'scan_limits.max_archive_depth'"},
