@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/fingerprint_sets.h"
+
 namespace offboard::agent {
 namespace {
 
@@ -20,45 +22,16 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::vector<uint8_t> Key(uint8_t seed, size_t size = 32) {
-  std::vector<uint8_t> key(size);
-  for (size_t i = 0; i < size; ++i) key[i] = static_cast<uint8_t>(seed * 31 + i);
-  return key;
-}
+using testing::CustomerId;
+using testing::CustomerIds;
 
-// Computed independently of the matcher, with OpenSSL's one-shot HMAC().
-std::array<uint8_t, 32> Hmac(const std::vector<uint8_t>& key, const std::string& identifier) {
-  std::array<uint8_t, 32> digest{};
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(identifier.data()), identifier.size(), digest.data(),
-       &length);
-  return digest;
-}
-
-std::string CustomerId(int n) {
-  char id[32];
-  std::snprintf(id, sizeof(id), "CUST-%08d", n);
-  return id;
-}
-
-std::vector<std::string> CustomerIds(int first, int count) {
-  std::vector<std::string> ids;
-  for (int i = first; i < first + count; ++i) ids.push_back(CustomerId(i));
-  return ids;
-}
+std::vector<uint8_t> Key(uint8_t seed, size_t size = 32) { return testing::TestKey(seed, size); }
+using testing::TestHmac;
 
 common::FingerprintSet MakeSet(std::string dataset_id, std::vector<uint8_t> key, std::string regex,
                                uint32_t min_matches, const std::vector<std::string>& ids) {
-  common::FingerprintSet set;
-  set.dataset_id = std::move(dataset_id);
-  for (const std::string& id : ids) set.digests.push_back(Hmac(key, id));
-  std::sort(set.digests.begin(), set.digests.end());
-  set.digests.erase(std::unique(set.digests.begin(), set.digests.end()), set.digests.end());
-  set.hmac_key = std::move(key);
-  set.identifier_regex = std::move(regex);
-  set.min_matches = min_matches;
-  return set;
+  return testing::MakeFingerprintSet(std::move(dataset_id), std::move(key), std::move(regex),
+                                     min_matches, ids);
 }
 
 // The customers dataset: 1000 records CUST-00000000..CUST-00000999.

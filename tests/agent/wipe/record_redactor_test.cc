@@ -17,6 +17,8 @@
 
 #include "common/io/unique_fd.h"
 
+#include "tests/support/fingerprint_sets.h"
+
 namespace offboard::agent {
 namespace {
 
@@ -24,39 +26,14 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::vector<uint8_t> Key(uint8_t seed) {
-  std::vector<uint8_t> key(32);
-  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(seed * 31 + i);
-  return key;
-}
+using testing::CustomerId;
 
-// Computed independently of the detector, with OpenSSL's one-shot HMAC().
-std::array<uint8_t, 32> Hmac(const std::vector<uint8_t>& key, const std::string& identifier) {
-  std::array<uint8_t, 32> digest{};
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(identifier.data()), identifier.size(), digest.data(),
-       &length);
-  return digest;
-}
-
-std::string CustomerId(int n) {
-  char id[32];
-  std::snprintf(id, sizeof(id), "CUST-%08d", n);
-  return id;
-}
+std::vector<uint8_t> Key(uint8_t seed) { return testing::TestKey(seed); }
 
 common::FingerprintSet MakeSet(std::string dataset_id, std::vector<uint8_t> key, std::string regex,
                                const std::vector<std::string>& ids) {
-  common::FingerprintSet set;
-  set.dataset_id = std::move(dataset_id);
-  for (const std::string& id : ids) set.digests.push_back(Hmac(key, id));
-  std::sort(set.digests.begin(), set.digests.end());
-  set.digests.erase(std::unique(set.digests.begin(), set.digests.end()), set.digests.end());
-  set.hmac_key = std::move(key);
-  set.identifier_regex = std::move(regex);
-  set.min_matches = 1;
-  return set;
+  return testing::MakeFingerprintSet(std::move(dataset_id), std::move(key), std::move(regex),
+                                     /*min_matches=*/1, ids);
 }
 
 // Customers CUST-00000000..CUST-00000999; accounts ACCT-100000..ACCT-100099.

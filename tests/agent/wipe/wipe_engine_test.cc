@@ -20,6 +20,7 @@
 #include "common/encoding/hex.h"
 #include "common/io/read_file.h"
 #include "common/io/unique_fd.h"
+#include "tests/support/fingerprint_sets.h"
 #include "tests/support/temp_dir.h"
 
 namespace offboard::agent {
@@ -191,6 +192,28 @@ TEST_F(WipeEngineTest, RewritesAnArchiveWithoutTheBankMember) {
   const std::string list = temp_.path().string() + "/list.txt";
   ASSERT_EQ(std::system(("tar -tf '" + archive.string() + "' > '" + list + "'").c_str()), 0);
   EXPECT_EQ(*common::ReadFileToString(list), "keep.txt\n");
+}
+
+TEST_F(WipeEngineTest, RedactsTheBankRecordsAndDestroysTheOldVersion) {
+  std::string text = "id,amount\n";
+  for (int i = 0; i < 6; ++i) text += testing::CustomerId(i) + ",1\n";
+  text += "VENDOR-1,2\nVENDOR-2,3\n";
+  const auto file = temp_.WriteFile("root/dir/merged.csv", text);
+  absl::StatusOr<FingerprintIndex> fingerprints = FingerprintIndex::Build(
+      {testing::MakeFingerprintSet("ds-1", testing::TestKey(1), R"(CUST-\d{8})", 3,
+                                   testing::CustomerIds(0, 100))});
+  ASSERT_TRUE(fingerprints.ok()) << fingerprints.status();
+  auto policy = TestPolicy();
+  policy.set_derived_copies(offboard::v1::DERIVED_COPY_ACTION_REDACT_RECORDS);
+  Finding finding = ExactFinding(file);
+  finding.match = MatchKind::kDerived;
+  WipeEngine engine(roots_, policy, &*fingerprints);
+  absl::StatusOr<std::vector<WipeItem>> items = engine.Execute(PlanWipe({finding}, policy), *journal_);
+  ASSERT_TRUE(items.ok()) << items.status();
+  EXPECT_EQ((*items)[0].outcome.status, ItemStatus::kWiped) << (*items)[0].outcome.reason;
+  EXPECT_EQ((*items)[0].outcome.method, "redact_records");
+  EXPECT_EQ(*common::ReadFileToString(file), "id,amount\nVENDOR-1,2\nVENDOR-2,3\n");
+  EXPECT_EQ(Listing(root_ / "dir"), std::vector<std::string>{"merged.csv"});
 }
 
 TEST_F(WipeEngineTest, ResumesAfterACrashBetweenPassesAndRenames) {
