@@ -34,7 +34,7 @@ absl::Status FromJson(absl::string_view json, google::protobuf::Message* message
 
 absl::StatusOr<std::string> VerifiedPayloadOf(absl::string_view envelope,
                                               const Ed25519PublicKey& key,
-                                            absl::string_view payload_type) {
+                                              absl::string_view payload_type) {
   DsseVerifier verifier({{key.KeyId(), key}}, 1, {std::string(payload_type)});
   OFFBOARD_ASSIGN_OR_RETURN(common::VerifiedPayload verified, verifier.Verify(envelope));
   return std::move(verified.payload);
