@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "agent/wipe/archive_rewriter.h"
@@ -66,18 +67,24 @@ absl::StatusOr<TargetOutcome> WipeEngine::ResumeDestroy(const WipeRoot& root,
     OFFBOARD_ASSIGN_OR_RETURN(storage, StorageFactsFromJson(*history.storage));
   }
 
-  // Follow the announced renames while the inode answers to them.
-  std::string name = BaseName(start_path);
-  uint32_t renames_done = 0;
+  // The names the inode has had, in the order the journal announced them; the
+  // latest one that still holds it is where it is (the earlier ones are gone
+  // by then, and the last may be announced but never taken).
+  std::vector<std::string> chain = {BaseName(start_path)};
   for (const auto& [from, to] : history.renames) {
-    if (from != name || !NameHoldsInode(dir->dir.get(), to, target.identity.device,
-                                        target.identity.inode)) {
+    if (from != chain.back()) break;
+    chain.push_back(to);
+  }
+  std::string name;
+  uint32_t renames_done = 0;
+  for (size_t i = chain.size(); i-- > 0;) {
+    if (NameHoldsInode(dir->dir.get(), chain[i], target.identity.device, target.identity.inode)) {
+      name = chain[i];
+      renames_done = static_cast<uint32_t>(i);
       break;
     }
-    name = to;
-    ++renames_done;
   }
-  if (!NameHoldsInode(dir->dir.get(), name, target.identity.device, target.identity.inode)) {
+  if (name.empty()) {
     if (!history.unlink_started) {
       return MakeOutcome(ItemStatus::kFailed, method,
                      absl::StrCat(target.path, ": interrupted, and afterwards no name in ",

@@ -1,6 +1,7 @@
 #include "agent/wipe/wipe_journal.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,11 @@ namespace offboard::agent {
 absl::StatusOr<WipeJournal> WipeJournal::Open(const boost::filesystem::path& path) {
   common::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd) return common::ErrnoToStatus(errno, absl::StrCat("wipe journal ", path.string()));
+  // One wipe per data directory: two would take each other's steps for their own.
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "wipe journal ", path.string(), ": another wipe is running with this data directory"));
+  }
   OFFBOARD_ASSIGN_OR_RETURN(std::string text, common::ReadFdToString(fd.get(), path.string()));
 
   std::vector<nlohmann::json> records;

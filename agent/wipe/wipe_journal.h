@@ -29,8 +29,10 @@ namespace offboard::agent {
 
 class WipeJournal {
  public:
-  // Opens the journal at `path`, creating it (mode 0600) if missing, and reads
-  // what it holds. Errors name the path and, for DATA_LOSS, the line.
+  // Opens the journal at `path`, creating it (mode 0600) if missing, locks it
+  // (FAILED_PRECONDITION while another process holds it: one wipe per data
+  // directory) and reads what it holds. Errors name the path and, for
+  // DATA_LOSS, the line.
   static absl::StatusOr<WipeJournal> Open(const boost::filesystem::path& path);
 
   // Every record read at Open plus those appended since, in order.

@@ -251,6 +251,35 @@ TEST_F(WipeEngineTest, ResumesAfterACrashBetweenPassesAndRenames) {
   EXPECT_EQ(std::count(steps.begin(), steps.end(), std::string("pass")), 2);
 }
 
+TEST_F(WipeEngineTest, ResumesAfterSeveralRenamesAndAnAnnouncedUnlink) {
+  const auto bank = temp_.WriteFile("root/dir/copy.csv", std::string(9000, 'B'));
+  auto policy = TestPolicy();
+  policy.set_rename_rounds(3);
+  const WipePlan plan = PlanWipe({ExactFinding(bank)}, policy);
+  // Two renames happened, a third was announced but not taken; then the
+  // unlink was announced too (as if the agent died right before each).
+  ASSERT_EQ(::rename(bank.c_str(), (root_ / "dir/first0000000").c_str()), 0);
+  ASSERT_EQ(::rename((root_ / "dir/first0000000").c_str(), (root_ / "dir/second000000").c_str()), 0);
+  for (nlohmann::json record : std::vector<nlohmann::json>{
+           {{"step", "probe"}, {"storage", StorageFactsToJson({})}},
+           {{"step", "pass"}, {"k", 0}},
+           {{"step", "pass_done"}, {"k", 0}, {"pattern", "random"}, {"verified", true}, {"method", "direct_io"}},
+           {{"step", "rename"}, {"from", common::HexEncode("copy.csv")}, {"to", common::HexEncode("first0000000")}},
+           {{"step", "rename"}, {"from", common::HexEncode("first0000000")}, {"to", common::HexEncode("second000000")}},
+           {{"step", "rename"}, {"from", common::HexEncode("second000000")}, {"to", common::HexEncode("third0000000")}},
+           {{"step", "truncate"}},
+           {{"step", "unlink"}, {"name", common::HexEncode("second000000")}}}) {
+    record["t"] = 0;
+    ASSERT_TRUE(journal_->Append(record).ok());
+  }
+  const auto items = Execute(plan, policy);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].outcome.status, ItemStatus::kWiped) << items[0].outcome.reason;
+  EXPECT_EQ(items[0].outcome.renames, 3u);
+  // The file is really gone: the announced unlink is not taken on trust.
+  EXPECT_TRUE(Listing(root_ / "dir").empty());
+}
+
 TEST_F(WipeEngineTest, ClaimsNothingForAFileLostAfterACrash) {
   const auto bank = temp_.WriteFile("root/dir/copy.csv", "bank data");
   const auto policy = TestPolicy();

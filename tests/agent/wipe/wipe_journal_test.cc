@@ -33,6 +33,16 @@ TEST(WipeJournalTest, RecordsSurviveReopeningInOrder) {
   EXPECT_EQ(reopened->records().back()["seq"], 2);
 }
 
+TEST(WipeJournalTest, OneWipeAtATimePerJournal) {
+  testing::TempDir temp;
+  const auto path = temp.path() / "wipe-journal.jsonl";
+  auto first = WipeJournal::Open(path);
+  ASSERT_TRUE(first.ok());
+  const absl::Status second = WipeJournal::Open(path).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(second)) << second;
+  EXPECT_THAT(second.message(), ::testing::HasSubstr("another wipe is running"));
+}
+
 TEST(WipeJournalTest, DropsALineTornByACrash) {
   testing::TempDir temp;
   const auto path = temp.path() / "wipe-journal.jsonl";
@@ -44,11 +54,13 @@ TEST(WipeJournalTest, DropsALineTornByACrash) {
     std::ofstream out(path.string(), std::ios::app);
     out << R"({"step":"pass_done","t":0,"k")";  // no end, no newline
   }
-  auto journal = WipeJournal::Open(path);
-  ASSERT_TRUE(journal.ok()) << journal.status();
-  ASSERT_EQ(journal->records().size(), 1u);
-  // The torn bytes are gone, so the next record starts a clean line.
-  ASSERT_TRUE(journal->Append({{"step", "pass"}, {"t", 0}, {"k", 0}}).ok());
+  {
+    auto journal = WipeJournal::Open(path);
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    ASSERT_EQ(journal->records().size(), 1u);
+    // The torn bytes are gone, so the next record starts a clean line.
+    ASSERT_TRUE(journal->Append({{"step", "pass"}, {"t", 0}, {"k", 0}}).ok());
+  }
   auto again = WipeJournal::Open(path);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->records().size(), 2u);
