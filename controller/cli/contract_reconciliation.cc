@@ -1,0 +1,78 @@
+#include "controller/cli/contract_reconciliation.h"
+
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/dsse/envelope.h"
+#include "common/intoto/statement.h"
+#include "common/status/status_macros.h"
+#include "controller/reconcile/reconciler.h"
+
+namespace offboard::controller {
+namespace {
+
+absl::StatusOr<nlohmann::json> PredicateOf(const std::string& envelope, absl::string_view what) {
+  absl::StatusOr<common::DsseEnvelope> parsed = common::ParseDsseEnvelope(envelope);
+  if (!parsed.ok()) return absl::DataLossError(absl::StrCat(what, ": ", parsed.status().message()));
+  absl::StatusOr<common::InTotoStatement> statement = common::ParseStatement(parsed->payload);
+  if (!statement.ok()) {
+    return absl::DataLossError(absl::StrCat(what, ": ", statement.status().message()));
+  }
+  return std::move(statement->predicate);
+}
+
+}  // namespace
+
+absl::StatusOr<Reconciliation> ReconcileContract(ControllerStore& store,
+                                                 const std::string& contract_id, int64_t now) {
+  OFFBOARD_ASSIGN_OR_RETURN(std::vector<OrderRow> orders, store.OrdersForContract(contract_id));
+  OFFBOARD_ASSIGN_OR_RETURN(std::vector<AttestationRow> attestations,
+                            store.AttestationsForContract(contract_id));
+  OFFBOARD_ASSIGN_OR_RETURN(std::vector<RefusalRow> refusals,
+                            store.RefusalsForContract(contract_id));
+  OFFBOARD_ASSIGN_OR_RETURN(std::vector<SelfAttestationRow> self_attestations,
+                            store.SelfAttestationsForContract(contract_id));
+  std::map<std::string, const OrderRow*> order_by_id;
+  for (const OrderRow& order : orders) order_by_id[order.order_id] = &order;
+  std::map<std::string, bool> answered;
+  for (const AttestationRow& row : attestations) answered[row.order_id] = true;
+
+  ReconcileContext context{.contract_id = contract_id, .now = now, .orders = {},
+                           .refused_attestations = refusals.size()};
+  for (const OrderRow& order : orders) {
+    context.orders.push_back({.order_id = order.order_id,
+                              .host_id = order.host_id,
+                              .agent_id = order.agent_id,
+                              .expires_at = order.expires_at,
+                              .answered = answered.contains(order.order_id)});
+  }
+  Reconciler reconciler(std::move(context));
+  uint64_t files = 0;
+  OFFBOARD_RETURN_IF_ERROR(store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
+    ++files;
+    return reconciler.AddExpectedFile(
+        {.dataset_id = row.dataset_id, .path = row.path, .sha256 = row.sha256, .size = row.size});
+  }));
+  if (files == 0) return absl::NotFoundError(absl::StrCat("contract ", contract_id, ": no inventory"));
+  for (const AttestationRow& row : attestations) {
+    const auto order = order_by_id.find(row.order_id);
+    OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,
+                              PredicateOf(row.envelope, absl::StrCat("attestation ", row.log_index)));
+    OFFBOARD_RETURN_IF_ERROR(reconciler.AddAttestation(
+        {.order_id = row.order_id,
+         .agent_id = row.agent_id,
+         .host_id = order != order_by_id.end() ? order->second->host_id : "",
+         .log_index = row.log_index,
+         .predicate = std::move(predicate)}));
+  }
+  for (const SelfAttestationRow& row : self_attestations) {
+    OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,
+                              PredicateOf(row.envelope, "self-attestation"));
+    OFFBOARD_RETURN_IF_ERROR(reconciler.AddSelfAttestation(
+        {.officer_key_id = row.officer_key_id, .predicate = std::move(predicate)}));
+  }
+  return std::move(reconciler).Finish();
+}
+
+}  // namespace offboard::controller

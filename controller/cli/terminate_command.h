@@ -1,0 +1,15 @@
+// `offboard-controller terminate`: one signed wipe order per enrolled host of
+// the contract's vendor, carrying the policy, a fresh nonce, the expiry and
+// the datasets with their digests and fingerprint sets.
+#ifndef OFFBOARD_CONTROLLER_CLI_TERMINATE_COMMAND_H_
+#define OFFBOARD_CONTROLLER_CLI_TERMINATE_COMMAND_H_
+
+#include "common/cli/command_line.h"
+
+namespace offboard::controller {
+
+void AddTerminateCommand(CLI::App& app, common::CommandAction& action);
+
+}  // namespace offboard::controller
+
+#endif  // OFFBOARD_CONTROLLER_CLI_TERMINATE_COMMAND_H_

@@ -1,0 +1,101 @@
+#include "controller/intake/attestation_intake.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/ed25519.h"
+#include "common/dsse/envelope.h"
+#include "common/intoto/statement.h"
+#include "common/log/audit.h"
+#include "common/status/status_macros.h"
+
+namespace offboard::controller {
+namespace {
+
+absl::Status Denied(absl::string_view why) { return absl::PermissionDeniedError(why); }
+
+}  // namespace
+
+absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Accept(
+    const common::AgentIdentity& caller, const std::string& order_id,
+    const std::string& envelope, int64_t now) {
+  absl::StatusOr<OrderRow> order = store_.GetOrder(order_id);
+  if (!order.ok()) {
+    common::AuditEvent("attestation_refused", {{"agent_id", caller.agent_id},
+                                               {"vendor_id", caller.vendor_id},
+                                               {"order_id", order_id},
+                                               {"reason", "unknown order"}});
+    return absl::NotFoundError(absl::StrCat("order ", order_id, ": not found"));
+  }
+  absl::StatusOr<offboard::v1::Receipt> receipt = Check(caller, *order, envelope, now);
+  if (!receipt.ok()) {
+    const std::string reason(receipt.status().message());
+    common::AuditEvent("attestation_refused", {{"agent_id", caller.agent_id},
+                                               {"vendor_id", caller.vendor_id},
+                                               {"order_id", order_id},
+                                               {"code", absl::StatusCodeToString(receipt.status().code())},
+                                               {"reason", reason}});
+    // A refusal counts against the order's contract only when it came from
+    // the order's own agent: another vendor probing must not be able to turn
+    // a contract's verdict into a discrepancy.
+    if (caller.agent_id == order->agent_id) {
+      (void)store_.PutRefusal({.at = now, .order_id = order_id, .agent_id = caller.agent_id,
+                               .reason = reason});
+    }
+    return receipt.status();
+  }
+  common::AuditEvent("attestation_accepted", {{"agent_id", caller.agent_id},
+                                              {"order_id", order_id},
+                                              {"log_index", absl::StrCat(receipt->log_index())}});
+  return receipt;
+}
+
+absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
+    const common::AgentIdentity& caller, const OrderRow& order, const std::string& envelope,
+    int64_t now) {
+  absl::StatusOr<Enrollment> enrollment = store_.GetEnrollment(caller.agent_id);
+  if (!enrollment.ok()) return Denied(absl::StrCat("agent ", caller.agent_id, " is not enrolled"));
+  if (enrollment->banned) return Denied(absl::StrCat("agent ", caller.agent_id, " is banned"));
+  if (enrollment->vendor_id != caller.vendor_id || enrollment->host_id != caller.host_id) {
+    return Denied(absl::StrCat("agent ", caller.agent_id,
+                               ": certificate identity does not match its enrollment"));
+  }
+  if (order.agent_id != caller.agent_id || order.vendor_id != caller.vendor_id) {
+    return Denied(absl::StrCat("order ", order.order_id, " is not addressed to agent ",
+                               caller.agent_id));
+  }
+  OFFBOARD_ASSIGN_OR_RETURN(common::Ed25519PublicKey key,
+                            common::Ed25519PublicKey::FromPem(enrollment->attestation_public_key_pem));
+  common::DsseVerifier verifier({{key.KeyId(), key}}, 1,
+                                {std::string(common::kInTotoPayloadType)});
+  absl::StatusOr<common::VerifiedPayload> verified = verifier.Verify(envelope);
+  if (!verified.ok()) {
+    if (absl::IsUnauthenticated(verified.status())) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "order ", order.order_id, ": attestation not signed by the enrolled key of agent ",
+          caller.agent_id));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("order ", order.order_id, ": ", verified.status().message()));
+  }
+  absl::StatusOr<common::InTotoStatement> statement = common::ParseStatement(verified->payload);
+  if (!statement.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order ", order.order_id, ": ", statement.status().message()));
+  }
+  if (statement->predicate_type != common::kDeletionPredicateType) {
+    return absl::InvalidArgumentError(absl::StrCat("order ", order.order_id, ": predicate type ",
+                                                   statement->predicate_type, " is not deletion"));
+  }
+  const nlohmann::json& predicate = statement->predicate;
+  if (!predicate.is_object() || predicate.value("order_id", "") != order.order_id ||
+      predicate.value("nonce", "") != order.nonce_hex) {
+    return Denied(absl::StrCat("order ", order.order_id,
+                               ": the attestation does not quote this order's id and nonce"));
+  }
+  if (now > order.expires_at) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("order ", order.order_id, " expired before the attestation arrived"));
+  }
+  return log_.Append(order.order_id, caller.agent_id, envelope, now);
+}
+
+}  // namespace offboard::controller

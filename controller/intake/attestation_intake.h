@@ -1,0 +1,57 @@
+// Accepting a deletion attestation from an agent (issue 5, "Attestation
+// intake"): the caller's TLS identity, the enrolled attestation key, the
+// order and its nonce must all agree before the envelope is logged; anything
+// else is refused with a status a gRPC handler passes on as is, recorded as a
+// refusal against the order (it counts as a discrepancy in the verdict), and
+// written as an audit event.
+//
+//   OFFBOARD_ASSIGN_OR_RETURN(v1::Receipt receipt,
+//       intake.Accept(caller, request.order_id(), request.envelope(), now));
+//
+// Thread-safe if the store and log are (they are).
+#ifndef OFFBOARD_CONTROLLER_INTAKE_ATTESTATION_INTAKE_H_
+#define OFFBOARD_CONTROLLER_INTAKE_ATTESTATION_INTAKE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/tls/agent_identity.h"
+#include "controller/store/store.h"
+#include "controller/tlog/transparency_log.h"
+#include "offboard/v1/attestation.pb.h"
+
+namespace offboard::controller {
+
+class AttestationIntake {
+ public:
+  AttestationIntake(ControllerStore& store, TransparencyLog& log) : store_(store), log_(log) {}
+
+  // Checks, in order, each failure refused with its code:
+  //   PERMISSION_DENIED: the caller is not enrolled, is banned, or its
+  //     certificate's vendor/host differ from its enrollment; the order is not
+  //     the caller's (another agent's or another vendor's); the nonce or order
+  //     id in the statement is not the order's;
+  //   NOT_FOUND: no such order (not recorded against any contract);
+  //   UNAUTHENTICATED: the envelope is not signed by the caller's enrolled
+  //     attestation key;
+  //   INVALID_ARGUMENT: not a DSSE in-toto statement of the deletion predicate;
+  //   FAILED_PRECONDITION: the order expired before the attestation arrived;
+  //   ALREADY_EXISTS: another attestation for this order was accepted before.
+  // The same envelope again returns its original receipt.
+  absl::StatusOr<offboard::v1::Receipt> Accept(const common::AgentIdentity& caller,
+                                               const std::string& order_id,
+                                               const std::string& envelope, int64_t now);
+
+ private:
+  absl::StatusOr<offboard::v1::Receipt> Check(const common::AgentIdentity& caller,
+                                              const OrderRow& order, const std::string& envelope,
+                                              int64_t now);
+
+  ControllerStore& store_;
+  TransparencyLog& log_;
+};
+
+}  // namespace offboard::controller
+
+#endif  // OFFBOARD_CONTROLLER_INTAKE_ATTESTATION_INTAKE_H_

@@ -1,0 +1,372 @@
+#include "controller/reconcile/reconciler.h"
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+
+namespace offboard::controller {
+namespace {
+
+using Json = nlohmann::json;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // upper case too: digests are lowercase everywhere (INTERFACE.md)
+}
+
+// Strict: exactly 64 lowercase hex digits.
+bool DecodeSha256(absl::string_view hex, std::array<uint8_t, 32>* out) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    const int high = HexValue(hex[2 * i]);
+    const int low = HexValue(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(high << 4 | low);
+  }
+  return true;
+}
+
+// The string at `key`, nullptr when absent or not a string.
+const std::string* StringField(const Json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return nullptr;
+  return &it->get_ref<const std::string&>();
+}
+
+bool IsMatchKind(absl::string_view match) {
+  return match == "exact" || match == "archive" || match == "derived" || match == "tag";
+}
+
+// The fields of one attested item that reconciliation reads, found in one
+// walk over its keys (a lookup per field would walk the tree many times; a
+// contract may have a million items).
+struct ItemFields {
+  const Json* path = nullptr;
+  const Json* path_hex = nullptr;
+  const Json* member = nullptr;
+  const Json* member_hex = nullptr;
+  const Json* dataset_id = nullptr;
+  const Json* sha256 = nullptr;
+  const Json* match = nullptr;
+  const Json* status = nullptr;
+  const Json* assurance = nullptr;
+  const Json* reason = nullptr;
+
+  explicit ItemFields(const Json& item) {
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      // string_view comparison checks the length first: most keys are
+      // rejected without touching their characters.
+      const std::string_view key = it.key();
+      const Json* value = &it.value();
+      if (key == "path")
+        path = value;
+      else if (key == "path_hex")
+        path_hex = value;
+      else if (key == "member")
+        member = value;
+      else if (key == "member_hex")
+        member_hex = value;
+      else if (key == "dataset_id")
+        dataset_id = value;
+      else if (key == "sha256")
+        sha256 = value;
+      else if (key == "match")
+        match = value;
+      else if (key == "status")
+        status = value;
+      else if (key == "assurance")
+        assurance = value;
+      else if (key == "reason")
+        reason = value;
+    }
+  }
+};
+
+// The string `value` holds, or `fallback` when it is absent or no string.
+absl::string_view StringOr(const Json* value, absl::string_view fallback) {
+  if (value == nullptr || !value->is_string()) return fallback;
+  return value->get_ref<const std::string&>();
+}
+
+// One attested item, checked, before anything of its attestation is added.
+struct ParsedItem {
+  ItemFields fields;
+  absl::string_view dataset_id = {};
+  bool has_digest = false;
+  std::array<uint8_t, 32> sha256{};
+  CopyStatus status = CopyStatus::kFailed;
+  std::optional<Assurance> assurance = std::nullopt;
+};
+
+}  // namespace
+
+Reconciler::Reconciler(ReconcileContext context) : context_(std::move(context)) {}
+
+void Reconciler::ReserveFiles(size_t count) {
+  files_.reserve(count);
+  file_aggregate_.reserve(count);
+  aggregates_.reserve(count);
+  aggregate_index_.reserve(count);
+}
+
+uint32_t Reconciler::InternDataset(absl::string_view dataset_id) {
+  // Rows and items come grouped by dataset, mostly.
+  if (last_dataset_ < datasets_.size() && datasets_[last_dataset_] == dataset_id) {
+    return last_dataset_;
+  }
+  const auto it = dataset_index_.find(dataset_id);
+  if (it != dataset_index_.end()) return last_dataset_ = it->second;
+  const auto index = static_cast<uint32_t>(datasets_.size());
+  datasets_.emplace_back(dataset_id);
+  dataset_index_.emplace(datasets_.back(), index);
+  return last_dataset_ = index;
+}
+
+uint32_t Reconciler::AggregateFor(const ContentKey& key) {
+  const auto [it, inserted] =
+      aggregate_index_.try_emplace(key, static_cast<uint32_t>(aggregates_.size()));
+  if (inserted) aggregates_.push_back({.dataset = key.dataset});
+  return it->second;
+}
+
+absl::Status Reconciler::AddExpectedFile(ExpectedFile file) {
+  ContentKey key;
+  if (file.dataset_id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inventory file ", file.path, ": empty dataset_id"));
+  }
+  if (!DecodeSha256(file.sha256, &key.sha256)) {
+    return absl::InvalidArgumentError(absl::StrCat("inventory file ", file.path,
+                                                   ": sha256 is not 64 lowercase hex digits: \"",
+                                                   file.sha256, "\""));
+  }
+  key.dataset = InternDataset(file.dataset_id);
+  const uint32_t aggregate = AggregateFor(key);
+  aggregates_[aggregate].expected = true;
+  FileResult& result = files_.emplace_back();
+  result.dataset_id = std::move(file.dataset_id);
+  result.sha256 = std::move(file.sha256);
+  result.path = std::move(file.path);
+  file_aggregate_.push_back(aggregate);
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::AddAttestation(const AcceptedAttestation& attestation) {
+  const std::string where =
+      absl::StrCat("attestation ", attestation.log_index, " (order ", attestation.order_id, ")");
+  const Json& predicate = attestation.predicate;
+  if (!predicate.is_object())
+    return absl::InvalidArgumentError(where + ": predicate is not an object");
+  if (const std::string* order = StringField(predicate, "order_id");
+      order != nullptr && *order != attestation.order_id) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": predicate order_id \"", *order,
+                                                   "\" is not the attestation's order"));
+  }
+  const auto items = predicate.find("items");
+  if (items == predicate.end() || !items->is_array()) {
+    return absl::InvalidArgumentError(where + ": predicate has no \"items\" array");
+  }
+
+  std::vector<ParsedItem> parsed;
+  parsed.reserve(items->size());
+  for (size_t i = 0; i < items->size(); ++i) {
+    const Json& item = (*items)[i];
+    const auto error = [&](absl::string_view field, absl::string_view message) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": items[", i, "]", field, ": ", message));
+    };
+    if (!item.is_object()) return error("", "not an object");
+    ParsedItem entry{.fields = ItemFields(item)};
+    const ItemFields& fields = entry.fields;
+    entry.dataset_id = StringOr(fields.dataset_id, "");
+    if (entry.dataset_id.empty()) return error(".dataset_id", "missing or empty");
+    const absl::string_view sha256 = StringOr(fields.sha256, "");
+    entry.has_digest = !sha256.empty();
+    if (entry.has_digest && !DecodeSha256(sha256, &entry.sha256)) {
+      return error(".sha256", "not 64 lowercase hex digits");
+    }
+    const std::optional<CopyStatus> status = ParseCopyStatus(StringOr(fields.status, ""));
+    if (!status) return error(".status", "missing or unknown");
+    entry.status = *status;
+    if (!IsMatchKind(StringOr(fields.match, ""))) return error(".match", "missing or unknown");
+    if (fields.assurance != nullptr && !fields.assurance->is_null()) {
+      entry.assurance = ParseAgentAssurance(StringOr(fields.assurance, ""));
+      if (!entry.assurance) return error(".assurance", "unknown");
+    }
+    parsed.push_back(entry);
+  }
+
+  ++accepted_attestations_;
+  attested_orders_.insert(attestation.order_id);
+  locations_seen_.reserve(locations_seen_.size() + parsed.size());
+  std::string location;  // reused: host, path, members, content of one item
+  for (const ParsedItem& entry : parsed) {
+    const ItemFields& fields = entry.fields;
+    const uint32_t dataset = InternDataset(entry.dataset_id);
+    const uint32_t aggregate = entry.has_digest
+                                   ? AggregateFor({.dataset = dataset, .sha256 = entry.sha256})
+                                   : kNoAggregate;
+
+    // Exact names where the attestation has them (names that are not UTF-8
+    // are lossy in "path" and exact in "path_hex").
+    location.assign(attestation.host_id);
+    location.push_back('\0');
+    const absl::string_view path = StringOr(fields.path_hex, StringOr(fields.path, ""));
+    location.append(path.data(), path.size());
+    const Json* members = fields.member_hex != nullptr ? fields.member_hex : fields.member;
+    if (members != nullptr && members->is_array()) {
+      for (const Json& member : *members) {
+        location.push_back('\0');
+        if (member.is_string()) location.append(member.get_ref<const std::string&>());
+      }
+    }
+    location.push_back('\1');
+    location.append(reinterpret_cast<const char*>(&dataset), sizeof(dataset));
+    if (entry.has_digest) {
+      location.append(reinterpret_cast<const char*>(entry.sha256.data()), entry.sha256.size());
+    }
+    const bool first_report = locations_seen_.insert(absl::HashOf(location)).second;
+
+    if (aggregate != kNoAggregate) {
+      Aggregate& content = aggregates_[aggregate];
+      if (first_report) ++content.copies;
+      content.statuses |= static_cast<uint8_t>(1u << static_cast<int>(entry.status));
+      if (entry.status == CopyStatus::kWiped) {
+        // A wipe that claims no assurance is trusted with the least.
+        const auto level = static_cast<int8_t>(entry.assurance.value_or(Assurance::kLogicalOnly));
+        content.weakest_wiped = std::max(content.weakest_wiped, level);
+      }
+      if (content.expected) continue;
+    }
+    if (!first_report) continue;
+    UnexpectedCopy copy;
+    copy.host_id = attestation.host_id;
+    copy.order_id = attestation.order_id;
+    copy.path = std::string(StringOr(fields.path, ""));
+    if (fields.member != nullptr && fields.member->is_array()) {
+      for (const Json& name : *fields.member) {
+        copy.member.push_back(name.is_string() ? name.get<std::string>() : name.dump());
+      }
+    }
+    copy.dataset_id = std::string(entry.dataset_id);
+    copy.sha256 = std::string(StringOr(fields.sha256, ""));
+    copy.match = std::string(StringOr(fields.match, ""));
+    copy.status = entry.status;
+    copy.assurance = entry.assurance;
+    copy.reason = std::string(StringOr(fields.reason, ""));
+    unexpected_.emplace_back(aggregate, std::move(copy));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::AddSelfAttestation(const SelfAttestation& statement) {
+  const std::string where = absl::StrCat("self-attestation by ", statement.officer_key_id);
+  const Json& predicate = statement.predicate;
+  const auto items = predicate.is_object() ? predicate.find("items") : predicate.end();
+  if (!predicate.is_object() || items == predicate.end() || !items->is_array()) {
+    return absl::InvalidArgumentError(where + ": predicate has no \"items\" array");
+  }
+  struct Covered {
+    absl::string_view dataset_id;
+    std::optional<std::array<uint8_t, 32>> sha256;  // nullopt: the whole dataset
+  };
+  std::vector<Covered> covered;
+  for (size_t i = 0; i < items->size(); ++i) {
+    const Json& item = (*items)[i];
+    const auto error = [&](absl::string_view field, absl::string_view message) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": items[", i, "]", field, ": ", message));
+    };
+    if (!item.is_object()) return error("", "not an object");
+    const std::string* dataset = StringField(item, "dataset_id");
+    if (dataset == nullptr || dataset->empty()) return error(".dataset_id", "missing or empty");
+    Covered entry{.dataset_id = *dataset, .sha256 = std::nullopt};
+    if (const auto sha256 = item.find("sha256"); sha256 != item.end() && !sha256->is_null()) {
+      entry.sha256.emplace();
+      if (!sha256->is_string() ||
+          !DecodeSha256(sha256->get_ref<const std::string&>(), &*entry.sha256)) {
+        return error(".sha256", "not 64 lowercase hex digits");
+      }
+    }
+    covered.push_back(entry);
+  }
+  ++self_attestations_;
+  for (const Covered& entry : covered) {
+    const uint32_t dataset = InternDataset(entry.dataset_id);
+    if (entry.sha256) {
+      aggregates_[AggregateFor({.dataset = dataset, .sha256 = *entry.sha256})].self_attested = true;
+    } else {
+      self_attested_datasets_.insert(dataset);
+    }
+  }
+  return absl::OkStatus();
+}
+
+Reconciliation Reconciler::Finish() && {
+  Reconciliation result;
+  result.contract_id = std::move(context_.contract_id);
+  result.accepted_attestations = accepted_attestations_;
+  result.refused_attestations = context_.refused_attestations;
+  result.self_attestations = self_attestations_;
+
+  const auto has = [](const Aggregate& content, CopyStatus status) {
+    return (content.statuses & (1u << static_cast<int>(status))) != 0;
+  };
+  for (size_t i = 0; i < files_.size(); ++i) {
+    FileResult& file = files_[i];
+    const Aggregate& content = aggregates_[file_aggregate_[i]];
+    file.copies = content.copies;
+    if (has(content, CopyStatus::kResidual)) {
+      file.state = FileState::kResidual;
+    } else if (has(content, CopyStatus::kFailed)) {
+      file.state = FileState::kFailed;
+    } else if (has(content, CopyStatus::kNeedsReview) || has(content, CopyStatus::kSkipped)) {
+      file.state = FileState::kFoundNotWiped;
+    } else if (has(content, CopyStatus::kWiped)) {
+      file.state = FileState::kWiped;
+      file.assurance = static_cast<Assurance>(content.weakest_wiped);
+    } else if (content.self_attested || self_attested_datasets_.contains(content.dataset)) {
+      file.state = FileState::kSelfAttested;
+      file.assurance = Assurance::kSelfAttested;
+    } else {
+      file.state = FileState::kNotFound;
+    }
+  }
+  result.files = std::move(files_);
+
+  for (auto& [aggregate, copy] : unexpected_) {
+    // Added before the inventory file with its content: a copy after all.
+    if (aggregate != kNoAggregate && aggregates_[aggregate].expected) continue;
+    result.unexpected.push_back(std::move(copy));
+  }
+
+  for (const HostOrder& order : context_.orders) {
+    if (order.answered || attested_orders_.contains(order.order_id)) continue;
+    result.unanswered_orders.push_back(order.order_id);
+    if (context_.now > order.expires_at) result.overdue_orders.push_back(order.order_id);
+  }
+  DecideVerdict(result);
+  return result;
+}
+
+absl::StatusOr<Reconciliation> Reconcile(ReconcileInput input) {
+  Reconciler reconciler(std::move(input.context));
+  reconciler.ReserveFiles(input.inventory.size());
+  for (ExpectedFile& file : input.inventory) {
+    OFFBOARD_RETURN_IF_ERROR(reconciler.AddExpectedFile(std::move(file)));
+  }
+  for (const AcceptedAttestation& attestation : input.attestations) {
+    OFFBOARD_RETURN_IF_ERROR(reconciler.AddAttestation(attestation));
+  }
+  for (const SelfAttestation& statement : input.self_attestations) {
+    OFFBOARD_RETURN_IF_ERROR(reconciler.AddSelfAttestation(statement));
+  }
+  return std::move(reconciler).Finish();
+}
+
+}  // namespace offboard::controller

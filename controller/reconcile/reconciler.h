@@ -1,0 +1,187 @@
+// Reconciles a contract's inventory against the deletion attestations its
+// vendor's agents sent and the statements its vendor's officers signed.
+//
+// Pure logic: no store, no network. The caller streams everything in, one
+// piece at a time, so that a contract of a million files and a million
+// attested items fits in bounded memory (the inventory is kept once, keyed by
+// interned dataset and binary sha256; each attestation's JSON can be dropped
+// as soon as it was added):
+//
+//   Reconciler reconciler({.contract_id = "C-1", .now = time(nullptr),
+//                          .orders = orders, .refused_attestations = refused});
+//   for (ExpectedFile& row : inventory)
+//   OFFBOARD_RETURN_IF_ERROR(reconciler.AddExpectedFile(std::move(row))); for (...)
+//   OFFBOARD_RETURN_IF_ERROR(reconciler.AddAttestation(accepted)); for (...)
+//   OFFBOARD_RETURN_IF_ERROR(reconciler.AddSelfAttestation(statement)); Reconciliation result =
+//   std::move(reconciler).Finish();
+//
+// Files, attestations and self-attestations may come in any order, but adding
+// the inventory first is cheaper: an item is then known at once to be a copy
+// of an inventory file, and only unexpected copies are kept in full.
+//
+// How a file's state is decided (INTERFACE.md is authoritative): the items of
+// all accepted attestations with the file's (dataset_id, sha256) are its
+// copies, whatever their match kind (exact, archive member, derived file with
+// the same digest, tag), each (host, path, member chain) once. Any copy
+// residual -> residual; else any failed -> failed; else any needs_review or
+// skipped -> found_not_wiped; else any wiped -> wiped, with the weakest
+// assurance among them (a wiped item without an assurance counts as
+// logical_only); else named by a self-attestation -> self_attested; else
+// not_found. Items whose (dataset_id, sha256) is no inventory file become
+// unexpected copies. All attestations count alike: a later one does not
+// replace an earlier one of the same host.
+//
+// Not thread-safe; one Reconciler per reconciliation.
+#ifndef OFFBOARD_CONTROLLER_RECONCILE_RECONCILER_H_
+#define OFFBOARD_CONTROLLER_RECONCILE_RECONCILER_H_
+
+#include <array>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "controller/reconcile/reconciliation.h"
+
+namespace offboard::controller {
+
+// One inventory row of the contract.
+struct ExpectedFile {
+  std::string dataset_id;
+  std::string path;
+  std::string sha256;  // 64 lowercase hex digits
+  uint64_t size = 0;
+};
+
+// One wipe order, issued to one enrolled host of the vendor.
+struct HostOrder {
+  std::string order_id;
+  std::string host_id;
+  std::string agent_id;
+  int64_t expires_at = 0;  // seconds since the epoch
+  bool answered = false;   // an attestation for it was accepted
+};
+
+// An attestation the controller verified and accepted, with the predicate of
+// its in-toto statement (agent/wipe/deletion_attestation.cc builds it).
+struct AcceptedAttestation {
+  std::string order_id;
+  std::string agent_id;
+  std::string host_id;
+  uint64_t log_index = 0;
+  nlohmann::json predicate;
+};
+
+// A vendor officer's signed statement for places no agent can reach. Its
+// predicate holds "items": [{"dataset_id", "sha256"?, "location",
+// "statement"}]; an item with a sha256 covers that file of the dataset, one
+// without covers every file of the dataset.
+struct SelfAttestation {
+  std::string officer_key_id;
+  nlohmann::json predicate;
+};
+
+struct ReconcileContext {
+  std::string contract_id;
+  int64_t now = 0;  // seconds since the epoch; orders unanswered past expiry are overdue
+  std::vector<HostOrder> orders = {};
+  uint64_t refused_attestations = 0;  // attestations for the contract that intake refused
+};
+
+class Reconciler {
+ public:
+  explicit Reconciler(ReconcileContext context);
+
+  Reconciler(const Reconciler&) = delete;
+  Reconciler& operator=(const Reconciler&) = delete;
+
+  // A hint: about how many inventory files will be added.
+  void ReserveFiles(size_t count);
+
+  // INVALID_ARGUMENT (naming the path) for an empty dataset_id or a sha256
+  // that is not 64 lowercase hex digits; nothing is added then.
+  absl::Status AddExpectedFile(ExpectedFile file);
+
+  // Adds every item of the predicate. INVALID_ARGUMENT, naming the log index
+  // and the item ("attestation 7 (order o-1): items[3].status: ..."), for a
+  // predicate without an "items" array, an "order_id" other than the
+  // attestation's, an item without a string dataset_id, sha256 that is neither
+  // empty nor 64 lowercase hex digits, an unknown status, match or assurance;
+  // nothing of that attestation is added then.
+  absl::Status AddAttestation(const AcceptedAttestation& attestation);
+
+  // INVALID_ARGUMENT, naming the officer key and the item, for a predicate
+  // without an "items" array, an item without a dataset_id, or a malformed
+  // sha256; nothing of that statement is added then.
+  absl::Status AddSelfAttestation(const SelfAttestation& statement);
+
+  // The result, with the verdict decided (DecideVerdict). Consumes the
+  // reconciler: the inventory's strings move into the result.
+  Reconciliation Finish() &&;
+
+ private:
+  using Digest = std::array<uint8_t, 32>;
+  struct ContentKey {
+    uint32_t dataset;
+    Digest sha256;
+    bool operator==(const ContentKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const ContentKey& key) {
+      return H::combine(H::combine_contiguous(std::move(h), key.sha256.data(), key.sha256.size()),
+                        key.dataset);
+    }
+  };
+  // What all copies of one content say, as a bitmask of CopyStatus.
+  struct Aggregate {
+    uint32_t dataset = 0;  // index into datasets_
+    uint32_t copies = 0;
+    uint8_t statuses = 0;
+    int8_t weakest_wiped = -1;  // Assurance of the weakest wiped copy, -1 if none
+    bool self_attested = false;
+    bool expected = false;  // an inventory file has this content
+  };
+  static constexpr uint32_t kNoAggregate = UINT32_MAX;
+
+  uint32_t InternDataset(absl::string_view dataset_id);
+  uint32_t AggregateFor(const ContentKey& key);
+
+  ReconcileContext context_;
+  std::vector<std::string> datasets_;
+  absl::flat_hash_map<std::string, uint32_t> dataset_index_;
+  uint32_t last_dataset_ = UINT32_MAX;  // the one InternDataset returned last
+  absl::flat_hash_map<ContentKey, uint32_t> aggregate_index_;
+  std::vector<Aggregate> aggregates_;
+  std::vector<FileResult> files_;
+  std::vector<uint32_t> file_aggregate_;  // parallel to files_
+  // 64-bit hashes of (host, path, member chain, dataset, sha256) already
+  // counted, so that one copy reported twice (an exact copy that is also a
+  // derived copy, or the same host attesting twice) counts once.
+  absl::flat_hash_set<uint64_t> locations_seen_;
+  // Items with content not (yet) known as an inventory file, with the
+  // aggregate of their content, if they have one.
+  std::vector<std::pair<uint32_t, UnexpectedCopy>> unexpected_;
+  absl::flat_hash_set<uint32_t> self_attested_datasets_;
+  absl::flat_hash_set<std::string> attested_orders_;
+  uint64_t accepted_attestations_ = 0;
+  uint64_t self_attestations_ = 0;
+};
+
+// Everything at once, for small contracts and tests.
+// (Default member initializers let designated initializers leave lists out.)
+struct ReconcileInput {
+  ReconcileContext context;
+  std::vector<ExpectedFile> inventory = {};
+  std::vector<AcceptedAttestation> attestations = {};
+  std::vector<SelfAttestation> self_attestations = {};
+};
+absl::StatusOr<Reconciliation> Reconcile(ReconcileInput input);
+
+}  // namespace offboard::controller
+
+#endif  // OFFBOARD_CONTROLLER_RECONCILE_RECONCILER_H_

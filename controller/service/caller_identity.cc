@@ -1,0 +1,51 @@
+#include "controller/service/caller_identity.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/audit.h"
+#include "common/status/status_macros.h"
+
+namespace offboard::controller {
+
+absl::StatusOr<common::AgentIdentity> CallerIdentity(const grpc::ServerContext& context) {
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("no verified client certificate");
+  }
+  const std::vector<grpc::string_ref> certificates = auth->FindPropertyValues("x509_pem_cert");
+  if (certificates.empty()) return absl::UnauthenticatedError("no client certificate");
+  return common::AgentIdentityFromCertificate(
+      absl::string_view(certificates.front().data(), certificates.front().size()));
+}
+
+absl::StatusOr<common::AgentIdentity> AuthorizedCaller(const grpc::ServerContext& context,
+                                                       ControllerStore& store,
+                                                       absl::string_view rpc) {
+  absl::StatusOr<common::AgentIdentity> caller = CallerIdentity(context);
+  absl::Status refused;
+  if (!caller.ok()) {
+    refused = caller.status();
+  } else {
+    absl::StatusOr<Enrollment> enrollment = store.GetEnrollment(caller->agent_id);
+    if (!enrollment.ok()) {
+      refused = absl::PermissionDeniedError(absl::StrCat("agent ", caller->agent_id, " is not enrolled"));
+    } else if (enrollment->banned) {
+      refused = absl::PermissionDeniedError(absl::StrCat("agent ", caller->agent_id, " is banned"));
+    } else if (enrollment->vendor_id != caller->vendor_id || enrollment->host_id != caller->host_id) {
+      refused = absl::PermissionDeniedError(absl::StrCat(
+          "agent ", caller->agent_id, ": certificate names another vendor or host than enrolled"));
+    }
+  }
+  if (!refused.ok()) {
+    common::AuditEvent("rpc_refused", {{"rpc", std::string(rpc)},
+                                       {"peer", context.peer()},
+                                       {"agent_id", caller.ok() ? caller->agent_id : "-"},
+                                       {"vendor_id", caller.ok() ? caller->vendor_id : "-"},
+                                       {"reason", std::string(refused.message())}});
+    return refused;
+  }
+  return caller;
+}
+
+}  // namespace offboard::controller

@@ -1,0 +1,28 @@
+// Who is calling: the agent identity in the client certificate that TLS
+// verified against the controller's CA. Every RPC but Enroll is authorized
+// from this alone (ARCHITECTURE.md, "Identity").
+#ifndef OFFBOARD_CONTROLLER_SERVICE_CALLER_IDENTITY_H_
+#define OFFBOARD_CONTROLLER_SERVICE_CALLER_IDENTITY_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "common/tls/agent_identity.h"
+#include "controller/store/store.h"
+
+namespace offboard::controller {
+
+// UNAUTHENTICATED when the call carries no verified client certificate;
+// PERMISSION_DENIED when the certificate names no single agent identity.
+absl::StatusOr<common::AgentIdentity> CallerIdentity(const grpc::ServerContext& context);
+
+// The caller's identity, checked against its enrollment: PERMISSION_DENIED
+// (and an audit event) for an agent that is not enrolled, was banned, or whose
+// certificate names another vendor or host than it enrolled with.
+absl::StatusOr<common::AgentIdentity> AuthorizedCaller(const grpc::ServerContext& context,
+                                                       ControllerStore& store,
+                                                       absl::string_view rpc);
+
+}  // namespace offboard::controller
+
+#endif  // OFFBOARD_CONTROLLER_SERVICE_CALLER_IDENTITY_H_

@@ -1,0 +1,138 @@
+#include "controller/service/controller_services.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/sha256.h"
+#include "common/encoding/hex.h"
+#include "common/log/audit.h"
+#include "common/rpc/grpc_status.h"
+#include "common/status/status_macros.h"
+#include "controller/service/caller_identity.h"
+
+namespace offboard::controller {
+namespace {
+
+std::string NewAgentId() {
+  unsigned char bytes[12];
+  RAND_bytes(bytes, sizeof(bytes));
+  return absl::StrCat("agent-", common::HexEncode(absl::string_view(
+                                    reinterpret_cast<const char*>(bytes), sizeof(bytes))));
+}
+
+}  // namespace
+
+int64_t SystemNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::StatusOr<offboard::v1::EnrollResponse> EnrollAgent(ControllerStore& store,
+                                                         const CertificateAuthority& ca,
+                                                         const std::string& controller_public_pem,
+                                                         const offboard::v1::EnrollRequest& request,
+                                                         int64_t now) {
+  absl::StatusOr<common::Ed25519PublicKey> key =
+      common::Ed25519PublicKey::FromPem(request.attestation_public_key_pem());
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attestation_public_key_pem: ", key.status().message()));
+  }
+  Enrollment enrollment;
+  enrollment.agent_id = NewAgentId();
+  enrollment.hostname = request.hostname();
+  enrollment.attestation_public_key_pem = request.attestation_public_key_pem();
+  enrollment.attestation_key_id = key->KeyId();
+  enrollment.enrolled_at = now;
+  const std::string token_hash = common::DigestHex(common::Sha256Of(request.token()));
+  // The CSR is checked before the token is spent; the certificate can only be
+  // issued once the token has said which vendor and host it is for.
+  OFFBOARD_RETURN_IF_ERROR(ca.CheckCsr(request.csr_pem()));
+  OFFBOARD_ASSIGN_OR_RETURN(Enrollment enrolled,
+                            store.ConsumeTokenAndEnroll(token_hash, now, std::move(enrollment)));
+  const common::AgentIdentity identity{enrolled.vendor_id, enrolled.host_id, enrolled.agent_id};
+  OFFBOARD_ASSIGN_OR_RETURN(CertificateAuthority::IssuedCertificate certificate,
+                            ca.SignAgentCsr(request.csr_pem(), identity, kAgentCertificateDays));
+  OFFBOARD_RETURN_IF_ERROR(store.SetEnrollmentCertificate(
+      enrolled.agent_id, certificate.certificate_pem, certificate.serial_hex));
+  common::AuditEvent("agent_enrolled", {{"agent_id", enrolled.agent_id},
+                                        {"vendor_id", enrolled.vendor_id},
+                                        {"host_id", enrolled.host_id},
+                                        {"attestation_key_id", enrolled.attestation_key_id},
+                                        {"certificate_serial", certificate.serial_hex}});
+  offboard::v1::EnrollResponse response;
+  response.set_agent_id(enrolled.agent_id);
+  response.set_vendor_id(enrolled.vendor_id);
+  response.set_host_id(enrolled.host_id);
+  response.set_client_certificate_pem(certificate.certificate_pem);
+  response.set_ca_certificate_pem(ca.CertificatePem());
+  response.set_controller_public_key_pem(controller_public_pem);
+  return response;
+}
+
+grpc::Status EnrollmentService::Enroll(grpc::ServerContext* context,
+                                       const offboard::v1::EnrollRequest* request,
+                                       offboard::v1::EnrollResponse* response) {
+  absl::StatusOr<offboard::v1::EnrollResponse> result =
+      EnrollAgent(store_, ca_, controller_public_pem_, *request, clock_());
+  if (!result.ok()) {
+    common::AuditEvent("enrollment_refused", {{"peer", context->peer()},
+                                              {"hostname", request->hostname()},
+                                              {"reason", std::string(result.status().message())}});
+    return common::ToGrpcStatus(result.status());
+  }
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status OrderService::PullOrders(grpc::ServerContext* context,
+                                      const offboard::v1::PullOrdersRequest* /*request*/,
+                                      offboard::v1::PullOrdersResponse* response) {
+  absl::StatusOr<common::AgentIdentity> caller = AuthorizedCaller(*context, store_, "PullOrders");
+  if (!caller.ok()) return common::ToGrpcStatus(caller.status());
+  absl::StatusOr<std::vector<OrderRow>> orders = store_.OrdersForAgent(caller->agent_id);
+  if (!orders.ok()) return common::ToGrpcStatus(orders.status());
+  for (const OrderRow& order : *orders) {
+    offboard::v1::SignedWipeOrder* signed_order = response->add_orders();
+    signed_order->set_order_id(order.order_id);
+    signed_order->set_envelope(order.envelope);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status OrderService::Heartbeat(grpc::ServerContext* context,
+                                     const offboard::v1::HeartbeatRequest* request,
+                                     offboard::v1::HeartbeatResponse* /*response*/) {
+  absl::StatusOr<common::AgentIdentity> caller = AuthorizedCaller(*context, store_, "Heartbeat");
+  if (!caller.ok()) return common::ToGrpcStatus(caller.status());
+  common::AuditEvent("agent_heartbeat",
+                     {{"agent_id", caller->agent_id},
+                      {"order_id", request->order_id()},
+                      {"phase", offboard::v1::AgentPhase_Name(request->phase())},
+                      {"items", absl::StrCat(request->items_done(), "/", request->items_total())}});
+  return grpc::Status::OK;
+}
+
+grpc::Status AttestationService::Submit(grpc::ServerContext* context,
+                                        const offboard::v1::SubmitAttestationRequest* request,
+                                        offboard::v1::SubmitAttestationResponse* response) {
+  // The intake checks the enrollment itself (and records what it refuses).
+  absl::StatusOr<common::AgentIdentity> caller = CallerIdentity(*context);
+  if (!caller.ok()) {
+    common::AuditEvent("rpc_refused", {{"rpc", "Submit"},
+                                       {"peer", context->peer()},
+                                       {"reason", std::string(caller.status().message())}});
+    return common::ToGrpcStatus(caller.status());
+  }
+  absl::StatusOr<offboard::v1::Receipt> receipt =
+      intake_.Accept(*caller, request->order_id(), request->envelope(), clock_());
+  if (!receipt.ok()) return common::ToGrpcStatus(receipt.status());
+  *response->mutable_receipt() = *std::move(receipt);
+  return grpc::Status::OK;
+}
+
+}  // namespace offboard::controller

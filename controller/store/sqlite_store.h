@@ -1,0 +1,135 @@
+// The embedded controller store: one SQLite database file in WAL mode with
+// synchronous=FULL, so a commit that returned survives a crash or power loss.
+//
+//   absl::StatusOr<std::unique_ptr<ControllerStore>> store =
+//       OpenSqliteStore(data_dir / "controller.db");
+//
+// Thread-safety: one read-write connection, guarded by a mutex, serves all
+// calls; SQLite is opened without its own locking (NOMUTEX) because of that
+// mutex. Concurrent AppendAttestation calls share commits (group commit):
+// whoever finds no commit in progress writes every waiting attestation in one
+// transaction and one fsync, and each caller returns once the commit that
+// holds its attestation is durable. ForEachInventoryFile reads through a connection of its own, in
+// a read transaction, so that a long reconciliation neither blocks the gRPC handlers nor sees a
+// half-finished import, and its callback may call the store. Other processes (a CLI command next to
+// `serve`) may open the same file: SQLite's file locks order them, and a lock held longer than the
+// busy timeout is UNAVAILABLE.
+#ifndef OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
+#define OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
+
+#include <boost/filesystem/path.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/store/migrations.h"
+#include "controller/store/sqlite_handle.h"
+#include "controller/store/store.h"
+
+namespace offboard::controller {
+
+// How long a call waits for another process's lock before UNAVAILABLE.
+inline constexpr int kSqliteBusyTimeoutMs = 5000;
+
+// Opens the SQLite database at `path`, creating it (mode 0600; SQLite gives
+// its -wal and -shm files the same mode) when missing, but not its directory.
+// Sets journal_mode=WAL, synchronous=FULL, foreign_keys=ON and the busy
+// timeout, and applies ControllerMigrations(). Errors name the path:
+// NOT_FOUND / PERMISSION_DENIED when it cannot be opened, DATA_LOSS when it
+// is not a SQLite database, FAILED_PRECONDITION when a newer controller wrote
+// it (its schema and data are left untouched).
+absl::StatusOr<std::unique_ptr<ControllerStore>> OpenSqliteStore(
+    const boost::filesystem::path& path);
+
+// The same with other migrations, for tests of upgrades.
+absl::StatusOr<std::unique_ptr<ControllerStore>> OpenSqliteStore(
+    const boost::filesystem::path& path, const std::vector<Migration>& migrations);
+
+// The implementation behind OpenSqliteStore; its methods are documented in
+// store.h. Callers hold it as a ControllerStore.
+class SqliteStore final : public ControllerStore {
+ public:
+  SqliteStore(boost::filesystem::path path, SqliteDb db)
+      : path_(std::move(path)), db_(std::move(db)) {}
+
+  absl::Status PutToken(const EnrollmentToken& token) override;
+  absl::StatusOr<Enrollment> ConsumeTokenAndEnroll(absl::string_view token_sha256_hex, int64_t now,
+                                                   Enrollment enrollment) override;
+  absl::StatusOr<Enrollment> GetEnrollment(absl::string_view agent_id) override;
+  absl::StatusOr<std::vector<Enrollment>> ListEnrollments(absl::string_view vendor_id) override;
+  absl::Status BanAgent(absl::string_view agent_id, int64_t at) override;
+  absl::Status SetEnrollmentCertificate(absl::string_view agent_id,
+                                        absl::string_view certificate_pem,
+                                        absl::string_view serial_hex) override;
+
+  absl::StatusOr<ImportCounts> ImportInventory(
+      const std::vector<InventoryFileRow>& files,
+      const std::vector<FingerprintSetRow>& fingerprints) override;
+  absl::Status ForEachInventoryFile(
+      absl::string_view contract_id,
+      const std::function<absl::Status(const InventoryFileRow&)>& fn) override;
+  absl::StatusOr<std::vector<std::string>> ContractIds() override;
+  absl::StatusOr<std::vector<FingerprintSetRow>> FingerprintSetsForContract(
+      absl::string_view contract_id) override;
+
+  absl::Status PutOrders(const std::vector<OrderRow>& orders) override;
+  absl::StatusOr<OrderRow> GetOrder(absl::string_view order_id) override;
+  absl::StatusOr<std::vector<OrderRow>> OrdersForAgent(absl::string_view agent_id) override;
+  absl::StatusOr<std::vector<OrderRow>> OrdersForContract(absl::string_view contract_id) override;
+
+  absl::StatusOr<AttestationRow> AppendAttestation(absl::string_view order_id,
+                                                   absl::string_view agent_id,
+                                                   absl::string_view envelope,
+                                                   absl::string_view leaf_hash_hex,
+                                                   int64_t accepted_at) override;
+  absl::StatusOr<std::vector<AttestationRow>> AttestationsForContract(
+      absl::string_view contract_id) override;
+  absl::StatusOr<AttestationRow> GetAttestation(uint64_t log_index) override;
+  absl::StatusOr<uint64_t> LogSize() override;
+  absl::StatusOr<std::vector<std::string>> LeafHashes(uint64_t begin, uint64_t end) override;
+  absl::Status PutTreeHead(const TreeHeadRow& head) override;
+  absl::StatusOr<TreeHeadRow> LatestTreeHead() override;
+  absl::StatusOr<std::vector<TreeHeadRow>> TreeHeads() override;
+
+  absl::Status PutRefusal(const RefusalRow& refusal) override;
+  absl::StatusOr<std::vector<RefusalRow>> RefusalsForContract(
+      absl::string_view contract_id) override;
+  absl::Status PutSelfAttestation(const SelfAttestationRow& row) override;
+  absl::StatusOr<std::vector<SelfAttestationRow>> SelfAttestationsForContract(
+      absl::string_view contract_id) override;
+
+  absl::StatusOr<std::string> IntegrityCheck() override;
+
+ private:
+  struct PendingAppend;  // one AppendAttestation call waiting for a commit
+
+  // An attestation row from columns log_index, order_id, agent_id,
+  // envelope, leaf_hash_hex, accepted_at.
+  static AttestationRow AttestationFrom(const Statement& row);
+  // LogSize with mutex_ held.
+  absl::StatusOr<uint64_t> LogSizeLocked();
+  // Writes `batch` in one transaction and sets each one's result; takes mutex_.
+  void CommitAppends(const std::vector<PendingAppend*>& batch);
+  // One append inside CommitAppends' transaction; `next_index` is the log
+  // size so far and grows with each leaf added.
+  absl::StatusOr<AttestationRow> AppendLocked(const PendingAppend& append, uint64_t& next_index);
+
+  const boost::filesystem::path path_;
+  std::mutex mutex_;
+  SqliteDb db_;  // guarded by mutex_
+
+  std::mutex append_mutex_;
+  std::condition_variable append_done_;
+  std::vector<PendingAppend*> append_queue_;  // guarded by append_mutex_
+  bool append_committing_ = false;            // guarded by append_mutex_
+};
+
+}  // namespace offboard::controller
+
+#endif  // OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_

@@ -1,0 +1,316 @@
+#include "controller/reconcile/reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/controller/reconcile/reconcile_test_util.h"
+
+namespace offboard::controller {
+namespace {
+
+using ::offboard::controller::testing::Attestation;
+using ::offboard::controller::testing::File;
+using ::offboard::controller::testing::Item;
+using ::offboard::controller::testing::Order;
+using ::offboard::controller::testing::Sha;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+ReconcileContext Context(std::vector<HostOrder> orders = {Order("o-a", "host-a", true)},
+                         uint64_t refused = 0) {
+  return {.contract_id = "C-1",
+          .now = 1000,
+          .orders = std::move(orders),
+          .refused_attestations = refused};
+}
+
+// Inventory of files 1..n of dataset "ds".
+std::vector<ExpectedFile> Inventory(int n) {
+  std::vector<ExpectedFile> files;
+  for (int i = 1; i <= n; ++i) files.push_back(File("ds", i));
+  return files;
+}
+
+Reconciliation ReconcileAll(ReconcileInput input) {
+  absl::StatusOr<Reconciliation> result = Reconcile(std::move(input));
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *std::move(result) : Reconciliation{};
+}
+
+std::vector<FileState> States(const Reconciliation& r) {
+  std::vector<FileState> states;
+  for (const FileResult& file : r.files) states.push_back(file.state);
+  return states;
+}
+
+TEST(ReconcilerTest, EveryFileState) {
+  std::vector<ExpectedFile> inventory = Inventory(7);
+  inventory.push_back(File("tapes", 8));
+  const Reconciliation r = ReconcileAll(
+      {.context = Context(),
+       .inventory = inventory,
+       .attestations = {Attestation(
+           "o-a", "host-a",
+           {Item({.sha256 = Sha(1), .path = "/1"}),
+            Item({.sha256 = Sha(2), .status = "needs_review", .assurance = nullptr, .path = "/2"}),
+            Item({.sha256 = Sha(3), .status = "skipped", .assurance = nullptr, .path = "/3"}),
+            Item({.sha256 = Sha(4), .status = "failed", .assurance = nullptr, .path = "/4"}),
+            Item({.sha256 = Sha(5), .status = "residual", .assurance = nullptr, .path = "/5"})})},
+       .self_attestations = {
+           {.officer_key_id = "officer-1",
+            .predicate = {{"items",
+                           {{{"dataset_id", "ds"}, {"sha256", Sha(7)}, {"location", "tape 7"}},
+                            {{"dataset_id", "tapes"}, {"location", "vault"}}}}}}}});
+  EXPECT_THAT(States(r),
+              ElementsAre(FileState::kWiped, FileState::kFoundNotWiped, FileState::kFoundNotWiped,
+                          FileState::kFailed, FileState::kResidual, FileState::kNotFound,
+                          FileState::kSelfAttested, FileState::kSelfAttested));
+  EXPECT_EQ(r.files[0].assurance, Assurance::kOverwriteVerified);
+  EXPECT_EQ(r.files[0].path, "/delivered/ds/file1.csv");
+  EXPECT_EQ(r.files[6].assurance, Assurance::kSelfAttested);
+  EXPECT_EQ(r.files[6].copies, 0u);
+  EXPECT_EQ(r.files[5].assurance, std::nullopt);
+  EXPECT_EQ(r.count(FileState::kFoundNotWiped), 2u);
+  EXPECT_EQ(r.self_attestations, 1u);
+  EXPECT_EQ(r.verdict, Verdict::kDiscrepancy);
+}
+
+TEST(ReconcilerTest, MostSeriousStatusAcrossHostsWins) {
+  const Reconciliation r = ReconcileAll(
+      {.context = Context({Order("o-a", "host-a", true), Order("o-b", "host-b", true)}),
+       .inventory = Inventory(3),
+       .attestations = {
+           Attestation("o-a", "host-a",
+                       {Item({.sha256 = Sha(1)}), Item({.sha256 = Sha(2), .status = "failed"}),
+                        Item({.sha256 = Sha(3), .status = "skipped"})}),
+           Attestation(
+               "o-b", "host-b",
+               {Item({.sha256 = Sha(1), .status = "needs_review"}),
+                Item({.sha256 = Sha(2), .status = "residual"}), Item({.sha256 = Sha(3)})})}});
+  EXPECT_THAT(States(r), ElementsAre(FileState::kFoundNotWiped, FileState::kResidual,
+                                     FileState::kFoundNotWiped));
+}
+
+TEST(ReconcilerTest, CopiesCountArchiveMembersAndEachLocationOnce) {
+  const Reconciliation r = ReconcileAll(
+      {.context = Context({Order("o-a", "host-a", true), Order("o-b", "host-b", true)}),
+       .inventory = Inventory(2),
+       .attestations = {
+           Attestation("o-a", "host-a",
+                       {Item({.sha256 = Sha(1), .path = "/srv/a.csv"}),
+                        // The same file, also found as a derived copy: one copy.
+                        Item({.sha256 = Sha(1), .match = "derived", .path = "/srv/a.csv"}),
+                        Item({.sha256 = Sha(1),
+                              .match = "archive",
+                              .path = "/srv/b.tar",
+                              .member = {"in/a.csv"}}),
+                        Item({.sha256 = Sha(1),
+                              .match = "archive",
+                              .path = "/srv/b.tar",
+                              .member = {"in/old.zip", "a.csv"}})}),
+           // Same path on another host: another copy.
+           Attestation("o-b", "host-b", {Item({.sha256 = Sha(1), .path = "/srv/a.csv"})})}});
+  EXPECT_EQ(r.files[0].copies, 4u);
+  EXPECT_EQ(r.files[0].state, FileState::kWiped);
+  EXPECT_EQ(r.files[1].copies, 0u);
+  EXPECT_THAT(r.unexpected, IsEmpty());
+}
+
+TEST(ReconcilerTest, WeakestAssuranceOfWipedCopiesAndFloor) {
+  const Reconciliation r = ReconcileAll(
+      {.context = Context(),
+       .inventory = Inventory(3),
+       .attestations = {Attestation(
+           "o-a", "host-a",
+           {Item({.sha256 = Sha(1), .path = "/1"}),
+            Item({.sha256 = Sha(1), .assurance = "logical_only", .path = "/1-copy"}),
+            Item({.sha256 = Sha(1), .assurance = "overwrite_flash", .path = "/1-flash"}),
+            Item({.sha256 = Sha(2), .assurance = "overwrite_flash", .path = "/2"}),
+            // A wipe that claims nothing is trusted with the least.
+            Item({.sha256 = Sha(3), .assurance = nullptr, .path = "/3"})})}});
+  EXPECT_EQ(r.files[0].assurance, Assurance::kLogicalOnly);
+  EXPECT_EQ(r.files[1].assurance, Assurance::kOverwriteFlash);
+  EXPECT_EQ(r.files[2].assurance, Assurance::kLogicalOnly);
+  EXPECT_EQ(r.assurance_floor, Assurance::kLogicalOnly);
+  EXPECT_EQ(r.verdict, Verdict::kVerifiedComplete);
+  EXPECT_THAT(r.reasons, IsEmpty());
+}
+
+TEST(ReconcilerTest, VerifiedCompleteWithSelfAttestedFloor) {
+  const Reconciliation r =
+      ReconcileAll({.context = Context(),
+                    .inventory = Inventory(2),
+                    .attestations = {Attestation("o-a", "host-a", {Item({.sha256 = Sha(1)})})},
+                    .self_attestations = {
+                        {.officer_key_id = "officer-1",
+                         .predicate = {{"items", {{{"dataset_id", "ds"}, {"sha256", Sha(2)}}}}}}}});
+  EXPECT_THAT(States(r), ElementsAre(FileState::kWiped, FileState::kSelfAttested));
+  EXPECT_EQ(r.verdict, Verdict::kVerifiedComplete);
+  EXPECT_EQ(r.assurance_floor, Assurance::kSelfAttested);
+}
+
+TEST(ReconcilerTest, NoFileAccountedForMeansNoFloor) {
+  const Reconciliation r = ReconcileAll({.context = Context(), .inventory = Inventory(1)});
+  EXPECT_EQ(r.assurance_floor, std::nullopt);
+  EXPECT_EQ(r.verdict, Verdict::kIncomplete);
+}
+
+TEST(ReconcilerTest, RefusedAttestationIsADiscrepancy) {
+  const Reconciliation r =
+      ReconcileAll({.context = Context({Order("o-a", "host-a", true)}, /*refused=*/1),
+                    .inventory = Inventory(1),
+                    .attestations = {Attestation("o-a", "host-a", {Item({.sha256 = Sha(1)})})}});
+  EXPECT_EQ(r.verdict, Verdict::kDiscrepancy);
+  EXPECT_THAT(r.reasons, ElementsAre("1 attestation refused"));
+}
+
+TEST(ReconcilerTest, UnexpectedCopyLeftInPlaceIsADiscrepancy) {
+  const Reconciliation r =
+      ReconcileAll({.context = Context(),
+                    .inventory = Inventory(1),
+                    .attestations = {Attestation(
+                        "o-a", "host-a",
+                        {Item({.sha256 = Sha(1)}), Item({.sha256 = Sha(99),
+                                                         .status = "needs_review",
+                                                         .assurance = nullptr,
+                                                         .match = "derived",
+                                                         .path = "/srv/extract.csv"})})}});
+  EXPECT_EQ(r.files[0].state, FileState::kWiped);
+  ASSERT_EQ(r.unexpected.size(), 1u);
+  EXPECT_EQ(r.unexpected[0].path, "/srv/extract.csv");
+  EXPECT_EQ(r.unexpected[0].host_id, "host-a");
+  EXPECT_EQ(r.unexpected[0].match, "derived");
+  EXPECT_TRUE(r.unexpected[0].left_in_place());
+  EXPECT_EQ(r.verdict, Verdict::kDiscrepancy);
+  EXPECT_THAT(r.reasons, ElementsAre("1 unexpected copy left in place"));
+}
+
+TEST(ReconcilerTest, WipedUnexpectedCopiesAreListedButAccountedFor) {
+  const Reconciliation r =
+      ReconcileAll({.context = Context(),
+                    .inventory = Inventory(1),
+                    .attestations = {Attestation(
+                        "o-a", "host-a",
+                        {Item({.sha256 = Sha(1)}),
+                         Item({.sha256 = Sha(99), .match = "derived", .path = "/srv/extract.csv"}),
+                         // A tagged file whose content is no longer the inventory's.
+                         Item({.sha256 = Sha(98), .match = "tag", .path = "/srv/tagged.csv"}),
+                         // Derived text that was never hashed.
+                         Item({.sha256 = "", .match = "derived", .path = "/srv/notes.txt"}),
+                         // The content of ds's file 1, attested under another dataset.
+                         Item({.dataset = "other", .sha256 = Sha(1), .path = "/srv/b.csv"})})}});
+  ASSERT_EQ(r.unexpected.size(), 4u);
+  EXPECT_EQ(r.unexpected[1].match, "tag");
+  EXPECT_EQ(r.unexpected[2].sha256, "");
+  EXPECT_EQ(r.unexpected[3].dataset_id, "other");
+  EXPECT_EQ(r.unexpected_left_in_place, 0u);
+  EXPECT_EQ(r.files[0].copies, 1u);
+  EXPECT_EQ(r.verdict, Verdict::kVerifiedComplete);
+}
+
+TEST(ReconcilerTest, UnansweredOrderIsIncompleteAndOverdueAfterExpiry) {
+  const Reconciliation r = ReconcileAll(
+      {.context = Context({Order("o-a", "host-a", false), Order("o-b", "host-b", false, 999),
+                           Order("o-c", "host-c", false, 1000)}),
+       .inventory = Inventory(1),
+       // o-a is answered by its attestation even though the row says not.
+       .attestations = {Attestation("o-a", "host-a", {Item({.sha256 = Sha(1)})})}});
+  EXPECT_THAT(r.unanswered_orders, ElementsAre("o-b", "o-c"));
+  EXPECT_THAT(r.overdue_orders, ElementsAre("o-b"));  // now 1000 is not past 1000
+  EXPECT_EQ(r.verdict, Verdict::kIncomplete);
+  EXPECT_THAT(r.reasons, ElementsAre("2 orders not yet answered (1 overdue)"));
+}
+
+TEST(ReconcilerTest, DiscrepancyOutranksIncomplete) {
+  const Reconciliation r = ReconcileAll(
+      {.context = Context({Order("o-a", "host-a", true), Order("o-b", "host-b", false)}),
+       .inventory = Inventory(2),
+       .attestations = {
+           Attestation("o-a", "host-a", {Item({.sha256 = Sha(1), .status = "failed"})})}});
+  EXPECT_EQ(r.verdict, Verdict::kDiscrepancy);
+  EXPECT_THAT(r.reasons, ElementsAre("1 file failed to wipe",
+                                     "1 file not found by any agent nor self-attested",
+                                     "1 order not yet answered"));
+}
+
+TEST(ReconcilerTest, FilesSharingContentShareTheirState) {
+  std::vector<ExpectedFile> inventory = Inventory(1);
+  inventory.push_back(File("ds", 1));
+  inventory[1].path = "/delivered/ds/renamed.csv";
+  const Reconciliation r =
+      ReconcileAll({.context = Context(),
+                    .inventory = inventory,
+                    .attestations = {Attestation("o-a", "host-a", {Item({.sha256 = Sha(1)})})}});
+  EXPECT_THAT(States(r), ElementsAre(FileState::kWiped, FileState::kWiped));
+}
+
+TEST(ReconcilerTest, AttestationsBeforeInventoryGiveTheSameResult) {
+  Reconciler reconciler(Context());
+  ASSERT_TRUE(
+      reconciler
+          .AddAttestation(Attestation(
+              "o-a", "host-a",
+              {Item({.sha256 = Sha(1)}), Item({.sha256 = Sha(2), .path = "/b", .member = {"m"}}),
+               Item({.sha256 = Sha(99), .status = "failed", .path = "/x"})}))
+          .ok());
+  for (ExpectedFile& file : Inventory(2))
+    ASSERT_TRUE(reconciler.AddExpectedFile(std::move(file)).ok());
+  const Reconciliation r = std::move(reconciler).Finish();
+  EXPECT_THAT(States(r), ElementsAre(FileState::kWiped, FileState::kWiped));
+  EXPECT_EQ(r.files[1].copies, 1u);
+  ASSERT_EQ(r.unexpected.size(), 1u);
+  EXPECT_EQ(r.unexpected[0].sha256, Sha(99));
+  EXPECT_EQ(r.verdict, Verdict::kDiscrepancy);
+}
+
+TEST(ReconcilerTest, MalformedAttestationIsRefusedWhole) {
+  Reconciler reconciler(Context());
+  for (ExpectedFile& file : Inventory(1))
+    ASSERT_TRUE(reconciler.AddExpectedFile(std::move(file)).ok());
+  const auto add = [&](nlohmann::json bad_item) {
+    return reconciler.AddAttestation(
+        Attestation("o-a", "host-a", {Item({.sha256 = Sha(1), .status = "failed"}), bad_item}, 7));
+  };
+  nlohmann::json item = Item({.sha256 = Sha(1)});
+  item["status"] = "gone";
+  absl::Status status = add(item);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("attestation 7 (order o-a): items[1].status"));
+  item = Item({.sha256 = "ABC"});
+  EXPECT_THAT(add(item).message(), HasSubstr("items[1].sha256"));
+  item = Item({.sha256 = Sha(1), .assurance = "very_good"});
+  EXPECT_THAT(add(item).message(), HasSubstr("items[1].assurance"));
+  item = Item({.sha256 = Sha(1), .match = "fuzzy"});
+  EXPECT_THAT(add(item).message(), HasSubstr("items[1].match"));
+  item.erase("dataset_id");
+  EXPECT_THAT(add(item).message(), HasSubstr("items[1].dataset_id"));
+
+  AcceptedAttestation other_order = Attestation("o-a", "host-a", {});
+  other_order.predicate["order_id"] = "o-z";
+  EXPECT_THAT(reconciler.AddAttestation(other_order).message(), HasSubstr("o-z"));
+  other_order.predicate = {{"order_id", "o-a"}};
+  EXPECT_THAT(reconciler.AddAttestation(other_order).message(), HasSubstr("\"items\""));
+
+  // Nothing of the refused attestations counted: the file is still not found.
+  const Reconciliation r = std::move(reconciler).Finish();
+  EXPECT_EQ(r.files[0].state, FileState::kNotFound);
+  EXPECT_EQ(r.accepted_attestations, 0u);
+}
+
+TEST(ReconcilerTest, MalformedInventoryAndSelfAttestation) {
+  Reconciler reconciler(Context());
+  ExpectedFile file = testing::File("ds", 1);
+  file.sha256[0] = 'A';
+  EXPECT_THAT(reconciler.AddExpectedFile(file).message(), HasSubstr("/delivered/ds/file1.csv"));
+  file.dataset_id.clear();
+  EXPECT_EQ(reconciler.AddExpectedFile(file).code(), absl::StatusCode::kInvalidArgument);
+  const absl::Status status = reconciler.AddSelfAttestation(
+      {.officer_key_id = "officer-1",
+       .predicate = {{"items", {{{"dataset_id", "ds"}, {"sha256", "12"}}}}}});
+  EXPECT_THAT(status.message(), HasSubstr("self-attestation by officer-1: items[0].sha256"));
+  EXPECT_THAT(std::move(reconciler).Finish().files, IsEmpty());
+}
+
+}  // namespace
+}  // namespace offboard::controller

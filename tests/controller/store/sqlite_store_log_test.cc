@@ -1,0 +1,252 @@
+// Orders, the transparency log and what hangs off it in the SQLite store,
+// on real database files: dense indexes under concurrency, idempotent
+// appends, exact bytes, and durability across reopening.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "controller/store/sqlite_store.h"
+#include "tests/controller/store/sqlite_store_fixtures.h"
+#include "tests/support/temp_dir.h"
+
+namespace offboard::controller {
+namespace {
+
+using ::offboard::testing::TempDir;
+
+// --- Orders ---
+
+TEST(SqliteStoreTest, StoresOrdersInOneTransaction) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path() / "controller.db");
+  Enroll(*store, "agent-1", "vendor-a");
+  Enroll(*store, "agent-2", "vendor-a");
+  ASSERT_TRUE(store
+                  ->PutOrders({MakeOrder("o-2", "c-1", "agent-1", 2002),
+                               MakeOrder("o-1", "c-1", "agent-1", 2001),
+                               MakeOrder("o-3", "c-2", "agent-2")})
+                  .ok());
+  const absl::Status duplicate =
+      store->PutOrders({MakeOrder("o-4", "c-1", "agent-2"), MakeOrder("o-1", "c-1", "agent-2")});
+  EXPECT_EQ(duplicate.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(duplicate.message().find("o-1"), absl::string_view::npos);
+  EXPECT_EQ(store->GetOrder("o-4").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->PutOrders({MakeOrder("o-5", "c-1", "agent-unknown")}).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  absl::StatusOr<OrderRow> order = store->GetOrder("o-3");
+  ASSERT_TRUE(order.ok());
+  EXPECT_EQ(order->envelope, MakeOrder("o-3", "c-2", "agent-2").envelope);
+  EXPECT_EQ(order->nonce_hex, Hex64(42));
+  const auto for_agent = *store->OrdersForAgent("agent-1");
+  ASSERT_EQ(for_agent.size(), 2u);
+  EXPECT_EQ(for_agent[0].order_id, "o-1");
+  EXPECT_EQ(for_agent[1].order_id, "o-2");
+  EXPECT_EQ(store->OrdersForContract("c-2")->size(), 1u);
+}
+
+// --- Attestations and the log ---
+
+class SqliteStoreLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = OpenOrDie(path_);
+    ASSERT_NE(store_, nullptr);
+    Enroll(*store_, "agent-1", "vendor-a");
+    Enroll(*store_, "agent-2", "vendor-a");
+    ASSERT_TRUE(
+        store_
+            ->PutOrders({MakeOrder("o-1", "c-1", "agent-1"), MakeOrder("o-2", "c-1", "agent-2"),
+                         MakeOrder("o-3", "c-2", "agent-1")})
+            .ok());
+  }
+
+  TempDir dir_;
+  const boost::filesystem::path path_ = dir_.path() / "controller.db";
+  std::unique_ptr<ControllerStore> store_;
+};
+
+TEST_F(SqliteStoreLogTest, AppendsDenseIndexesIdempotently) {
+  const std::string with_nul("{\"payload\":\"a\0b\"}\0", 19);
+  absl::StatusOr<AttestationRow> first =
+      store_->AppendAttestation("o-1", "agent-1", with_nul, Hex64(1), 3000);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->log_index, 0u);
+  absl::StatusOr<AttestationRow> second =
+      store_->AppendAttestation("o-3", "agent-1", "envelope-3", Hex64(3), 3001);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->log_index, 1u);
+
+  absl::StatusOr<AttestationRow> retry =
+      store_->AppendAttestation("o-1", "agent-1", with_nul, Hex64(1), 9999);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->log_index, 0u);
+  EXPECT_EQ(retry->accepted_at, 3000);  // the stored row, unchanged
+  EXPECT_EQ(
+      store_->AppendAttestation("o-1", "agent-1", "other bytes", Hex64(5), 3002).status().code(),
+      absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->AppendAttestation("o-9", "agent-1", "x", Hex64(5), 3002).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->AppendAttestation("o-2", "agent-9", "x", Hex64(5), 3002).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  EXPECT_EQ(*store_->LogSize(), 2u);
+  absl::StatusOr<AttestationRow> stored = store_->GetAttestation(0);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->envelope, with_nul);
+  EXPECT_EQ(stored->envelope.size(), 19u);
+  EXPECT_EQ(store_->GetAttestation(2).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*store_->LeafHashes(0, 2), (std::vector<std::string>{Hex64(1), Hex64(3)}));
+  EXPECT_EQ(*store_->LeafHashes(1, 1), std::vector<std::string>{});
+  EXPECT_EQ(store_->LeafHashes(1, 3).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store_->LeafHashes(2, 1).status().code(), absl::StatusCode::kOutOfRange);
+
+  const auto c1 = *store_->AttestationsForContract("c-1");
+  ASSERT_EQ(c1.size(), 1u);
+  EXPECT_EQ(c1[0].order_id, "o-1");
+  EXPECT_EQ(c1[0].envelope, with_nul);
+}
+
+TEST_F(SqliteStoreLogTest, IntegrityCheckAlsoReportsDanglingForeignKeys) {
+  EXPECT_EQ(*store_->IntegrityCheck(), "ok");
+  const SqliteDb raw = RawConnection(path_);  // foreign keys are off by default
+  ASSERT_TRUE(
+      ExecSql(raw.get(), "INSERT INTO attestations VALUES (0, 'o-gone', 'agent-1', x'00', 'h', 1)")
+          .ok());
+  const std::string report = *store_->IntegrityCheck();
+  EXPECT_NE(report.find("foreign key violation: attestations"), std::string::npos) << report;
+}
+
+TEST_F(SqliteStoreLogTest, TheLogCannotBeRewrittenEvenFromSql) {
+  ASSERT_TRUE(store_->AppendAttestation("o-1", "agent-1", "e", Hex64(1), 1).ok());
+  const SqliteDb raw = RawConnection(path_);
+  EXPECT_FALSE(ExecSql(raw.get(), "UPDATE attestations SET envelope = 'forged'").ok());
+  EXPECT_FALSE(ExecSql(raw.get(), "DELETE FROM attestations").ok());
+  EXPECT_EQ(store_->GetAttestation(0)->envelope, "e");
+}
+
+TEST_F(SqliteStoreLogTest, KeepsTreeHeadsPerSize) {
+  EXPECT_EQ(store_->LatestTreeHead().status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->AppendAttestation("o-1", "agent-1", "e1", Hex64(1), 1).ok());
+  ASSERT_TRUE(store_->AppendAttestation("o-2", "agent-2", "e2", Hex64(2), 2).ok());
+  ASSERT_TRUE(store_->PutTreeHead({2, Hex64(20), 10, "sth-2"}).ok());
+  ASSERT_TRUE(store_->PutTreeHead({1, Hex64(10), 5, "sth-1"}).ok());
+  ASSERT_TRUE(store_->PutTreeHead({2, Hex64(20), 11, "sth-2-again"}).ok());
+  EXPECT_EQ(store_->PutTreeHead({2, Hex64(21), 12, "split"}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->PutTreeHead({3, Hex64(30), 12, "ahead"}).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  absl::StatusOr<TreeHeadRow> latest = store_->LatestTreeHead();
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->tree_size, 2u);
+  EXPECT_EQ(latest->signed_envelope, "sth-2");  // the first head for a size stays
+  const auto heads = *store_->TreeHeads();
+  ASSERT_EQ(heads.size(), 2u);
+  EXPECT_EQ(heads[0].tree_size, 1u);
+  EXPECT_EQ(heads[0].root_hash_hex, Hex64(10));
+}
+
+TEST_F(SqliteStoreLogTest, KeepsRefusalsAndSelfAttestationsPerContract) {
+  ASSERT_TRUE(store_->PutRefusal({20, "o-2", "agent-2", "bad signature"}).ok());
+  ASSERT_TRUE(store_->PutRefusal({10, "o-1", "agent-1", "nonce mismatch"}).ok());
+  ASSERT_TRUE(store_->PutRefusal({30, "o-3", "agent-1", "expired"}).ok());
+  ASSERT_TRUE(store_->PutRefusal({40, "o-unknown", "agent-1", "unknown order"}).ok());
+  const auto refusals = *store_->RefusalsForContract("c-1");
+  ASSERT_EQ(refusals.size(), 2u);
+  EXPECT_EQ(refusals[0].reason, "nonce mismatch");
+  EXPECT_EQ(refusals[1].order_id, "o-2");
+
+  const std::string statement("officer\0signed", 14);
+  ASSERT_TRUE(store_->PutSelfAttestation({"c-1", Hex64(8), statement, 50}).ok());
+  ASSERT_TRUE(store_->PutSelfAttestation({"c-1", Hex64(8), statement, 60}).ok());
+  ASSERT_TRUE(store_->PutSelfAttestation({"c-2", Hex64(8), "other", 70}).ok());
+  const auto self = *store_->SelfAttestationsForContract("c-1");
+  ASSERT_EQ(self.size(), 1u);
+  EXPECT_EQ(self[0].envelope, statement);
+  EXPECT_EQ(self[0].accepted_at, 50);
+}
+
+TEST_F(SqliteStoreLogTest, ConcurrentAppendsGetDenseUniqueIndexes) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  std::vector<OrderRow> orders;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      orders.push_back(MakeOrder(absl::StrCat("p-", t, "-", i), "c-9", "agent-1"));
+    }
+  }
+  ASSERT_TRUE(store_->PutOrders(orders).ok());
+  std::vector<std::vector<uint64_t>> indexes(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  const auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string order_id = absl::StrCat("p-", t, "-", i);
+        auto row = store_->AppendAttestation(order_id, "agent-1", absl::StrCat("env-", order_id),
+                                             Hex64(t * kPerThread + i), 1);
+        // Refusals and retries share commits with good appends.
+        const auto unknown = store_->AppendAttestation("p-unknown", "agent-1", "x", Hex64(0), 1);
+        const auto retry = store_->AppendAttestation(order_id, "agent-1",
+                                                     absl::StrCat("env-", order_id), Hex64(0), 2);
+        if (!row.ok() || unknown.status().code() != absl::StatusCode::kNotFound || !retry.ok() ||
+            retry->log_index != row->log_index || retry->accepted_at != 1) {
+          ++failures;
+          continue;
+        }
+        indexes[static_cast<size_t>(t)].push_back(row->log_index);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  std::cout << kThreads * kPerThread << " durable appends from " << kThreads << " threads: " << ms
+            << " ms\n";
+  EXPECT_EQ(failures.load(), 0);
+  std::set<uint64_t> all;
+  for (const auto& per_thread : indexes) all.insert(per_thread.begin(), per_thread.end());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.begin(), 0u);
+  EXPECT_EQ(*all.rbegin(), static_cast<uint64_t>(kThreads * kPerThread - 1));
+  EXPECT_EQ(*store_->LogSize(), static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_EQ(*store_->IntegrityCheck(), "ok");
+}
+
+TEST_F(SqliteStoreLogTest, EverythingSurvivesClosingAndReopening) {
+  ASSERT_TRUE(
+      store_->ImportInventory({MakeInventoryRow("c-1", "d-1", "a.csv")}, {{"d-1", "{}"}}).ok());
+  ASSERT_TRUE(store_->AppendAttestation("o-1", "agent-1", std::string("e\0", 2), Hex64(1), 7).ok());
+  ASSERT_TRUE(store_->PutTreeHead({1, Hex64(11), 8, "sth"}).ok());
+  ASSERT_TRUE(store_->PutRefusal({9, "o-2", "agent-2", "late"}).ok());
+  ASSERT_TRUE(store_->PutSelfAttestation({"c-1", Hex64(8), "officer", 10}).ok());
+  ASSERT_TRUE(store_->BanAgent("agent-2", 11).ok());
+  store_.reset();
+
+  store_ = OpenOrDie(path_);
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(*store_->IntegrityCheck(), "ok");
+  EXPECT_EQ(store_->ListEnrollments("vendor-a")->size(), 2u);
+  EXPECT_TRUE(store_->GetEnrollment("agent-2")->banned);
+  EXPECT_EQ(store_->OrdersForContract("c-1")->size(), 2u);
+  EXPECT_EQ(*store_->ContractIds(), std::vector<std::string>{"c-1"});
+  EXPECT_EQ(store_->FingerprintSetsForContract("c-1")->size(), 1u);
+  EXPECT_EQ(store_->GetAttestation(0)->envelope, std::string("e\0", 2));
+  EXPECT_EQ(*store_->LogSize(), 1u);
+  EXPECT_EQ(store_->LatestTreeHead()->signed_envelope, "sth");
+  EXPECT_EQ(store_->RefusalsForContract("c-1")->size(), 1u);
+  EXPECT_EQ(store_->SelfAttestationsForContract("c-1")->size(), 1u);
+  // The next append continues the log.
+  EXPECT_EQ(store_->AppendAttestation("o-2", "agent-2", "e2", Hex64(2), 12)->log_index, 1u);
+}
+
+}  // namespace
+}  // namespace offboard::controller
