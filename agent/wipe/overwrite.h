@@ -17,7 +17,8 @@
 //   OFFBOARD_RETURN_IF_ERROR(WritePass(fd, extents, pattern, "/srv/x.csv"));
 //   OFFBOARD_ASSIGN_OR_RETURN(VerifyMethod how, VerifyPass(fd, extents, pattern, "/srv/x.csv"));
 //
-// A PatternStream is used by one thread at a time.
+// A PatternStream is used by one thread at a time (WritePass hands it to its
+// keystream thread, one chunk at a time).
 #ifndef OFFBOARD_AGENT_WIPE_OVERWRITE_H_
 #define OFFBOARD_AGENT_WIPE_OVERWRITE_H_
 
@@ -46,12 +47,17 @@ class PatternStream {
   // The pattern's bytes for file offsets [offset, offset + out.size()).
   void Fill(uint64_t offset, std::span<uint8_t> out);
 
+  // Random patterns only: XORs the keystream at `offset` into `data`, which
+  // turns bytes that are the pattern into zeros (verification's comparison).
+  void XorKeystream(uint64_t offset, std::span<uint8_t> data);
+
   // "zeros", "ones", "random", "byte 0x55": the report's words for the pass.
   const std::string& name() const { return name_; }
 
  private:
   struct Cipher;
   PatternStream(std::string name, int fill_byte, std::unique_ptr<Cipher> cipher);
+  void SeekKeystream(uint64_t offset);
 
   std::string name_;
   int fill_byte_ = 0;               // for constant patterns

@@ -138,5 +138,28 @@ TEST(VerifyPassTest, ReportsTheFirstByteThatDidNotLand) {
   EXPECT_THAT(method.status().message(), ::testing::HasSubstr("offset 5000"));
 }
 
+TEST(VerifyPassTest, CatchesADifferenceAnywhereInALargeFile) {
+  // Larger than two chunks, so the keystream and read-ahead threads are used.
+  testing::TempDir temp;
+  const uint64_t size = (34u << 20) + 123;
+  const auto path = temp.WriteFile("big.csv", std::string(size, 'B'));
+  UniqueFd fd(::open(path.c_str(), O_RDWR));
+  auto extents = AllocatedExtents(fd.get(), size, 4096);
+  for (auto pattern : {offboard::v1::PASS_PATTERN_RANDOM, offboard::v1::PASS_PATTERN_ONES}) {
+    auto stream = PatternStream::ForPass(Pass(pattern));
+    ASSERT_TRUE(WritePass(fd.get(), *extents, *stream, "big.csv").ok());
+    ASSERT_TRUE(VerifyPass(fd.get(), *extents, *stream, "big.csv").ok());
+    const uint64_t at = (33u << 20) + 7;
+    char byte = 0;
+    ASSERT_EQ(::pread(fd.get(), &byte, 1, static_cast<off_t>(at)), 1);
+    byte = static_cast<char>(byte ^ 0x01);
+    ASSERT_EQ(::pwrite(fd.get(), &byte, 1, static_cast<off_t>(at)), 1);
+    ASSERT_EQ(::fsync(fd.get()), 0);
+    const auto method = VerifyPass(fd.get(), *extents, *stream, "big.csv");
+    ASSERT_TRUE(absl::IsDataLoss(method.status())) << method.status();
+    EXPECT_THAT(method.status().message(), ::testing::HasSubstr("offset " + std::to_string(at)));
+  }
+}
+
 }  // namespace
 }  // namespace offboard::agent
