@@ -1,0 +1,194 @@
+#include "agent/wipe/wipe_run.h"
+
+#include <algorithm>
+#include <boost/filesystem/operations.hpp>
+#include <chrono>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/identity/agent_key.h"
+#include "agent/wipe/confined_file.h"
+#include "agent/wipe/deletion_attestation.h"
+#include "agent/wipe/file_destroyer.h"
+#include "agent/wipe/wipe_journal.h"
+#include "agent/wipe/wipe_plan.h"
+#include "agent/wipe/wipe_report_json.h"
+#include "common/dsse/envelope.h"
+#include "common/io/write_file.h"
+#include "common/log/audit.h"
+#include "common/status/status_macros.h"
+
+namespace offboard::agent {
+namespace {
+
+namespace fs = boost::filesystem;
+
+// The post-wipe scan's findings that the items do not already account for
+// (a file left alone on purpose or that failed is not "residual": it never
+// claimed to be gone).
+std::vector<WipeItem> ResidualItems(const std::vector<WipeItem>& items, const ScanReport& post) {
+  std::map<std::string, ItemStatus> not_wiped;
+  for (const WipeItem& item : items) {
+    if (item.outcome.status != ItemStatus::kWiped) not_wiped[item.finding.path] = item.outcome.status;
+  }
+  std::vector<WipeItem> residual;
+  for (const Finding& finding : post.findings) {
+    if (not_wiped.contains(finding.path)) continue;
+    residual.push_back({finding, MakeOutcome(ItemStatus::kResidual, "none",
+                                             "still found by the scan after the wipe")});
+  }
+  return residual;
+}
+
+// Signs the statement and writes the envelope; returns its path and bytes.
+absl::StatusOr<std::pair<std::string, std::string>> WriteAttestation(
+    const fs::path& data_dir, const DeletionRun& run, const offboard::v1::WipePolicy& policy,
+    const common::Ed25519PrivateKey& key) {
+  const common::InTotoStatement statement = BuildDeletionStatement(run, policy);
+  std::string envelope = common::SerializeDsseEnvelope(
+      common::SignDsse(common::kInTotoPayloadType, common::SerializeStatement(statement), key));
+  const fs::path dir = data_dir / "attestations";
+  boost::system::error_code error;
+  fs::create_directories(dir, error);
+  if (error) return absl::InternalError(absl::StrCat("create ", dir.string(), ": ", error.message()));
+  const fs::path path = dir / absl::StrCat(run.run_id, ".dsse.json");
+  OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(path, envelope, 0644));
+  return std::make_pair(path.string(), std::move(envelope));
+}
+
+}  // namespace
+
+bool WipeRunResult::complete() const {
+  return first_scan.errors.empty() && post_scan.errors.empty() &&
+         std::all_of(items.begin(), items.end(), [](const WipeItem& item) {
+           return item.outcome.status == ItemStatus::kWiped;
+         });
+}
+
+ScanOptions ScanOptionsFor(const offboard::v1::WipePolicy& policy,
+                           const std::vector<std::string>& roots, bool cross_filesystems,
+                           unsigned threads) {
+  ScanOptions options;
+  options.roots.assign(roots.begin(), roots.end());
+  // The policy's scan limits bound discovery (a signed order carries them).
+  const offboard::v1::ScanLimits& limits = policy.scan_limits();
+  options.limits.max_depth = limits.max_archive_depth();
+  options.limits.max_member_bytes = limits.max_member_bytes();
+  options.limits.max_archive_bytes = limits.max_archive_bytes();
+  options.limits.max_compression_ratio = limits.max_compression_ratio();
+  options.limits.per_file_timeout = std::chrono::seconds(limits.per_file_timeout_seconds());
+  options.cross_filesystems = cross_filesystems || limits.cross_filesystems();
+  options.threads = threads;
+  return options;
+}
+
+absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
+  std::vector<WipeRoot> roots;
+  std::vector<std::string> root_paths;
+  for (const std::string& root : request.roots) {
+    OFFBOARD_ASSIGN_OR_RETURN(WipeRoot opened, WipeRoot::Open(fs::absolute(root)));
+    root_paths.push_back(opened.path());
+    roots.push_back(std::move(opened));
+  }
+  const ScanOptions scan_options =
+      ScanOptionsFor(request.policy, root_paths, request.cross_filesystems, request.threads);
+  const fs::path data_dir = fs::absolute(request.data_dir);
+  OFFBOARD_ASSIGN_OR_RETURN(AgentKey key, LoadOrCreateAttestationKey(data_dir));
+  const fs::path journal_path = data_dir / "wipe-journal.jsonl";
+  OFFBOARD_ASSIGN_OR_RETURN(WipeJournal journal, WipeJournal::Open(journal_path));
+
+  // A journal with a run in it is an interrupted wipe: finish it, by its plan.
+  WipeRunResult result;
+  std::string started_at;
+  WipePlan plan;
+  if (!journal.records().empty()) {
+    const nlohmann::json& start = journal.records().front();
+    if (start.value("step", "") != "run_started" ||
+        start.value("arguments", "") != request.request_digest) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "an unfinished wipe (run ", start.value("run_id", "?"), ", started ",
+          start.value("started_at", "?"), ") is recorded in ", journal_path.string(),
+          " for another request; run that one again to finish it"));
+    }
+    OFFBOARD_ASSIGN_OR_RETURN(plan, PlanFromJson(start["plan"]));
+    result.run_id = start["run_id"].get<std::string>();
+    started_at = start["started_at"].get<std::string>();
+    result.resumed = true;
+    for (const WipeTarget& target : plan.targets) {
+      result.first_scan.findings.insert(result.first_scan.findings.end(), target.findings.begin(),
+                                        target.findings.end());
+    }
+    common::AuditEvent("wipe_resumed", {{"run_id", result.run_id}});
+  } else {
+    OFFBOARD_ASSIGN_OR_RETURN(result.first_scan, request.scan(scan_options));
+    plan = PlanWipe(result.first_scan.findings, request.policy);
+    result.run_id = RandomFileName(24);
+    started_at = NowRfc3339();
+    OFFBOARD_RETURN_IF_ERROR(journal.Append({{"step", "run_started"},
+                                             {"run_id", result.run_id},
+                                             {"started_at", started_at},
+                                             {"arguments", request.request_digest},
+                                             {"order_id", request.order_id},
+                                             {"policy", request.policy.name()},
+                                             {"plan", PlanToJson(plan)}}));
+  }
+
+  WipeEngine engine(roots, request.policy, request.fingerprints, scan_options.cross_filesystems);
+  OFFBOARD_ASSIGN_OR_RETURN(result.items, engine.Execute(plan, journal));
+  for (const WipeItem& item : result.items) {
+    common::AuditEvent(
+        "wipe_item",
+        {{"run_id", result.run_id},
+         {"path", item.finding.path},
+         {"dataset_id", item.finding.dataset_id},
+         {"status", ItemStatusName(item.outcome.status)},
+         {"assurance", item.outcome.assurance ? AssuranceLevelName(*item.outcome.assurance) : "-"},
+         {"reason", item.outcome.reason}});
+  }
+  OFFBOARD_ASSIGN_OR_RETURN(result.post_scan, request.scan(scan_options));
+  for (WipeItem& residual : ResidualItems(result.items, result.post_scan)) {
+    result.items.push_back(std::move(residual));
+  }
+
+  DeletionRun run;
+  run.run_id = result.run_id;
+  run.order_id = request.order_id;
+  run.nonce = request.nonce_hex;
+  run.started_at = started_at;
+  run.finished_at = NowRfc3339();
+  run.roots = root_paths;
+  run.inventory_sha256 = request.inventory_sha256;
+  run.agent_version = request.agent_version;
+  run.agent_key_id = key.key.PublicKey().KeyId();
+  run.host = ReadHostFacts();
+  run.items = result.items;
+  run.post_scan_stats = result.post_scan.stats;
+  run.post_scan_errors = result.post_scan.errors;
+  OFFBOARD_ASSIGN_OR_RETURN(auto attestation, WriteAttestation(data_dir, run, request.policy, key.key));
+  result.attestation_path = std::move(attestation.first);
+  result.attestation_envelope = std::move(attestation.second);
+  result.report = WipeReportToJson(result.first_scan, result.items, result.post_scan,
+                                   result.attestation_path);
+  if (!request.order_id.empty()) result.report["order_id"] = request.order_id;
+
+  // The run is complete: keep its journal as a record, out of the way of the next run.
+  OFFBOARD_RETURN_IF_ERROR(
+      journal.Append({{"step", "finished"}, {"attestation", result.attestation_path}}));
+  boost::system::error_code error;
+  fs::create_directories(data_dir / "journal", error);
+  fs::rename(journal_path, data_dir / "journal" / absl::StrCat(result.run_id, ".jsonl"), error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("keep the journal of run ", result.run_id, ": ", error.message()));
+  }
+  common::AuditEvent("wipe_completed",
+                     {{"run_id", result.run_id},
+                      {"order_id", request.order_id.empty() ? "-" : request.order_id},
+                      {"items", absl::StrCat(result.items.size())},
+                      {"summary", ItemSummary(result.items).dump()},
+                      {"attestation", result.attestation_path}});
+  return result;
+}
+
+}  // namespace offboard::agent

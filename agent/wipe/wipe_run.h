@@ -1,0 +1,76 @@
+// One whole wipe run, as `offboard-agent wipe` and `offboard-agent run` do
+// it: scan, plan, destroy (journaled, resuming an interrupted run of the same
+// request), scan again, mark what is still found as residual, sign the
+// deletion attestation with the agent key, and build the report.
+//
+//   WipeRunRequest request{...};
+//   OFFBOARD_ASSIGN_OR_RETURN(WipeRunResult result, ExecuteWipeRun(request));
+//
+// Call from one thread; the journal's lock keeps a second process out of the
+// same data directory.
+#ifndef OFFBOARD_AGENT_WIPE_WIPE_RUN_H_
+#define OFFBOARD_AGENT_WIPE_WIPE_RUN_H_
+
+#include <boost/filesystem/path.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/scan/derived_matcher.h"
+#include "agent/scan/finding.h"
+#include "agent/scan/scanner.h"
+#include "agent/wipe/wipe_engine.h"
+#include "offboard/v1/policy.pb.h"
+
+namespace offboard::agent {
+
+// Runs discovery over options.roots (the caller decides how progress shows).
+using ScanFunction = std::function<absl::StatusOr<ScanReport>(const ScanOptions& options)>;
+
+struct WipeRunRequest {
+  std::vector<std::string> roots;  // as given; opened and made canonical here
+  offboard::v1::WipePolicy policy;
+  const FingerprintIndex* fingerprints = nullptr;  // for redaction; may be null
+  ScanFunction scan;
+  boost::filesystem::path data_dir;  // agent key, journal, attestations
+  // Identifies the request: a journal left by an interrupted run is resumed
+  // only by a request with the same digest.
+  std::string request_digest;
+  std::string inventory_sha256;  // of what was searched for
+  std::string order_id;          // empty for a standalone wipe
+  std::string nonce_hex;         // the order's; empty for a standalone wipe
+  std::string agent_version;
+  bool cross_filesystems = false;
+  unsigned threads = 0;
+};
+
+struct WipeRunResult {
+  std::string run_id;
+  bool resumed = false;
+  std::vector<WipeItem> items;  // residual ones included
+  ScanReport first_scan;
+  ScanReport post_scan;
+  std::string attestation_path;
+  std::string attestation_envelope;  // the DSSE JSON, byte for byte
+  nlohmann::ordered_json report;     // INTERFACE.md's wipe report
+  // Every item wiped and nothing left unexamined by either scan.
+  bool complete() const;
+};
+
+// The scan options a policy's limits give for `roots`.
+ScanOptions ScanOptionsFor(const offboard::v1::WipePolicy& policy,
+                           const std::vector<std::string>& roots, bool cross_filesystems,
+                           unsigned threads);
+
+// Errors: those of opening the roots (INVALID_ARGUMENT / NOT_FOUND), of the
+// agent key and journal (FAILED_PRECONDITION while another wipe holds the
+// data directory, or when its unfinished run is for another request), of the
+// scans, and of writing the journal or attestation. Items that cannot be
+// wiped are not errors: they are items with their status and reason.
+absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request);
+
+}  // namespace offboard::agent
+
+#endif  // OFFBOARD_AGENT_WIPE_WIPE_RUN_H_
