@@ -4,6 +4,7 @@
 #include "controller/cli/init_command.h"
 #include "controller/cli/inventory_check_command.h"
 #include "controller/cli/inventory_import_command.h"
+#include "controller/cli/self_attestation_command.h"
 #include "controller/cli/serve_command.h"
 #include "controller/cli/status_command.h"
 #include "controller/cli/terminate_command.h"
@@ -30,6 +31,8 @@ int RunControllerCli(int argc, char** argv) {
   AddInventoryImportCommand(*inventory, action);
   AddTerminateCommand(app, action);
   AddStatusCommand(app, action);
+  AddOfficerCommand(app, action);
+  AddSelfAttestCommand(app, action);
   return common::RunCommandLine(app, action, argc, argv);
 }
 
