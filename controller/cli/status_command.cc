@@ -44,16 +44,17 @@ int Status(const StatusOptions& options) {
     complete = complete && reconciliation->verdict == Verdict::kVerifiedComplete;
     common::AuditEvent("verdict", {{"contract_id", contract},
                                    {"verdict", VerdictName(reconciliation->verdict)}});
-    if (options.json) {
+    if (options.json && !options.contract.empty()) {
+      // One contract: streamed, so a million files never sit in memory as JSON.
+      WriteReconciliationJson(*reconciliation, std::cout);
+    } else if (options.json) {
       all_json.push_back(ReconciliationToJson(*reconciliation));
     } else {
       std::cout << ReconciliationTable(*reconciliation) << "\n";
     }
   }
-  if (options.json) {
-    // One contract asked for: its object, as INTERFACE.md shows; else all of them.
-    const nlohmann::ordered_json out =
-        options.contract.empty() ? nlohmann::ordered_json{{"contracts", all_json}} : all_json.at(0);
+  if (options.json && options.contract.empty()) {
+    const nlohmann::ordered_json out{{"contracts", all_json}};
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   return complete ? common::kExitDone : common::kExitAttention;

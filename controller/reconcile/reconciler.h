@@ -10,10 +10,10 @@
 //   Reconciler reconciler({.contract_id = "C-1", .now = time(nullptr),
 //                          .orders = orders, .refused_attestations = refused});
 //   for (ExpectedFile& row : inventory)
-//   OFFBOARD_RETURN_IF_ERROR(reconciler.AddExpectedFile(std::move(row))); for (...)
-//   OFFBOARD_RETURN_IF_ERROR(reconciler.AddAttestation(accepted)); for (...)
-//   OFFBOARD_RETURN_IF_ERROR(reconciler.AddSelfAttestation(statement)); Reconciliation result =
-//   std::move(reconciler).Finish();
+//     OFFBOARD_RETURN_IF_ERROR(reconciler.AddExpectedFile(std::move(row)));
+//   for (...) OFFBOARD_RETURN_IF_ERROR(reconciler.AddAttestation(accepted));
+//   for (...) OFFBOARD_RETURN_IF_ERROR(reconciler.AddSelfAttestation(statement));
+//   Reconciliation result = std::move(reconciler).Finish();
 //
 // Files, attestations and self-attestations may come in any order, but adding
 // the inventory first is cheaper: an item is then known at once to be a copy
