@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crypto/openssl_error.h"
 #include "common/crypto/sha256.h"
 #include "common/io/read_file.h"
 #include "common/io/write_file.h"
@@ -35,21 +36,6 @@ constexpr uint64_t kMaxKeyFileBytes = 1 << 20;
 
 EvpPkeyPtr Wrap(EVP_PKEY* key) { return EvpPkeyPtr(key, EvpPkeyDeleter()); }
 
-// The text of the newest OpenSSL error, for messages; clears the queue.
-std::string OpenSslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char buffer[256];
-  ERR_error_string_n(code, buffer, sizeof(buffer));
-  return buffer;
-}
-
-std::string BioContents(BIO* bio) {
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(length));
-}
 
 absl::Status RequireEd25519(EVP_PKEY* key, absl::string_view what) {
   if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
@@ -104,7 +90,7 @@ std::string Ed25519PublicKey::Raw() const {
 std::string Ed25519PublicKey::ToPem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PUBKEY(bio.get(), key_.get());
-  return BioContents(bio.get());
+  return MemoryBioContents(bio.get());
 }
 
 std::string Ed25519PublicKey::KeyId() const { return DigestHex(Sha256Of(Raw())); }
@@ -187,7 +173,7 @@ absl::Status Ed25519PrivateKey::Save(const boost::filesystem::path& path) const 
 std::string Ed25519PrivateKey::ToPem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  return BioContents(bio.get());
+  return MemoryBioContents(bio.get());
 }
 
 Ed25519PublicKey Ed25519PrivateKey::PublicKey() const {

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/crypto/openssl_error.h"
 #include "absl/strings/string_view.h"
 
 namespace offboard::common {
@@ -50,12 +51,7 @@ using UniqueGeneralNames =
     std::unique_ptr<GENERAL_NAMES, OpenSslFree<GENERAL_NAMES, GENERAL_NAMES_free>>;
 using UniqueAsn1String = std::unique_ptr<ASN1_STRING, OpenSslFree<ASN1_STRING, ASN1_STRING_free>>;
 
-// The text of the earliest queued OpenSSL error (the root cause, usually),
-// for messages; clears this thread's error queue.
-std::string OpenSslError();
 
-// The bytes a memory BIO holds.
-std::string MemoryBioContents(BIO* bio);
 
 // The first certificate in `pem` (the leaf, for a chain). INVALID_ARGUMENT
 // for anything that is not a PEM certificate or is larger than kMaxPemBytes.

@@ -11,6 +11,11 @@
 namespace offboard::controller {
 namespace {
 
+// The columns OrderFrom reads, in its order.
+constexpr char kSelectOrders[] =
+    "SELECT order_id, contract_id, vendor_id, host_id, agent_id, nonce_hex, policy_name,"
+    " issued_at, expires_at, envelope FROM orders";
+
 constexpr uint64_t kMaxIndex = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
 // Column order of every order SELECT below.
@@ -97,10 +102,7 @@ absl::StatusOr<OrderRow> SqliteStore::GetOrder(absl::string_view order_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(db_.get(),
-                         "SELECT order_id, contract_id, vendor_id, host_id, agent_id, nonce_hex,"
-                         " policy_name, issued_at, expires_at, envelope FROM orders"
-                         " WHERE order_id = ?1"));
+      Statement::Prepare(db_.get(), absl::StrCat(kSelectOrders, " WHERE order_id = ?1")));
   query.BindText(1, order_id);
   OFFBOARD_ASSIGN_OR_RETURN(const bool found, query.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("order ", order_id, " is unknown"));
@@ -111,10 +113,8 @@ absl::StatusOr<std::vector<OrderRow>> SqliteStore::OrdersForAgent(absl::string_v
   std::lock_guard<std::mutex> lock(mutex_);
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(db_.get(),
-                         "SELECT order_id, contract_id, vendor_id, host_id, agent_id, nonce_hex,"
-                         " policy_name, issued_at, expires_at, envelope FROM orders"
-                         " WHERE agent_id = ?1 ORDER BY issued_at, order_id"));
+      Statement::Prepare(db_.get(), absl::StrCat(kSelectOrders, " WHERE agent_id = ?1"
+                                                                 " ORDER BY issued_at, order_id")));
   query.BindText(1, agent_id);
   return AllRows<OrderRow>(query, OrderFrom);
 }
@@ -124,10 +124,8 @@ absl::StatusOr<std::vector<OrderRow>> SqliteStore::OrdersForContract(
   std::lock_guard<std::mutex> lock(mutex_);
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(db_.get(),
-                         "SELECT order_id, contract_id, vendor_id, host_id, agent_id, nonce_hex,"
-                         " policy_name, issued_at, expires_at, envelope FROM orders"
-                         " WHERE contract_id = ?1 ORDER BY issued_at, order_id"));
+      Statement::Prepare(db_.get(), absl::StrCat(kSelectOrders, " WHERE contract_id = ?1"
+                                                                 " ORDER BY issued_at, order_id")));
   query.BindText(1, contract_id);
   return AllRows<OrderRow>(query, OrderFrom);
 }
