@@ -93,9 +93,14 @@ absl::StatusOr<std::unique_ptr<ControllerStore>> OpenSqliteStore(
 absl::StatusOr<std::unique_ptr<ControllerStore>> OpenSqliteStore(
     const boost::filesystem::path& path, const std::vector<Migration>& migrations) {
   // Create the file ourselves: SQLite would use 0644 less the umask, and the
-  // database holds certificates and the inventory.
-  const common::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) return common::ErrnoToStatus(errno, path.string());
+  // database holds certificates and the inventory. The descriptor is closed
+  // before SQLite opens the file: closing any descriptor of a file drops all
+  // of this process's POSIX locks on it, SQLite's included, and another
+  // process would then take the database for unused and delete the WAL.
+  {
+    const common::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) return common::ErrnoToStatus(errno, path.string());
+  }
   OFFBOARD_ASSIGN_OR_RETURN(SqliteDb db, OpenConnection(path, Access::kReadWrite));
   OFFBOARD_RETURN_IF_ERROR(ApplyMigrations(db.get(), migrations).status());
   return std::make_unique<SqliteStore>(path, std::move(db));

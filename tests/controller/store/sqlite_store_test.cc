@@ -3,6 +3,8 @@
 #include "controller/store/sqlite_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <iostream>
@@ -108,6 +110,42 @@ TEST(SqliteStoreTest, BadPathsAreErrorsNamingThePath) {
 }
 
 // --- Tokens and enrollment ---
+
+// A store that is open in one process (the server) must keep seeing, and
+// keeping, what other processes (the CLI) write while it runs: opening the
+// file outside SQLite once dropped its locks, and the next process to close
+// the database deleted the write-ahead log from under the server.
+TEST(SqliteStoreTest, AnotherProcessOpeningAndClosingLosesNothing) {
+  testing::TempDir temp;
+  const auto path = temp.path() / "controller.db";
+  auto server = OpenSqliteStore(path);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto cli = OpenSqliteStore(path);
+    const bool ok = cli.ok() && (*cli)->PutToken({"cc", "vendor-a", "host-1", 100, 200, false}).ok();
+    cli = absl::InternalError("closed");  // close the CLI's connection
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // The server sees the CLI's token, and another process sees the server's
+  // writes while the server is still open.
+  ASSERT_TRUE((*server)->PutToken({"dd", "vendor-a", "host-2", 100, 200, false}).ok());
+  EXPECT_TRUE((*server)->ConsumeTokenAndEnroll("cc", 150, AgentKey("a-1")).ok());
+  const pid_t reader = ::fork();
+  if (reader == 0) {
+    auto cli = OpenSqliteStore(path);
+    const bool ok = cli.ok() && (*cli)->GetEnrollment("a-1").ok() &&
+                    (*cli)->ConsumeTokenAndEnroll("dd", 150, AgentKey("a-2")).ok();
+    cli = absl::InternalError("closed");
+    ::_exit(ok ? 0 : 1);
+  }
+  ASSERT_EQ(::waitpid(reader, &status, 0), reader);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE((*server)->GetEnrollment("a-2").ok());
+}
 
 TEST(SqliteStoreTest, ATokenEnrollsOnceAndOnlyBeforeItExpires) {
   TempDir dir;
