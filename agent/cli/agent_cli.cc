@@ -1,7 +1,10 @@
 #include "agent/cli/agent_cli.h"
 
+#include "agent/cli/enroll_command.h"
 #include "agent/cli/keygen_command.h"
+#include "agent/cli/run_command.h"
 #include "agent/cli/scan_command.h"
+#include "agent/cli/self_attest_command.h"
 #include "agent/cli/wipe_command.h"
 #include "common/cli/command_line.h"
 
@@ -19,6 +22,9 @@ int RunAgentCli(int argc, char** argv) {
   AddKeygenCommand(app, action);
   AddScanCommand(app, action);
   AddWipeCommand(app, action);
+  AddEnrollCommand(app, action);
+  AddRunCommand(app, action);
+  AddSelfAttestCommand(app, action);
   return common::RunCommandLine(app, action, argc, argv);
 }
 

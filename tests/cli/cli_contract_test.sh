@@ -42,6 +42,8 @@ contains() {  # FILE TEXT
 expect 0 0 -- "$agent" --help;       contains "$work/out" keygen
 contains "$work/out" scan
 contains "$work/out" wipe
+contains "$work/out" enroll
+contains "$work/out" run
 expect 0 0 -- "$agent" scan --help;  contains "$work/out" --inventory
 expect 0 0 -- "$controller" --help;  contains "$work/out" inventory
 expect 0 0 -- "$controller" inventory --help; contains "$work/out" check
@@ -56,6 +58,12 @@ expect 2 1 -- "$agent" keygen
 expect 2 1 -- "$agent" scan --root /nonexistent
 expect 0 0 -- "$agent" wipe --help;  contains "$work/out" --dry-run
 expect 2 1 -- "$agent" wipe --root /nonexistent
+expect 0 0 -- "$agent" enroll --help; contains "$work/out" --token
+expect 0 0 -- "$agent" run --help;   contains "$work/out" --once
+expect 0 0 -- "$agent" self-attest --help; contains "$work/out" --location
+expect 2 1 -- "$agent" enroll --controller 127.0.0.1:1
+expect 2 1 -- "$agent" enroll --controller nonsense --token t --ca "$work/none.pem" --data-dir "$work/enroll"
+expect 2 1 -- "$agent" run --data-dir "$work/not-enrolled" --root /
 expect 2 1 -- "$controller" inventory check
 
 # Inventory check: a good file, then a bad one named by line and field.

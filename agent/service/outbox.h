@@ -1,0 +1,105 @@
+// The durable outbox of signed attestations: an attestation is written here
+// before it is first sent and leaves only when the controller has answered
+// with a receipt, so one made while the controller is down (or lost to a
+// crash between signing and sending) is delivered later. The controller
+// accepts each (order, agent) once and answers a resend with the same
+// receipt, so delivering twice is harmless.
+//
+//   DIR/outbox/<order_id>.dsse.json           waiting for delivery
+//   DIR/outbox/refused/<order_id>.dsse.json   refused by the controller (kept for people)
+//   DIR/outbox/refused/<order_id>.reason.txt  the controller's reason
+//   DIR/receipts/<order_id>.json              the receipt (proto3 JSON)
+//
+//   Outbox outbox(data_dir);
+//   OFFBOARD_RETURN_IF_ERROR(outbox.Put(order_id, envelope));
+//   DeliveryReport report = DeliverOutbox(outbox, submit, stop_requested);
+//
+// Every write is atomic and durable (common/io/write_file.h). Not
+// thread-safe; one agent process per data directory.
+#ifndef OFFBOARD_AGENT_SERVICE_OUTBOX_H_
+#define OFFBOARD_AGENT_SERVICE_OUTBOX_H_
+
+#include <boost/filesystem/path.hpp>
+#include <chrono>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "offboard/v1/attestation.pb.h"
+
+namespace offboard::agent {
+
+// Order ids name files: 1..128 characters of [A-Za-z0-9._-], not starting with '.'.
+bool IsSafeOrderId(absl::string_view order_id);
+
+class Outbox {
+ public:
+  explicit Outbox(const boost::filesystem::path& data_dir);
+
+  // Queues `envelope` (replacing an older one of the same order).
+  // INVALID_ARGUMENT for an unsafe order id; write errors name the path.
+  absl::Status Put(const std::string& order_id, absl::string_view envelope);
+
+  // Order ids waiting for delivery, sorted. Errors name the directory.
+  absl::StatusOr<std::vector<std::string>> Pending() const;
+  absl::StatusOr<std::string> Read(const std::string& order_id) const;
+
+  // Saves the receipt, then removes the entry: a crash in between leaves
+  // both, and the resend gets the same receipt.
+  absl::Status Delivered(const std::string& order_id, const offboard::v1::Receipt& receipt);
+  // Moves the entry to refused/ with `reason` beside it.
+  absl::Status Refused(const std::string& order_id, absl::string_view reason);
+
+  bool HasReceipt(const std::string& order_id) const;
+  bool WasRefused(const std::string& order_id) const;
+
+  boost::filesystem::path EntryPath(const std::string& order_id) const;
+  boost::filesystem::path ReceiptPath(const std::string& order_id) const;
+  boost::filesystem::path RefusedPath(const std::string& order_id) const;
+
+ private:
+  boost::filesystem::path dir_;
+  boost::filesystem::path refused_dir_;
+  boost::filesystem::path receipts_dir_;
+};
+
+using SubmitFunction = std::function<absl::StatusOr<offboard::v1::Receipt>(
+    const std::string& order_id, const std::string& envelope)>;
+
+struct DeliveryReport {
+  std::vector<std::string> delivered;
+  std::vector<std::pair<std::string, std::string>> refused;  // order id, reason
+  size_t pending = 0;                                        // still in the outbox afterwards
+  absl::Status transient;  // the error that stopped delivery early, if any
+  absl::Status local;      // an error of the outbox itself, if any
+};
+
+// Submits every pending entry in order. A transient error (IsTransient)
+// stops the pass: the controller is unreachable, so the rest would fail too.
+// Any other error is a refusal: the entry moves to refused/. Stops early
+// when `stop_requested` returns true.
+DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
+                             const std::function<bool()>& stop_requested);
+
+// Exponential backoff with jitter: each delay is drawn from [d/2, d] where d
+// starts at `initial` and doubles up to `cap`. Reset() after a success.
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds cap);
+  std::chrono::milliseconds Next();
+  void Reset() { current_ = initial_; }
+
+ private:
+  std::chrono::milliseconds initial_;
+  std::chrono::milliseconds cap_;
+  std::chrono::milliseconds current_;
+  std::minstd_rand random_;
+};
+
+}  // namespace offboard::agent
+
+#endif  // OFFBOARD_AGENT_SERVICE_OUTBOX_H_

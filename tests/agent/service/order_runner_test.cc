@@ -1,0 +1,154 @@
+// Running one wipe order: only an order signed by the controller, still
+// valid and addressed to this agent and vendor is executed; a valid one
+// wipes the copies under the root, saves the report, queues the attestation
+// in the outbox and is not run twice.
+#include "agent/service/order_runner.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
+
+#include <boost/filesystem/operations.hpp>
+#include <string>
+
+#include "common/crypto/sha256.h"
+#include "common/policy/wipe_policy.h"
+#include "common/signed/signed_messages.h"
+#include "tests/support/temp_dir.h"
+
+namespace offboard::agent {
+namespace {
+
+namespace fs = boost::filesystem;
+using google::protobuf::util::TimeUtil;
+
+constexpr int64_t kNow = 1800000000;
+constexpr char kSecret[] = "account,balance\n1,100\n2,200\n";
+
+class OrderRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    temp_.WriteFile("root/copy.csv", kSecret);
+    temp_.WriteFile("root/renamed.bak", kSecret);
+    temp_.WriteFile("root/unrelated.txt", "keep me");
+    fs::create_directories(temp_.path() / "agent");
+  }
+
+  offboard::v1::WipeOrder Order() const {
+    offboard::v1::WipeOrder order;
+    order.set_order_id("order-1");
+    order.set_contract_id("c-1");
+    order.set_vendor_id("vendor-a");
+    order.set_host_id("host-1");
+    order.set_agent_id("agent-1");
+    order.set_nonce_hex(std::string(64, 'b'));
+    *order.mutable_issued_at() = TimeUtil::SecondsToTimestamp(kNow - 60);
+    *order.mutable_expires_at() = TimeUtil::SecondsToTimestamp(kNow + 3600);
+    *order.mutable_policy() = *common::LoadWipePolicy(
+        OFFBOARD_TESTDATA_DIR "/../../policies/nist-800-88-clear.textproto");
+    offboard::v1::OrderedDataset* dataset = order.add_datasets();
+    dataset->set_dataset_id("accounts");
+    dataset->set_classification("confidential");
+    offboard::v1::ExpectedFile* file = dataset->add_files();
+    file->set_path("accounts.csv");
+    file->set_size(sizeof(kSecret) - 1);
+    file->set_sha256(common::DigestHex(common::Sha256Of(std::string(kSecret))));
+    return order;
+  }
+
+  offboard::v1::SignedWipeOrder Signed(const offboard::v1::WipeOrder& order,
+                                       const common::Ed25519PrivateKey& key) const {
+    offboard::v1::SignedWipeOrder signed_order;
+    signed_order.set_order_id(order.order_id());
+    signed_order.set_envelope(common::SignWipeOrder(order, key));
+    return signed_order;
+  }
+
+  OrderResult Run(const offboard::v1::SignedWipeOrder& signed_order, int64_t now = kNow) {
+    OrderRunner runner({.data_dir = temp_.path() / "agent",
+                        .agent_id = "agent-1",
+                        .vendor_id = "vendor-a",
+                        .controller_key = controller_.PublicKey(),
+                        .roots = {(temp_.path() / "root").string()},
+                        .threads = 1,
+                        .agent_version = "test"},
+                       outbox_);
+    return runner.Run(signed_order, now, [this](const offboard::v1::HeartbeatRequest& beat) {
+      phases_.push_back(beat.phase());
+    });
+  }
+
+  void ExpectNothingTouched() {
+    EXPECT_TRUE(fs::exists(temp_.path() / "root/copy.csv"));
+    EXPECT_TRUE(fs::exists(temp_.path() / "root/renamed.bak"));
+    EXPECT_TRUE(outbox_.Pending()->empty());
+    EXPECT_TRUE(phases_.empty());
+  }
+
+  testing::TempDir temp_;
+  common::Ed25519PrivateKey controller_ = *common::Ed25519PrivateKey::Generate();
+  Outbox outbox_{temp_.path() / "agent"};
+  std::vector<offboard::v1::AgentPhase> phases_;
+};
+
+TEST_F(OrderRunnerTest, AValidOrderIsWipedAttestedAndNotRunTwice) {
+  const OrderResult result = Run(Signed(Order(), controller_));
+  ASSERT_EQ(result.outcome, OrderOutcome::kWipedComplete) << result.message;
+  EXPECT_FALSE(fs::exists(temp_.path() / "root/copy.csv"));
+  EXPECT_FALSE(fs::exists(temp_.path() / "root/renamed.bak"));
+  EXPECT_TRUE(fs::exists(temp_.path() / "root/unrelated.txt"));
+  EXPECT_EQ(*outbox_.Pending(), std::vector<std::string>{"order-1"});
+  EXPECT_NE(outbox_.Read("order-1")->find("payloadType"), std::string::npos);
+  EXPECT_TRUE(fs::exists(temp_.path() / "agent/orders/order-1/report.json"));
+  EXPECT_EQ(phases_.front(), offboard::v1::AGENT_PHASE_SCANNING);
+  EXPECT_EQ(phases_.back(), offboard::v1::AGENT_PHASE_ATTESTING);
+
+  // Pulled again (the controller still lists it): not run again.
+  phases_.clear();
+  const OrderResult again = Run(Signed(Order(), controller_));
+  EXPECT_TRUE(again.already_done);
+  EXPECT_EQ(again.outcome, OrderOutcome::kWipedComplete);
+  EXPECT_TRUE(phases_.empty());
+}
+
+TEST_F(OrderRunnerTest, AForgedOrderIsRefusedAndNothingIsTouched) {
+  const common::Ed25519PrivateKey forger = *common::Ed25519PrivateKey::Generate();
+  const OrderResult result = Run(Signed(Order(), forger));
+  EXPECT_EQ(result.outcome, OrderOutcome::kRefused);
+  ExpectNothingTouched();
+}
+
+TEST_F(OrderRunnerTest, AnExpiredOrderIsRefused) {
+  const OrderResult result = Run(Signed(Order(), controller_), kNow + 7200);
+  EXPECT_EQ(result.outcome, OrderOutcome::kRefused);
+  EXPECT_NE(result.message.find("FAILED_PRECONDITION"), std::string::npos) << result.message;
+  ExpectNothingTouched();
+}
+
+TEST_F(OrderRunnerTest, AnOrderForAnotherAgentOrVendorIsRefused) {
+  offboard::v1::WipeOrder other_agent = Order();
+  other_agent.set_agent_id("agent-2");
+  EXPECT_EQ(Run(Signed(other_agent, controller_)).outcome, OrderOutcome::kRefused);
+  offboard::v1::WipeOrder other_vendor = Order();
+  other_vendor.set_vendor_id("vendor-b");
+  EXPECT_EQ(Run(Signed(other_vendor, controller_)).outcome, OrderOutcome::kRefused);
+  ExpectNothingTouched();
+}
+
+TEST_F(OrderRunnerTest, AMismatchedConvenienceIdIsRefused) {
+  offboard::v1::SignedWipeOrder signed_order = Signed(Order(), controller_);
+  signed_order.set_order_id("order-2");
+  EXPECT_EQ(Run(signed_order).outcome, OrderOutcome::kRefused);
+  ExpectNothingTouched();
+}
+
+TEST_F(OrderRunnerTest, ABadDigestInTheOrderIsRefused) {
+  offboard::v1::WipeOrder order = Order();
+  order.mutable_datasets(0)->mutable_files(0)->set_sha256("ABC");
+  const OrderResult result = Run(Signed(order, controller_));
+  EXPECT_EQ(result.outcome, OrderOutcome::kRefused);
+  EXPECT_NE(result.message.find("sha256"), std::string::npos) << result.message;
+  ExpectNothingTouched();
+}
+
+}  // namespace
+}  // namespace offboard::agent

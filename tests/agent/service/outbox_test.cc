@@ -1,0 +1,190 @@
+// The durable outbox: entries survive until a receipt is saved, a controller
+// that is down stops a delivery pass without losing anything, a refusal
+// moves the entry aside with its reason, and backoff stays within its bounds.
+#include "agent/service/outbox.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/filesystem/operations.hpp>
+#include <map>
+#include <string>
+
+#include "common/io/read_file.h"
+#include "tests/support/temp_dir.h"
+
+namespace offboard::agent {
+namespace {
+
+namespace fs = boost::filesystem;
+
+offboard::v1::Receipt ReceiptAt(uint64_t index) {
+  offboard::v1::Receipt receipt;
+  receipt.set_log_index(index);
+  receipt.set_leaf_hash_hex(std::string(64, 'a'));
+  return receipt;
+}
+
+const auto kNeverStop = [] { return false; };
+
+TEST(OrderIdTest, OnlyNamesThatAreSafeAsFileNames) {
+  EXPECT_TRUE(IsSafeOrderId("order-0123abcd"));
+  EXPECT_TRUE(IsSafeOrderId("a.b_c-D"));
+  EXPECT_FALSE(IsSafeOrderId(""));
+  EXPECT_FALSE(IsSafeOrderId(".."));
+  EXPECT_FALSE(IsSafeOrderId(".hidden"));
+  EXPECT_FALSE(IsSafeOrderId("../etc/passwd"));
+  EXPECT_FALSE(IsSafeOrderId("a/b"));
+  EXPECT_FALSE(IsSafeOrderId(std::string(129, 'a')));
+}
+
+TEST(OutboxTest, PutKeepsTheEnvelopeByteForByteUntilDelivered) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  const std::string envelope = "{\"payload\":\"x\"}\n\x01 bytes";
+  ASSERT_TRUE(outbox.Put("order-1", envelope).ok());
+  ASSERT_TRUE(outbox.Put("order-0", "other").ok());
+  EXPECT_EQ(*outbox.Pending(), (std::vector<std::string>{"order-0", "order-1"}));
+  EXPECT_EQ(*outbox.Read("order-1"), envelope);
+  EXPECT_FALSE(outbox.HasReceipt("order-1"));
+
+  // A second Outbox on the same directory (a restarted agent) sees the same.
+  Outbox reopened(temp.path());
+  EXPECT_EQ(reopened.Pending()->size(), 2u);
+
+  ASSERT_TRUE(outbox.Delivered("order-1", ReceiptAt(7)).ok());
+  EXPECT_TRUE(outbox.HasReceipt("order-1"));
+  EXPECT_EQ(*outbox.Pending(), std::vector<std::string>{"order-0"});
+  const std::string receipt = *common::ReadFileToString(outbox.ReceiptPath("order-1"));
+  EXPECT_NE(receipt.find("\"log_index\": \"7\""), std::string::npos) << receipt;
+}
+
+TEST(OutboxTest, RefusesUnsafeOrderIds) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  EXPECT_EQ(outbox.Put("../escape", "x").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(temp.path() / "escape.dsse.json"));
+  EXPECT_TRUE(outbox.Pending()->empty());
+}
+
+TEST(OutboxTest, IgnoresTemporariesAndStrayFiles) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("order-1", "x").ok());
+  temp.WriteFile("outbox/.order-2.dsse.json.tmp-123", "half");
+  temp.WriteFile("outbox/notes.txt", "n");
+  EXPECT_EQ(*outbox.Pending(), std::vector<std::string>{"order-1"});
+}
+
+TEST(DeliverOutboxTest, DeliversEverythingAndSavesReceipts) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
+  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  std::map<std::string, std::string> submitted;
+  const DeliveryReport report = DeliverOutbox(
+      outbox,
+      [&](const std::string& order_id, const std::string& envelope) {
+        submitted[order_id] = envelope;
+        return absl::StatusOr<offboard::v1::Receipt>(ReceiptAt(submitted.size()));
+      },
+      kNeverStop);
+  EXPECT_EQ(report.delivered, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(report.pending, 0u);
+  EXPECT_TRUE(report.transient.ok());
+  EXPECT_EQ(submitted["a"], "envelope-a");
+  EXPECT_EQ(submitted["b"], "envelope-b");
+  EXPECT_TRUE(outbox.HasReceipt("a") && outbox.HasReceipt("b"));
+}
+
+TEST(DeliverOutboxTest, AnUnreachableControllerKeepsEverythingForLater) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
+  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  int calls = 0;
+  const DeliveryReport down = DeliverOutbox(
+      outbox,
+      [&](const std::string&, const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+        ++calls;
+        return absl::UnavailableError("connection refused");
+      },
+      kNeverStop);
+  EXPECT_EQ(calls, 1);  // no point trying the rest
+  EXPECT_EQ(down.transient.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(down.pending, 2u);
+  EXPECT_TRUE(down.refused.empty());
+
+  const DeliveryReport slow = DeliverOutbox(
+      outbox,
+      [&](const std::string& order_id,
+          const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+        if (order_id == "b") return absl::DeadlineExceededError("slow");
+        return ReceiptAt(0);
+      },
+      kNeverStop);
+  EXPECT_EQ(slow.delivered, std::vector<std::string>{"a"});
+  EXPECT_EQ(slow.pending, 1u);
+  EXPECT_EQ(*outbox.Read("b"), "envelope-b");
+}
+
+TEST(DeliverOutboxTest, ARefusalMovesTheEntryAsideWithItsReason) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
+  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  const DeliveryReport report = DeliverOutbox(
+      outbox,
+      [&](const std::string& order_id,
+          const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+        if (order_id == "a") return absl::PermissionDeniedError("not your order");
+        return ReceiptAt(1);
+      },
+      kNeverStop);
+  ASSERT_EQ(report.refused.size(), 1u);
+  EXPECT_EQ(report.refused[0].first, "a");
+  EXPECT_NE(report.refused[0].second.find("not your order"), std::string::npos);
+  EXPECT_EQ(report.delivered, std::vector<std::string>{"b"});  // the rest still goes
+  EXPECT_EQ(report.pending, 0u);
+  EXPECT_TRUE(outbox.WasRefused("a"));
+  EXPECT_FALSE(outbox.HasReceipt("a"));
+  EXPECT_EQ(*common::ReadFileToString(outbox.RefusedPath("a")), "envelope-a");
+  const std::string reason =
+      *common::ReadFileToString(temp.path() / "outbox" / "refused" / "a.reason.txt");
+  EXPECT_NE(reason.find("PERMISSION_DENIED"), std::string::npos) << reason;
+}
+
+TEST(DeliverOutboxTest, StopsWhenAStopIsRequested) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("a", "x").ok());
+  ASSERT_TRUE(outbox.Put("b", "y").ok());
+  int calls = 0;
+  bool stop = false;
+  const DeliveryReport report = DeliverOutbox(
+      outbox,
+      [&](const std::string&, const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+        ++calls;
+        stop = true;  // SIGTERM arrives during the first submit
+        return ReceiptAt(0);
+      },
+      [&] { return stop; });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(report.delivered.size(), 1u);
+  EXPECT_EQ(report.pending, 1u);
+}
+
+TEST(BackoffTest, DoublesWithJitterUpToTheCap) {
+  Backoff backoff(std::chrono::milliseconds(1000), std::chrono::milliseconds(60000));
+  int64_t expected_high = 1000;
+  for (int attempt = 0; attempt < 12; ++attempt) {
+    const int64_t delay = backoff.Next().count();
+    EXPECT_GE(delay, expected_high / 2) << attempt;
+    EXPECT_LE(delay, expected_high) << attempt;
+    expected_high = std::min<int64_t>(60000, expected_high * 2);
+  }
+  backoff.Reset();
+  EXPECT_LE(backoff.Next().count(), 1000);
+}
+
+}  // namespace
+}  // namespace offboard::agent
