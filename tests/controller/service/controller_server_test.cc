@@ -21,6 +21,8 @@
 #include "common/policy/wipe_policy.h"
 #include "common/signed/signed_messages.h"
 #include "common/tls/key_and_csr.h"
+#include "common/tls/x509.h"
+#include "controller/ca/certificate_builder.h"
 #include "offboard/v1/attestation.grpc.pb.h"
 #include "offboard/v1/enrollment.grpc.pb.h"
 #include "offboard/v1/orders.grpc.pb.h"
@@ -222,6 +224,31 @@ TEST_F(ControllerServerTest, RefusesCallersWithoutAValidCertificate) {
           ->certificate_pem;
   EXPECT_NE(Pull(stranger, &pulled).error_code(), grpc::StatusCode::OK);
   // The server still serves the real agent.
+  EXPECT_TRUE(Pull(agent, &pulled).ok());
+}
+
+TEST_F(ControllerServerTest, RefusesAnExpiredCertificateFromItsOwnCa) {
+  Agent agent = MustEnroll("vendor-a", "host-1");
+  // The same identity and key, signed by the controller's own CA, but valid
+  // only until yesterday.
+  const auto ca_cert = *common::ParseCertificatePem(ca_pem_);
+  const auto ca_key = *common::ParsePrivateKeyPem(
+      *common::ReadFileToString(home_->paths.CaDir() / "ca-key.pem"));
+  const auto csr = *common::ParseCsrPem(agent.tls.csr_pem);
+  auto builder = *CertificateBuilder::Start(X509_REQ_get0_pubkey(csr.get()));
+  ASSERT_TRUE(builder.AddSubjectEntry(NID_commonName, agent.agent_id).ok());
+  const std::time_t now = std::time(nullptr);
+  ASSERT_TRUE(builder.SetValidity(now - 10 * 86400, now - 86400).ok());
+  ASSERT_TRUE(builder
+                  .AddSubjectAltNames({{GEN_URI, common::AgentIdentityUri(
+                                                     {"vendor-a", "host-1", agent.agent_id})}})
+                  .ok());
+  const auto expired = builder.Sign(ca_cert.get(), ca_key.get());
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  Agent stale = agent;
+  stale.certificate_pem = common::CertificateToPem(expired->get());
+  offboard::v1::PullOrdersResponse pulled;
+  EXPECT_NE(Pull(stale, &pulled).error_code(), grpc::StatusCode::OK);
   EXPECT_TRUE(Pull(agent, &pulled).ok());
 }
 
