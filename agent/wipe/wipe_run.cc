@@ -4,6 +4,7 @@
 #include <boost/filesystem/operations.hpp>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,7 @@
 #include "agent/wipe/wipe_plan.h"
 #include "agent/wipe/wipe_report_json.h"
 #include "common/dsse/envelope.h"
+#include "common/io/read_file.h"
 #include "common/io/write_file.h"
 #include "common/log/audit.h"
 #include "common/status/status_macros.h"
@@ -57,9 +59,49 @@ absl::StatusOr<std::pair<std::string, std::string>> WriteAttestation(
   return std::make_pair(path.string(), std::move(envelope));
 }
 
+fs::path ReportPath(const fs::path& data_dir, const std::string& run_id) {
+  return data_dir / "reports" / absl::StrCat(run_id, ".json");
+}
+
+// A finished run of `digest` among the kept journals, or nullopt.
+absl::StatusOr<std::optional<WipeRunResult>> FinishedRun(const fs::path& data_dir,
+                                                         const std::string& digest) {
+  boost::system::error_code error;
+  const fs::path dir = data_dir / "journal";
+  if (!fs::is_directory(dir, error)) return std::nullopt;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
+    OFFBOARD_ASSIGN_OR_RETURN(std::string text, common::ReadFileToString(entry.path()));
+    const size_t first_end = text.find('\n');
+    const nlohmann::json start =
+        nlohmann::json::parse(text.substr(0, first_end), nullptr, /*allow_exceptions=*/false);
+    if (!start.is_object() || start.value("arguments", "") != digest) continue;
+    const std::string run_id = start.value("run_id", "");
+    absl::StatusOr<std::string> report_text =
+        common::ReadFileToString(ReportPath(data_dir, run_id));
+    if (!report_text.ok()) continue;  // a run kept before reports were
+    WipeRunResult result;
+    result.run_id = run_id;
+    result.replayed = true;
+    result.report = nlohmann::ordered_json::parse(*report_text, nullptr, false);
+    if (!result.report.is_object()) {
+      return absl::DataLossError(absl::StrCat("report of run ", run_id, " is damaged"));
+    }
+    result.attestation_path = result.report.value("attestation", "");
+    OFFBOARD_ASSIGN_OR_RETURN(result.attestation_envelope,
+                              common::ReadFileToString(result.attestation_path));
+    bool complete = result.report["errors"].empty() &&
+                    result.report["post_wipe_scan"]["errors"].empty();
+    for (const auto& item : result.report["items"]) complete = complete && item.value("status", "") == "wiped";
+    result.replayed_complete = complete;
+    return result;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool WipeRunResult::complete() const {
+  if (replayed) return replayed_complete;
   return first_scan.errors.empty() && post_scan.errors.empty() &&
          std::all_of(items.begin(), items.end(), [](const WipeItem& item) {
            return item.outcome.status == ItemStatus::kWiped;
@@ -97,6 +139,14 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
   OFFBOARD_ASSIGN_OR_RETURN(AgentKey key, LoadOrCreateAttestationKey(data_dir));
   const fs::path journal_path = data_dir / "wipe-journal.jsonl";
   OFFBOARD_ASSIGN_OR_RETURN(WipeJournal journal, WipeJournal::Open(journal_path));
+  if (!request.order_id.empty() && journal.records().empty()) {
+    OFFBOARD_ASSIGN_OR_RETURN(std::optional<WipeRunResult> finished,
+                              FinishedRun(data_dir, request.request_digest));
+    if (finished) {
+      common::AuditEvent("wipe_replayed", {{"run_id", finished->run_id}, {"order_id", request.order_id}});
+      return *std::move(finished);
+    }
+  }
 
   // A journal with a run in it is an interrupted wipe: finish it, by its plan.
   WipeRunResult result;
@@ -172,7 +222,13 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
                                    result.attestation_path);
   if (!request.order_id.empty()) result.report["order_id"] = request.order_id;
 
-  // The run is complete: keep its journal as a record, out of the way of the next run.
+  // The run is complete: keep its report and journal as a record, out of the
+  // way of the next run.
+  boost::system::error_code dir_error;
+  fs::create_directories(data_dir / "reports", dir_error);
+  OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(
+      ReportPath(data_dir, result.run_id),
+      result.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0644));
   OFFBOARD_RETURN_IF_ERROR(
       journal.Append({{"step", "finished"}, {"attestation", result.attestation_path}}));
   boost::system::error_code error;

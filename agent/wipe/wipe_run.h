@@ -55,6 +55,10 @@ struct WipeRunResult {
   std::string attestation_path;
   std::string attestation_envelope;  // the DSSE JSON, byte for byte
   nlohmann::ordered_json report;     // INTERFACE.md's wipe report
+  // Set when an order's run had finished before (the process died before its
+  // attestation was handed on): items and scans are then only in `report`.
+  bool replayed = false;
+  bool replayed_complete = false;
   // Every item wiped and nothing left unexamined by either scan.
   bool complete() const;
 };
@@ -64,6 +68,11 @@ ScanOptions ScanOptionsFor(const offboard::v1::WipePolicy& policy,
                            const std::vector<std::string>& roots, bool cross_filesystems,
                            unsigned threads);
 
+// For an order (order_id set), a run of the same request that finished
+// before is not repeated: its attestation and report are returned again
+// (`replayed`), so that a crash between the end of the wipe and the outbox
+// cannot turn a wipe into an attestation of nothing left to wipe.
+//
 // Errors: those of opening the roots (INVALID_ARGUMENT / NOT_FOUND), of the
 // agent key and journal (FAILED_PRECONDITION while another wipe holds the
 // data directory, or when its unfinished run is for another request), of the
