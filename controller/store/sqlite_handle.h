@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -111,6 +112,18 @@ class Transaction {
   explicit Transaction(sqlite3* db) : db_(db) {}
   sqlite3* db_;
 };
+
+// Steps `query` to its end, turning each row into a T with `row_to`.
+template <typename T, typename RowTo>
+absl::StatusOr<std::vector<T>> AllRows(Statement& query, RowTo row_to) {
+  std::vector<T> rows;
+  for (;;) {
+    absl::StatusOr<bool> row = query.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return rows;
+    rows.push_back(row_to(query));
+  }
+}
 
 }  // namespace offboard::controller
 

@@ -201,12 +201,7 @@ absl::StatusOr<std::vector<Enrollment>> SqliteStore::ListEnrollments(absl::strin
           " enrolled_at, banned, banned_at FROM enrollments"
           " WHERE ?1 = '' OR vendor_id = ?1 ORDER BY agent_id"));
   query.BindText(1, vendor_id);
-  std::vector<Enrollment> enrollments;
-  for (;;) {
-    OFFBOARD_ASSIGN_OR_RETURN(const bool row, query.Step());
-    if (!row) return enrollments;
-    enrollments.push_back(EnrollmentFrom(query));
-  }
+  return AllRows<Enrollment>(query, EnrollmentFrom);
 }
 
 absl::Status SqliteStore::BanAgent(absl::string_view agent_id, int64_t at) {
@@ -355,12 +350,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ContractIds() {
                          " UNION ALL SELECT (SELECT MIN(contract_id) FROM inventory_files"
                          " WHERE contract_id > c.id) FROM c WHERE c.id IS NOT NULL)"
                          " SELECT id FROM c WHERE id IS NOT NULL"));
-  std::vector<std::string> ids;
-  for (;;) {
-    OFFBOARD_ASSIGN_OR_RETURN(const bool row, query.Step());
-    if (!row) return ids;
-    ids.push_back(query.Bytes(0));
-  }
+  return AllRows<std::string>(query, [](const Statement& row) { return row.Bytes(0); });
 }
 
 absl::StatusOr<std::vector<FingerprintSetRow>> SqliteStore::FingerprintSetsForContract(
@@ -374,12 +364,9 @@ absl::StatusOr<std::vector<FingerprintSetRow>> SqliteStore::FingerprintSetsForCo
                          " (SELECT 1 FROM inventory_files i WHERE i.contract_id = ?1"
                          " AND i.dataset_id = f.dataset_id) ORDER BY f.dataset_id"));
   query.BindText(1, contract_id);
-  std::vector<FingerprintSetRow> sets;
-  for (;;) {
-    OFFBOARD_ASSIGN_OR_RETURN(const bool row, query.Step());
-    if (!row) return sets;
-    sets.push_back(FingerprintSetRow{query.Bytes(0), query.Bytes(1)});
-  }
+  return AllRows<FingerprintSetRow>(query, [](const Statement& row) {
+    return FingerprintSetRow{row.Bytes(0), row.Bytes(1)};
+  });
 }
 
 }  // namespace offboard::controller

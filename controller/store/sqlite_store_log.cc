@@ -38,17 +38,6 @@ TreeHeadRow TreeHeadFrom(const Statement& row) {
   return TreeHeadRow{static_cast<uint64_t>(row.Int64(0)), row.Bytes(1), row.Int64(2), row.Bytes(3)};
 }
 
-// Steps `query` to its end, turning each row into a T.
-template <typename T, typename RowTo>
-absl::StatusOr<std::vector<T>> AllRows(Statement& query, RowTo row_to) {
-  std::vector<T> rows;
-  for (;;) {
-    OFFBOARD_ASSIGN_OR_RETURN(const bool row, query.Step());
-    if (!row) return rows;
-    rows.push_back(row_to(query));
-  }
-}
-
 }  // namespace
 
 // Column order of every attestation SELECT.
