@@ -41,13 +41,13 @@ struct WipeCommandOptions {
 // interrupted run is resumed only by the same command.
 absl::StatusOr<std::string> ArgumentsDigest(const WipeCommandOptions& options,
                                             const std::vector<std::string>& roots,
-                                            const offboard::v1::WipePolicy& policy) {
+                                            const offboard::v1::WipePolicy& policy,
+                                            absl::string_view inventory_sha256) {
   common::Sha256 hasher;
   hasher.Update(policy.SerializeAsString());
   for (const std::string& root : roots) hasher.Update(absl::StrCat("root\n", root, "\n"));
-  std::vector<std::string> files = {options.inventory};
-  files.insert(files.end(), options.fingerprints.begin(), options.fingerprints.end());
-  for (const std::string& file : files) {
+  hasher.Update(absl::StrCat("file\n", inventory_sha256, "\n"));
+  for (const std::string& file : options.fingerprints) {
     OFFBOARD_ASSIGN_OR_RETURN(common::Sha256Digest digest, common::Sha256File(file));
     hasher.Update(absl::StrCat("file\n", common::DigestHex(digest), "\n"));
   }
@@ -57,17 +57,21 @@ absl::StatusOr<std::string> ArgumentsDigest(const WipeCommandOptions& options,
 int RunWipe(const WipeCommandOptions& options) {
   absl::StatusOr<offboard::v1::WipePolicy> policy = common::LoadWipePolicy(options.policy);
   if (!policy.ok()) return common::ReportError(kProgram, policy.status());
+  // The roots first: a typo should not cost a long inventory load.
+  std::vector<std::string> root_paths;
   for (const std::string& root : options.roots) {
-    // Checked before the inventory is read: a typo should not cost a long load.
     absl::StatusOr<WipeRoot> opened = WipeRoot::Open(fs::absolute(root));
     if (!opened.ok()) return common::ReportError(kProgram, opened.status());
+    root_paths.push_back(opened->path());
   }
   absl::StatusOr<DiscoveryInputs> inputs =
       LoadDiscoveryInputs(options.inventory, options.fingerprints);
   if (!inputs.ok()) return common::ReportError(kProgram, inputs.status());
-  std::vector<std::string> root_paths;
-  for (const std::string& root : options.roots) root_paths.push_back(WipeRoot::Open(fs::absolute(root))->path());
-  absl::StatusOr<std::string> arguments = ArgumentsDigest(options, root_paths, *policy);
+  absl::StatusOr<common::Sha256Digest> inventory_digest = common::Sha256File(options.inventory);
+  if (!inventory_digest.ok()) return common::ReportError(kProgram, inventory_digest.status());
+  const std::string inventory_sha256 = common::DigestHex(*inventory_digest);
+  absl::StatusOr<std::string> arguments =
+      ArgumentsDigest(options, root_paths, *policy, inventory_sha256);
   if (!arguments.ok()) return common::ReportError(kProgram, arguments.status());
   const ScanFunction scan = [&inputs](const ScanOptions& scan_options) {
     return RunDiscovery(*inputs, scan_options);
@@ -95,8 +99,6 @@ int RunWipe(const WipeCommandOptions& options) {
     return found->errors.empty() ? common::kExitDone : common::kExitAttention;
   }
 
-  absl::StatusOr<common::Sha256Digest> inventory_digest = common::Sha256File(options.inventory);
-  if (!inventory_digest.ok()) return common::ReportError(kProgram, inventory_digest.status());
   WipeRunRequest request;
   request.roots = options.roots;
   request.policy = *policy;
@@ -104,7 +106,7 @@ int RunWipe(const WipeCommandOptions& options) {
   request.scan = scan;
   request.data_dir = options.data_dir;
   request.request_digest = *arguments;
-  request.inventory_sha256 = common::DigestHex(*inventory_digest);
+  request.inventory_sha256 = inventory_sha256;
   request.agent_version = OFFBOARD_VERSION;
   request.cross_filesystems = options.cross_filesystems;
   request.threads = options.threads;
