@@ -14,6 +14,18 @@ absl::Status Denied(absl::string_view why) { return absl::PermissionDeniedError(
 
 }  // namespace
 
+absl::StatusOr<Enrollment> CheckEnrolledCaller(ControllerStore& store,
+                                               const common::AgentIdentity& caller) {
+  absl::StatusOr<Enrollment> enrollment = store.GetEnrollment(caller.agent_id);
+  if (!enrollment.ok()) return Denied(absl::StrCat("agent ", caller.agent_id, " is not enrolled"));
+  if (enrollment->banned) return Denied(absl::StrCat("agent ", caller.agent_id, " is banned"));
+  if (enrollment->vendor_id != caller.vendor_id || enrollment->host_id != caller.host_id) {
+    return Denied(absl::StrCat("agent ", caller.agent_id,
+                               ": certificate names another vendor or host than enrolled"));
+  }
+  return enrollment;
+}
+
 absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Accept(
     const common::AgentIdentity& caller, const std::string& order_id,
     const std::string& envelope, int64_t now) {
@@ -51,19 +63,13 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Accept(
 absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
     const common::AgentIdentity& caller, const OrderRow& order, const std::string& envelope,
     int64_t now) {
-  absl::StatusOr<Enrollment> enrollment = store_.GetEnrollment(caller.agent_id);
-  if (!enrollment.ok()) return Denied(absl::StrCat("agent ", caller.agent_id, " is not enrolled"));
-  if (enrollment->banned) return Denied(absl::StrCat("agent ", caller.agent_id, " is banned"));
-  if (enrollment->vendor_id != caller.vendor_id || enrollment->host_id != caller.host_id) {
-    return Denied(absl::StrCat("agent ", caller.agent_id,
-                               ": certificate identity does not match its enrollment"));
-  }
+  OFFBOARD_ASSIGN_OR_RETURN(const Enrollment enrollment, CheckEnrolledCaller(store_, caller));
   if (order.agent_id != caller.agent_id || order.vendor_id != caller.vendor_id) {
     return Denied(absl::StrCat("order ", order.order_id, " is not addressed to agent ",
                                caller.agent_id));
   }
   OFFBOARD_ASSIGN_OR_RETURN(common::Ed25519PublicKey key,
-                            common::Ed25519PublicKey::FromPem(enrollment->attestation_public_key_pem));
+                            common::Ed25519PublicKey::FromPem(enrollment.attestation_public_key_pem));
   common::DsseVerifier verifier({{key.KeyId(), key}}, 1,
                                 {std::string(common::kInTotoPayloadType)});
   absl::StatusOr<common::VerifiedPayload> verified = verifier.Verify(envelope);

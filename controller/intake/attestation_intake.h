@@ -23,6 +23,12 @@
 
 namespace offboard::controller {
 
+// The caller's enrollment when it is enrolled, not banned, and its
+// certificate names the vendor and host it enrolled with; PERMISSION_DENIED
+// saying which otherwise. Every RPC but Enroll authorizes by this.
+absl::StatusOr<Enrollment> CheckEnrolledCaller(ControllerStore& store,
+                                               const common::AgentIdentity& caller);
+
 class AttestationIntake {
  public:
   AttestationIntake(ControllerStore& store, TransparencyLog& log) : store_(store), log_(log) {}

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/audit.h"
 #include "common/status/status_macros.h"
+#include "controller/intake/attestation_intake.h"
 
 namespace offboard::controller {
 
@@ -27,15 +28,7 @@ absl::StatusOr<common::AgentIdentity> AuthorizedCaller(const grpc::ServerContext
   if (!caller.ok()) {
     refused = caller.status();
   } else {
-    absl::StatusOr<Enrollment> enrollment = store.GetEnrollment(caller->agent_id);
-    if (!enrollment.ok()) {
-      refused = absl::PermissionDeniedError(absl::StrCat("agent ", caller->agent_id, " is not enrolled"));
-    } else if (enrollment->banned) {
-      refused = absl::PermissionDeniedError(absl::StrCat("agent ", caller->agent_id, " is banned"));
-    } else if (enrollment->vendor_id != caller->vendor_id || enrollment->host_id != caller->host_id) {
-      refused = absl::PermissionDeniedError(absl::StrCat(
-          "agent ", caller->agent_id, ": certificate names another vendor or host than enrolled"));
-    }
+    refused = CheckEnrolledCaller(store, *caller).status();
   }
   if (!refused.ok()) {
     common::AuditEvent("rpc_refused", {{"rpc", std::string(rpc)},
