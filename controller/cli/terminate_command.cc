@@ -1,7 +1,6 @@
 #include "controller/cli/terminate_command.h"
 
 #include <google/protobuf/util/time_util.h>
-#include <openssl/rand.h>
 
 #include <iostream>
 #include <map>
@@ -12,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/random.h"
 #include "common/encoding/hex.h"
 #include "common/inventory/fingerprint_set.h"
 #include "common/log/audit.h"
@@ -32,12 +32,6 @@ struct TerminateOptions {
   std::string policy;
   std::string deadline = "7d";
 };
-
-std::string RandomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
-  return common::HexEncode(raw);
-}
 
 // "7d" / "36h" from now, or an RFC 3339 time.
 absl::StatusOr<int64_t> ParseDeadline(absl::string_view text, int64_t now) {
@@ -109,13 +103,15 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
           "the vendor's hosts first"));
     }
     for (const Enrollment& agent : agents) {
+      OFFBOARD_ASSIGN_OR_RETURN(const std::string order_suffix, common::RandomHex(12));
+      OFFBOARD_ASSIGN_OR_RETURN(const std::string nonce, common::RandomHex(32));
       offboard::v1::WipeOrder order;
-      order.set_order_id(absl::StrCat("order-", RandomHex(12)));
+      order.set_order_id(absl::StrCat("order-", order_suffix));
       order.set_contract_id(options.contract);
       order.set_vendor_id(vendor);
       order.set_host_id(agent.host_id);
       order.set_agent_id(agent.agent_id);
-      order.set_nonce_hex(RandomHex(32));
+      order.set_nonce_hex(nonce);
       *order.mutable_issued_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(now);
       *order.mutable_expires_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(expires_at);
       *order.mutable_policy() = policy;

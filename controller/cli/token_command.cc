@@ -1,15 +1,13 @@
 #include "controller/cli/token_command.h"
 
-#include <openssl/rand.h>
-
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/crypto/random.h"
 #include "common/crypto/sha256.h"
-#include "common/encoding/hex.h"
 #include "common/log/audit.h"
 #include "common/status/status_macros.h"
 #include "controller/cli/controller_home.h"
@@ -48,10 +46,7 @@ absl::StatusOr<std::string> MakeToken(const TokenOptions& options) {
     return absl::InvalidArgumentError("--vendor and --host must not be empty");
   }
   OFFBOARD_ASSIGN_OR_RETURN(ControllerHome home, OpenControllerHome(options.data_dir));
-  unsigned char secret[32];
-  if (RAND_bytes(secret, sizeof(secret)) != 1) return absl::InternalError("the OS random source failed");
-  const std::string token = common::HexEncode(
-      absl::string_view(reinterpret_cast<const char*>(secret), sizeof(secret)));
+  OFFBOARD_ASSIGN_OR_RETURN(const std::string token, common::RandomHex(32));
   const int64_t now = SystemNow();
   EnrollmentToken row;
   row.token_sha256_hex = common::DigestHex(common::Sha256Of(token));

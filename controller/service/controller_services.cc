@@ -1,11 +1,10 @@
 #include "controller/service/controller_services.h"
 
-#include <openssl/rand.h>
-
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/ed25519.h"
+#include "common/crypto/random.h"
 #include "common/crypto/sha256.h"
 #include "common/encoding/hex.h"
 #include "common/log/audit.h"
@@ -14,17 +13,6 @@
 #include "controller/service/caller_identity.h"
 
 namespace offboard::controller {
-namespace {
-
-std::string NewAgentId() {
-  unsigned char bytes[12];
-  RAND_bytes(bytes, sizeof(bytes));
-  return absl::StrCat("agent-", common::HexEncode(absl::string_view(
-                                    reinterpret_cast<const char*>(bytes), sizeof(bytes))));
-}
-
-}  // namespace
-
 int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -42,8 +30,9 @@ absl::StatusOr<offboard::v1::EnrollResponse> EnrollAgent(ControllerStore& store,
     return absl::InvalidArgumentError(
         absl::StrCat("attestation_public_key_pem: ", key.status().message()));
   }
+  OFFBOARD_ASSIGN_OR_RETURN(const std::string agent_suffix, common::RandomHex(12));
   Enrollment enrollment;
-  enrollment.agent_id = NewAgentId();
+  enrollment.agent_id = absl::StrCat("agent-", agent_suffix);
   enrollment.hostname = request.hostname();
   enrollment.attestation_public_key_pem = request.attestation_public_key_pem();
   enrollment.attestation_key_id = key->KeyId();
