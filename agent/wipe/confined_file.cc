@@ -173,6 +173,12 @@ absl::StatusOr<ConfinedFile> WipeRoot::OpenFile(absl::string_view absolute_path,
   return file;
 }
 
+bool NameHoldsInode(int dir_fd, const std::string& name, uint64_t device, uint64_t inode) {
+  struct stat st {};
+  return ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         static_cast<uint64_t>(st.st_dev) == device && static_cast<uint64_t>(st.st_ino) == inode;
+}
+
 const WipeRoot* FindRoot(const std::vector<WipeRoot>& roots, absl::string_view absolute_path) {
   const WipeRoot* best = nullptr;
   for (const WipeRoot& root : roots) {

@@ -87,6 +87,11 @@ class WipeRoot {
   uint64_t mount_id_ = 0;
 };
 
+// True if `name` in directory `dir_fd` (not followed if a symlink) is the
+// inode `inode` on device `device`: how a journaled or held name is found
+// again, and checked before it is unlinked.
+bool NameHoldsInode(int dir_fd, const std::string& name, uint64_t device, uint64_t inode);
+
 // The root among `roots` that contains `absolute_path`, the innermost if they
 // nest; nullptr if none does.
 const WipeRoot* FindRoot(const std::vector<WipeRoot>& roots, absl::string_view absolute_path);

@@ -126,9 +126,8 @@ absl::StatusOr<DestroyOutcome> DestroyFile(ConfinedFile& file,
 
   // The name is ours unless someone with write access to the directory swapped
   // it in the meantime; then the other file keeps its name.
-  struct stat named {};
-  if (::fstatat(file.dir.get(), file.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
-      named.st_dev != now.st_dev || named.st_ino != now.st_ino) {
+  if (!NameHoldsInode(file.dir.get(), file.name, static_cast<uint64_t>(now.st_dev),
+                      static_cast<uint64_t>(now.st_ino))) {
     return absl::AbortedError(absl::StrCat(
         display_path, ": its (renamed) name no longer refers to the wiped file; not unlinking"));
   }

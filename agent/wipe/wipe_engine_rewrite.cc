@@ -34,12 +34,6 @@ std::string JoinName(const std::string& dir, const std::string& name) {
   return dir == "/" ? absl::StrCat("/", name) : absl::StrCat(dir, "/", name);
 }
 
-bool NameHoldsInode(int dir, const std::string& name, uint64_t device, uint64_t inode) {
-  struct stat st {};
-  return ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-         static_cast<uint64_t>(st.st_dev) == device && static_cast<uint64_t>(st.st_ino) == inode;
-}
-
 // Removes the new version and the hidden second name of an unfinished
 // rewrite; the original file keeps its name and content.
 void UndoRewrite(int dir, const std::optional<std::string>& temp,
