@@ -24,14 +24,14 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "controller/reconcile/reconciler.h"
-#include "controller/reconcile/reconciliation_report.h"
+#include "common/reconcile/reconciler.h"
+#include "common/reconcile/reconciliation_report.h"
 
 namespace {
 
-using offboard::controller::AcceptedAttestation;
-using offboard::controller::ExpectedFile;
-using offboard::controller::Reconciler;
+using offboard::common::AcceptedAttestation;
+using offboard::common::ExpectedFile;
+using offboard::common::Reconciler;
 using Clock = std::chrono::steady_clock;
 
 // Wall and CPU time spent in the timed sections: the machine may be shared,
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   const uint64_t per_attestation =
       argc > 3 ? std::strtoull(argv[3], nullptr, 10) : files / attestations;
 
-  offboard::controller::ReconcileContext context{.contract_id = "C-bench", .now = 1000};
+  offboard::common::ReconcileContext context{.contract_id = "C-bench", .now = 1000};
   for (uint64_t i = 0; i < attestations; ++i) {
     context.orders.push_back({.order_id = absl::StrFormat("order-%d", i),
                               .host_id = absl::StrFormat("host-%d", i),
@@ -187,18 +187,18 @@ int main(int argc, char** argv) {
     attestation_time.Stop();
   }
   finish_time.Start();
-  const offboard::controller::Reconciliation result = std::move(reconciler).Finish();
+  const offboard::common::Reconciliation result = std::move(reconciler).Finish();
   finish_time.Stop();
 
   json_time.Start();
   CountingBuffer json_sink;
   std::ostream json_out(&json_sink);
-  offboard::controller::WriteReconciliationJson(result, json_out);
+  offboard::common::WriteReconciliationJson(result, json_out);
   json_time.Stop();
   csv_time.Start();
   CountingBuffer csv_sink;
   std::ostream csv_out(&csv_sink);
-  offboard::controller::WriteReconciliationCsv(result, csv_out);
+  offboard::common::WriteReconciliationCsv(result, csv_out);
   csv_time.Stop();
   const double wall = Seconds(inventory_time.wall + attestation_time.wall + finish_time.wall);
   const double cpu = inventory_time.cpu + attestation_time.cpu + finish_time.cpu;
@@ -208,10 +208,10 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(items));
   std::printf(
       "verdict=%s wiped=%llu failed=%llu not_found=%llu unexpected=%zu\n",
-      offboard::controller::VerdictName(result.verdict),
-      static_cast<unsigned long long>(result.count(offboard::controller::FileState::kWiped)),
-      static_cast<unsigned long long>(result.count(offboard::controller::FileState::kFailed)),
-      static_cast<unsigned long long>(result.count(offboard::controller::FileState::kNotFound)),
+      offboard::common::VerdictName(result.verdict),
+      static_cast<unsigned long long>(result.count(offboard::common::FileState::kWiped)),
+      static_cast<unsigned long long>(result.count(offboard::common::FileState::kFailed)),
+      static_cast<unsigned long long>(result.count(offboard::common::FileState::kNotFound)),
       result.unexpected.size());
   std::printf(
       "reconcile_seconds=%.3f cpu=%.3f (limit 5): inventory %.3f, attestations %.3f, finish %.3f "

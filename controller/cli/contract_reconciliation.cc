@@ -7,7 +7,7 @@
 #include "common/dsse/envelope.h"
 #include "common/intoto/statement.h"
 #include "common/status/status_macros.h"
-#include "controller/reconcile/reconciler.h"
+#include "common/reconcile/reconciler.h"
 
 namespace offboard::controller {
 namespace {
@@ -24,7 +24,7 @@ absl::StatusOr<nlohmann::json> PredicateOf(const std::string& envelope, absl::st
 
 }  // namespace
 
-absl::StatusOr<Reconciliation> ReconcileContract(ControllerStore& store,
+absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
                                                  const std::string& contract_id, int64_t now) {
   OFFBOARD_ASSIGN_OR_RETURN(std::vector<OrderRow> orders, store.OrdersForContract(contract_id));
   OFFBOARD_ASSIGN_OR_RETURN(std::vector<AttestationRow> attestations,
@@ -38,7 +38,7 @@ absl::StatusOr<Reconciliation> ReconcileContract(ControllerStore& store,
   std::map<std::string, bool> answered;
   for (const AttestationRow& row : attestations) answered[row.order_id] = true;
 
-  ReconcileContext context{.contract_id = contract_id, .now = now, .orders = {},
+  common::ReconcileContext context{.contract_id = contract_id, .now = now, .orders = {},
                            .refused_attestations = refusals.size()};
   for (const OrderRow& order : orders) {
     context.orders.push_back({.order_id = order.order_id,
@@ -47,7 +47,7 @@ absl::StatusOr<Reconciliation> ReconcileContract(ControllerStore& store,
                               .expires_at = order.expires_at,
                               .answered = answered.contains(order.order_id)});
   }
-  Reconciler reconciler(std::move(context));
+  common::Reconciler reconciler(std::move(context));
   uint64_t files = 0;
   OFFBOARD_RETURN_IF_ERROR(store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
     ++files;

@@ -9,14 +9,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "controller/reconcile/reconciliation.h"
+#include "common/reconcile/reconciliation.h"
 #include "controller/store/store.h"
 
 namespace offboard::controller {
 
 // NOT_FOUND when the contract has no inventory; DATA_LOSS when a stored
 // envelope no longer parses (the store was altered).
-absl::StatusOr<Reconciliation> ReconcileContract(ControllerStore& store,
+absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
                                                  const std::string& contract_id, int64_t now);
 
 }  // namespace offboard::controller

@@ -10,7 +10,7 @@
 #include "common/status/status_macros.h"
 #include "controller/cli/contract_reconciliation.h"
 #include "controller/cli/controller_home.h"
-#include "controller/reconcile/reconciliation_report.h"
+#include "common/reconcile/reconciliation_report.h"
 #include "controller/service/controller_services.h"
 
 namespace offboard::controller {
@@ -38,19 +38,19 @@ int Status(const StatusOptions& options) {
   bool complete = true;
   nlohmann::ordered_json all_json = nlohmann::ordered_json::array();
   for (const std::string& contract : contracts) {
-    absl::StatusOr<Reconciliation> reconciliation =
+    absl::StatusOr<common::Reconciliation> reconciliation =
         ReconcileContract(*home->store, contract, SystemNow());
     if (!reconciliation.ok()) return common::ReportError(kProgram, reconciliation.status());
-    complete = complete && reconciliation->verdict == Verdict::kVerifiedComplete;
+    complete = complete && reconciliation->verdict == common::Verdict::kVerifiedComplete;
     common::AuditEvent("verdict", {{"contract_id", contract},
-                                   {"verdict", VerdictName(reconciliation->verdict)}});
+                                   {"verdict", common::VerdictName(reconciliation->verdict)}});
     if (options.json && !options.contract.empty()) {
       // One contract: streamed, so a million files never sit in memory as JSON.
-      WriteReconciliationJson(*reconciliation, std::cout);
+      common::WriteReconciliationJson(*reconciliation, std::cout);
     } else if (options.json) {
-      all_json.push_back(ReconciliationToJson(*reconciliation));
+      all_json.push_back(common::ReconciliationToJson(*reconciliation));
     } else {
-      std::cout << ReconciliationTable(*reconciliation) << "\n";
+      std::cout << common::ReconciliationTable(*reconciliation) << "\n";
     }
   }
   if (options.json && options.contract.empty()) {

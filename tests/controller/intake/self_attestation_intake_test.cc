@@ -69,11 +69,11 @@ TEST_F(SelfAttestationTest, AcceptedAndShownAsSelfAttestedNeverWiped) {
   const auto reconciliation = ReconcileContract(*store_, "c-1", 10);
   ASSERT_TRUE(reconciliation.ok()) << reconciliation.status();
   ASSERT_EQ(reconciliation->files.size(), 2u);
-  for (const FileResult& file : reconciliation->files) {
-    EXPECT_EQ(file.state, FileState::kSelfAttested);
+  for (const common::FileResult& file : reconciliation->files) {
+    EXPECT_EQ(file.state, common::FileState::kSelfAttested);
   }
   ASSERT_TRUE(reconciliation->assurance_floor.has_value());
-  EXPECT_EQ(*reconciliation->assurance_floor, Assurance::kSelfAttested);
+  EXPECT_EQ(*reconciliation->assurance_floor, common::Assurance::kSelfAttested);
 }
 
 TEST_F(SelfAttestationTest, RefusesOtherKeysContractsAndMalformedItems) {

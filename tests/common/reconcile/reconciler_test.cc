@@ -1,18 +1,18 @@
-#include "controller/reconcile/reconciler.h"
+#include "common/reconcile/reconciler.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/controller/reconcile/reconcile_test_util.h"
+#include "tests/common/reconcile/reconcile_test_util.h"
 
-namespace offboard::controller {
+namespace offboard::common {
 namespace {
 
-using ::offboard::controller::testing::Attestation;
-using ::offboard::controller::testing::File;
-using ::offboard::controller::testing::Item;
-using ::offboard::controller::testing::Order;
-using ::offboard::controller::testing::Sha;
+using ::offboard::common::testing::Attestation;
+using ::offboard::common::testing::File;
+using ::offboard::common::testing::Item;
+using ::offboard::common::testing::Order;
+using ::offboard::common::testing::Sha;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -313,4 +313,4 @@ TEST(ReconcilerTest, MalformedInventoryAndSelfAttestation) {
 }
 
 }  // namespace
-}  // namespace offboard::controller
+}  // namespace offboard::common

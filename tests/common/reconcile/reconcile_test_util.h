@@ -1,7 +1,7 @@
 // Builders for reconciliation tests: inventory rows, attested items in the
 // shape agent/wipe/wipe_report_json.cc writes them, and attestations.
-#ifndef OFFBOARD_TESTS_CONTROLLER_RECONCILE_RECONCILE_TEST_UTIL_H_
-#define OFFBOARD_TESTS_CONTROLLER_RECONCILE_RECONCILE_TEST_UTIL_H_
+#ifndef OFFBOARD_TESTS_COMMON_RECONCILE_RECONCILE_TEST_UTIL_H_
+#define OFFBOARD_TESTS_COMMON_RECONCILE_RECONCILE_TEST_UTIL_H_
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "controller/reconcile/reconciler.h"
+#include "common/reconcile/reconciler.h"
 
-namespace offboard::controller::testing {
+namespace offboard::common::testing {
 
 // A distinct 64-hex-digit digest per n.
 inline std::string Sha(uint64_t n) { return absl::StrFormat("%064x", n); }
@@ -69,6 +69,6 @@ inline HostOrder Order(const std::string& order, const std::string& host, bool a
           .answered = answered};
 }
 
-}  // namespace offboard::controller::testing
+}  // namespace offboard::common::testing
 
-#endif  // OFFBOARD_TESTS_CONTROLLER_RECONCILE_RECONCILE_TEST_UTIL_H_
+#endif  // OFFBOARD_TESTS_COMMON_RECONCILE_RECONCILE_TEST_UTIL_H_

@@ -1,10 +1,10 @@
-#include "controller/reconcile/reconciliation.h"
+#include "common/reconcile/reconciliation.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 
-namespace offboard::controller {
+namespace offboard::common {
 namespace {
 
 // "1 file failed" / "3 files failed".
@@ -142,4 +142,4 @@ void DecideVerdict(Reconciliation& r) {
                                    : Verdict::kVerifiedComplete;
 }
 
-}  // namespace offboard::controller
+}  // namespace offboard::common

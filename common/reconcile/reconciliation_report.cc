@@ -1,4 +1,4 @@
-#include "controller/reconcile/reconciliation_report.h"
+#include "common/reconcile/reconciliation_report.h"
 
 #include <algorithm>
 #include <sstream>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
-namespace offboard::controller {
+namespace offboard::common {
 namespace {
 
 using OrderedJson = nlohmann::ordered_json;
@@ -264,4 +264,4 @@ std::string ReconciliationCsv(const Reconciliation& r) {
   return std::move(out).str();
 }
 
-}  // namespace offboard::controller
+}  // namespace offboard::common

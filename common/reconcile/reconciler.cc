@@ -1,4 +1,4 @@
-#include "controller/reconcile/reconciler.h"
+#include "common/reconcile/reconciler.h"
 
 #include <algorithm>
 #include <optional>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 
-namespace offboard::controller {
+namespace offboard::common {
 namespace {
 
 using Json = nlohmann::json;
@@ -369,4 +369,4 @@ absl::StatusOr<Reconciliation> Reconcile(ReconcileInput input) {
   return std::move(reconciler).Finish();
 }
 
-}  // namespace offboard::controller
+}  // namespace offboard::common

@@ -15,17 +15,17 @@
 // as fixed, plus "path" and "assurance"]).
 //
 // Pure functions: thread-safe for distinct or unchanging inputs.
-#ifndef OFFBOARD_CONTROLLER_RECONCILE_RECONCILIATION_REPORT_H_
-#define OFFBOARD_CONTROLLER_RECONCILE_RECONCILIATION_REPORT_H_
+#ifndef OFFBOARD_COMMON_RECONCILE_RECONCILIATION_REPORT_H_
+#define OFFBOARD_COMMON_RECONCILE_RECONCILIATION_REPORT_H_
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 
-#include "controller/reconcile/reconciliation.h"
+#include "common/reconcile/reconciliation.h"
 
-namespace offboard::controller {
+namespace offboard::common {
 
 // The whole document as one JSON value. Dump it with
 // nlohmann::json::error_handler_t::replace: names are not always UTF-8.
@@ -50,6 +50,6 @@ std::string ReconciliationTable(const Reconciliation& reconciliation, size_t max
 void WriteReconciliationCsv(const Reconciliation& reconciliation, std::ostream& out);
 std::string ReconciliationCsv(const Reconciliation& reconciliation);
 
-}  // namespace offboard::controller
+}  // namespace offboard::common
 
-#endif  // OFFBOARD_CONTROLLER_RECONCILE_RECONCILIATION_REPORT_H_
+#endif  // OFFBOARD_COMMON_RECONCILE_RECONCILIATION_REPORT_H_

@@ -8,8 +8,8 @@
 // predicate that agents sign; they are fixed.
 //
 // Plain data and pure functions: thread-compatible.
-#ifndef OFFBOARD_CONTROLLER_RECONCILE_RECONCILIATION_H_
-#define OFFBOARD_CONTROLLER_RECONCILE_RECONCILIATION_H_
+#ifndef OFFBOARD_COMMON_RECONCILE_RECONCILIATION_H_
+#define OFFBOARD_COMMON_RECONCILE_RECONCILIATION_H_
 
 #include <array>
 #include <cstdint>
@@ -19,7 +19,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace offboard::controller {
+namespace offboard::common {
 
 // The state of one inventory file across every attestation of its contract,
 // from the most serious down: a copy still found after the wipe, a wipe that
@@ -115,6 +115,6 @@ struct Reconciliation {
 //   verified_complete: otherwise.
 void DecideVerdict(Reconciliation& reconciliation);
 
-}  // namespace offboard::controller
+}  // namespace offboard::common
 
-#endif  // OFFBOARD_CONTROLLER_RECONCILE_RECONCILIATION_H_
+#endif  // OFFBOARD_COMMON_RECONCILE_RECONCILIATION_H_

@@ -1,4 +1,4 @@
-#include "controller/reconcile/reconciliation_report.h"
+#include "common/reconcile/reconciliation_report.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,16 +6,16 @@
 #include <sstream>
 
 #include "absl/strings/str_split.h"
-#include "tests/controller/reconcile/reconcile_test_util.h"
+#include "tests/common/reconcile/reconcile_test_util.h"
 
-namespace offboard::controller {
+namespace offboard::common {
 namespace {
 
-using ::offboard::controller::testing::Attestation;
-using ::offboard::controller::testing::File;
-using ::offboard::controller::testing::Item;
-using ::offboard::controller::testing::Order;
-using ::offboard::controller::testing::Sha;
+using ::offboard::common::testing::Attestation;
+using ::offboard::common::testing::File;
+using ::offboard::common::testing::Item;
+using ::offboard::common::testing::Order;
+using ::offboard::common::testing::Sha;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -159,4 +159,4 @@ TEST(ReconciliationReportTest, CsvQuotesOddPaths) {
 }
 
 }  // namespace
-}  // namespace offboard::controller
+}  // namespace offboard::common

@@ -32,8 +32,8 @@
 // replace an earlier one of the same host.
 //
 // Not thread-safe; one Reconciler per reconciliation.
-#ifndef OFFBOARD_CONTROLLER_RECONCILE_RECONCILER_H_
-#define OFFBOARD_CONTROLLER_RECONCILE_RECONCILER_H_
+#ifndef OFFBOARD_COMMON_RECONCILE_RECONCILER_H_
+#define OFFBOARD_COMMON_RECONCILE_RECONCILER_H_
 
 #include <array>
 #include <cstdint>
@@ -47,9 +47,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controller/reconcile/reconciliation.h"
+#include "common/reconcile/reconciliation.h"
 
-namespace offboard::controller {
+namespace offboard::common {
 
 // One inventory row of the contract.
 struct ExpectedFile {
@@ -182,6 +182,6 @@ struct ReconcileInput {
 };
 absl::StatusOr<Reconciliation> Reconcile(ReconcileInput input);
 
-}  // namespace offboard::controller
+}  // namespace offboard::common
 
-#endif  // OFFBOARD_CONTROLLER_RECONCILE_RECONCILER_H_
+#endif  // OFFBOARD_COMMON_RECONCILE_RECONCILER_H_
