@@ -29,6 +29,7 @@ fi
 
 agent="$build/agent/offboard-agent"
 controller="$build/controller/offboard-controller"
+verifier="$build/verify/offboard-verify"
 demo=$(mktemp -d "${TMPDIR:-/tmp}/offboard-demo-XXXXXX")
 echo "demo directory: $demo"
 
@@ -219,4 +220,15 @@ echo "exit code: $?"
 set -e
 stop_controller
 
-printf '\nDemo finished. Files are in %s (remove with rm -rf when done).\n' "$demo"
+step "offboard-controller evidence: the package a regulator checks"
+package="$demo/evidence-C-2026-042.tar.gz"
+"$controller" evidence --data-dir "$C" --contract C-2026-042 --out "$package" \
+  --organization "Example Bank AG" --officer "Demo Officer, third-party risk" \
+  2>>"$log/controller.err"
+
+step "offboard-verify: checked offline with the controller's published key"
+"$verifier" "$package" --controller-key "$C/controller-ed25519.pub.pem"
+
+printf '\nDemo finished. Evidence package: %s\n' "$package"
+printf 'HTML report inside it: tar -xzf %s report.html\n' "$package"
+printf 'Files are in %s (remove with rm -rf when done).\n' "$demo"

@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libre2-dev
   zip unzip p7zip-full xz-utils zstd bzip2 lz4 attr btrfs-progs
-  coreutils python3
+  coreutils python3 chromium fonts-dejavu-core
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/encoding/hex.h"
 
 namespace offboard::common {
 namespace {
@@ -270,6 +271,27 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const M
                      DigestHex(sr), ", which does not match root ", DigestHex(root2)));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<MerkleHash> MerkleHashFromHex(absl::string_view hex) {
+  absl::StatusOr<std::vector<uint8_t>> bytes = HexDecode(hex);
+  MerkleHash hash{};
+  if (!bytes.ok() || bytes->size() != hash.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", hex, "\" is not a SHA-256 in hex"));
+  }
+  std::copy(bytes->begin(), bytes->end(), hash.begin());
+  return hash;
+}
+
+absl::StatusOr<std::vector<MerkleHash>> MerkleHashesFromHex(const std::vector<std::string>& hex) {
+  std::vector<MerkleHash> out;
+  out.reserve(hex.size());
+  for (const std::string& h : hex) {
+    absl::StatusOr<MerkleHash> hash = MerkleHashFromHex(h);
+    if (!hash.ok()) return hash.status();
+    out.push_back(*hash);
+  }
+  return out;
 }
 
 }  // namespace offboard::common

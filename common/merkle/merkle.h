@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -48,6 +49,13 @@ using MerkleHash = Sha256Digest;
 // SHA-256(0x00 || leaf_input): the hash of one log entry.
 MerkleHash LeafHash(std::span<const uint8_t> leaf_input);
 MerkleHash LeafHash(std::string_view leaf_input);
+
+// The hash whose lowercase or uppercase hex is `hex`; INVALID_ARGUMENT
+// quoting it for anything but 64 hex digits.
+absl::StatusOr<MerkleHash> MerkleHashFromHex(absl::string_view hex);
+
+// The same for each of a proof's hashes.
+absl::StatusOr<std::vector<MerkleHash>> MerkleHashesFromHex(const std::vector<std::string>& hex);
 
 // SHA-256(0x01 || left || right): the hash of an interior node.
 MerkleHash NodeHash(const MerkleHash& left, const MerkleHash& right);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/encoding/csv.h"
 
 namespace offboard::common {
 namespace {
@@ -135,17 +136,6 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows) {
     }
     out += "\n";
   }
-  return out;
-}
-
-std::string CsvField(absl::string_view field) {
-  if (field.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(field);
-  std::string out = "\"";
-  for (const char c : field) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
   return out;
 }
 

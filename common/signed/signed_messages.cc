@@ -46,9 +46,8 @@ std::string SignWipeOrder(const offboard::v1::WipeOrder& order, const Ed25519Pri
   return SerializeDsseEnvelope(SignDsse(kWipeOrderPayloadType, ToJson(order), key));
 }
 
-absl::StatusOr<offboard::v1::WipeOrder> VerifyWipeOrder(absl::string_view envelope,
-                                                        const Ed25519PublicKey& controller_key,
-                                                        int64_t now_unix) {
+absl::StatusOr<offboard::v1::WipeOrder> VerifyWipeOrderSignature(
+    absl::string_view envelope, const Ed25519PublicKey& controller_key) {
   OFFBOARD_ASSIGN_OR_RETURN(std::string payload,
                             VerifiedPayloadOf(envelope, controller_key, kWipeOrderPayloadType));
   offboard::v1::WipeOrder order;
@@ -60,6 +59,14 @@ absl::StatusOr<offboard::v1::WipeOrder> VerifyWipeOrder(absl::string_view envelo
   }
   OFFBOARD_RETURN_IF_ERROR(
       ValidateWipePolicy(order.policy(), absl::StrCat("wipe order ", order.order_id(), " policy")));
+  return order;
+}
+
+absl::StatusOr<offboard::v1::WipeOrder> VerifyWipeOrder(absl::string_view envelope,
+                                                        const Ed25519PublicKey& controller_key,
+                                                        int64_t now_unix) {
+  OFFBOARD_ASSIGN_OR_RETURN(offboard::v1::WipeOrder order,
+                            VerifyWipeOrderSignature(envelope, controller_key));
   if (!order.has_expires_at() || order.expires_at().seconds() <= now_unix) {
     return absl::FailedPreconditionError(absl::StrCat(
         "wipe order ", order.order_id(), " expired at ",

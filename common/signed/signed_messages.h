@@ -38,6 +38,11 @@ absl::StatusOr<offboard::v1::WipeOrder> VerifyWipeOrder(absl::string_view envelo
                                                         const Ed25519PublicKey& controller_key,
                                                         int64_t now_unix);
 
+// The same checks but expiry: for an auditor looking back at orders that
+// have long expired.
+absl::StatusOr<offboard::v1::WipeOrder> VerifyWipeOrderSignature(
+    absl::string_view envelope, const Ed25519PublicKey& controller_key);
+
 std::string SignTreeHead(const offboard::v1::TreeHead& head, const Ed25519PrivateKey& key);
 // UNAUTHENTICATED for a bad signature; INVALID_ARGUMENT for a bad payload.
 absl::StatusOr<offboard::v1::TreeHead> VerifyTreeHead(absl::string_view envelope,

@@ -10,9 +10,8 @@
 #include "common/reconcile/reconciler.h"
 
 namespace offboard::controller {
-namespace {
 
-absl::StatusOr<nlohmann::json> PredicateOf(const std::string& envelope, absl::string_view what) {
+absl::StatusOr<nlohmann::json> StoredPredicate(const std::string& envelope, absl::string_view what) {
   absl::StatusOr<common::DsseEnvelope> parsed = common::ParseDsseEnvelope(envelope);
   if (!parsed.ok()) return absl::DataLossError(absl::StrCat(what, ": ", parsed.status().message()));
   absl::StatusOr<common::InTotoStatement> statement = common::ParseStatement(parsed->payload);
@@ -22,24 +21,38 @@ absl::StatusOr<nlohmann::json> PredicateOf(const std::string& envelope, absl::st
   return std::move(statement->predicate);
 }
 
-}  // namespace
+absl::StatusOr<ContractRecords> LoadContractRecords(ControllerStore& store,
+                                                    const std::string& contract_id) {
+  ContractRecords records;
+  OFFBOARD_ASSIGN_OR_RETURN(records.orders, store.OrdersForContract(contract_id));
+  OFFBOARD_ASSIGN_OR_RETURN(records.attestations, store.AttestationsForContract(contract_id));
+  OFFBOARD_ASSIGN_OR_RETURN(records.refusals, store.RefusalsForContract(contract_id));
+  OFFBOARD_ASSIGN_OR_RETURN(records.self_attestations,
+                            store.SelfAttestationsForContract(contract_id));
+  return records;
+}
 
 absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
-                                                 const std::string& contract_id, int64_t now) {
-  OFFBOARD_ASSIGN_OR_RETURN(std::vector<OrderRow> orders, store.OrdersForContract(contract_id));
-  OFFBOARD_ASSIGN_OR_RETURN(std::vector<AttestationRow> attestations,
-                            store.AttestationsForContract(contract_id));
-  OFFBOARD_ASSIGN_OR_RETURN(std::vector<RefusalRow> refusals,
-                            store.RefusalsForContract(contract_id));
-  OFFBOARD_ASSIGN_OR_RETURN(std::vector<SelfAttestationRow> self_attestations,
-                            store.SelfAttestationsForContract(contract_id));
+                                                         const std::string& contract_id,
+                                                         int64_t now) {
+  OFFBOARD_ASSIGN_OR_RETURN(const ContractRecords records, LoadContractRecords(store, contract_id));
+  return ReconcileContract(store, contract_id, now, records);
+}
+
+absl::StatusOr<common::Reconciliation> ReconcileContract(
+    ControllerStore& store, const std::string& contract_id, int64_t now,
+    const ContractRecords& records,
+    const std::function<void(const InventoryFileRow&)>& on_inventory_row) {
+  const std::vector<OrderRow>& orders = records.orders;
+  const std::vector<AttestationRow>& attestations = records.attestations;
+  const std::vector<SelfAttestationRow>& self_attestations = records.self_attestations;
   std::map<std::string, const OrderRow*> order_by_id;
   for (const OrderRow& order : orders) order_by_id[order.order_id] = &order;
   std::map<std::string, bool> answered;
   for (const AttestationRow& row : attestations) answered[row.order_id] = true;
 
   common::ReconcileContext context{.contract_id = contract_id, .now = now, .orders = {},
-                           .refused_attestations = refusals.size()};
+                           .refused_attestations = records.refusals.size()};
   for (const OrderRow& order : orders) {
     context.orders.push_back({.order_id = order.order_id,
                               .host_id = order.host_id,
@@ -51,6 +64,7 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
   uint64_t files = 0;
   OFFBOARD_RETURN_IF_ERROR(store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
     ++files;
+    if (on_inventory_row) on_inventory_row(row);
     return reconciler.AddExpectedFile(
         {.dataset_id = row.dataset_id, .path = row.path, .sha256 = row.sha256, .size = row.size});
   }));
@@ -58,7 +72,7 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
   for (const AttestationRow& row : attestations) {
     const auto order = order_by_id.find(row.order_id);
     OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,
-                              PredicateOf(row.envelope, absl::StrCat("attestation ", row.log_index)));
+                              StoredPredicate(row.envelope, absl::StrCat("attestation ", row.log_index)));
     OFFBOARD_RETURN_IF_ERROR(reconciler.AddAttestation(
         {.order_id = row.order_id,
          .agent_id = row.agent_id,
@@ -68,7 +82,7 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
   }
   for (const SelfAttestationRow& row : self_attestations) {
     OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,
-                              PredicateOf(row.envelope, "self-attestation"));
+                              StoredPredicate(row.envelope, "self-attestation"));
     OFFBOARD_RETURN_IF_ERROR(reconciler.AddSelfAttestation(
         {.officer_key_id = row.officer_key_id, .predicate = std::move(predicate)}));
   }

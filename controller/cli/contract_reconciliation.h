@@ -6,7 +6,10 @@
 #ifndef OFFBOARD_CONTROLLER_CLI_CONTRACT_RECONCILIATION_H_
 #define OFFBOARD_CONTROLLER_CLI_CONTRACT_RECONCILIATION_H_
 
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/reconcile/reconciliation.h"
@@ -14,10 +17,33 @@
 
 namespace offboard::controller {
 
+// What the store holds for one contract besides its inventory.
+struct ContractRecords {
+  std::vector<OrderRow> orders;
+  std::vector<AttestationRow> attestations;
+  std::vector<RefusalRow> refusals;
+  std::vector<SelfAttestationRow> self_attestations;
+};
+absl::StatusOr<ContractRecords> LoadContractRecords(ControllerStore& store,
+                                                    const std::string& contract_id);
+
+// The predicate of a stored in-toto envelope; DATA_LOSS naming `what` when
+// it no longer parses (the store was altered).
+absl::StatusOr<nlohmann::json> StoredPredicate(const std::string& envelope, absl::string_view what);
+
 // NOT_FOUND when the contract has no inventory; DATA_LOSS when a stored
 // envelope no longer parses (the store was altered).
 absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
-                                                 const std::string& contract_id, int64_t now);
+                                                         const std::string& contract_id,
+                                                         int64_t now);
+
+// The same from records loaded before (so that an evidence package holds
+// exactly what its reconciliation was computed from); `on_inventory_row`, when
+// set, sees every inventory row as it is read.
+absl::StatusOr<common::Reconciliation> ReconcileContract(
+    ControllerStore& store, const std::string& contract_id, int64_t now,
+    const ContractRecords& records,
+    const std::function<void(const InventoryFileRow&)>& on_inventory_row = nullptr);
 
 }  // namespace offboard::controller
 

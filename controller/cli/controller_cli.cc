@@ -1,6 +1,7 @@
 #include "controller/cli/controller_cli.h"
 
 #include "common/cli/command_line.h"
+#include "controller/cli/evidence_command.h"
 #include "controller/cli/init_command.h"
 #include "controller/cli/inventory_check_command.h"
 #include "controller/cli/inventory_import_command.h"
@@ -31,6 +32,7 @@ int RunControllerCli(int argc, char** argv) {
   AddInventoryImportCommand(*inventory, action);
   AddTerminateCommand(app, action);
   AddStatusCommand(app, action);
+  AddEvidenceCommand(app, action);
   AddOfficerCommand(app, action);
   AddSelfAttestCommand(app, action);
   return common::RunCommandLine(app, action, argc, argv);

@@ -11,18 +11,6 @@
 #include "common/status/status_macros.h"
 
 namespace offboard::controller {
-namespace {
-
-absl::StatusOr<common::MerkleHash> HashFromHex(absl::string_view hex) {
-  OFFBOARD_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, common::HexDecode(hex));
-  common::MerkleHash hash{};
-  if (bytes.size() != hash.size()) return absl::DataLossError(absl::StrCat("bad hash ", hex));
-  std::copy(bytes.begin(), bytes.end(), hash.begin());
-  return hash;
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<TransparencyLog>> TransparencyLog::Open(
     ControllerStore& store, common::Ed25519PrivateKey key) {
   std::unique_ptr<TransparencyLog> log(new TransparencyLog(store, std::move(key)));
@@ -32,7 +20,7 @@ absl::StatusOr<std::unique_ptr<TransparencyLog>> TransparencyLog::Open(
     OFFBOARD_ASSIGN_OR_RETURN(std::vector<std::string> hashes,
                               store.LeafHashes(begin, std::min(size, begin + kBatch)));
     for (const std::string& hex : hashes) {
-      OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash hash, HashFromHex(hex));
+      OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash hash, common::MerkleHashFromHex(hex));
       log->tree_.Append(hash);
     }
   }
@@ -104,7 +92,7 @@ absl::StatusOr<offboard::v1::Receipt> TransparencyLog::Append(const std::string&
     OFFBOARD_ASSIGN_OR_RETURN(std::vector<std::string> hashes,
                               store_.LeafHashes(tree_.size(), size));
     for (const std::string& hex : hashes) {
-      OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash hash, HashFromHex(hex));
+      OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash hash, common::MerkleHashFromHex(hex));
       tree_.Append(hash);
     }
   }

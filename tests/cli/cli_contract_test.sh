@@ -48,6 +48,9 @@ expect 0 0 -- "$agent" scan --help;  contains "$work/out" --inventory
 expect 0 0 -- "$controller" --help;  contains "$work/out" inventory
 expect 0 0 -- "$controller" inventory --help; contains "$work/out" check
 expect 0 0 -- "$verify" --help;      contains "$work/out" envelope
+contains "$work/out" --controller-key
+expect 0 0 -- "$controller" evidence --help; contains "$work/out" --contract
+expect 2 1 -- "$controller" evidence --data-dir "$work/none" --contract c --out "$work/p.tar.gz"
 for bin in "$agent" "$controller" "$verify"; do
   expect 2 1 -- "$bin"
   expect 2 1 -- "$bin" no-such-command

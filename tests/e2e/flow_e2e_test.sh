@@ -11,7 +11,10 @@
 #     the verdict is unchanged; an agent started while it is down delivers
 #     once it is back;
 #   - a replayed attestation gets the same receipt;
-#   - vendor B's agent sees none of vendor A's orders and cannot attest to them.
+#   - vendor B's agent sees none of vendor A's orders and cannot attest to them;
+#   - the evidence package of the contract verifies offline with
+#     offboard-verify; a package with one byte of an attestation changed
+#     does not; its HTML report renders in headless Chromium with the verdict.
 #
 #   flow_e2e_test.sh AGENT_BINARY CONTROLLER_BINARY [VERIFY_BINARY]
 #
@@ -246,6 +249,44 @@ rc=$?
 [[ $rc -eq 1 && -e "$B1/outbox/refused/$order1.dsse.json" && ! -e "$B1/receipts/$order1.json" ]] &&
   ok "vendor B's attestation to vendor A's order refused: $(cat "$B1/outbox/refused/$order1.reason.txt")" ||
   fail "vendor B attesting to A's order: exit $rc: $(cat "$work/runb2.out" "$work/runb2.err" | tail -3)"
+
+# --- evidence: exported, verified offline, tampering caught, report rendered --
+if [[ -n "${3:-}" ]]; then
+  verify=$(realpath "$3")
+  pkg="$work/evidence-c-a.tar.gz"
+  "$controller" evidence --data-dir "$C" --contract c-a --out "$pkg" --organization "Test Bank" \
+    >"$work/evidence.out" 2>"$work/evidence.err" || fail "evidence export: $(tail -3 "$work/evidence.err")"
+  "$verify" "$pkg" --controller-key "$C/controller-ed25519.pub.pem" >"$work/verify.out" 2>"$work/verify.err"
+  rc=$?
+  [[ $rc -eq 0 ]] && grep -q "^OK: the package holds" "$work/verify.out" &&
+    ok "evidence package verifies offline: $(grep '^verdict' "$work/verify.out")" ||
+    fail "offboard-verify on the exported package: exit $rc: $(tail -3 "$work/verify.err")"
+  before=$(sha256sum "$pkg")
+  "$controller" evidence --data-dir "$C" --contract c-a --out "$pkg" >/dev/null 2>&1 &&
+    fail "evidence export overwrote an existing package"
+  [[ "$(sha256sum "$pkg")" == "$before" ]] || fail "existing package changed"
+  # One byte of one attestation changed, repacked in the same order.
+  mkdir -p "$work/tamper"
+  tar -xzf "$pkg" -C "$work/tamper"
+  victim=$(cd "$work/tamper" && ls attestations/*.dsse.json | head -1)
+  python3 - "$work/tamper/$victim" <<'PY'
+import sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)
+PY
+  (cd "$work/tamper" && tar -czf "$work/tampered.tar.gz" $(tar -tzf "$pkg"))
+  "$verify" "$work/tampered.tar.gz" --controller-key "$C/controller-ed25519.pub.pem" \
+    >"$work/verify-t.out" 2>"$work/verify-t.err"
+  rc=$?
+  [[ $rc -eq 1 ]] && grep -q "$victim" "$work/verify-t.err" &&
+    ok "tampered package refused: $(grep -m1 "$victim" "$work/verify-t.err")" ||
+    fail "tampered package: exit $rc: $(cat "$work/verify-t.out" "$work/verify-t.err" | tail -3)"
+  bash "$here/report_screenshot.sh" "$work/tamper/report.html" "$work/report.png" \
+    >"$work/shot.out" 2>&1
+  rc=$?
+  if [[ $rc -eq 0 ]]; then ok "report rendered in headless Chromium: $(tail -1 "$work/shot.out")"
+  elif [[ $rc -eq 77 ]]; then echo "skip: $(tail -1 "$work/shot.out")"
+  else fail "report screenshot: $(tail -3 "$work/shot.out")"; fi
+fi
 
 echo "elapsed: ${SECONDS}s"
 [[ $failures -eq 0 ]] && echo "flow_e2e: all checks passed" || echo "flow_e2e: $failures check(s) failed" >&2

@@ -1,19 +1,98 @@
 #include "verify/cli/verify_cli.h"
 
+#include <boost/filesystem/operations.hpp>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/evidence/evidence_package.h"
 #include "common/cli/command_line.h"
 #include "verify/cli/envelope_command.h"
+#include "verify/package_check.h"
 
 namespace offboard::verify {
+namespace {
+
+struct PackageOptions {
+  std::string package;
+  std::string controller_key;
+};
+
+void PrintSummary(const PackageSummary& s) {
+  std::cout << "contract " << s.contract_id << " (vendor " << s.vendor_id << "), exported "
+            << common::UnixToRfc3339(s.exported_at)
+            << (s.organization.empty() ? "" : absl::StrCat(" by ", s.organization)) << "\n"
+            << "  controller key  " << s.controller_key_id
+            << (s.controller_key_given ? " (the key you gave)"
+                                       : " (taken from the package: compare it with the bank's "
+                                         "published key, or pass --controller-key)")
+            << "\n"
+            << "  manifest        signed; " << s.members << " members, every SHA-256 matches\n"
+            << "  enrollments     " << s.enrollments
+            << " agents, certificates issued by the package's CA\n"
+            << "  orders          " << s.orders << " signed by the controller\n"
+            << "  attestations    " << s.attestations
+            << " signed by their enrolled agents, bound to their orders and nonces\n"
+            << "  self-attested   " << s.self_attestations << " officer statements\n"
+            << "  refusals        " << s.refusals << "\n"
+            << "  log             " << s.tree_heads << " signed tree heads, consistent; every "
+            << "inclusion proof holds; latest size " << s.tree_size << " root " << s.root_hex
+            << "\n"
+            << "  reconciliation  recomputed from the attestations and " << s.files
+            << " inventory files: equals the package's JSON, CSV and report\n"
+            << "verdict: " << common::VerdictName(s.verdict) << " (assurance floor "
+            << (s.assurance_floor ? common::AssuranceName(*s.assurance_floor) : "none") << ")\n";
+  for (const std::string& reason : s.reasons) std::cout << "  - " << reason << "\n";
+  std::cout << "OK: the package holds\n";
+}
+
+int CheckPackage(const PackageOptions& options) {
+  // A path that names no file is a usage error, not a package that fails.
+  for (const std::string& path : {options.package, options.controller_key}) {
+    boost::system::error_code ec;
+    if (!path.empty() && !boost::filesystem::is_regular_file(path, ec)) {
+      return common::ReportError("offboard-verify",
+                                 absl::NotFoundError(absl::StrCat(path, ": no such file")));
+    }
+  }
+  PackageCheckOptions check;
+  if (!options.controller_key.empty()) check.controller_key = options.controller_key;
+  absl::StatusOr<PackageSummary> summary = CheckEvidencePackage(options.package, check);
+  if (!summary.ok()) {
+    std::cerr << "offboard-verify: " << options.package << ": FAILED\n";
+    common::ReportError("offboard-verify", summary.status());
+    return common::kExitAttention;  // whatever failed: the package does not hold
+  }
+  PrintSummary(*summary);
+  return common::kExitDone;
+}
+
+}  // namespace
 
 int RunVerifyCli(int argc, char** argv) {
   CLI::App app(
-      "Offboard verifier: checks Offboard evidence offline, on the auditor's own "
-      "machine, trusting neither the bank's nor the vendor's systems.",
+      "Offboard verifier: checks an Offboard evidence package offline, on the auditor's own "
+      "machine, trusting neither the bank's nor the vendor's systems: the signed manifest and "
+      "every digest, every signature, order and nonce binding, inclusion and consistency "
+      "proof, and the verdict recomputed from the raw attestations. Exit 0 only when "
+      "everything holds; 1 when anything does not (the first member and check at fault is "
+      "named); 2 for a usage error or a file that does not exist.",
       "offboard-verify");
   app.set_version_flag("--version", "offboard-verify " OFFBOARD_VERSION);
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+  auto options = std::make_shared<PackageOptions>();
+  app.add_option("PKG", options->package, "the evidence package (.tar.gz)");
+  app.add_option("--controller-key", options->controller_key,
+                 "the controller's public key (PEM), as published by the bank");
   common::CommandAction action;
   AddEnvelopeCommand(app, action);
+  app.callback([&app, &action, options] {
+    if (!app.get_subcommands().empty()) return;
+    if (options->package.empty()) throw CLI::RequiredError("PKG");
+    action = [options] { return CheckPackage(*options); };
+  });
   return common::RunCommandLine(app, action, argc, argv);
 }
 

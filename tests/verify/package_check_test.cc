@@ -1,0 +1,230 @@
+// The offline verifier against packages the controller exported, and against
+// every way of tampering with them that a bank, a vendor or a courier could try.
+#include "verify/package_check.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/filesystem/operations.hpp>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto/sha256.h"
+#include "common/evidence/evidence_package.h"
+#include "common/io/read_file.h"
+#include "controller/evidence/evidence_export.h"
+#include "tests/verify/evidence_fixture.h"
+
+namespace offboard::verify {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RawMember;
+
+const std::string kShaA = common::DigestHex(common::Sha256Of("a"));
+const std::string kShaB = common::DigestHex(common::Sha256Of("b"));
+const std::string kShaC = common::DigestHex(common::Sha256Of("c"));
+
+class PackageCheckTest : public testing::EvidenceFixture {
+ protected:
+  void SetUp() override {
+    EvidenceFixture::SetUp();
+    AddInventoryFile("c-1", "exports/a.csv", kShaA);
+    AddInventoryFile("c-1", "exports/b.csv", kShaB);
+    AddInventoryFile("c-2", "exports/c.csv", kShaC);
+    host1_ = Enroll("vendor-a", "host-1");
+    host2_ = Enroll("vendor-a", "host-2");
+    const auto order1 = IssueOrder(host1_, "c-1");
+    const auto order2 = IssueOrder(host2_, "c-1");
+    const auto order3 = IssueOrder(host1_, "c-2");
+    Attest(host1_, order1, {{"/srv/a.csv", kShaA}});
+    Attest(host1_, order3, {{"/srv/c.csv", kShaC}});
+    Attest(host2_, order2, {{"/data/b-renamed.csv", kShaB}}, "logical_only");
+    package_ = Export("c-1");
+  }
+
+  absl::StatusOr<PackageSummary> Check(const boost::filesystem::path& package,
+                                       std::optional<boost::filesystem::path> key = std::nullopt) {
+    return CheckEvidencePackage(package, {.controller_key = key});
+  }
+
+  // Writes `members` as a package and checks it.
+  absl::Status CheckRaw(const std::vector<RawMember>& members, const std::string& name = "x") {
+    const boost::filesystem::path path = temp_.path() / (name + ".tar.gz");
+    boost::filesystem::remove(path);
+    testing::WriteRawPackage(path, members);
+    return Check(path, home_->paths.PublicKey()).status();
+  }
+
+  testing::TestAgent host1_, host2_;
+  boost::filesystem::path package_;
+};
+
+TEST_F(PackageCheckTest, AnExportedPackageVerifies) {
+  const auto summary = Check(package_, home_->paths.PublicKey());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_TRUE(summary->controller_key_given);
+  EXPECT_EQ(summary->contract_id, "c-1");
+  EXPECT_EQ(summary->enrollments, 2u);
+  EXPECT_EQ(summary->orders, 2u);
+  EXPECT_EQ(summary->attestations, 2u);
+  EXPECT_EQ(summary->files, 2u);
+  EXPECT_EQ(summary->tree_size, 3u);  // c-2's attestation is in the log too
+  EXPECT_EQ(summary->verdict, common::Verdict::kVerifiedComplete);
+  ASSERT_TRUE(summary->assurance_floor.has_value());
+  EXPECT_EQ(*summary->assurance_floor, common::Assurance::kLogicalOnly);
+  // Without a key given, the package's own is used, and the summary says so.
+  const auto self = Check(package_);
+  ASSERT_TRUE(self.ok()) << self.status();
+  EXPECT_FALSE(self->controller_key_given);
+}
+
+TEST_F(PackageCheckTest, AnotherControllerKeyIsRefused) {
+  const common::Ed25519PrivateKey other = *common::Ed25519PrivateKey::Generate();
+  const boost::filesystem::path key = temp_.WriteFile("other.pub.pem", other.PublicKey().ToPem());
+  const auto summary = Check(package_, key);
+  ASSERT_FALSE(summary.ok());
+  EXPECT_EQ(summary.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(summary.status().message(), HasSubstr("manifest.json: manifest: signature: the controller key given"));
+  // A package re-signed by another key and carrying that key fails against the real one.
+  std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package_));
+  members[1].bytes = other.PublicKey().ToPem();
+  testing::Resign(members, other);
+  EXPECT_EQ(CheckRaw(members).code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(PackageCheckTest, FlippingAnyByteOfTheManifestFails) {
+  const std::vector<RawMember> original = testing::ToRaw(testing::ReadMembers(package_));
+  ASSERT_TRUE(CheckRaw(original).ok());
+  for (size_t offset = 0; offset < original[0].bytes.size(); offset += 5) {
+    std::vector<RawMember> members = original;
+    members[0].bytes[offset] ^= 0x01;
+    const absl::Status status = CheckRaw(members);
+    ASSERT_FALSE(status.ok()) << "manifest byte " << offset;
+    EXPECT_THAT(status.message(), HasSubstr("manifest.json")) << offset << ": " << status;
+  }
+}
+
+TEST_F(PackageCheckTest, FlippingAByteOfAnyOtherMemberNamesIt) {
+  const std::vector<RawMember> original = testing::ToRaw(testing::ReadMembers(package_));
+  ASSERT_GE(original.size(), 15u);
+  for (size_t i = 1; i < original.size(); ++i) {
+    const size_t size = original[i].bytes.size();
+    for (const size_t offset : {size_t{0}, size / 2, size - 1}) {
+      std::vector<RawMember> members = original;
+      members[i].bytes[offset] ^= 0x20;
+      const absl::Status status = CheckRaw(members);
+      ASSERT_FALSE(status.ok()) << original[i].name << " byte " << offset;
+      EXPECT_THAT(status.message(), HasSubstr(original[i].name + ": ")) << status;
+    }
+  }
+}
+
+TEST_F(PackageCheckTest, RemovingOrAddingAMemberFails) {
+  const std::vector<RawMember> original = testing::ToRaw(testing::ReadMembers(package_));
+  for (size_t i = 0; i < original.size(); ++i) {
+    std::vector<RawMember> members = original;
+    members.erase(members.begin() + static_cast<std::ptrdiff_t>(i));
+    const absl::Status status = CheckRaw(members);
+    ASSERT_FALSE(status.ok()) << "without " << original[i].name;
+    EXPECT_THAT(status.message(), HasSubstr("manifest")) << status;
+  }
+  std::vector<RawMember> added = original;
+  added.push_back({"attestations/000000000099.dsse.json", "{}", ""});
+  const absl::Status status = CheckRaw(added);
+  EXPECT_THAT(status.message(), HasSubstr("not listed in the manifest")) << status;
+}
+
+TEST_F(PackageCheckTest, AnAttestationFromAnotherContractIsRefusedEvenWhenTheBankResigns) {
+  const auto other = testing::ReadMembers(Export("c-2"));
+  const auto find = [](const auto& members, absl::string_view prefix) {
+    for (const auto& m : members) {
+      if (absl::StartsWith(m.name, prefix)) return m;
+    }
+    return common::PackageMember{};
+  };
+  const common::PackageMember foreign = find(other, "attestations/");
+  const common::PackageMember foreign_receipt = find(other, "receipts/");
+  ASSERT_FALSE(foreign.name.empty());
+
+  // In place of one of c-1's attestations: its bytes are not the logged leaf.
+  std::vector<RawMember> swapped = testing::ToRaw(testing::ReadMembers(package_));
+  for (RawMember& m : swapped) {
+    if (absl::StartsWith(m.name, "attestations/")) {
+      m.bytes = foreign.bytes;
+      break;
+    }
+  }
+  testing::Resign(swapped, home_->key);
+  absl::Status status = CheckRaw(swapped, "swapped");
+  EXPECT_THAT(status.message(), HasSubstr("not the leaf its receipt proves")) << status;
+
+  // Added with its own receipt: the order it answers is not this contract's.
+  std::vector<RawMember> added = testing::ToRaw(testing::ReadMembers(package_));
+  std::vector<RawMember> rebuilt;
+  for (RawMember& m : added) {
+    if (m.name == "inventory.csv") rebuilt.push_back({foreign_receipt.name, foreign_receipt.bytes, ""});
+    rebuilt.push_back(m);
+  }
+  testing::Resign(rebuilt, home_->key);
+  status = CheckRaw(rebuilt, "added");
+  EXPECT_THAT(status.message(), HasSubstr(foreign_receipt.name + ": receipt: order")) << status;
+}
+
+TEST_F(PackageCheckTest, AReportThatDoesNotFollowFromTheAttestationsIsRefused) {
+  std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package_));
+  for (RawMember& m : members) {
+    if (m.name == "reconciliation.json") {
+      const size_t at = m.bytes.find("logical_only");
+      ASSERT_NE(at, std::string::npos);
+      m.bytes.replace(at, 12, "overwrite_verified");
+    }
+  }
+  testing::Resign(members, home_->key);
+  const absl::Status status = CheckRaw(members);
+  EXPECT_THAT(status.message(), HasSubstr("reconciliation.json: recomputed")) << status;
+}
+
+TEST_F(PackageCheckTest, HostilePackagesAreRefusedSafely) {
+  const std::vector<RawMember> original = testing::ToRaw(testing::ReadMembers(package_));
+  const auto with = [&](RawMember extra) {
+    std::vector<RawMember> members = original;
+    members.insert(members.begin() + 1, std::move(extra));
+    return CheckRaw(members);
+  };
+  EXPECT_THAT(with({"orders/../../etc/passwd", "x", ""}).message(), HasSubstr("\"..\""));
+  EXPECT_THAT(with({"/etc/cron.d/x", "x", ""}).message(), HasSubstr("absolute"));
+  EXPECT_THAT(with({"orders/link", "", "/etc/shadow"}).message(), HasSubstr("not a regular file"));
+  std::vector<RawMember> duplicate = original;
+  duplicate.insert(duplicate.begin() + 2, original[1]);
+  EXPECT_THAT(CheckRaw(duplicate).message(), HasSubstr("second member of the same name"));
+
+  // Over the size limit.
+  const auto limited = CheckEvidencePackage(
+      package_, {.controller_key = std::nullopt,
+                 .limits = {.max_member_bytes = 1024, .max_total_bytes = 1 << 30, .max_members = 100}});
+  EXPECT_THAT(limited.status().message(), HasSubstr("over the limit"));
+
+  // Truncated anywhere: never accepted.
+  const std::string bytes = *common::ReadFileToString(package_, 1 << 30);
+  for (const size_t keep : {size_t{0}, size_t{10}, bytes.size() / 3, bytes.size() - 20}) {
+    const boost::filesystem::path cut = temp_.WriteFile("cut.tar.gz", bytes.substr(0, keep));
+    const auto summary = Check(cut, home_->paths.PublicKey());
+    EXPECT_FALSE(summary.ok()) << "kept " << keep;
+  }
+}
+
+TEST_F(PackageCheckTest, TheExporterNeverOverwritesAPackage) {
+  const auto again = controller::ExportEvidence(
+      *home_, {.contract_id = "c-1", .out = package_, .now = testing::kEvidenceNow + 90});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(Check(package_).ok());
+  const auto unknown = controller::ExportEvidence(
+      *home_, {.contract_id = "c-404", .out = temp_.path() / "none.tar.gz", .now = 1});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(boost::filesystem::exists(temp_.path() / "none.tar.gz"));
+}
+
+}  // namespace
+}  // namespace offboard::verify
