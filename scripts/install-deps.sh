@@ -10,7 +10,7 @@ packages=(
   libabsl-dev libssl-dev openssl libarchive-dev libarchive-tools
   libboost-filesystem-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libre2-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev libre2-dev
   zip unzip p7zip-full xz-utils zstd bzip2 lz4 attr btrfs-progs
   coreutils python3 chromium fonts-dejavu-core
 )

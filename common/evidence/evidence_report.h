@@ -27,7 +27,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/evidence/evidence_package.h"
+#include "common/json/json_view.h"
 #include "common/reconcile/reconciliation.h"
 
 namespace offboard::common {
@@ -71,6 +73,32 @@ struct HostCertificate {
 // The host of an enrollment record.
 EvidenceHost EvidenceHostOf(const EnrollmentRecord& record);
 
+// What one attestation contributes to its host's certificate: distinct
+// descriptions in first-seen order, counts, and the weakest assurance.
+struct CertificateFacts {
+  uint64_t log_index = 0;
+  std::string order_id;
+  std::string hostname;
+  std::string machine_id;
+  std::string kernel;
+  std::string policy_name;
+  std::string tool;
+  std::string started_at;
+  std::string finished_at;
+  uint64_t items_wiped = 0;
+  uint64_t items_not_wiped = 0;
+  std::optional<Assurance> assurance;
+  std::vector<std::string> methods;
+  std::vector<std::string> verifications;
+  std::vector<std::string> storage;
+};
+
+// Pure, so that attestations can be summarized on other threads.
+// INVALID_ARGUMENT naming the log index for an item that is not an object.
+absl::StatusOr<CertificateFacts> CertificateFactsOf(uint64_t log_index,
+                                                    const nlohmann::json& predicate);
+absl::StatusOr<CertificateFacts> CertificateFactsOf(uint64_t log_index, const SimdView& predicate);
+
 // Folds the attestations of a contract into one certificate per host.
 class HostCertificateBuilder {
  public:
@@ -84,6 +112,9 @@ class HostCertificateBuilder {
   // missing optional facts are left empty, not refused.
   absl::Status AddAttestation(const std::string& agent_id, uint64_t log_index,
                               const nlohmann::json& predicate);
+  // The same for facts CertificateFactsOf gave; INVALID_ARGUMENT for an
+  // unknown agent.
+  absl::Status AddAttestation(const std::string& agent_id, CertificateFacts facts);
 
   std::vector<HostCertificate> Finish() &&;
 

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/encoding/hex.h"
+#include "common/json/json_parse.h"
+#include "common/status/status_macros.h"
 
 namespace offboard::common {
 namespace {
@@ -20,27 +22,35 @@ size_t KnownDigestLength(absl::string_view algorithm) {
   return 0;
 }
 
-absl::StatusOr<InTotoSubject> ParseSubject(const nlohmann::json& entry, const std::string& where) {
+absl::StatusOr<InTotoSubject> ParseSubject(SimdView entry, const std::string& where) {
   if (!entry.is_object()) return Invalid(where, "must be an object");
   InTotoSubject subject;
-  if (const auto name = entry.find("name"); name != entry.end()) {
-    if (!name->is_string()) return Invalid(where + ".name", "must be a string");
-    subject.name = name->get<std::string>();
+  if (const SimdView name = entry["name"]; name.present()) {
+    if (!name.is_string()) return Invalid(where + ".name", "must be a string");
+    subject.name = std::string(name.string());
   }
-  const auto digest = entry.find("digest");
-  if (digest == entry.end() || !digest->is_object() || digest->empty()) {
+  const SimdView digest = entry["digest"];
+  if (!digest.is_object() || digest.size() == 0) {
     return Invalid(where + ".digest", "must be an object with at least one digest");
   }
-  for (const auto& [algorithm, value] : digest->items()) {
+  absl::Status status = absl::OkStatus();
+  digest.ForEachMember([&](std::string_view algorithm_view, SimdView value) {
+    if (!status.ok()) return;
+    const std::string algorithm(algorithm_view);
     const std::string field = absl::StrCat(where, ".digest.", algorithm);
-    if (!value.is_string()) return Invalid(field, "must be a string");
-    const std::string hex = value.get<std::string>();
+    if (!value.is_string()) {
+      status = Invalid(field, "must be a string");
+      return;
+    }
+    const std::string hex(value.string());
     if (const size_t length = KnownDigestLength(algorithm);
         length != 0 && !IsLowerHex(hex, length)) {
-      return Invalid(field, absl::StrCat("expected ", 2 * length, " lowercase hex digits"));
+      status = Invalid(field, absl::StrCat("expected ", 2 * length, " lowercase hex digits"));
+      return;
     }
-    subject.digest.emplace(algorithm, hex);
-  }
+    subject.digest[algorithm] = hex;  // a repeated algorithm: the last one, as JSON parsers do
+  });
+  if (!status.ok()) return status;
   return subject;
 }
 
@@ -61,39 +71,56 @@ std::string SerializeStatement(const InTotoStatement& statement) {
   return document.dump();
 }
 
-absl::StatusOr<InTotoStatement> ParseStatement(absl::string_view json) {
-  nlohmann::json document = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) {
+absl::StatusOr<InTotoStatementView> ParseStatementView(std::string_view json,
+                                                       simdjson::dom::parser& parser) {
+  simdjson::dom::element parsed;
+  if (parser.parse(json.data(), json.size()).get(parsed) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("in-toto statement: not valid JSON");
   }
+  const SimdView document(parsed);
   if (!document.is_object()) {
     return absl::InvalidArgumentError("in-toto statement: top level must be a JSON object");
   }
-  const auto type = document.find("_type");
-  if (type == document.end() || !type->is_string() || type->get<std::string>() != kStatementType) {
+  if (document["_type"].string() != std::string_view(kStatementType.data(), kStatementType.size())) {
     return Invalid("_type", absl::StrCat("must be \"", kStatementType, "\""));
   }
-  InTotoStatement statement;
-  const auto subjects = document.find("subject");
-  if (subjects == document.end() || !subjects->is_array() || subjects->empty()) {
+  InTotoStatementView statement;
+  const SimdView subjects = document["subject"];
+  if (!subjects.is_array() || subjects.size() == 0) {
     return Invalid("subject", "must be a non-empty array");
   }
-  for (size_t i = 0; i < subjects->size(); ++i) {
-    absl::StatusOr<InTotoSubject> subject =
-        ParseSubject((*subjects)[i], absl::StrCat("subject[", i, "]"));
-    if (!subject.ok()) return subject.status();
+  absl::Status status = absl::OkStatus();
+  size_t i = 0;
+  subjects.ForEachElement([&](SimdView entry) {
+    if (!status.ok()) return;
+    absl::StatusOr<InTotoSubject> subject = ParseSubject(entry, absl::StrCat("subject[", i++, "]"));
+    if (!subject.ok()) {
+      status = subject.status();
+      return;
+    }
     statement.subjects.push_back(*std::move(subject));
-  }
-  const auto predicate_type = document.find("predicateType");
-  if (predicate_type == document.end() || !predicate_type->is_string() ||
-      predicate_type->get<std::string>().empty()) {
+  });
+  if (!status.ok()) return status;
+  const SimdView predicate_type = document["predicateType"];
+  if (!predicate_type.is_string() || predicate_type.string().empty()) {
     return Invalid("predicateType", "must be a non-empty string");
   }
-  statement.predicate_type = predicate_type->get<std::string>();
-  if (const auto predicate = document.find("predicate"); predicate != document.end()) {
-    if (!predicate->is_object()) return Invalid("predicate", "must be an object");
-    statement.predicate = *predicate;
+  statement.predicate_type = std::string(predicate_type.string());
+  statement.predicate = document["predicate"];
+  if (statement.predicate.present() && !statement.predicate.is_object()) {
+    return Invalid("predicate", "must be an object");
   }
+  return statement;
+}
+
+absl::StatusOr<InTotoStatement> ParseStatement(absl::string_view json) {
+  thread_local simdjson::dom::parser parser;
+  OFFBOARD_ASSIGN_OR_RETURN(InTotoStatementView view,
+                            ParseStatementView(std::string_view(json.data(), json.size()), parser));
+  InTotoStatement statement;
+  statement.subjects = std::move(view.subjects);
+  statement.predicate_type = std::move(view.predicate_type);
+  if (view.predicate.present()) statement.predicate = ToNlohmann(view.predicate);
   return statement;
 }
 

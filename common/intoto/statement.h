@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/json/json_view.h"
 
 namespace offboard::common {
 
@@ -52,6 +53,17 @@ std::string SerializeStatement(const InTotoStatement& statement);
 // string; predicate, if present, is an object. Unrecognised fields are ignored
 // as the in-toto specification asks. INVALID_ARGUMENT naming the field.
 absl::StatusOr<InTotoStatement> ParseStatement(absl::string_view json);
+
+// The same checks, with the predicate left in the simdjson document (no tree
+// is built for it): for readers of many large statements. `parser` holds the
+// document and must outlive the view and not parse anything else meanwhile.
+struct InTotoStatementView {
+  std::vector<InTotoSubject> subjects;
+  std::string predicate_type;
+  SimdView predicate;  // absent when the statement has none
+};
+absl::StatusOr<InTotoStatementView> ParseStatementView(std::string_view json,
+                                                       simdjson::dom::parser& parser);
 
 }  // namespace offboard::common
 

@@ -6,6 +6,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "common/json/json_view.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {
@@ -45,24 +46,14 @@ bool IsMatchKind(absl::string_view match) {
 // The fields of one attested item that reconciliation reads, found in one
 // walk over its keys (a lookup per field would walk the tree many times; a
 // contract may have a million items).
+template <typename View>
 struct ItemFields {
-  const Json* path = nullptr;
-  const Json* path_hex = nullptr;
-  const Json* member = nullptr;
-  const Json* member_hex = nullptr;
-  const Json* dataset_id = nullptr;
-  const Json* sha256 = nullptr;
-  const Json* match = nullptr;
-  const Json* status = nullptr;
-  const Json* assurance = nullptr;
-  const Json* reason = nullptr;
+  View path, path_hex, member, member_hex, dataset_id, sha256, match, status, assurance, reason;
 
-  explicit ItemFields(const Json& item) {
-    for (auto it = item.begin(); it != item.end(); ++it) {
+  explicit ItemFields(View item) {
+    item.ForEachMember([this](std::string_view key, View value) {
       // string_view comparison checks the length first: most keys are
       // rejected without touching their characters.
-      const std::string_view key = it.key();
-      const Json* value = &it.value();
       if (key == "path")
         path = value;
       else if (key == "path_hex")
@@ -83,25 +74,78 @@ struct ItemFields {
         assurance = value;
       else if (key == "reason")
         reason = value;
-    }
+    });
   }
 };
 
-// The string `value` holds, or `fallback` when it is absent or no string.
-absl::string_view StringOr(const Json* value, absl::string_view fallback) {
-  if (value == nullptr || !value->is_string()) return fallback;
-  return value->get_ref<const std::string&>();
-}
+std::string ToString(std::string_view text) { return std::string(text); }
 
-// One attested item, checked, before anything of its attestation is added.
-struct ParsedItem {
-  ItemFields fields;
-  absl::string_view dataset_id = {};
-  bool has_digest = false;
-  std::array<uint8_t, 32> sha256{};
-  CopyStatus status = CopyStatus::kFailed;
-  std::optional<Assurance> assurance = std::nullopt;
-};
+template <typename View>
+absl::StatusOr<CheckedItems> CheckItems(View predicate, const AttestationOrigin& origin) {
+  const std::string where =
+      absl::StrCat("attestation ", origin.log_index, " (order ", origin.order_id, ")");
+  if (!predicate.is_object())
+    return absl::InvalidArgumentError(where + ": predicate is not an object");
+  if (const View order = predicate["order_id"];
+      order.is_string() && order.string() != origin.order_id) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": predicate order_id \"",
+                                                   ToString(order.string()),
+                                                   "\" is not the attestation's order"));
+  }
+  const View items = predicate["items"];
+  if (!items.is_array()) {
+    return absl::InvalidArgumentError(where + ": predicate has no \"items\" array");
+  }
+
+  CheckedItems checked;
+  checked.reserve(items.size());
+  absl::Status status = absl::OkStatus();
+  size_t i = 0;
+  items.ForEachElement([&](View item) {
+    if (!status.ok()) return;
+    const size_t index = i++;
+    const auto error = [&](absl::string_view field, absl::string_view message) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat(where, ": items[", index, "]", field, ": ", message));
+    };
+    if (!item.is_object()) return error("", "not an object");
+    const ItemFields<View> fields(item);
+    AttestedCopy& entry = checked.emplace_back();
+    entry.dataset_id = ToString(fields.dataset_id.string());
+    if (entry.dataset_id.empty()) return error(".dataset_id", "missing or empty");
+    entry.sha256_hex = ToString(fields.sha256.string());
+    if (!entry.sha256_hex.empty()) {
+      entry.sha256.emplace();
+      if (!DecodeSha256(entry.sha256_hex, &*entry.sha256)) {
+        return error(".sha256", "not 64 lowercase hex digits");
+      }
+    }
+    const std::optional<CopyStatus> copy_status =
+        ParseCopyStatus(ToString(fields.status.string()));
+    if (!copy_status) return error(".status", "missing or unknown");
+    entry.status = *copy_status;
+    entry.match = ToString(fields.match.string());
+    if (!IsMatchKind(entry.match)) return error(".match", "missing or unknown");
+    if (fields.assurance.present() && !fields.assurance.is_null()) {
+      entry.assurance = ParseAgentAssurance(ToString(fields.assurance.string()));
+      if (!entry.assurance) return error(".assurance", "unknown");
+    }
+    // Exact names where the attestation has them (names that are not UTF-8
+    // are lossy in "path" and exact in "path_hex").
+    entry.exact_path = ToString(fields.path_hex.is_string() ? fields.path_hex.string()
+                                                            : fields.path.string());
+    const View members = fields.member_hex.present() ? fields.member_hex : fields.member;
+    members.ForEachElement(
+        [&](View member) { entry.exact_member.push_back(ToString(member.string())); });
+    entry.path = ToString(fields.path.string());
+    fields.member.ForEachElement([&](View name) {
+      entry.member.push_back(name.is_string() ? ToString(name.string()) : name.Dump());
+    });
+    entry.reason = ToString(fields.reason.string());
+  });
+  if (!status.ok()) return status;
+  return checked;
+}
 
 }  // namespace
 
@@ -156,79 +200,50 @@ absl::Status Reconciler::AddExpectedFile(ExpectedFile file) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<CheckedItems> CheckAttestedItems(const AcceptedAttestation& attestation) {
+  return CheckItems(NlohmannView(&attestation.predicate),
+                    {.order_id = attestation.order_id,
+                     .agent_id = attestation.agent_id,
+                     .host_id = attestation.host_id,
+                     .log_index = attestation.log_index});
+}
+
+absl::StatusOr<CheckedItems> CheckAttestedItems(const AttestationOrigin& origin,
+                                                const SimdView& predicate) {
+  return CheckItems(predicate, origin);
+}
+
 absl::Status Reconciler::AddAttestation(const AcceptedAttestation& attestation) {
-  const std::string where =
-      absl::StrCat("attestation ", attestation.log_index, " (order ", attestation.order_id, ")");
-  const Json& predicate = attestation.predicate;
-  if (!predicate.is_object())
-    return absl::InvalidArgumentError(where + ": predicate is not an object");
-  if (const std::string* order = StringField(predicate, "order_id");
-      order != nullptr && *order != attestation.order_id) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": predicate order_id \"", *order,
-                                                   "\" is not the attestation's order"));
-  }
-  const auto items = predicate.find("items");
-  if (items == predicate.end() || !items->is_array()) {
-    return absl::InvalidArgumentError(where + ": predicate has no \"items\" array");
-  }
+  OFFBOARD_ASSIGN_OR_RETURN(CheckedItems items, CheckAttestedItems(attestation));
+  AddCheckedAttestation({.order_id = attestation.order_id,
+                         .agent_id = attestation.agent_id,
+                         .host_id = attestation.host_id,
+                         .log_index = attestation.log_index},
+                        std::move(items));
+  return absl::OkStatus();
+}
 
-  std::vector<ParsedItem> parsed;
-  parsed.reserve(items->size());
-  for (size_t i = 0; i < items->size(); ++i) {
-    const Json& item = (*items)[i];
-    const auto error = [&](absl::string_view field, absl::string_view message) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": items[", i, "]", field, ": ", message));
-    };
-    if (!item.is_object()) return error("", "not an object");
-    ParsedItem entry{.fields = ItemFields(item)};
-    const ItemFields& fields = entry.fields;
-    entry.dataset_id = StringOr(fields.dataset_id, "");
-    if (entry.dataset_id.empty()) return error(".dataset_id", "missing or empty");
-    const absl::string_view sha256 = StringOr(fields.sha256, "");
-    entry.has_digest = !sha256.empty();
-    if (entry.has_digest && !DecodeSha256(sha256, &entry.sha256)) {
-      return error(".sha256", "not 64 lowercase hex digits");
-    }
-    const std::optional<CopyStatus> status = ParseCopyStatus(StringOr(fields.status, ""));
-    if (!status) return error(".status", "missing or unknown");
-    entry.status = *status;
-    if (!IsMatchKind(StringOr(fields.match, ""))) return error(".match", "missing or unknown");
-    if (fields.assurance != nullptr && !fields.assurance->is_null()) {
-      entry.assurance = ParseAgentAssurance(StringOr(fields.assurance, ""));
-      if (!entry.assurance) return error(".assurance", "unknown");
-    }
-    parsed.push_back(entry);
-  }
-
+void Reconciler::AddCheckedAttestation(const AttestationOrigin& origin, CheckedItems items) {
   ++accepted_attestations_;
-  attested_orders_.insert(attestation.order_id);
-  locations_seen_.reserve(locations_seen_.size() + parsed.size());
+  attested_orders_.insert(origin.order_id);
+  locations_seen_.reserve(locations_seen_.size() + items.size());
   std::string location;  // reused: host, path, members, content of one item
-  for (const ParsedItem& entry : parsed) {
-    const ItemFields& fields = entry.fields;
+  for (AttestedCopy& entry : items) {
     const uint32_t dataset = InternDataset(entry.dataset_id);
-    const uint32_t aggregate = entry.has_digest
-                                   ? AggregateFor({.dataset = dataset, .sha256 = entry.sha256})
+    const uint32_t aggregate = entry.sha256
+                                   ? AggregateFor({.dataset = dataset, .sha256 = *entry.sha256})
                                    : kNoAggregate;
-
-    // Exact names where the attestation has them (names that are not UTF-8
-    // are lossy in "path" and exact in "path_hex").
-    location.assign(attestation.host_id);
+    location.assign(origin.host_id);
     location.push_back('\0');
-    const absl::string_view path = StringOr(fields.path_hex, StringOr(fields.path, ""));
-    location.append(path.data(), path.size());
-    const Json* members = fields.member_hex != nullptr ? fields.member_hex : fields.member;
-    if (members != nullptr && members->is_array()) {
-      for (const Json& member : *members) {
-        location.push_back('\0');
-        if (member.is_string()) location.append(member.get_ref<const std::string&>());
-      }
+    location.append(entry.exact_path);
+    for (const std::string& member : entry.exact_member) {
+      location.push_back('\0');
+      location.append(member);
     }
     location.push_back('\1');
     location.append(reinterpret_cast<const char*>(&dataset), sizeof(dataset));
-    if (entry.has_digest) {
-      location.append(reinterpret_cast<const char*>(entry.sha256.data()), entry.sha256.size());
+    if (entry.sha256) {
+      location.append(reinterpret_cast<const char*>(entry.sha256->data()), entry.sha256->size());
     }
     const bool first_report = locations_seen_.insert(absl::HashOf(location)).second;
 
@@ -245,23 +260,18 @@ absl::Status Reconciler::AddAttestation(const AcceptedAttestation& attestation) 
     }
     if (!first_report) continue;
     UnexpectedCopy copy;
-    copy.host_id = attestation.host_id;
-    copy.order_id = attestation.order_id;
-    copy.path = std::string(StringOr(fields.path, ""));
-    if (fields.member != nullptr && fields.member->is_array()) {
-      for (const Json& name : *fields.member) {
-        copy.member.push_back(name.is_string() ? name.get<std::string>() : name.dump());
-      }
-    }
-    copy.dataset_id = std::string(entry.dataset_id);
-    copy.sha256 = std::string(StringOr(fields.sha256, ""));
-    copy.match = std::string(StringOr(fields.match, ""));
+    copy.host_id = origin.host_id;
+    copy.order_id = origin.order_id;
+    copy.path = std::move(entry.path);
+    copy.member = std::move(entry.member);
+    copy.dataset_id = std::move(entry.dataset_id);
+    copy.sha256 = std::move(entry.sha256_hex);
+    copy.match = std::move(entry.match);
     copy.status = entry.status;
     copy.assurance = entry.assurance;
-    copy.reason = std::string(StringOr(fields.reason, ""));
+    copy.reason = std::move(entry.reason);
     unexpected_.emplace_back(aggregate, std::move(copy));
   }
-  return absl::OkStatus();
 }
 
 absl::Status Reconciler::AddSelfAttestation(const SelfAttestation& statement) {

@@ -36,6 +36,7 @@
 #define OFFBOARD_COMMON_RECONCILE_RECONCILER_H_
 
 #include <array>
+#include <optional>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -47,6 +48,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/json/json_view.h"
 #include "common/reconcile/reconciliation.h"
 
 namespace offboard::common {
@@ -87,6 +89,40 @@ struct SelfAttestation {
   nlohmann::json predicate;
 };
 
+// Which attestation items came from.
+struct AttestationOrigin {
+  std::string order_id;
+  std::string agent_id;
+  std::string host_id;
+  uint64_t log_index = 0;
+};
+
+// One attested item, checked and reduced to what reconciliation needs.
+struct AttestedCopy {
+  std::string dataset_id;
+  std::optional<std::array<uint8_t, 32>> sha256;  // nullopt: the item has no digest
+  std::string sha256_hex;
+  CopyStatus status = CopyStatus::kFailed;
+  std::optional<Assurance> assurance;
+  std::string match;
+  std::string exact_path;                 // path_hex when attested, else path
+  std::vector<std::string> exact_member;  // member_hex when attested, else member
+  std::string path;                       // as attested (lossy UTF-8), for reports
+  std::vector<std::string> member;
+  std::string reason;
+};
+using CheckedItems = std::vector<AttestedCopy>;
+
+// The checks AddAttestation makes, as a pure function, so that many
+// attestations can be checked on other threads and added in order:
+//   CheckedItems items = CheckAttestedItems(a);           // any thread
+//   reconciler.AddCheckedAttestation(origin, std::move(items));  // in order
+// Errors as AddAttestation's.
+absl::StatusOr<CheckedItems> CheckAttestedItems(const AcceptedAttestation& attestation);
+// The same over a predicate in a simdjson document (common/json/json_view.h).
+absl::StatusOr<CheckedItems> CheckAttestedItems(const AttestationOrigin& origin,
+                                                const SimdView& predicate);
+
 struct ReconcileContext {
   std::string contract_id;
   int64_t now = 0;  // seconds since the epoch; orders unanswered past expiry are overdue
@@ -115,6 +151,9 @@ class Reconciler {
   // empty nor 64 lowercase hex digits, an unknown status, match or assurance;
   // nothing of that attestation is added then.
   absl::Status AddAttestation(const AcceptedAttestation& attestation);
+
+  // Adds items CheckAttestedItems returned.
+  void AddCheckedAttestation(const AttestationOrigin& origin, CheckedItems items);
 
   // INVALID_ARGUMENT, naming the officer key and the item, for a predicate
   // without an "items" array, an item without a dataset_id, or a malformed

@@ -41,8 +41,7 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
 
 absl::StatusOr<common::Reconciliation> ReconcileContract(
     ControllerStore& store, const std::string& contract_id, int64_t now,
-    const ContractRecords& records,
-    const std::function<void(const InventoryFileRow&)>& on_inventory_row) {
+    const ContractRecords& records, const ReconcileHooks& hooks) {
   const std::vector<OrderRow>& orders = records.orders;
   const std::vector<AttestationRow>& attestations = records.attestations;
   const std::vector<SelfAttestationRow>& self_attestations = records.self_attestations;
@@ -64,7 +63,7 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
   uint64_t files = 0;
   OFFBOARD_RETURN_IF_ERROR(store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
     ++files;
-    if (on_inventory_row) on_inventory_row(row);
+    if (hooks.on_inventory_row) hooks.on_inventory_row(row);
     return reconciler.AddExpectedFile(
         {.dataset_id = row.dataset_id, .path = row.path, .sha256 = row.sha256, .size = row.size});
   }));
@@ -73,6 +72,7 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
     const auto order = order_by_id.find(row.order_id);
     OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,
                               StoredPredicate(row.envelope, absl::StrCat("attestation ", row.log_index)));
+    if (hooks.on_attestation) OFFBOARD_RETURN_IF_ERROR(hooks.on_attestation(row, predicate));
     OFFBOARD_RETURN_IF_ERROR(reconciler.AddAttestation(
         {.order_id = row.order_id,
          .agent_id = row.agent_id,

@@ -37,13 +37,22 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
                                                          const std::string& contract_id,
                                                          int64_t now);
 
+// What a caller sees while a contract is reconciled, each when set.
+struct ReconcileHooks {
+  std::function<void(const InventoryFileRow&)> on_inventory_row = nullptr;
+  // Each accepted attestation's predicate, parsed once, before reconciliation
+  // takes it.
+  std::function<absl::Status(const AttestationRow&, const nlohmann::json&)> on_attestation =
+      nullptr;
+};
+
 // The same from records loaded before (so that an evidence package holds
-// exactly what its reconciliation was computed from); `on_inventory_row`, when
-// set, sees every inventory row as it is read.
-absl::StatusOr<common::Reconciliation> ReconcileContract(
-    ControllerStore& store, const std::string& contract_id, int64_t now,
-    const ContractRecords& records,
-    const std::function<void(const InventoryFileRow&)>& on_inventory_row = nullptr);
+// exactly what its reconciliation was computed from).
+absl::StatusOr<common::Reconciliation> ReconcileContract(ControllerStore& store,
+                                                         const std::string& contract_id,
+                                                         int64_t now,
+                                                         const ContractRecords& records,
+                                                         const ReconcileHooks& hooks = {});
 
 }  // namespace offboard::controller
 

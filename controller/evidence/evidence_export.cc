@@ -85,30 +85,47 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
   OFFBOARD_ASSIGN_OR_RETURN(const ContractRecords records, LoadContractRecords(store, contract));
   std::string inventory_csv = std::string(common::kInventoryCsvHeader) + "\r\n";
   std::set<std::string> vendors;
-  OFFBOARD_ASSIGN_OR_RETURN(
-      common::Reconciliation reconciliation,
-      ReconcileContract(store, contract, options.now, records, [&](const InventoryFileRow& row) {
-        vendors.insert(row.vendor_id);
-        absl::StrAppend(&inventory_csv, common::CsvField(row.contract_id), ",",
-                        common::CsvField(row.vendor_id), ",", common::CsvField(row.dataset_id),
-                        ",", common::CsvField(row.classification), ",",
-                        common::CsvField(row.path), ",", row.size, ",", row.sha256, "\r\n");
-      }));
-
   std::vector<common::EnrollmentRecord> enrollments;
   std::vector<common::OfficerRecord> officers;
-  for (const std::string& vendor : vendors) {
-    OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> of_vendor, store.ListEnrollments(vendor));
-    for (const Enrollment& e : of_vendor) enrollments.push_back(ToRecord(e));
-    OFFBOARD_ASSIGN_OR_RETURN(std::vector<OfficerKey> keys,
-                              OfficerKeysOf(home.paths.dir / "officers", vendor));
-    for (const OfficerKey& k : keys) {
-      officers.push_back({.key_id = k.key_id,
-                          .vendor_id = k.vendor_id,
-                          .name = k.name,
-                          .public_key_pem = k.public_key_pem});
+  common::HostCertificateBuilder certificates;
+  bool hosts_added = false;
+  const auto add_hosts = [&]() -> absl::Status {
+    // Vendors are known once the inventory was read; certificates need hosts.
+    if (hosts_added) return absl::OkStatus();
+    hosts_added = true;
+    for (const std::string& vendor : vendors) {
+      OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> of_vendor, store.ListEnrollments(vendor));
+      for (const Enrollment& e : of_vendor) {
+        enrollments.push_back(ToRecord(e));
+        certificates.AddHost(common::EvidenceHostOf(enrollments.back()));
+      }
+      OFFBOARD_ASSIGN_OR_RETURN(std::vector<OfficerKey> keys,
+                                OfficerKeysOf(home.paths.dir / "officers", vendor));
+      for (const OfficerKey& k : keys) {
+        officers.push_back({.key_id = k.key_id,
+                            .vendor_id = k.vendor_id,
+                            .name = k.name,
+                            .public_key_pem = k.public_key_pem});
+      }
     }
-  }
+    return absl::OkStatus();
+  };
+  ReconcileHooks hooks;
+  hooks.on_inventory_row = [&](const InventoryFileRow& row) {
+    vendors.insert(row.vendor_id);
+    absl::StrAppend(&inventory_csv, common::CsvField(row.contract_id), ",",
+                    common::CsvField(row.vendor_id), ",", common::CsvField(row.dataset_id), ",",
+                    common::CsvField(row.classification), ",", common::CsvField(row.path), ",",
+                    row.size, ",", row.sha256, "\r\n");
+  };
+  // The certificates are folded from the same parsed attestations.
+  hooks.on_attestation = [&](const AttestationRow& row, const nlohmann::json& predicate) {
+    OFFBOARD_RETURN_IF_ERROR(add_hosts());
+    return certificates.AddAttestation(row.agent_id, row.log_index, predicate);
+  };
+  OFFBOARD_ASSIGN_OR_RETURN(common::Reconciliation reconciliation,
+                            ReconcileContract(store, contract, options.now, records, hooks));
+  OFFBOARD_RETURN_IF_ERROR(add_hosts());
   std::vector<common::RefusalRecord> refusals;
   for (const RefusalRow& r : records.refusals) {
     refusals.push_back(
@@ -187,16 +204,8 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
                                          records.self_attestations[i].envelope));
   }
 
-  // Attestations as received; the certificates are folded from the same bytes.
-  common::HostCertificateBuilder certificates;
-  for (const common::EnrollmentRecord& e : enrollments) {
-    certificates.AddHost(common::EvidenceHostOf(e));
-  }
   for (const AttestationRow& row : records.attestations) {
     OFFBOARD_RETURN_IF_ERROR(writer->Add(common::AttestationMemberName(row.log_index), row.envelope));
-    OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,
-                              StoredPredicate(row.envelope, absl::StrCat("attestation ", row.log_index)));
-    OFFBOARD_RETURN_IF_ERROR(certificates.AddAttestation(row.agent_id, row.log_index, predicate));
   }
 
   std::ostringstream json_out;
