@@ -67,6 +67,7 @@ struct LoadOptions {
   int clients = 8;
   int items = 100;
   std::string policy = OFFBOARD_SOURCE_DIR "/policies/nist-800-88-clear.textproto";
+  std::string home;  // keep the controller's data directory here (for the evidence bench)
 };
 
 struct Agent {
@@ -439,7 +440,8 @@ absl::StatusOr<int> Run(const LoadOptions& options) {
     }
   } restore{saved_stderr};
 
-  const boost::filesystem::path home_dir = scratch.path() / "controller";
+  const boost::filesystem::path home_dir =
+      options.home.empty() ? scratch.path() / "controller" : boost::filesystem::path(options.home);
   OFFBOARD_RETURN_IF_ERROR(InitControllerHome(home_dir, {"localhost", "127.0.0.1"}));
   OFFBOARD_ASSIGN_OR_RETURN(ControllerHome home, OpenControllerHome(home_dir));
   OFFBOARD_ASSIGN_OR_RETURN(std::unique_ptr<ControllerServer> server,
@@ -515,6 +517,8 @@ int main(int argc, char** argv) {
   app.add_option("--items", options.items, "items in each attestation's predicate")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--policy", options.policy, "wipe policy for the orders (textproto)");
+  app.add_option("--home", options.home,
+                 "create the controller's data directory here and keep it (default: a temporary one)");
   CLI11_PARSE(app, argc, argv);
   absl::StatusOr<int> code = offboard::controller::Run(options);
   if (!code.ok()) {

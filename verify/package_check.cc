@@ -27,74 +27,10 @@
 #include "common/status/status_macros.h"
 #include "common/tls/agent_identity.h"
 #include "common/tls/x509.h"
+#include "verify/package_checker.h"
 
 namespace offboard::verify {
-namespace {
-
-using common::PackageMember;
-
-struct KnownOrder {
-  std::string nonce;
-  std::string agent_id;
-  std::string host_id;
-  int64_t expires_at = 0;
-};
-
-struct KnownAgent {
-  common::EnrollmentRecord record;
-  common::Ed25519PublicKey key;
-};
-
-// Prefixes a failure with the member and the check at fault.
-absl::Status At(absl::string_view member, absl::string_view check, const absl::Status& status) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(member, ": ", check, ": ", status.message()));
-}
-absl::Status Fail(absl::string_view member, absl::string_view check, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(member, ": ", check, ": ", why));
-}
-
-class PackageChecker {
- public:
-  explicit PackageChecker(const PackageCheckOptions& options) : options_(options) {}
-
-  absl::Status OnMember(PackageMember& member);
-  absl::StatusOr<PackageSummary> Finish(size_t members_seen);
-
- private:
-  absl::Status CheckManifest(const std::string& bytes);
-  absl::Status CheckDigest(const PackageMember& member);
-  absl::Status CheckControllerKey(const std::string& pem);
-  absl::Status VerifyManifest(const common::Ed25519PublicKey& key);
-  absl::Status CheckEnrollments(const std::string& bytes);
-  absl::Status CheckOrder(const std::string& name, const std::string& bytes);
-  absl::Status CheckTreeHeads(const std::string& bytes);
-  absl::Status CheckReceipt(const std::string& name, const std::string& bytes);
-  absl::Status CheckInventory(const std::string& bytes);
-  absl::Status CheckSelfAttestation(const std::string& name, const std::string& bytes);
-  absl::Status CheckAttestation(const std::string& name, const std::string& bytes);
-  absl::Status CheckRecomputed(const std::string& name, const std::string& bytes);
-
-  const PackageCheckOptions& options_;
-  PackageSummary summary_;
-  common::DsseEnvelope manifest_envelope_;
-  common::Manifest manifest_;
-  std::optional<common::Ed25519PublicKey> controller_key_;
-  common::UniqueX509 ca_;
-  int last_section_ = 0;
-  std::map<std::string, KnownAgent> agents_;
-  std::vector<common::OfficerRecord> officers_;
-  uint64_t refusals_ = 0;
-  std::map<std::string, KnownOrder> orders_;
-  std::vector<std::string> order_sequence_;
-  std::map<uint64_t, common::MerkleHash> heads_;  // tree size -> root
-  std::map<uint64_t, common::ReceiptRecord> receipts_;
-  std::set<uint64_t> attested_;
-  std::unique_ptr<common::Reconciler> reconciler_;
-  common::HostCertificateBuilder certificates_;
-  std::optional<common::Reconciliation> reconciliation_;
-  std::set<int> sections_seen_;
-};
+namespace internal {
 
 absl::Status PackageChecker::OnMember(PackageMember& member) {
   const std::string& name = member.name;
@@ -108,14 +44,15 @@ absl::Status PackageChecker::OnMember(PackageMember& member) {
   // trusted before anything is checked against it; with the auditor's key it
   // is trusted already.
   const bool trusted_before = controller_key_.has_value();
-  if (trusted_before) OFFBOARD_RETURN_IF_ERROR(CheckDigest(member));
+  const bool attestation = absl::StartsWith(name, common::kAttestationsPrefix);
+  if (trusted_before) OFFBOARD_RETURN_IF_ERROR(CheckDigest(member, !attestation));
   if (member.ordinal == 1) {
     if (name != common::kControllerKeyMember) {
       return Fail(name, "order", "the second member must be trust/controller.pub.pem");
     }
     OFFBOARD_RETURN_IF_ERROR(CheckControllerKey(member.bytes));
   }
-  if (!trusted_before) OFFBOARD_RETURN_IF_ERROR(CheckDigest(member));
+  if (!trusted_before) OFFBOARD_RETURN_IF_ERROR(CheckDigest(member, !attestation));
   const int section = common::EvidenceSection(name);
   if (section < last_section_) return Fail(name, "order", "member out of its section's place");
   last_section_ = section;
@@ -141,16 +78,15 @@ absl::Status PackageChecker::OnMember(PackageMember& member) {
     refusals_ = refusals->size();
     return absl::OkStatus();
   }
-  if (absl::StartsWith(name, common::kOrdersPrefix)) return At(name, "wipe order", CheckOrder(name, bytes));
+  if (absl::StartsWith(name, common::kOrdersPrefix)) return SubmitOrder(member);
+  OFFBOARD_RETURN_IF_ERROR(TakeOrders(true));
   if (name == common::kTreeHeadsMember) return At(name, "tree heads", CheckTreeHeads(bytes));
   if (absl::StartsWith(name, common::kReceiptsPrefix)) return At(name, "receipt", CheckReceipt(name, bytes));
   if (name == common::kInventoryMember) return At(name, "inventory", CheckInventory(bytes));
   if (absl::StartsWith(name, common::kSelfAttestationsPrefix)) {
     return At(name, "self-attestation", CheckSelfAttestation(name, bytes));
   }
-  if (absl::StartsWith(name, common::kAttestationsPrefix)) {
-    return At(name, "attestation", CheckAttestation(name, bytes));
-  }
+  if (attestation) return SubmitAttestation(member);
   return CheckRecomputed(name, bytes);
 }
 
@@ -194,7 +130,7 @@ absl::Status PackageChecker::VerifyManifest(const common::Ed25519PublicKey& key)
   return absl::OkStatus();
 }
 
-absl::Status PackageChecker::CheckDigest(const PackageMember& member) {
+absl::Status PackageChecker::CheckDigest(const PackageMember& member, bool hash) {
   const size_t index = member.ordinal - 1;
   if (index >= manifest_.members.size()) {
     return Fail(member.name, "manifest", "not listed in the manifest (a member was added)");
@@ -206,7 +142,7 @@ absl::Status PackageChecker::CheckDigest(const PackageMember& member) {
                              "\" here (a member was removed, added or reordered)"));
   }
   if (entry.size != member.bytes.size() ||
-      entry.sha256 != common::DigestHex(common::Sha256Of(member.bytes))) {
+      (hash && entry.sha256 != common::DigestHex(common::Sha256Of(member.bytes)))) {
     return Fail(member.name, "manifest digest", "content differs from the manifest's SHA-256");
   }
   return absl::OkStatus();
@@ -233,241 +169,10 @@ absl::Status PackageChecker::CheckControllerKey(const std::string& pem) {
   return absl::OkStatus();
 }
 
-absl::Status PackageChecker::CheckEnrollments(const std::string& bytes) {
-  if (!ca_) return absl::InvalidArgumentError("comes before the CA certificate");
-  OFFBOARD_ASSIGN_OR_RETURN(std::vector<common::EnrollmentRecord> records,
-                            common::EnrollmentsFromJson(bytes));
-  const std::vector<std::string> vendors = absl::StrSplit(manifest_.vendor_id, ',');
-  EVP_PKEY* ca_key = X509_get0_pubkey(ca_.get());
-  for (common::EnrollmentRecord& record : records) {
-    const std::string who = absl::StrCat("agent ", record.agent_id);
-    if (std::find(vendors.begin(), vendors.end(), record.vendor_id) == vendors.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(who, ": vendor ", record.vendor_id,
-                                                     " is not the contract's"));
-    }
-    OFFBOARD_ASSIGN_OR_RETURN(common::UniqueX509 certificate,
-                              common::ParseCertificatePem(record.client_certificate_pem));
-    if (ca_key == nullptr || X509_verify(certificate.get(), ca_key) != 1 ||
-        X509_check_issued(ca_.get(), certificate.get()) != X509_V_OK) {
-      return absl::UnauthenticatedError(
-          absl::StrCat(who, ": client certificate not issued by trust/ca.pem"));
-    }
-    OFFBOARD_ASSIGN_OR_RETURN(common::AgentIdentity identity,
-                              common::AgentIdentityFromCertificate(record.client_certificate_pem));
-    if (identity != common::AgentIdentity{record.vendor_id, record.host_id, record.agent_id}) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(who, ": the certificate names ", common::AgentIdentityUri(identity)));
-    }
-    OFFBOARD_ASSIGN_OR_RETURN(common::Ed25519PublicKey key,
-                              common::Ed25519PublicKey::FromPem(record.attestation_public_key_pem));
-    if (key.KeyId() != record.attestation_key_id) {
-      return absl::InvalidArgumentError(absl::StrCat(who, ": attestation_key_id is not its key's"));
-    }
-    certificates_.AddHost(common::EvidenceHostOf(record));
-    const std::string agent_id = record.agent_id;
-    if (!agents_.emplace(agent_id, KnownAgent{std::move(record), std::move(key)}).second) {
-      return absl::InvalidArgumentError(absl::StrCat(who, ": enrolled twice"));
-    }
-  }
-  summary_.enrollments = agents_.size();
-  return absl::OkStatus();
-}
-
-absl::Status PackageChecker::CheckOrder(const std::string& name, const std::string& bytes) {
-  OFFBOARD_ASSIGN_OR_RETURN(offboard::v1::WipeOrder order,
-                            common::VerifyWipeOrderSignature(bytes, *controller_key_));
-  if (name != common::OrderMemberName(order.order_id())) {
-    return absl::InvalidArgumentError(absl::StrCat("holds order ", order.order_id()));
-  }
-  if (order.contract_id() != manifest_.contract_id) {
-    return absl::InvalidArgumentError(absl::StrCat("order for contract ", order.contract_id(),
-                                                   ", not ", manifest_.contract_id));
-  }
-  const auto agent = agents_.find(order.agent_id());
-  if (agent == agents_.end() || agent->second.record.host_id != order.host_id() ||
-      agent->second.record.vendor_id != order.vendor_id()) {
-    return absl::InvalidArgumentError(absl::StrCat("addressed to agent ", order.agent_id(),
-                                                   ", not enrolled for that vendor and host"));
-  }
-  orders_[order.order_id()] = {.nonce = order.nonce_hex(),
-                               .agent_id = order.agent_id(),
-                               .host_id = order.host_id(),
-                               .expires_at = order.expires_at().seconds()};
-  order_sequence_.push_back(order.order_id());
-  return absl::OkStatus();
-}
-
-absl::Status PackageChecker::CheckTreeHeads(const std::string& bytes) {
-  OFFBOARD_ASSIGN_OR_RETURN(common::TreeHeadsRecord record, common::TreeHeadsFromJson(bytes));
-  std::vector<std::pair<uint64_t, common::MerkleHash>> heads;
-  for (size_t i = 0; i < record.heads.size(); ++i) {
-    absl::StatusOr<offboard::v1::TreeHead> head =
-        common::VerifyTreeHead(record.heads[i], *controller_key_);
-    if (!head.ok()) return At(absl::StrCat("heads[", i, "]"), "signature", head.status());
-    OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash root, common::MerkleHashFromHex(head->root_hash_hex()));
-    if (!heads.empty() && head->tree_size() <= heads.back().first) {
-      return absl::InvalidArgumentError(absl::StrCat("heads[", i, "]: sizes not ascending"));
-    }
-    heads.emplace_back(head->tree_size(), root);
-  }
-  if (record.consistency.size() != (heads.empty() ? 0 : heads.size() - 1)) {
-    return absl::InvalidArgumentError("not one consistency proof between each two heads");
-  }
-  for (size_t i = 0; i < record.consistency.size(); ++i) {
-    const common::ConsistencyRecord& c = record.consistency[i];
-    if (c.from_size != heads[i].first || c.to_size != heads[i + 1].first) {
-      return absl::InvalidArgumentError(absl::StrCat("consistency[", i, "]: wrong sizes"));
-    }
-    OFFBOARD_ASSIGN_OR_RETURN(std::vector<common::MerkleHash> proof, common::MerkleHashesFromHex(c.proof));
-    OFFBOARD_RETURN_IF_ERROR(At(absl::StrCat("consistency[", i, "]"), "proof",
-                                common::VerifyConsistency(c.from_size, c.to_size, proof,
-                                                          heads[i].second, heads[i + 1].second)));
-  }
-  for (const auto& [size, root] : heads) heads_[size] = root;
-  if (!heads.empty()) {
-    summary_.tree_size = heads.back().first;
-    summary_.root_hex = common::HexEncode(heads.back().second);
-  }
-  summary_.tree_heads = heads.size();
-  return absl::OkStatus();
-}
-
-absl::Status PackageChecker::CheckReceipt(const std::string& name, const std::string& bytes) {
-  OFFBOARD_ASSIGN_OR_RETURN(common::ReceiptRecord receipt, common::ReceiptFromJson(bytes));
-  if (name != common::ReceiptMemberName(receipt.log_index)) {
-    return absl::InvalidArgumentError(absl::StrCat("holds the receipt of leaf ", receipt.log_index));
-  }
-  const auto order = orders_.find(receipt.order_id);
-  if (order == orders_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("order ", receipt.order_id, " is not in the package"));
-  }
-  if (order->second.agent_id != receipt.agent_id) {
-    return absl::InvalidArgumentError(absl::StrCat("agent ", receipt.agent_id,
-                                                   " is not the one order ", receipt.order_id,
-                                                   " was addressed to"));
-  }
-  const auto head = heads_.find(receipt.tree_size);
-  if (head == heads_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("no signed tree head of size ", receipt.tree_size));
-  }
-  OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash leaf, common::MerkleHashFromHex(receipt.leaf_hash));
-  OFFBOARD_ASSIGN_OR_RETURN(std::vector<common::MerkleHash> proof,
-                            common::MerkleHashesFromHex(receipt.inclusion_proof));
-  OFFBOARD_RETURN_IF_ERROR(At("inclusion proof", absl::StrCat("leaf ", receipt.log_index),
-                              common::VerifyInclusion(leaf, receipt.log_index, receipt.tree_size,
-                                                      proof, head->second)));
-  receipts_[receipt.log_index] = std::move(receipt);
-  return absl::OkStatus();
-}
-
-absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
-  std::set<std::string> answered;
-  for (const auto& [index, receipt] : receipts_) answered.insert(receipt.order_id);
-  common::ReconcileContext context{.contract_id = manifest_.contract_id,
-                                   .now = manifest_.exported_at,
-                                   .orders = {},
-                                   .refused_attestations = refusals_};
-  for (const std::string& id : order_sequence_) {
-    const KnownOrder& order = orders_[id];
-    context.orders.push_back({.order_id = id,
-                              .host_id = order.host_id,
-                              .agent_id = order.agent_id,
-                              .expires_at = order.expires_at,
-                              .answered = answered.contains(id)});
-  }
-  reconciler_ = std::make_unique<common::Reconciler>(std::move(context));
-  return common::ForEachInventoryRecord(std::string_view(bytes), std::string_view(common::kInventoryMember.data(), common::kInventoryMember.size()),
-                                        [&](const common::InventoryRecord& row) -> absl::Status {
-    if (row.contract_id != manifest_.contract_id) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", row.line, ": contract ", row.contract_id, " is not the package's"));
-    }
-    ++summary_.files;
-    return reconciler_->AddExpectedFile(
-        {.dataset_id = row.dataset_id, .path = row.path, .sha256 = row.sha256, .size = row.size});
-  });
-}
-
-absl::Status PackageChecker::CheckSelfAttestation(const std::string&, const std::string& bytes) {
-  if (!reconciler_) return absl::InvalidArgumentError("comes before the inventory");
-  std::vector<common::TrustedKey> keys;
-  for (const common::OfficerRecord& officer : officers_) {
-    OFFBOARD_ASSIGN_OR_RETURN(common::Ed25519PublicKey key,
-                              common::Ed25519PublicKey::FromPem(officer.public_key_pem));
-    keys.push_back({.keyid = key.KeyId(), .key = key});
-  }
-  if (keys.empty()) return absl::UnauthenticatedError("no officer key in officers.json");
-  const common::DsseVerifier verifier(std::move(keys), 1, {std::string(common::kInTotoPayloadType)});
-  OFFBOARD_ASSIGN_OR_RETURN(common::VerifiedPayload verified, verifier.Verify(bytes));
-  OFFBOARD_ASSIGN_OR_RETURN(common::InTotoStatement statement,
-                            common::ParseStatement(verified.payload));
-  if (statement.predicate_type != common::kSelfAttestationPredicateType) {
-    return absl::InvalidArgumentError("not a self-attested deletion");
-  }
-  const auto contract = statement.predicate.find("contract_id");
-  if (contract == statement.predicate.end() || !contract->is_string() ||
-      *contract != manifest_.contract_id) {
-    return absl::InvalidArgumentError("names another contract");
-  }
-  ++summary_.self_attestations;
-  return reconciler_->AddSelfAttestation(
-      {.officer_key_id = verified.keyids.front(), .predicate = std::move(statement.predicate)});
-}
-
-absl::Status PackageChecker::CheckAttestation(const std::string& name, const std::string& bytes) {
-  if (!reconciler_) return absl::InvalidArgumentError("comes before the inventory");
-  const absl::string_view digits = absl::string_view(name).substr(
-      common::kAttestationsPrefix.size(), 12);
-  uint64_t index = 0;
-  if (!absl::SimpleAtoi(digits, &index) || name != common::AttestationMemberName(index)) {
-    return absl::InvalidArgumentError("not named by a log index");
-  }
-  const auto receipt = receipts_.find(index);
-  if (receipt == receipts_.end()) return absl::InvalidArgumentError("has no receipt in the package");
-  if (common::HexEncode(common::LeafHash(std::string_view(bytes))) != receipt->second.leaf_hash) {
-    return absl::InvalidArgumentError(
-        "its bytes are not the leaf its receipt proves in the log");
-  }
-  const KnownOrder& order = orders_.at(receipt->second.order_id);
-  const KnownAgent& agent = agents_.at(order.agent_id);
-  const common::DsseVerifier verifier({{.keyid = agent.key.KeyId(), .key = agent.key}}, 1,
-                                      {std::string(common::kInTotoPayloadType)});
-  absl::StatusOr<common::VerifiedPayload> verified = verifier.Verify(bytes);
-  if (!verified.ok()) {
-    return At("signature", absl::StrCat("key enrolled for agent ", order.agent_id),
-              verified.status());
-  }
-  OFFBOARD_ASSIGN_OR_RETURN(common::InTotoStatement statement,
-                            common::ParseStatement(verified->payload));
-  if (statement.predicate_type != common::kDeletionPredicateType) {
-    return absl::InvalidArgumentError("not a deletion attestation");
-  }
-  const nlohmann::json& predicate = statement.predicate;
-  const auto quoted = [&](const char* key) -> std::string {
-    const auto it = predicate.find(key);
-    return it != predicate.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  if (quoted("order_id") != receipt->second.order_id) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quotes order \"", quoted("order_id"), "\", not ", receipt->second.order_id));
-  }
-  if (quoted("nonce") != order.nonce) {
-    return absl::InvalidArgumentError("does not quote its order's nonce");
-  }
-  OFFBOARD_RETURN_IF_ERROR(
-      certificates_.AddAttestation(order.agent_id, index, predicate));
-  attested_.insert(index);
-  ++summary_.attestations;
-  return reconciler_->AddAttestation({.order_id = receipt->second.order_id,
-                                      .agent_id = order.agent_id,
-                                      .host_id = order.host_id,
-                                      .log_index = index,
-                                      .predicate = std::move(statement.predicate)});
-}
-
 absl::Status PackageChecker::CheckRecomputed(const std::string& name, const std::string& bytes) {
   if (!reconciliation_) {
     if (!reconciler_) return Fail(name, "order", "comes before the inventory");
+    OFFBOARD_RETURN_IF_ERROR(TakeAttestations(true));
     for (const auto& [index, receipt] : receipts_) {
       if (!attested_.contains(index)) {
         return Fail(common::ReceiptMemberName(index), "receipt", "its attestation is missing");
@@ -522,19 +227,21 @@ absl::StatusOr<PackageSummary> PackageChecker::Finish(size_t members_seen) {
   return summary_;
 }
 
-}  // namespace
+}  // namespace internal
 
 absl::StatusOr<PackageSummary> CheckEvidencePackage(const boost::filesystem::path& package,
                                                     const PackageCheckOptions& options) {
-  PackageChecker checker(options);
+  internal::PackageChecker checker(options);
   size_t seen = 0;
   OFFBOARD_RETURN_IF_ERROR(common::ReadEvidencePackage(
-      package, options.limits, [&](PackageMember& member) {
+      package, options.limits, [&](common::PackageMember& member) {
         ++seen;
         return checker.OnMember(member);
       }));
-  if (seen == 0) return Fail(package.string(), "package", "holds no member");
+  if (seen == 0) return internal::Fail(package.string(), "package", "holds no member");
+  OFFBOARD_RETURN_IF_ERROR(checker.TakeAll());
   return checker.Finish(seen);
 }
 
 }  // namespace offboard::verify
+
