@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/encoding/hex.h"
-#include "common/json/json_parse.h"
+#include "common/json/json_tree.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {

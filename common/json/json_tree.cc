@@ -1,4 +1,4 @@
-#include "common/json/json_parse.h"
+#include "common/json/json_tree.h"
 
 #include <simdjson.h>
 
@@ -47,15 +47,6 @@ nlohmann::json Convert(simdjson::dom::element element) {
 nlohmann::json ToNlohmann(const SimdView& value) {
   if (!value.present()) return nullptr;
   return Convert(value.element());
-}
-
-std::optional<nlohmann::json> ParseJson(std::string_view text) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element document;
-  if (parser.parse(text.data(), text.size()).get(document) != simdjson::SUCCESS) {
-    return std::nullopt;
-  }
-  return Convert(document);
 }
 
 }  // namespace offboard::common
