@@ -4,6 +4,7 @@
 #include "common/crypto/ed25519.h"
 #include "common/dsse/envelope.h"
 #include "common/intoto/statement.h"
+#include "common/reconcile/reconciler.h"
 #include "common/log/audit.h"
 #include "common/status/status_macros.h"
 
@@ -82,7 +83,10 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
     return absl::InvalidArgumentError(
         absl::StrCat("order ", order.order_id, ": ", verified.status().message()));
   }
-  absl::StatusOr<common::InTotoStatement> statement = common::ParseStatement(verified->payload);
+  // Read in place (simdjson), without building a tree of the predicate.
+  thread_local simdjson::dom::parser parser;
+  absl::StatusOr<common::InTotoStatementView> statement =
+      common::ParseStatementView(verified->payload, parser);
   if (!statement.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("order ", order.order_id, ": ", statement.status().message()));
@@ -91,11 +95,19 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
     return absl::InvalidArgumentError(absl::StrCat("order ", order.order_id, ": predicate type ",
                                                    statement->predicate_type, " is not deletion"));
   }
-  const nlohmann::json& predicate = statement->predicate;
-  if (!predicate.is_object() || predicate.value("order_id", "") != order.order_id ||
-      predicate.value("nonce", "") != order.nonce_hex) {
+  const common::SimdView predicate = statement->predicate;
+  if (!predicate.is_object() || predicate["order_id"].string() != order.order_id ||
+      predicate["nonce"].string() != order.nonce_hex) {
     return Denied(absl::StrCat("order ", order.order_id,
                                ": the attestation does not quote this order's id and nonce"));
+  }
+  // Items that reconciliation could not read are refused now, not stored to
+  // break the contract's status later.
+  if (absl::StatusOr<common::CheckedItems> items = common::CheckAttestedItems(
+          {.order_id = order.order_id, .agent_id = caller.agent_id, .host_id = caller.host_id},
+          predicate);
+      !items.ok()) {
+    return absl::InvalidArgumentError(items.status().message());
   }
   if (now > order.expires_at) {
     return absl::FailedPreconditionError(

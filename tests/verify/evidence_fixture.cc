@@ -91,11 +91,8 @@ controller::OrderRow EvidenceFixture::IssueOrder(const TestAgent& agent,
 void EvidenceFixture::Attest(const TestAgent& agent, const controller::OrderRow& order,
                              const std::vector<std::pair<std::string, std::string>>& wiped,
                              const std::string& assurance) {
-  common::InTotoStatement statement;
-  statement.predicate_type = std::string(common::kDeletionPredicateType);
   nlohmann::json items = nlohmann::json::array();
   for (const auto& [path, sha256] : wiped) {
-    statement.subjects.push_back({.name = path, .digest = {{"sha256", sha256}}});
     items.push_back({{"path", path},
                      {"member", nlohmann::json::array()},
                      {"dataset_id", "ds-a"},
@@ -110,9 +107,14 @@ void EvidenceFixture::Attest(const TestAgent& agent, const controller::OrderRow&
                                   {"rotational", false}, {"shared_extents", false}}},
                      {"reason", ""}});
   }
-  if (statement.subjects.empty()) {
-    statement.subjects.push_back({.name = "inventory", .digest = {{"sha256", std::string(64, '0')}}});
-  }
+  ASSERT_TRUE(AttestItems(agent, order, items).ok());
+}
+
+absl::Status EvidenceFixture::AttestItems(const TestAgent& agent, const controller::OrderRow& order,
+                                          const nlohmann::json& items) {
+  common::InTotoStatement statement;
+  statement.predicate_type = std::string(common::kDeletionPredicateType);
+  statement.subjects.push_back({.name = "inventory", .digest = {{"sha256", std::string(64, '0')}}});
   statement.predicate = {{"order_id", order.order_id},
                          {"nonce", order.nonce_hex},
                          {"started_at", "2027-01-15T08:00:00Z"},
@@ -124,11 +126,12 @@ void EvidenceFixture::Attest(const TestAgent& agent, const controller::OrderRow&
   const std::string envelope = common::SerializeDsseEnvelope(common::SignDsse(
       common::kInTotoPayloadType, common::SerializeStatement(statement), agent.attestation_key));
   auto log = controller::TransparencyLog::Open(*home_->store, home_->key);
-  ASSERT_TRUE(log.ok()) << log.status();
+  if (!log.ok()) return log.status();
   controller::AttestationIntake intake(*home_->store, **log);
-  const auto receipt = intake.Accept({agent.vendor_id, agent.host_id, agent.agent_id},
-                                     order.order_id, envelope, kEvidenceNow + 10);
-  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  return intake
+      .Accept({agent.vendor_id, agent.host_id, agent.agent_id}, order.order_id, envelope,
+              kEvidenceNow + 10)
+      .status();
 }
 
 boost::filesystem::path EvidenceFixture::Export(const std::string& contract) {

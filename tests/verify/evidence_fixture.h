@@ -8,6 +8,7 @@
 
 #include <boost/filesystem/path.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,9 @@ class EvidenceFixture : public ::testing::Test {
   void Attest(const TestAgent& agent, const controller::OrderRow& order,
               const std::vector<std::pair<std::string, std::string>>& wiped,
               const std::string& assurance = "overwrite_verified");
+  // Submits an attestation with exactly these items through the intake.
+  absl::Status AttestItems(const TestAgent& agent, const controller::OrderRow& order,
+                           const nlohmann::json& items);
   // The package of `contract`, exported at kEvidenceNow + 60.
   boost::filesystem::path Export(const std::string& contract);
 

@@ -215,6 +215,17 @@ TEST_F(PackageCheckTest, HostilePackagesAreRefusedSafely) {
   }
 }
 
+TEST_F(PackageCheckTest, ItemsReconciliationCannotReadAreRefusedAtIntake) {
+  const auto order = IssueOrder(host2_, "c-2");
+  const nlohmann::json bad = {{{"path", "/x"}, {"dataset_id", "ds-a"}, {"sha256", kShaC},
+                               {"match", "exact"}, {"status", "vaporized"}}};
+  const absl::Status refused = AttestItems(host2_, order, bad);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("items[0].status")) << refused;
+  // Nothing was logged: the contract still exports and verifies.
+  EXPECT_TRUE(Check(Export("c-2"), home_->paths.PublicKey()).ok());
+}
+
 TEST_F(PackageCheckTest, TheExporterNeverOverwritesAPackage) {
   const auto again = controller::ExportEvidence(
       *home_, {.contract_id = "c-1", .out = package_, .now = testing::kEvidenceNow + 90});
