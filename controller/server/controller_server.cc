@@ -24,7 +24,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   server->intake_ = std::make_unique<AttestationIntake>(*home.store, *server->log_);
   server->enrollment_ = std::make_unique<EnrollmentService>(
       *home.store, *server->ca_, home.key.PublicKey().ToPem(), options.clock);
-  server->orders_ = std::make_unique<OrderService>(*home.store);
+  server->orders_ = std::make_unique<OrderService>(*home.store, options.clock);
   server->attestations_ =
       std::make_unique<AttestationService>(*home.store, *server->intake_, options.clock);
 

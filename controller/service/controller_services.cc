@@ -1,5 +1,7 @@
 #include "controller/service/controller_services.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -103,6 +105,70 @@ grpc::Status OrderService::Heartbeat(grpc::ServerContext* context,
                       {"order_id", request->order_id()},
                       {"phase", offboard::v1::AgentPhase_Name(request->phase())},
                       {"items", absl::StrCat(request->items_done(), "/", request->items_total())}});
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<offboard::v1::DecommissionResponse> DecommissionAgent(
+    ControllerStore& store, const common::AgentIdentity& caller,
+    const offboard::v1::DecommissionRequest& request, int64_t now) {
+  if (request.agent_id().empty()) {
+    return absl::InvalidArgumentError("Decommission: field 'agent_id' is empty");
+  }
+  // The identity that is banned is the certificate's, never the request's:
+  // the request can only confirm it.
+  if (request.agent_id() != caller.agent_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("Decommission: the request names agent ", request.agent_id(),
+                     " but the caller's certificate is agent ", caller.agent_id,
+                     "; an agent can only decommission itself"));
+  }
+  absl::StatusOr<Enrollment> enrollment = store.GetEnrollment(caller.agent_id);
+  if (!enrollment.ok()) {
+    if (enrollment.status().code() != absl::StatusCode::kNotFound) return enrollment.status();
+    return absl::PermissionDeniedError(absl::StrCat("agent ", caller.agent_id, " is not enrolled"));
+  }
+  if (enrollment->vendor_id != caller.vendor_id || enrollment->host_id != caller.host_id) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "agent ", caller.agent_id, ": certificate names another vendor or host than enrolled"));
+  }
+  const bool already_banned = enrollment->banned;
+  if (!already_banned) {
+    OFFBOARD_RETURN_IF_ERROR(store.BanAgent(caller.agent_id, now));
+    // Read back: a concurrent request may have banned it first, and the
+    // first time is the one that stays.
+    OFFBOARD_ASSIGN_OR_RETURN(enrollment, store.GetEnrollment(caller.agent_id));
+  }
+  common::AuditEvent("agent_decommissioned",
+                     {{"agent_id", caller.agent_id},
+                      {"vendor_id", caller.vendor_id},
+                      {"host_id", caller.host_id},
+                      {"banned_at", absl::StrCat(enrollment->banned_at)},
+                      {"already_banned", already_banned ? "true" : "false"}});
+  offboard::v1::DecommissionResponse response;
+  response.set_agent_id(caller.agent_id);
+  *response.mutable_banned_at() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(enrollment->banned_at);
+  response.set_already_banned(already_banned);
+  return response;
+}
+
+grpc::Status OrderService::Decommission(grpc::ServerContext* context,
+                                        const offboard::v1::DecommissionRequest* request,
+                                        offboard::v1::DecommissionResponse* response) {
+  absl::StatusOr<common::AgentIdentity> caller = CallerIdentity(*context);
+  absl::StatusOr<offboard::v1::DecommissionResponse> result =
+      caller.ok() ? DecommissionAgent(store_, *caller, *request, clock_())
+                  : absl::StatusOr<offboard::v1::DecommissionResponse>(caller.status());
+  if (!result.ok()) {
+    common::AuditEvent("rpc_refused", {{"rpc", "Decommission"},
+                                       {"peer", context->peer()},
+                                       {"agent_id", caller.ok() ? caller->agent_id : "-"},
+                                       {"vendor_id", caller.ok() ? caller->vendor_id : "-"},
+                                       {"requested_agent_id", request->agent_id()},
+                                       {"reason", std::string(result.status().message())}});
+    return common::ToGrpcStatus(result.status());
+  }
+  *response = *std::move(result);
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,5 @@
 // The controller's gRPC services (proto/offboard/v1): enrollment, order
-// pull and heartbeats, attestation submission. Handlers are thin: they find
+// pull, heartbeats and decommissioning, attestation submission. Handlers are thin: they find
 // out who is calling, call a plain function, and turn its absl::Status into a
 // grpc::Status.
 //
@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "controller/ca/certificate_authority.h"
 #include "controller/intake/attestation_intake.h"
@@ -57,16 +58,34 @@ class EnrollmentService final : public offboard::v1::EnrollmentService::Service 
   Clock clock_;
 };
 
+// Decommissions the caller, and only the caller: bans its enrollment at
+// `now` (ControllerStore::BanAgent) and writes an audit event. A caller that
+// is banned already gets its original ban time with already_banned set, so a
+// repeated request is harmless. Errors: PERMISSION_DENIED when the caller is
+// not enrolled, its certificate names another vendor or host than its
+// enrollment, or `request.agent_id` is not the caller's (nothing is banned);
+// INVALID_ARGUMENT for an empty `request.agent_id`; the store's errors.
+absl::StatusOr<offboard::v1::DecommissionResponse> DecommissionAgent(
+    ControllerStore& store, const common::AgentIdentity& caller,
+    const offboard::v1::DecommissionRequest& request, int64_t now);
+
 class OrderService final : public offboard::v1::OrderService::Service {
  public:
-  explicit OrderService(ControllerStore& store) : store_(store) {}
+  explicit OrderService(ControllerStore& store, Clock clock = SystemNow)
+      : store_(store), clock_(std::move(clock)) {}
   grpc::Status PullOrders(grpc::ServerContext* context, const offboard::v1::PullOrdersRequest* request,
                           offboard::v1::PullOrdersResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const offboard::v1::HeartbeatRequest* request,
                          offboard::v1::HeartbeatResponse* response) override;
+  // Authorized by the certificate alone (not AuthorizedCaller, which refuses
+  // a banned agent): a repeated request from a banned caller is answered.
+  grpc::Status Decommission(grpc::ServerContext* context,
+                            const offboard::v1::DecommissionRequest* request,
+                            offboard::v1::DecommissionResponse* response) override;
 
  private:
   ControllerStore& store_;
+  Clock clock_;
 };
 
 class AttestationService final : public offboard::v1::AttestationService::Service {

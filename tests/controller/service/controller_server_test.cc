@@ -3,7 +3,8 @@
 // inclusion proof verifies against the signed tree head. Refused: no client
 // certificate, a certificate from another CA, a reused token, another
 // vendor's agent, a forged or replayed-with-changes attestation, an oversized
-// message — and the server keeps serving after each.
+// message — and the server keeps serving after each. Decommission bans the
+// caller only, answers a repeat, and a banned certificate opens nothing.
 #include "controller/server/controller_server.h"
 
 #include <google/protobuf/util/time_util.h>
@@ -151,6 +152,18 @@ class ControllerServerTest : public ::testing::Test {
     return stub->Submit(&context, request, response);
   }
 
+  grpc::Status Decommission(const Agent& agent, const std::string& requested_agent_id,
+                            offboard::v1::DecommissionResponse* response) {
+    offboard::v1::DecommissionRequest request;
+    request.set_agent_id(requested_agent_id);
+    grpc::ClientContext context;
+    auto stub = offboard::v1::OrderService::NewStub(
+        Channel(agent.tls.private_key_pem, agent.certificate_pem));
+    return stub->Decommission(&context, request, response);
+  }
+
+  bool Banned(const Agent& agent) { return home_->store->GetEnrollment(agent.agent_id)->banned; }
+
   grpc::Status Pull(const Agent& agent, offboard::v1::PullOrdersResponse* response) {
     grpc::ClientContext context;
     auto stub = offboard::v1::OrderService::NewStub(
@@ -295,6 +308,81 @@ TEST_F(ControllerServerTest, RefusesMalformedAndOversizedMessages) {
   EXPECT_EQ(Submit(agent, "no-such-order", "{}", &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(Submit(agent, order.order_id, Attestation(order, agent.attestation_key), &response).ok());
+}
+
+TEST_F(ControllerServerTest, DecommissionBansTheCallerAndOnlyTheCaller) {
+  Agent a = MustEnroll("vendor-a", "host-1");
+  Agent b = MustEnroll("vendor-b", "host-9");
+  const OrderRow order = IssueOrder(a, "vendor-a");
+  offboard::v1::DecommissionResponse response;
+  // Vendor B's agent cannot ban A by naming it: its certificate says who it is.
+  EXPECT_EQ(Decommission(b, a.agent_id, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Decommission(b, "", &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(Banned(a));
+  EXPECT_FALSE(Banned(b));
+  // Nor without a certificate at all.
+  Agent anonymous = a;
+  anonymous.certificate_pem.clear();
+  anonymous.tls.private_key_pem.clear();
+  EXPECT_EQ(Decommission(anonymous, a.agent_id, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_FALSE(Banned(a));
+
+  // B decommissions itself: banned now, and its certificate opens nothing more.
+  grpc::Status status = Decommission(b, b.agent_id, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.agent_id(), b.agent_id);
+  EXPECT_EQ(response.banned_at().seconds(), kNow);
+  EXPECT_FALSE(response.already_banned());
+  EXPECT_TRUE(Banned(b));
+  EXPECT_FALSE(Banned(a));
+  offboard::v1::PullOrdersResponse pulled;
+  EXPECT_EQ(Pull(b, &pulled).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(Pull(a, &pulled).ok());
+  EXPECT_EQ(pulled.orders_size(), 1);
+
+  // Asked again (an agent that crashed before it heard the answer): the same
+  // time, marked as a repeat.
+  offboard::v1::DecommissionResponse again;
+  status = Decommission(b, b.agent_id, &again);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(again.already_banned());
+  EXPECT_EQ(again.banned_at().seconds(), kNow);
+
+  // A decommissioned A can no longer attest either.
+  ASSERT_TRUE(Decommission(a, a.agent_id, &response).ok());
+  offboard::v1::SubmitAttestationResponse receipt;
+  EXPECT_EQ(Submit(a, order.order_id, Attestation(order, a.attestation_key), &receipt).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  offboard::v1::HeartbeatRequest beat;
+  beat.set_order_id(order.order_id);
+  offboard::v1::HeartbeatResponse beat_response;
+  grpc::ClientContext context;
+  EXPECT_EQ(offboard::v1::OrderService::NewStub(Channel(a.tls.private_key_pem, a.certificate_pem))
+                ->Heartbeat(&context, beat, &beat_response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ControllerServerTest, DecommissionRefusesACertificateThatDisagreesWithTheEnrollment) {
+  Agent a = MustEnroll("vendor-a", "host-1");
+  offboard::v1::DecommissionRequest request;
+  request.set_agent_id(a.agent_id);
+  // A's agent id under another vendor or host (as a certificate could say it).
+  for (const common::AgentIdentity& caller :
+       {common::AgentIdentity{"vendor-b", "host-1", a.agent_id},
+        common::AgentIdentity{"vendor-a", "host-2", a.agent_id}}) {
+    EXPECT_EQ(DecommissionAgent(*home_->store, caller, request, kNow).status().code(),
+              absl::StatusCode::kPermissionDenied);
+  }
+  request.set_agent_id("agent-never-enrolled");
+  EXPECT_EQ(DecommissionAgent(*home_->store, {"vendor-a", "host-1", "agent-never-enrolled"},
+                              request, kNow)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(Banned(a));
 }
 
 }  // namespace
