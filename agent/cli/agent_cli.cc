@@ -1,5 +1,7 @@
 #include "agent/cli/agent_cli.h"
 
+#include "agent/cli/approve_command.h"
+#include "agent/cli/decommission_command.h"
 #include "agent/cli/enroll_command.h"
 #include "agent/cli/keygen_command.h"
 #include "agent/cli/run_command.h"
@@ -24,6 +26,8 @@ int RunAgentCli(int argc, char** argv) {
   AddWipeCommand(app, action);
   AddEnrollCommand(app, action);
   AddRunCommand(app, action);
+  AddApproveCommand(app, action);
+  AddDecommissionCommand(app, action);
   AddSelfAttestCommand(app, action);
   return common::RunCommandLine(app, action, argc, argv);
 }

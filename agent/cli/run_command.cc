@@ -1,15 +1,21 @@
 #include "agent/cli/run_command.h"
 
+#include <boost/filesystem/operations.hpp>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "agent/service/agent_loop.h"
+#include "agent/service/plan_approval.h"
 #include "agent/service/stop_signal.h"
 
 namespace offboard::agent {
 namespace {
+
+// `run --once --approve-plan` with a plan waiting for a person: not an error
+// and not "done", but something a script must tell apart.
+constexpr int kExitAwaitingApproval = 3;
 
 struct RunCommandOptions {
   std::string data_dir;
@@ -18,21 +24,33 @@ struct RunCommandOptions {
   unsigned poll_seconds = 30;
   bool cross_filesystems = false;
   unsigned threads = 0;
+  bool approve_plan = false;
 };
 
 int Run(const RunCommandOptions& options) {
   StopSignal stop;  // first: every thread started later inherits the blocked signals
-  absl::StatusOr<bool> all_done =
+  absl::StatusOr<AgentLoopResult> result =
       RunAgentLoop({.data_dir = options.data_dir,
                     .roots = options.roots,
                     .once = options.once,
                     .poll_interval = std::chrono::seconds(options.poll_seconds),
                     .cross_filesystems = options.cross_filesystems,
                     .threads = options.threads,
-                    .agent_version = OFFBOARD_VERSION},
+                    .agent_version = OFFBOARD_VERSION,
+                    .approve_plan = options.approve_plan},
                    stop, std::cout);
-  if (!all_done.ok()) return common::ReportError("offboard-agent run", all_done.status());
-  return *all_done ? common::kExitDone : common::kExitAttention;
+  if (!result.ok()) return common::ReportError("offboard-agent run", result.status());
+  if (!result->awaiting_approval.empty()) {
+    const boost::filesystem::path data_dir = boost::filesystem::absolute(options.data_dir);
+    for (const std::string& order_id : result->awaiting_approval) {
+      std::cerr << "offboard-agent run: order " << order_id << " awaits approval of its plan "
+                << PlanPath(data_dir, order_id).string()
+                << "; nothing was wiped. Approve it with: " << ApproveCommand(data_dir, order_id)
+                << std::endl;
+    }
+    return kExitAwaitingApproval;
+  }
+  return result->all_done ? common::kExitDone : common::kExitAttention;
 }
 
 }  // namespace
@@ -44,7 +62,11 @@ void AddRunCommand(CLI::App& app, common::CommandAction& action) {
       "mutual TLS, refuse forged, expired or misaddressed ones, then scan, wipe, scan again, "
       "attest and submit. Attestations wait in --data-dir/outbox until the controller has "
       "answered with a receipt. SIGTERM stops between steps; a restart resumes. With --once: "
-      "one round, exit 0 only if every order was wiped completely and delivered.");
+      "one round, exit 0 only if every order was wiped completely and delivered. With "
+      "--approve-plan: nothing is wiped before a person approved the exact plan; the agent "
+      "writes it to --data-dir/orders/ORDER/plan.json, reports 'awaiting approval' and waits "
+      "for `offboard-agent approve ORDER` (with --once it exits 3 naming the order and the "
+      "command).");
   auto options = std::make_shared<RunCommandOptions>();
   sub->add_option("--data-dir", options->data_dir, "the enrolled agent's state directory")
       ->required();
@@ -58,6 +80,10 @@ void AddRunCommand(CLI::App& app, common::CommandAction& action) {
   sub->add_flag("--cross-filesystems", options->cross_filesystems,
                 "descend into other filesystems mounted below a root");
   sub->add_option("--threads", options->threads, "scanning threads (default: one per CPU)");
+  sub->add_flag("--approve-plan", options->approve_plan,
+                "wipe nothing before a person approved the plan with `offboard-agent approve "
+                "ORDER`; if a new scan before wiping finds anything else, write the new plan and "
+                "wait again. With --once: exit 3 while a plan awaits approval");
   sub->callback([&action, options] { action = [options] { return Run(*options); }; });
 }
 

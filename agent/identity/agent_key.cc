@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "agent/identity/decommission_record.h"
 #include "common/io/write_file.h"
 #include "common/log/audit.h"
 #include "common/status/errno_status.h"
@@ -22,6 +23,9 @@ boost::filesystem::path AttestationPublicKeyPath(const boost::filesystem::path& 
 }
 
 absl::StatusOr<AgentKey> LoadOrCreateAttestationKey(const boost::filesystem::path& data_dir) {
+  // A decommissioned directory's key is gone for good; a new one must not
+  // quietly take its place.
+  OFFBOARD_RETURN_IF_ERROR(CheckNotDecommissioned(data_dir));
   if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return common::ErrnoToStatus(errno, absl::StrCat("create data dir ", data_dir.string()));
   }

@@ -25,7 +25,8 @@ struct AgentKey {
 // Creates `data_dir` (mode 0700) if missing, then loads the attestation key or
 // generates it, saving the private key (0600) and its public PEM beside it.
 // Errors name the path: PERMISSION_DENIED for a key readable by others,
-// INVALID_ARGUMENT for a file that is not an Ed25519 PEM key.
+// INVALID_ARGUMENT for a file that is not an Ed25519 PEM key,
+// FAILED_PRECONDITION for a decommissioned data directory.
 absl::StatusOr<AgentKey> LoadOrCreateAttestationKey(const boost::filesystem::path& data_dir);
 
 }  // namespace offboard::agent

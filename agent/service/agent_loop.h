@@ -6,11 +6,14 @@
 // the loop between steps.
 //
 //   StopSignal stop;
-//   OFFBOARD_ASSIGN_OR_RETURN(bool all_done, RunAgentLoop(options, stop, std::cout));
+//   OFFBOARD_ASSIGN_OR_RETURN(AgentLoopResult result, RunAgentLoop(options, stop, std::cout));
 //
 // With `once`, one round is done, and delivery is retried for up to
-// `once_retry_window` while the controller is unreachable. Call from one
-// thread; one agent process per data directory.
+// `once_retry_window` while the controller is unreachable. With
+// `approve_plan`, an order whose plan waits for a person's approval is not
+// scanned again until its approval file changes; the loop looks for that
+// change every second between rounds. Call from one thread; one agent process
+// per data directory.
 #ifndef OFFBOARD_AGENT_SERVICE_AGENT_LOOP_H_
 #define OFFBOARD_AGENT_SERVICE_AGENT_LOOP_H_
 
@@ -34,17 +37,25 @@ struct AgentLoopOptions {
   bool cross_filesystems = false;
   unsigned threads = 0;
   std::string agent_version;
+  bool approve_plan = false;  // wipe nothing before a person approved the plan
+};
+
+struct AgentLoopResult {
+  // Every order wiped completely and its attestation delivered (for `once`;
+  // a stopped long-running loop reports true).
+  bool all_done = true;
+  // With `once` and `approve_plan`: the orders whose plans wait for approval.
+  std::vector<std::string> awaiting_approval;
 };
 
 // Errors (nothing was done): FAILED_PRECONDITION when the data directory is
-// not enrolled, NOT_FOUND / INVALID_ARGUMENT for a bad root, the errors of
-// reading the enrollment files; with `once`, the controller's error when it
-// stays unreachable for the whole window or refuses the agent. Otherwise
-// returns whether every order was wiped completely and its attestation
-// delivered (for `once`; a stopped long-running loop returns true).
+// not enrolled or was decommissioned (also when that happens while the loop
+// runs), NOT_FOUND / INVALID_ARGUMENT for a bad root, the errors of reading
+// the enrollment files; with `once`, the controller's error when it stays
+// unreachable for the whole window or refuses the agent.
 // One line per order and per delivery goes to `out`.
-absl::StatusOr<bool> RunAgentLoop(const AgentLoopOptions& options, StopSignal& stop,
-                                  std::ostream& out);
+absl::StatusOr<AgentLoopResult> RunAgentLoop(const AgentLoopOptions& options, StopSignal& stop,
+                                             std::ostream& out);
 
 }  // namespace offboard::agent
 

@@ -124,4 +124,16 @@ absl::StatusOr<offboard::v1::Receipt> ControllerClient::Submit(const std::string
   return response.receipt();
 }
 
+absl::StatusOr<offboard::v1::DecommissionResponse> ControllerClient::Decommission(
+    const std::string& agent_id) const {
+  offboard::v1::DecommissionRequest request;
+  request.set_agent_id(agent_id);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  offboard::v1::DecommissionResponse response;
+  const grpc::Status status = orders_->Decommission(&context, request, &response);
+  if (!status.ok()) return Described(status, "Decommission", address_);
+  return response;
+}
+
 }  // namespace offboard::agent

@@ -1,6 +1,7 @@
 // The agent's side of the controller's gRPC services: Enroll over TLS without
-// a client certificate (the token authorizes it), then PullOrders, Heartbeat
-// and Submit over mutual TLS with the certificate that enrollment returned.
+// a client certificate (the token authorizes it), then PullOrders, Heartbeat,
+// Submit and, at the very end, Decommission over mutual TLS with the
+// certificate that enrollment returned.
 //
 //   OFFBOARD_ASSIGN_OR_RETURN(v1::EnrollResponse enrolled, EnrollWithController(endpoint,
 //   request)); OFFBOARD_ASSIGN_OR_RETURN(ControllerClient client,
@@ -67,6 +68,10 @@ class ControllerClient {
   absl::Status Heartbeat(const offboard::v1::HeartbeatRequest& request) const;
   absl::StatusOr<offboard::v1::Receipt> Submit(const std::string& order_id,
                                                const std::string& envelope) const;
+  // Asks the controller to ban this agent for good; `agent_id` is the one
+  // the enrollment record names (the controller bans the certificate's).
+  absl::StatusOr<offboard::v1::DecommissionResponse> Decommission(
+      const std::string& agent_id) const;
 
   const std::string& address() const { return address_; }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/identity/agent_key.h"
+#include "agent/identity/decommission_record.h"
 #include "common/io/read_file.h"
 #include "common/io/write_file.h"
 #include "common/log/audit.h"
@@ -39,6 +40,7 @@ absl::StatusOr<std::string> ReadPem(const fs::path& path, absl::string_view mark
 
 absl::StatusOr<Enrollment> EnrollAgent(const EnrollOptions& options) {
   const EnrollmentPaths paths(fs::absolute(options.data_dir));
+  OFFBOARD_RETURN_IF_ERROR(CheckNotDecommissioned(paths.data_dir));
   OFFBOARD_RETURN_IF_ERROR(CheckControllerAddress(options.controller));
   if (options.token.empty()) return absl::InvalidArgumentError("--token is empty");
   boost::system::error_code error;
@@ -99,6 +101,7 @@ absl::StatusOr<Enrollment> EnrollAgent(const EnrollOptions& options) {
 
 absl::StatusOr<Enrollment> LoadEnrollment(const boost::filesystem::path& data_dir) {
   const EnrollmentPaths paths(fs::absolute(data_dir));
+  OFFBOARD_RETURN_IF_ERROR(CheckNotDecommissioned(paths.data_dir));
   boost::system::error_code error;
   if (!fs::exists(paths.Record(), error)) {
     return absl::FailedPreconditionError(

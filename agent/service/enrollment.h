@@ -1,7 +1,7 @@
 // The agent's enrollment: what `offboard-agent enroll` leaves in the data
 // directory and what `offboard-agent run` reads back.
 //
-//   DIR/agent-ed25519.pem (+ .pub.pem)  attestation key (agent/identity/agent_key.h)
+//   DIR/attestation-ed25519.pem (+ .pub.pem)  attestation key (agent/identity/agent_key.h)
 //   DIR/agent-tls-key.pem   (0600)      TLS private key; never leaves the host
 //   DIR/agent-tls.pem                   client certificate from the controller's CA
 //   DIR/ca.pem                          the controller's CA, the only trust root
@@ -9,6 +9,9 @@
 //   DIR/enrollment.json                 {agent_id, vendor_id, host_id, controller}
 //
 // enrollment.json is written last, so its presence means "enrolled".
+// `offboard-agent decommission` destroys both private keys and leaves
+// decommissioned.json (agent/identity/decommission_record.h): after that,
+// both functions below refuse the directory.
 //
 //   OFFBOARD_ASSIGN_OR_RETURN(Enrollment enrolled, EnrollAgent({.controller = ..., ...}));
 //   OFFBOARD_ASSIGN_OR_RETURN(Enrollment enrolled, LoadEnrollment(data_dir));
@@ -57,13 +60,13 @@ struct Enrollment {
 
 // Creates or loads the attestation key, makes a TLS key and CSR, enrolls,
 // and saves the files above. ALREADY_EXISTS when the directory is already
-// enrolled; INVALID_ARGUMENT for a bad address or CA file; the server's error
+// enrolled; FAILED_PRECONDITION when it was decommissioned; INVALID_ARGUMENT for a bad address or CA file; the server's error
 // (UNAUTHENTICATED for a wrong, used or expired token) otherwise. Nothing but
 // the attestation key is written unless enrollment succeeds.
 absl::StatusOr<Enrollment> EnrollAgent(const EnrollOptions& options);
 
-// FAILED_PRECONDITION when the directory is not enrolled; errors naming the
-// file when one is missing or malformed.
+// FAILED_PRECONDITION when the directory is not enrolled or was
+// decommissioned; errors naming the file when one is missing or malformed.
 absl::StatusOr<Enrollment> LoadEnrollment(const boost::filesystem::path& data_dir);
 
 }  // namespace offboard::agent

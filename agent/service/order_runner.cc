@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/scan/scanner.h"
+#include "agent/service/plan_approval.h"
 #include "agent/wipe/wipe_report_json.h"
 #include "agent/wipe/wipe_run.h"
 #include "common/crypto/sha256.h"
@@ -121,26 +122,25 @@ OrderResult OrderRunner::Run(const offboard::v1::SignedWipeOrder& signed_order, 
                                              {"datasets", std::to_string(order->datasets_size())},
                                              {"policy", order->policy().name()}});
   std::string summary;
-  absl::StatusOr<bool> complete = Execute(*order, signed_order.envelope(), heartbeat, summary);
-  if (!complete.ok()) {
-    if (complete.status().code() == absl::StatusCode::kInvalidArgument) {
-      return Refuse(claimed_id, complete.status().ToString());
+  absl::StatusOr<OrderOutcome> outcome =
+      Execute(*order, signed_order.envelope(), heartbeat, summary);
+  if (!outcome.ok()) {
+    if (outcome.status().code() == absl::StatusCode::kInvalidArgument) {
+      return Refuse(claimed_id, outcome.status().ToString());
     }
     common::AuditEvent("wipe_order_failed",
-                       {{"order_id", claimed_id}, {"error", complete.status().ToString()}});
+                       {{"order_id", claimed_id}, {"error", outcome.status().ToString()}});
     return {.order_id = claimed_id,
             .outcome = OrderOutcome::kFailed,
-            .message = complete.status().ToString()};
+            .message = outcome.status().ToString()};
   }
-  return {.order_id = claimed_id,
-          .outcome = *complete ? OrderOutcome::kWipedComplete : OrderOutcome::kWipedIncomplete,
-          .message = summary};
+  return {.order_id = claimed_id, .outcome = *outcome, .message = summary};
 }
 
-absl::StatusOr<bool> OrderRunner::Execute(const offboard::v1::WipeOrder& order,
-                                          const std::string& envelope,
-                                          const HeartbeatFunction& heartbeat,
-                                          std::string& summary) {
+absl::StatusOr<OrderOutcome> OrderRunner::Execute(const offboard::v1::WipeOrder& order,
+                                                  const std::string& envelope,
+                                                  const HeartbeatFunction& heartbeat,
+                                                  std::string& summary) {
   OFFBOARD_ASSIGN_OR_RETURN(OrderIndexes indexes, BuildOrderIndexes(order));
   const std::string& order_id = order.order_id();
   int scans = 0;
@@ -150,18 +150,32 @@ absl::StatusOr<bool> OrderRunner::Execute(const offboard::v1::WipeOrder& order,
                                    : offboard::v1::AGENT_PHASE_VERIFYING));
     Scanner scanner(indexes.datasets, &indexes.fingerprints, scan_options);
     ScanProgress progress;
-    absl::StatusOr<ScanReport> report = scanner.Run(&progress);
-    if (first && report.ok()) {
-      offboard::v1::HeartbeatRequest wiping = Beat(order_id, offboard::v1::AGENT_PHASE_WIPING);
-      wiping.set_files_scanned(report->stats.files_scanned);
-      wiping.set_bytes_read(report->stats.bytes_read);
-      wiping.set_items_total(static_cast<uint32_t>(report->findings.size()));
-      heartbeat(wiping);
-    }
-    return report;
+    return scanner.Run(&progress);
   };
 
   const std::string envelope_digest = common::DigestHex(common::Sha256Of(envelope));
+  // Between the first scan and the first step: wait for a person's approval
+  // when the vendor asked for it, and say which phase the order is in.
+  ApprovalCheck approval_check;
+  const PlanGate approval_gate =
+      options_.approve_plan
+          ? ApprovalGate(options_.data_dir, order, envelope_digest, options_.roots, &approval_check)
+          : nullptr;
+  const PlanGate gate = [&](const WipePlan& plan,
+                            const ScanReport& first_scan) -> absl::StatusOr<PlanVerdict> {
+    PlanVerdict verdict;
+    if (approval_gate) {
+      OFFBOARD_ASSIGN_OR_RETURN(verdict, approval_gate(plan, first_scan));
+    }
+    offboard::v1::HeartbeatRequest beat =
+        Beat(order_id, verdict.proceed ? offboard::v1::AGENT_PHASE_WIPING
+                                       : offboard::v1::AGENT_PHASE_WAITING_APPROVAL);
+    beat.set_files_scanned(first_scan.stats.files_scanned);
+    beat.set_bytes_read(first_scan.stats.bytes_read);
+    beat.set_items_total(static_cast<uint32_t>(first_scan.findings.size()));
+    heartbeat(beat);
+    return verdict;
+  };
   WipeRunRequest request;
   request.roots = options_.roots;
   request.policy = order.policy();
@@ -175,7 +189,18 @@ absl::StatusOr<bool> OrderRunner::Execute(const offboard::v1::WipeOrder& order,
   request.agent_version = options_.agent_version;
   request.cross_filesystems = options_.cross_filesystems;
   request.threads = options_.threads;
+  request.plan_gate = gate;
   OFFBOARD_ASSIGN_OR_RETURN(WipeRunResult result, ExecuteWipeRun(request));
+  if (result.held) {
+    const PlanCounts& counts = approval_check.counts;
+    summary = absl::StrCat(
+        approval_check.reason, ": plan ", PlanPath(options_.data_dir, order_id).string(),
+        " (sha256 ", approval_check.plan_sha256, "; ", counts.targets,
+        " files on disk: ", counts.files, " whole files, ", counts.archive_members,
+        " archive members, ", counts.derived_copies,
+        " derived copies); approve it with: ", ApproveCommand(options_.data_dir, order_id));
+    return OrderOutcome::kAwaitingApproval;
+  }
 
   // The attestation is durable in the outbox before anyone is told it exists.
   OFFBOARD_RETURN_IF_ERROR(outbox_.Put(order_id, result.attestation_envelope));
@@ -201,7 +226,7 @@ absl::StatusOr<bool> OrderRunner::Execute(const offboard::v1::WipeOrder& order,
                          result.first_scan.errors.size() + result.post_scan.errors.size(),
                          " not fully examined", result.resumed ? "; resumed" : "",
                          "; report: ", (dir / "report.json").string());
-  return complete;
+  return complete ? OrderOutcome::kWipedComplete : OrderOutcome::kWipedIncomplete;
 }
 
 }  // namespace offboard::agent

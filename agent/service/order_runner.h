@@ -7,6 +7,8 @@
 //   DIR/orders/<order_id>/report.json   INTERFACE.md's wipe report
 //   DIR/orders/<order_id>/done          "complete" or "incomplete": the order
 //                                       is not run again
+//   DIR/orders/<order_id>/plan.json     with approve_plan: the plan waiting for
+//                                       a person (agent/service/plan_approval.h)
 //
 //   OrderRunner runner(options, outbox);
 //   OrderResult result = runner.Run(signed_order, now_unix, heartbeat);
@@ -41,13 +43,17 @@ struct OrderRunnerOptions {
   bool cross_filesystems = false;
   unsigned threads = 0;
   std::string agent_version;
+  // `run --approve-plan`: nothing is wiped before a person approved the
+  // exact plan (agent/service/plan_approval.h).
+  bool approve_plan = false;
 };
 
 enum class OrderOutcome {
-  kWipedComplete,    // every item wiped, nothing unexamined; attestation queued
-  kWipedIncomplete,  // attested, but something failed, was left or not examined
-  kRefused,          // forged, expired, malformed or not ours: nothing was touched
-  kFailed,           // an error stopped the run (journal, disk, roots); retried next round
+  kWipedComplete,     // every item wiped, nothing unexamined; attestation queued
+  kWipedIncomplete,   // attested, but something failed, was left or not examined
+  kRefused,           // forged, expired, malformed or not ours: nothing was touched
+  kFailed,            // an error stopped the run (journal, disk, roots); retried next round
+  kAwaitingApproval,  // approve_plan: the plan waits in plan.json; nothing was touched
 };
 
 struct OrderResult {
@@ -81,8 +87,9 @@ class OrderRunner {
 
  private:
   OrderResult Refuse(const std::string& order_id, const std::string& reason);
-  absl::StatusOr<bool> Execute(const offboard::v1::WipeOrder& order, const std::string& envelope,
-                               const HeartbeatFunction& heartbeat, std::string& summary);
+  absl::StatusOr<OrderOutcome> Execute(const offboard::v1::WipeOrder& order,
+                                       const std::string& envelope,
+                                       const HeartbeatFunction& heartbeat, std::string& summary);
 
   OrderRunnerOptions options_;
   Outbox& outbox_;

@@ -122,6 +122,11 @@ common::InTotoStatement BuildDeletionStatement(const DeletionRun& run,
                        [](const WipeItem& item) { return item.outcome.status == ItemStatus::kResidual; })},
         {"errors", errors}}},
   };
+  if (run.approval) {
+    statement.predicate["approval"] = {{"plan_sha256", run.approval->plan_sha256},
+                                       {"approved_by", run.approval->approved_by},
+                                       {"approved_at", run.approval->approved_at}};
+  }
   return statement;
 }
 

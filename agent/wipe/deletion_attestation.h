@@ -3,7 +3,8 @@
 // SHA-256, and whose predicate says — per item — the method, passes,
 // verification, assurance reached and storage facts, plus the policy, the
 // order it answers (order id and nonce, empty when run standalone), the host,
-// and the post-wipe scan. Signed as a DSSE envelope with the agent's
+// the post-wipe scan and, when a person had to approve the plan, who approved
+// which plan and when. Signed as a DSSE envelope with the agent's
 // attestation key, so that anyone can check it with a standard DSSE verifier.
 //
 // With nothing destroyed, the one subject is the inventory ("inventory", its
@@ -19,6 +20,7 @@
 #ifndef OFFBOARD_AGENT_WIPE_DELETION_ATTESTATION_H_
 #define OFFBOARD_AGENT_WIPE_DELETION_ATTESTATION_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,14 @@ struct HostFacts {
 // Reads the facts of this host; missing facts stay empty.
 HostFacts ReadHostFacts();
 
+// A person's approval of the exact plan that was carried out (`offboard-agent
+// run --approve-plan`, then `offboard-agent approve`).
+struct PlanApproval {
+  std::string plan_sha256;  // of the plan document that was approved, byte for byte
+  std::string approved_by;
+  std::string approved_at;  // RFC 3339, UTC
+};
+
 struct DeletionRun {
   std::string run_id;
   std::string order_id;  // empty for a standalone `wipe`
@@ -54,6 +64,7 @@ struct DeletionRun {
   std::vector<WipeItem> items;  // residual items included
   ScanStats post_scan_stats;
   std::vector<ScanError> post_scan_errors;
+  std::optional<PlanApproval> approval;  // the predicate's "approval", when there was one
 };
 
 // The statement; `policy` is the policy the items were wiped under.

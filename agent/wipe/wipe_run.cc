@@ -59,6 +59,30 @@ absl::StatusOr<std::pair<std::string, std::string>> WriteAttestation(
   return std::make_pair(path.string(), std::move(envelope));
 }
 
+nlohmann::json ApprovalToJson(const PlanApproval& approval) {
+  return {{"plan_sha256", approval.plan_sha256},
+          {"approved_by", approval.approved_by},
+          {"approved_at", approval.approved_at}};
+}
+
+// The approval a journaled run started with; nullopt when it needed none.
+absl::StatusOr<std::optional<PlanApproval>> ApprovalFromJournal(const nlohmann::json& start) {
+  if (!start.contains("approval")) return std::nullopt;
+  const nlohmann::json& json = start["approval"];
+  PlanApproval approval;
+  for (auto [key, field] :
+       {std::pair<const char*, std::string*>{"plan_sha256", &approval.plan_sha256},
+        {"approved_by", &approval.approved_by},
+        {"approved_at", &approval.approved_at}}) {
+    if (!json.is_object() || !json.contains(key) || !json[key].is_string()) {
+      return absl::DataLossError(
+          absl::StrCat("wipe journal: the run's approval lacks '", key, "'"));
+    }
+    *field = json[key].get<std::string>();
+  }
+  return approval;
+}
+
 fs::path ReportPath(const fs::path& data_dir, const std::string& run_id) {
   return data_dir / "reports" / absl::StrCat(run_id, ".json");
 }
@@ -152,6 +176,7 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
   WipeRunResult result;
   std::string started_at;
   WipePlan plan;
+  std::optional<PlanApproval> approval;
   if (!journal.records().empty()) {
     const nlohmann::json& start = journal.records().front();
     if (start.value("step", "") != "run_started" ||
@@ -162,6 +187,7 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
           " for another request; run that one again to finish it"));
     }
     OFFBOARD_ASSIGN_OR_RETURN(plan, PlanFromJson(start["plan"]));
+    OFFBOARD_ASSIGN_OR_RETURN(approval, ApprovalFromJournal(start));
     result.run_id = start["run_id"].get<std::string>();
     started_at = start["started_at"].get<std::string>();
     result.resumed = true;
@@ -173,15 +199,23 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
   } else {
     OFFBOARD_ASSIGN_OR_RETURN(result.first_scan, request.scan(scan_options));
     plan = PlanWipe(result.first_scan.findings, request.policy);
+    if (request.plan_gate) {
+      OFFBOARD_ASSIGN_OR_RETURN(const PlanVerdict verdict,
+                                request.plan_gate(plan, result.first_scan));
+      if (!verdict.proceed) {
+        result.held = true;
+        return result;
+      }
+      approval = verdict.approval;
+    }
     result.run_id = RandomFileName(24);
     started_at = NowRfc3339();
-    OFFBOARD_RETURN_IF_ERROR(journal.Append({{"step", "run_started"},
-                                             {"run_id", result.run_id},
-                                             {"started_at", started_at},
-                                             {"arguments", request.request_digest},
-                                             {"order_id", request.order_id},
-                                             {"policy", request.policy.name()},
-                                             {"plan", PlanToJson(plan)}}));
+    nlohmann::json start = {{"step", "run_started"},        {"run_id", result.run_id},
+                            {"started_at", started_at},     {"arguments", request.request_digest},
+                            {"order_id", request.order_id}, {"policy", request.policy.name()},
+                            {"plan", PlanToJson(plan)}};
+    if (approval) start["approval"] = ApprovalToJson(*approval);
+    OFFBOARD_RETURN_IF_ERROR(journal.Append(std::move(start)));
   }
 
   WipeEngine engine(roots, request.policy, request.fingerprints, scan_options.cross_filesystems);
@@ -215,6 +249,7 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
   run.items = result.items;
   run.post_scan_stats = result.post_scan.stats;
   run.post_scan_errors = result.post_scan.errors;
+  run.approval = approval;
   OFFBOARD_ASSIGN_OR_RETURN(auto attestation, WriteAttestation(data_dir, run, request.policy, key.key));
   result.attestation_path = std::move(attestation.first);
   result.attestation_envelope = std::move(attestation.second);

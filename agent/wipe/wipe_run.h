@@ -1,7 +1,8 @@
 // One whole wipe run, as `offboard-agent wipe` and `offboard-agent run` do
-// it: scan, plan, destroy (journaled, resuming an interrupted run of the same
-// request), scan again, mark what is still found as residual, sign the
-// deletion attestation with the agent key, and build the report.
+// it: scan, plan (which a plan gate may hold for a person's approval),
+// destroy (journaled, resuming an interrupted run of the same request), scan
+// again, mark what is still found as residual, sign the deletion attestation
+// with the agent key, and build the report.
 //
 //   WipeRunRequest request{...};
 //   OFFBOARD_ASSIGN_OR_RETURN(WipeRunResult result, ExecuteWipeRun(request));
@@ -14,6 +15,7 @@
 #include <boost/filesystem/path.hpp>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +23,27 @@
 #include "agent/scan/derived_matcher.h"
 #include "agent/scan/finding.h"
 #include "agent/scan/scanner.h"
+#include "agent/wipe/deletion_attestation.h"
 #include "agent/wipe/wipe_engine.h"
+#include "agent/wipe/wipe_plan.h"
 #include "offboard/v1/policy.pb.h"
 
 namespace offboard::agent {
 
 // Runs discovery over options.roots (the caller decides how progress shows).
 using ScanFunction = std::function<absl::StatusOr<ScanReport>(const ScanOptions& options)>;
+
+// What a plan gate decided about a fresh plan.
+struct PlanVerdict {
+  bool proceed = true;                   // false: hold the run, touch nothing
+  std::optional<PlanApproval> approval;  // journaled, and stated in the attestation
+};
+
+// Looks at a fresh run's plan after the first scan and before anything is
+// journaled or touched (`run --approve-plan` waits here for a person). An
+// error stops the run as it is, with nothing changed.
+using PlanGate =
+    std::function<absl::StatusOr<PlanVerdict>(const WipePlan& plan, const ScanReport& first_scan)>;
 
 struct WipeRunRequest {
   std::vector<std::string> roots;  // as given; opened and made canonical here
@@ -44,6 +60,9 @@ struct WipeRunRequest {
   std::string agent_version;
   bool cross_filesystems = false;
   unsigned threads = 0;
+  // Null: every plan proceeds. Not consulted when an interrupted run is
+  // resumed: that one follows the plan (and approval) it journaled.
+  PlanGate plan_gate;
 };
 
 struct WipeRunResult {
@@ -59,6 +78,9 @@ struct WipeRunResult {
   // attestation was handed on): items and scans are then only in `report`.
   bool replayed = false;
   bool replayed_complete = false;
+  // The plan gate held the run: nothing was journaled or touched, and only
+  // `first_scan` is set.
+  bool held = false;
   // Every item wiped and nothing left unexamined by either scan.
   bool complete() const;
 };

@@ -64,6 +64,14 @@ expect 2 1 -- "$agent" wipe --root /nonexistent
 expect 0 0 -- "$agent" enroll --help; contains "$work/out" --token
 expect 0 0 -- "$agent" run --help;   contains "$work/out" --once
 expect 0 0 -- "$agent" self-attest --help; contains "$work/out" --location
+expect 0 0 -- "$agent" --help;       contains "$work/out" approve
+contains "$work/out" decommission
+expect 0 0 -- "$agent" run --help;   contains "$work/out" --approve-plan
+expect 0 0 -- "$agent" approve --help; contains "$work/out" --by
+expect 0 0 -- "$agent" decommission --help; contains "$work/out" --force
+expect 2 1 -- "$agent" approve some-order --data-dir "$work/not-enrolled"
+expect 2 1 -- "$agent" decommission --data-dir "$work/not-enrolled"
+[[ ! -e "$work/not-enrolled" ]] && pass || fail "decommission of a missing data dir created it"
 expect 2 1 -- "$agent" enroll --controller 127.0.0.1:1
 expect 2 1 -- "$agent" enroll --controller nonsense --token t --ca "$work/none.pem" --data-dir "$work/enroll"
 expect 2 1 -- "$agent" run --data-dir "$work/not-enrolled" --root /

@@ -70,7 +70,8 @@ class OrderRunnerTest : public ::testing::Test {
                         .controller_key = controller_.PublicKey(),
                         .roots = {(temp_.path() / "root").string()},
                         .threads = 1,
-                        .agent_version = "test"},
+                        .agent_version = "test",
+                        .approve_plan = false},
                        outbox_);
     return runner.Run(signed_order, now, [this](const offboard::v1::HeartbeatRequest& beat) {
       phases_.push_back(beat.phase());
