@@ -40,14 +40,12 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-die() { echo "FAIL: $*" >&2; exit 1; }
 noaudit() { grep -v 'audit event=' "$@"; }
 SECONDS=0
 
 C="$work/controller"
+# shellcheck source=e2e_lib.sh
+source "$here/e2e_lib.sh"
 A="$work/agent1"
 H="$work/host1"
 A2="$work/agent2"
@@ -79,28 +77,8 @@ PY
 tree_sums() { (cd "$H" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 
 # --- controller and one enrolled agent --------------------------------------------
-"$controller" init --data-dir "$C" --hostname 127.0.0.1 --hostname localhost >"$work/init.out" 2>&1 ||
-  die "controller init: $(cat "$work/init.out")"
-ca="$C/ca/ca.pem"
-start_controller() {  # start_controller [PORT]
-  : >"$work/serve.out"
-  "$controller" serve --data-dir "$C" --listen "127.0.0.1:${1:-0}" >"$work/serve.out" 2>>"$work/serve.err" &
-  serve_pid=$!
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/^serving on port \([0-9][0-9]*\).*/\1/p' "$work/serve.out")
-    [[ -n "$port" ]] && return 0
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  die "controller did not start: $(cat "$work/serve.err")"
-}
-stop_controller() {
-  kill "$serve_pid" 2>/dev/null
-  wait "$serve_pid" 2>/dev/null
-  serve_pid=""
-}
+init_controller
 start_controller
-token() { "$controller" token --data-dir "$C" --vendor "$1" --host "$2" 2>>"$work/token.err" | tail -1; }
 for n in 1 2; do
   t=$(token vendor-a "host-$n")
   "$agent" enroll --controller "127.0.0.1:$port" --token "$t" --ca "$ca" --data-dir "$work/agent$n" \

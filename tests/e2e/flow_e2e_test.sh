@@ -36,13 +36,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-die() { echo "FAIL: $*" >&2; exit 1; }
 SECONDS=0
 
 C="$work/controller"
+# shellcheck source=e2e_lib.sh
+source "$here/e2e_lib.sh"
 policy="$repo/policies/nist-800-88-clear.textproto"
 
 # --- generate the bank's data and the vendor trees -------------------------
@@ -99,27 +97,11 @@ untagged1=$(cd "$work/host1" && sha256sum notes.txt src/app.py)
 untagged2=$(cd "$work/host2" && sha256sum readme.md)
 
 # --- controller --------------------------------------------------------------
-"$controller" init --data-dir "$C" --hostname 127.0.0.1 --hostname localhost >"$work/init.out" 2>&1 ||
-  die "controller init: $(cat "$work/init.out")"
-ca="$C/ca/ca.pem"
-[[ -f "$ca" ]] || die "no CA at $ca: $(cat "$work/init.out")"
+init_controller
 
-start_controller() {  # start_controller [PORT]
-  : >"$work/serve.out"
-  "$controller" serve --data-dir "$C" --listen "127.0.0.1:${1:-0}" >"$work/serve.out" 2>>"$work/serve.err" &
-  serve_pid=$!
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/^serving on port \([0-9][0-9]*\).*/\1/p' "$work/serve.out")
-    [[ -n "$port" ]] && return 0
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  die "controller did not start: $(cat "$work/serve.err")"
-}
 start_controller
 ok "controller serving on port $port"
 
-token() { "$controller" token --data-dir "$C" --vendor "$1" --host "$2" 2>>"$work/token.err" | tail -1; }
 enroll() {  # enroll DATA_DIR VENDOR HOST
   local t
   t=$(token "$2" "$3")
