@@ -12,6 +12,8 @@
 #     once it is back;
 #   - a replayed attestation gets the same receipt;
 #   - vendor B's agent sees none of vendor A's orders and cannot attest to them;
+#   - an order altered in the controller's database (its signature no longer
+#     holds) is refused by the agent, which touches nothing;
 #   - the evidence package of the contract verifies offline with
 #     offboard-verify; a package with one byte of an attestation changed
 #     does not; its HTML report renders in headless Chromium with the verdict.
@@ -231,6 +233,39 @@ rc=$?
 [[ $rc -eq 1 && -e "$B1/outbox/refused/$order1.dsse.json" && ! -e "$B1/receipts/$order1.json" ]] &&
   ok "vendor B's attestation to vendor A's order refused: $(cat "$B1/outbox/refused/$order1.reason.txt")" ||
   fail "vendor B attesting to A's order: exit $rc: $(cat "$work/runb2.out" "$work/runb2.err" | tail -3)"
+
+# --- a forged order: altered in the controller's database, refused by the agent --
+printf 'id,secret\n7,forged-order-target\n' >"$work/host1/forged-target.csv"
+target_sum=$(sha256sum "$work/host1/forged-target.csv")
+printf 'contract_id,vendor_id,dataset_id,classification,path,size,sha256\nc-f,vendor-a,forged,confidential,forged-target.csv,%s,%s\n' \
+  "$(stat -c %s "$work/host1/forged-target.csv")" "$(sha256sum <"$work/host1/forged-target.csv" | cut -d' ' -f1)" \
+  >"$work/inventory-f.csv"
+"$controller" inventory import --data-dir "$C" "$work/inventory-f.csv" >"$work/import-f.out" 2>&1 &&
+  "$controller" terminate --data-dir "$C" --contract c-f --policy "$policy" >"$work/terminate-f.out" 2>&1 ||
+  fail "contract c-f: $(cat "$work/import-f.out" "$work/terminate-f.out" | tail -3)"
+# Someone with write access to the database widens the order's deadline; the
+# signature is left as it was.
+python3 - "$C/controller.db" <<'PY' || fail "could not alter the stored orders"
+import base64, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30)
+rows = db.execute("SELECT order_id, envelope FROM orders WHERE contract_id = 'c-f'").fetchall()
+assert rows, "no order for c-f"
+for order_id, envelope in rows:
+    env = json.loads(envelope)
+    order = json.loads(base64.b64decode(env["payload"]))
+    order["expiresAt"] = "2099-01-01T00:00:00Z"
+    env["payload"] = base64.b64encode(json.dumps(order).encode()).decode()
+    db.execute("UPDATE orders SET envelope = ? WHERE order_id = ?", (json.dumps(env).encode(), order_id))
+db.commit()
+PY
+"$agent" run --data-dir "$A1" --root "$work/host1" --once >"$work/run-forged.out" 2>"$work/run-forged.err"
+rc=$?
+if [[ $rc -ne 0 ]] && grep -q "REFUSED" "$work/run-forged.out" "$work/run-forged.err" &&
+  [[ "$(sha256sum "$work/host1/forged-target.csv")" == "$target_sum" ]]; then
+  ok "forged order refused, nothing touched: $(grep -h -m1 REFUSED "$work/run-forged.out" "$work/run-forged.err" | cut -c1-160)"
+else
+  fail "forged order: exit $rc: $(cat "$work/run-forged.out" "$work/run-forged.err" | grep -v 'audit event=' | tail -3)"
+fi
 
 # --- evidence: exported, verified offline, tampering caught, report rendered --
 if [[ -n "${3:-}" ]]; then
