@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/encoding/utf8.h"
 #include "common/io/read_file.h"
 #include "common/status/status_macros.h"
 
@@ -52,6 +53,12 @@ absl::Status UnknownValue(absl::string_view source, absl::string_view field, int
 
 absl::Status ValidateWipePolicy(const WipePolicy& policy, absl::string_view source) {
   if (policy.name().empty()) return FieldError(source, "name", "must be set");
+  // The text format lets escapes such as "\xff" into string fields; such a
+  // policy could not be serialized into a wipe order.
+  if (!IsValidUtf8(policy.name())) return FieldError(source, "name", "is not valid UTF-8");
+  if (!IsValidUtf8(policy.description())) {
+    return FieldError(source, "description", "is not valid UTF-8");
+  }
   if (policy.passes().empty()) {
     return FieldError(source, "passes", "at least one overwrite pass is required");
   }

@@ -67,6 +67,10 @@ TEST(WipePolicyTest, MissingOrBadValuesNameTheField) {
   };
   const std::vector<Case> cases = {
       {"name: \"p\"", "", "field 'name'"},
+      // Found by policy_fuzz: text-format escapes let invalid UTF-8 into a
+      // string field, which an order could then not carry.
+      {"name: \"p\"", "name: \"p\\xff\"", "field 'name': is not valid UTF-8"},
+      {"name: \"p\"", "name: \"p\" description: \"\\xc3(\"", "field 'description': is not valid UTF-8"},
       {"passes { pattern: PASS_PATTERN_BYTE byte: 170 }", "", "field 'passes'"},
       {"byte: 170", "byte: 256", "field 'passes[0].byte'"},
       {"PASS_PATTERN_BYTE byte: 170", "PASS_PATTERN_ZEROS byte: 1", "field 'passes[0].byte'"},
