@@ -13,6 +13,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev libre2-dev
   zip unzip p7zip-full xz-utils zstd bzip2 lz4 attr btrfs-progs
   coreutils python3 chromium fonts-dejavu-core
+  clang libclang-rt-14-dev
 )
 
 missing=()
