@@ -3,7 +3,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -29,6 +31,16 @@ spdlog::logger& AuditLogger() {
   return *logger;
 }
 
+struct Observers {
+  std::mutex mutex;
+  std::vector<const std::function<void(absl::string_view)>*> list;  // guarded by mutex
+};
+
+Observers& AuditObservers() {
+  static Observers* observers = new Observers();
+  return *observers;
+}
+
 }  // namespace
 
 std::string FormatAuditLine(absl::string_view event, const std::vector<AuditField>& fields) {
@@ -44,7 +56,24 @@ std::string FormatAuditLine(absl::string_view event, const std::vector<AuditFiel
 }
 
 void AuditEvent(absl::string_view event, const std::vector<AuditField>& fields) {
-  AuditLogger().info(FormatAuditLine(event, fields));
+  const std::string line = FormatAuditLine(event, fields);
+  AuditLogger().info(line);
+  Observers& observers = AuditObservers();
+  std::lock_guard<std::mutex> lock(observers.mutex);
+  for (const auto* observer : observers.list) (*observer)(line);
+}
+
+ScopedAuditObserver::ScopedAuditObserver(std::function<void(absl::string_view line)> observer)
+    : observer_(std::move(observer)) {
+  Observers& observers = AuditObservers();
+  std::lock_guard<std::mutex> lock(observers.mutex);
+  observers.list.push_back(&observer_);
+}
+
+ScopedAuditObserver::~ScopedAuditObserver() {
+  Observers& observers = AuditObservers();
+  std::lock_guard<std::mutex> lock(observers.mutex);
+  observers.list.erase(std::find(observers.list.begin(), observers.list.end(), &observer_));
 }
 
 }  // namespace offboard::common

@@ -9,6 +9,7 @@
 #ifndef OFFBOARD_COMMON_LOG_AUDIT_H_
 #define OFFBOARD_COMMON_LOG_AUDIT_H_
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,22 @@ using AuditField = std::pair<absl::string_view, std::string>;
 std::string FormatAuditLine(absl::string_view event, const std::vector<AuditField>& fields);
 
 void AuditEvent(absl::string_view event, const std::vector<AuditField>& fields);
+
+// While alive, receives every audit line (as FormatAuditLine makes it) after
+// it is logged, on the thread that logs it: for forwarding audit events
+// elsewhere, and for tests that prove an event was recorded. Observers must
+// not log audit events themselves. Construction and destruction are
+// thread-safe.
+class ScopedAuditObserver {
+ public:
+  explicit ScopedAuditObserver(std::function<void(absl::string_view line)> observer);
+  ~ScopedAuditObserver();
+  ScopedAuditObserver(const ScopedAuditObserver&) = delete;
+  ScopedAuditObserver& operator=(const ScopedAuditObserver&) = delete;
+
+ private:
+  std::function<void(absl::string_view line)> observer_;
+};
 
 }  // namespace offboard::common
 
