@@ -3,10 +3,14 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include <memory>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/io/read_file.h"
 #include "common/log/audit.h"
 #include "common/status/status_macros.h"
+#include "controller/server/refusal_audit.h"
 
 namespace offboard::controller {
 
@@ -39,6 +43,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   builder.RegisterService(server->enrollment_.get());
   builder.RegisterService(server->orders_.get());
   builder.RegisterService(server->attestations_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<RefusalAuditFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
