@@ -5,178 +5,20 @@
 // vendor's agent, a forged or replayed-with-changes attestation, an oversized
 // message — and the server keeps serving after each. Decommission bans the
 // caller only, answers a repeat, and a banned certificate opens nothing.
-#include "controller/server/controller_server.h"
-
-#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
-#include <memory>
-#include <string>
-
-#include "common/crypto/sha256.h"
-#include "common/dsse/envelope.h"
 #include "common/encoding/hex.h"
-#include "common/io/read_file.h"
-#include "common/intoto/statement.h"
 #include "common/merkle/merkle.h"
-#include "common/policy/wipe_policy.h"
-#include "common/signed/signed_messages.h"
-#include "common/tls/key_and_csr.h"
 #include "common/tls/x509.h"
 #include "controller/ca/certificate_builder.h"
-#include "offboard/v1/attestation.grpc.pb.h"
-#include "offboard/v1/enrollment.grpc.pb.h"
-#include "offboard/v1/orders.grpc.pb.h"
-#include "tests/support/temp_dir.h"
+#include "tests/controller/service/controller_server_fixture.h"
 
 namespace offboard::controller {
 namespace {
 
-constexpr int64_t kNow = 1800000000;
-
-struct Agent {
-  std::string agent_id;
-  common::KeyAndCsr tls;
-  std::string certificate_pem;
-  common::Ed25519PrivateKey attestation_key = *common::Ed25519PrivateKey::Generate();
-};
-
-class ControllerServerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(InitControllerHome(temp_.path() / "controller", {"localhost", "127.0.0.1"}).ok());
-    auto home = OpenControllerHome(temp_.path() / "controller");
-    ASSERT_TRUE(home.ok()) << home.status();
-    home_.emplace(*std::move(home));
-    auto server = ControllerServer::Start(
-        *home_, {.listen = "127.0.0.1:0", .max_message_bytes = 1 << 20, .clock = [] { return kNow; }});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    ca_pem_ = *common::ReadFileToString(home_->paths.CaDir() / "ca.pem");
-  }
-
-  std::shared_ptr<grpc::Channel> Channel(const std::string& key_pem, const std::string& cert_pem,
-                                         const std::string& roots = "") {
-    grpc::SslCredentialsOptions tls;
-    tls.pem_root_certs = roots.empty() ? ca_pem_ : roots;
-    tls.pem_private_key = key_pem;
-    tls.pem_cert_chain = cert_pem;
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    args.SetMaxSendMessageSize(8 << 20);
-    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                     grpc::SslCredentials(tls), args);
-  }
-
-  std::string Token(const std::string& vendor, const std::string& host) {
-    const std::string token = absl::StrCat("token-", vendor, "-", host);
-    EXPECT_TRUE(home_->store
-                    ->PutToken({.token_sha256_hex = common::DigestHex(common::Sha256Of(token)),
-                                .vendor_id = vendor,
-                                .host_id = host,
-                                .created_at = kNow,
-                                .expires_at = kNow + 3600,
-                                .used = false})
-                    .ok());
-    return token;
-  }
-
-  grpc::Status Enroll(const std::string& token, Agent& agent) {
-    agent.tls = *common::GenerateKeyAndCsr("agent");
-    offboard::v1::EnrollRequest request;
-    request.set_token(token);
-    request.set_csr_pem(agent.tls.csr_pem);
-    request.set_attestation_public_key_pem(agent.attestation_key.PublicKey().ToPem());
-    request.set_hostname("test-host");
-    offboard::v1::EnrollResponse response;
-    grpc::ClientContext context;
-    auto stub = offboard::v1::EnrollmentService::NewStub(Channel("", ""));
-    const grpc::Status status = stub->Enroll(&context, request, &response);
-    agent.agent_id = response.agent_id();
-    agent.certificate_pem = response.client_certificate_pem();
-    return status;
-  }
-
-  Agent MustEnroll(const std::string& vendor, const std::string& host) {
-    Agent agent;
-    const grpc::Status status = Enroll(Token(vendor, host), agent);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return agent;
-  }
-
-  // An order for `agent`, stored as terminate would.
-  OrderRow IssueOrder(const Agent& agent, const std::string& vendor) {
-    const std::string suffix = std::to_string(orders_++);
-    EXPECT_TRUE(home_->store
-                    ->ImportInventory({{"c-" + vendor, vendor, "ds", "secret", "a.csv", 3,
-                                        std::string(64, 'a')}},
-                                      {})
-                    .ok());
-    offboard::v1::WipeOrder order;
-    order.set_order_id("order-" + suffix);
-    order.set_contract_id("c-" + vendor);
-    order.set_vendor_id(vendor);
-    order.set_agent_id(agent.agent_id);
-    order.set_nonce_hex(std::string(63, 'b') + suffix.back());
-    *order.mutable_expires_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(kNow + 600);
-    *order.mutable_policy() =
-        *common::LoadWipePolicy(OFFBOARD_TESTDATA_DIR "/../../policies/nist-800-88-clear.textproto");
-    OrderRow row{.order_id = order.order_id(), .contract_id = order.contract_id(),
-                 .vendor_id = vendor, .host_id = "", .agent_id = agent.agent_id,
-                 .nonce_hex = order.nonce_hex(), .policy_name = "p", .issued_at = kNow,
-                 .expires_at = kNow + 600, .envelope = common::SignWipeOrder(order, home_->key)};
-    row.host_id = home_->store->GetEnrollment(agent.agent_id)->host_id;
-    EXPECT_TRUE(home_->store->PutOrders({row}).ok());
-    return row;
-  }
-
-  static std::string Attestation(const OrderRow& order, const common::Ed25519PrivateKey& key,
-                                 const std::string& extra = "") {
-    common::InTotoStatement statement;
-    statement.predicate_type = std::string(common::kDeletionPredicateType);
-    statement.subjects.push_back({.name = "a.csv", .digest = {{"sha256", std::string(64, 'a')}}});
-    statement.predicate = {{"order_id", order.order_id}, {"nonce", order.nonce_hex},
-                           {"items", nlohmann::json::array()}, {"note", extra}};
-    return common::SerializeDsseEnvelope(common::SignDsse(
-        common::kInTotoPayloadType, common::SerializeStatement(statement), key));
-  }
-
-  grpc::Status Submit(const Agent& agent, const std::string& order_id, const std::string& envelope,
-                      offboard::v1::SubmitAttestationResponse* response) {
-    offboard::v1::SubmitAttestationRequest request;
-    request.set_order_id(order_id);
-    request.set_envelope(envelope);
-    grpc::ClientContext context;
-    auto stub = offboard::v1::AttestationService::NewStub(
-        Channel(agent.tls.private_key_pem, agent.certificate_pem));
-    return stub->Submit(&context, request, response);
-  }
-
-  grpc::Status Decommission(const Agent& agent, const std::string& requested_agent_id,
-                            offboard::v1::DecommissionResponse* response) {
-    offboard::v1::DecommissionRequest request;
-    request.set_agent_id(requested_agent_id);
-    grpc::ClientContext context;
-    auto stub = offboard::v1::OrderService::NewStub(
-        Channel(agent.tls.private_key_pem, agent.certificate_pem));
-    return stub->Decommission(&context, request, response);
-  }
-
-  bool Banned(const Agent& agent) { return home_->store->GetEnrollment(agent.agent_id)->banned; }
-
-  grpc::Status Pull(const Agent& agent, offboard::v1::PullOrdersResponse* response) {
-    grpc::ClientContext context;
-    auto stub = offboard::v1::OrderService::NewStub(
-        Channel(agent.tls.private_key_pem, agent.certificate_pem));
-    return stub->PullOrders(&context, {}, response);
-  }
-
-  testing::TempDir temp_;
-  std::optional<ControllerHome> home_;
-  std::unique_ptr<ControllerServer> server_;
-  std::string ca_pem_;
-  int orders_ = 0;
-};
+using testing_support::Agent;
+using testing_support::ControllerServerTest;
+using testing_support::kNow;
 
 TEST_F(ControllerServerTest, EnrollPullAttestAndVerifyTheReceipt) {
   Agent agent = MustEnroll("vendor-a", "host-1");
