@@ -1,0 +1,142 @@
+// Attestation intake from many threads at once, without gRPC in between, so
+// that ThreadSanitizer sees every lock and handoff (the tsan build runs this;
+// Debian's gRPC is not instrumented). Eight agents submit to their own orders
+// concurrently, each also sends its envelope a second time and tries another
+// agent's order: every honest envelope gets exactly one dense log index, a
+// repeat gets the same receipt, every receipt's inclusion proof verifies
+// against its signed tree head, and every foreign attempt is refused.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/crypto/sha256.h"
+#include "common/dsse/envelope.h"
+#include "common/encoding/hex.h"
+#include "common/intoto/statement.h"
+#include "common/merkle/merkle.h"
+#include "common/signed/signed_messages.h"
+#include "controller/intake/attestation_intake.h"
+#include "controller/store/sqlite_store.h"
+#include "controller/tlog/transparency_log.h"
+#include "tests/support/temp_dir.h"
+
+namespace offboard::controller {
+namespace {
+
+constexpr int64_t kNow = 1800000000;
+constexpr int kAgents = 8;
+constexpr int kOrdersPerAgent = 12;
+
+struct TestAgent {
+  common::AgentIdentity identity;
+  common::Ed25519PrivateKey key = *common::Ed25519PrivateKey::Generate();
+  std::vector<OrderRow> orders;
+};
+
+std::string Attest(const OrderRow& order, const common::Ed25519PrivateKey& key) {
+  common::InTotoStatement statement;
+  statement.predicate_type = std::string(common::kDeletionPredicateType);
+  statement.subjects.push_back({.name = "a.csv", .digest = {{"sha256", std::string(64, 'a')}}});
+  statement.predicate = {{"order_id", order.order_id}, {"nonce", order.nonce_hex},
+                         {"items", nlohmann::json::array()}};
+  return common::SerializeDsseEnvelope(
+      common::SignDsse(common::kInTotoPayloadType, common::SerializeStatement(statement), key));
+}
+
+common::MerkleHash HashFromHex(const std::string& hex) {
+  const auto bytes = *common::HexDecode(hex);
+  common::MerkleHash hash{};
+  std::copy(bytes.begin(), bytes.end(), hash.begin());
+  return hash;
+}
+
+TEST(AttestationIntakeConcurrencyTest, ManyAgentsAtOnceGetDenseVerifiableReceipts) {
+  testing::TempDir temp;
+  auto store = *OpenSqliteStore(temp.path() / "controller.db");
+  const auto controller_key = *common::Ed25519PrivateKey::Generate();
+  auto log = *TransparencyLog::Open(*store, *common::Ed25519PrivateKey::FromPem(controller_key.ToPem()));
+  AttestationIntake intake(*store, *log);
+
+  std::vector<TestAgent> agents(kAgents);
+  for (int a = 0; a < kAgents; ++a) {
+    TestAgent& agent = agents[a];
+    const std::string host = "host-" + std::to_string(a);
+    const std::string token = "token-" + host;
+    ASSERT_TRUE(store
+                    ->PutToken({.token_sha256_hex = common::DigestHex(common::Sha256Of(token)),
+                                .vendor_id = "vendor-a", .host_id = host, .created_at = kNow,
+                                .expires_at = kNow + 60, .used = false})
+                    .ok());
+    Enrollment enrollment;
+    enrollment.agent_id = "agent-" + std::to_string(a);
+    enrollment.attestation_public_key_pem = agent.key.PublicKey().ToPem();
+    enrollment.attestation_key_id = agent.key.PublicKey().KeyId();
+    const auto enrolled = store->ConsumeTokenAndEnroll(
+        common::DigestHex(common::Sha256Of(token)), kNow, enrollment);
+    ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+    agent.identity = {"vendor-a", host, enrollment.agent_id};
+    for (int o = 0; o < kOrdersPerAgent; ++o) {
+      const std::string id = "order-" + std::to_string(a) + "-" + std::to_string(o);
+      agent.orders.push_back({.order_id = id, .contract_id = "c-1", .vendor_id = "vendor-a",
+                              .host_id = host, .agent_id = enrollment.agent_id,
+                              .nonce_hex = common::DigestHex(common::Sha256Of(id)),
+                              .policy_name = "p", .issued_at = kNow, .expires_at = kNow + 600,
+                              .envelope = "{}"});
+    }
+    ASSERT_TRUE(store->PutOrders(agent.orders).ok());
+  }
+
+  std::mutex mutex;
+  std::vector<std::pair<std::string, offboard::v1::Receipt>> receipts;  // guarded by mutex
+  std::vector<std::thread> threads;
+  for (int a = 0; a < kAgents; ++a) {
+    threads.emplace_back([&, a] {
+      const TestAgent& agent = agents[a];
+      const TestAgent& neighbour = agents[(a + 1) % kAgents];
+      for (const OrderRow& order : agent.orders) {
+        const std::string envelope = Attest(order, agent.key);
+        const auto receipt = intake.Accept(agent.identity, order.order_id, envelope, kNow);
+        ASSERT_TRUE(receipt.ok()) << receipt.status();
+        const auto again = intake.Accept(agent.identity, order.order_id, envelope, kNow);
+        ASSERT_TRUE(again.ok()) << again.status();
+        EXPECT_EQ(again->log_index(), receipt->log_index());
+        // The neighbour's order with this agent's key and identity: refused.
+        const OrderRow& foreign = neighbour.orders[&order - agent.orders.data()];
+        EXPECT_EQ(intake.Accept(agent.identity, foreign.order_id, Attest(foreign, agent.key), kNow)
+                      .status()
+                      .code(),
+                  absl::StatusCode::kPermissionDenied);
+        std::lock_guard<std::mutex> lock(mutex);
+        receipts.emplace_back(envelope, *receipt);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  ASSERT_EQ(receipts.size(), static_cast<size_t>(kAgents * kOrdersPerAgent));
+  std::set<uint64_t> indexes;
+  for (const auto& [envelope, receipt] : receipts) {
+    EXPECT_TRUE(indexes.insert(receipt.log_index()).second) << "index given twice";
+    const auto head = common::VerifyTreeHead(receipt.signed_tree_head(), controller_key.PublicKey());
+    ASSERT_TRUE(head.ok()) << head.status();
+    std::vector<common::MerkleHash> proof;
+    for (const std::string& hex : receipt.inclusion_proof_hex()) proof.push_back(HashFromHex(hex));
+    EXPECT_TRUE(common::VerifyInclusion(common::LeafHash(std::string_view(envelope)),
+                                        receipt.log_index(), head->tree_size(), proof,
+                                        HashFromHex(head->root_hash_hex()))
+                    .ok())
+        << "index " << receipt.log_index();
+  }
+  EXPECT_EQ(*indexes.begin(), 0u);
+  EXPECT_EQ(*indexes.rbegin(), receipts.size() - 1);
+  EXPECT_EQ(*store->LogSize(), receipts.size());
+  EXPECT_EQ(*store->IntegrityCheck(), "ok");
+}
+
+}  // namespace
+}  // namespace offboard::controller
