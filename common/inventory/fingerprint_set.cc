@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/encoding/hex.h"
@@ -246,11 +247,50 @@ absl::StatusOr<std::vector<uint8_t>> HmacKey(const Json& object, const ErrorRepo
   return key;
 }
 
+// libstdc++'s std::regex reads the number of a back-reference or of a {m,n}
+// repetition into a long without checking for overflow (undefined behaviour,
+// found by fingerprint_set_fuzz), and the scanner's RE2 has no
+// back-references at all. So, before std::regex sees the pattern: no
+// backslash before a digit, and no repetition count above 1000. Empty when
+// the pattern passes, otherwise what is wrong.
+std::string RegexNumberProblem(absl::string_view pattern) {
+  constexpr uint64_t kMaxRepetition = 1000;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      if (absl::ascii_isdigit(static_cast<unsigned char>(pattern[i + 1]))) {
+        return absl::StrCat("back-references and octal escapes (\\", pattern.substr(i + 1, 1),
+                            " at byte ", i, ") are not supported");
+      }
+      ++i;  // an escaped character, '{' included
+      continue;
+    }
+    if (c != '{') continue;
+    uint64_t value = 0;
+    for (size_t j = i + 1; j < pattern.size() && pattern[j] != '}'; ++j) {
+      if (pattern[j] == ',') {
+        value = 0;
+      } else if (absl::ascii_isdigit(static_cast<unsigned char>(pattern[j]))) {
+        value = value * 10 + static_cast<uint64_t>(pattern[j] - '0');
+        if (value > kMaxRepetition) {
+          return absl::StrCat("a repetition count above ", kMaxRepetition, " at byte ", i);
+        }
+      } else {
+        break;  // not a repetition: a literal '{'
+      }
+    }
+  }
+  return "";
+}
+
 absl::StatusOr<std::string> IdentifierRegex(const Json& object, const ErrorReporter& reporter) {
   OFFBOARD_ASSIGN_OR_RETURN(std::string pattern, NonEmptyString(object, "identifier", reporter));
   if (pattern.size() > kMaxIdentifierRegexBytes) {
     return reporter.FieldError("identifier", absl::StrCat("longer than ", kMaxIdentifierRegexBytes,
                                                           " bytes (", pattern.size(), ")"));
+  }
+  if (const std::string problem = RegexNumberProblem(pattern); !problem.empty()) {
+    return reporter.FieldError("identifier", problem);
   }
   try {
     const std::regex compiled(pattern, std::regex::ECMAScript);

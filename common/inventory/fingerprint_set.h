@@ -55,9 +55,10 @@ struct FingerprintSet {
 // for malformed JSON (naming the byte position), a non-object, a missing,
 // unknown or repeated key, a value of the wrong type, an empty dataset_id, an
 // hmac_key that is not hex or shorter than kMinFingerprintKeyBytes, an
-// identifier longer than
-// kMaxIdentifierRegexBytes or that std::regex (ECMAScript) rejects, a min_matches below 1 or
-// above the number of distinct digests (such a set could never match), no
+// identifier longer than kMaxIdentifierRegexBytes, with a back-reference or
+// octal escape (a backslash before a digit) or a repetition count above 1000,
+// or that std::regex (ECMAScript) rejects, a min_matches below 1 or above the
+// number of distinct digests (such a set could never match), no
 // digests, or a digest that is not 64 hex digits ("field 'digests[17]'").
 // Hex may be in either case. With several problems, the first in this list is
 // reported, wherever it is in the file.

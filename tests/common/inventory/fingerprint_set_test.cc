@@ -149,6 +149,19 @@ TEST(FingerprintSetTest, RejectsBadIdentifier) {
               HasSubstr("fp.json: field 'identifier': must not be empty"));
   EXPECT_THAT(ErrorOf(With("identifier", nullptr)),
               HasSubstr("fp.json: field 'identifier': expected a string, got null"));
+  // Found by fingerprint_set_fuzz: libstdc++ overflows a long reading these
+  // numbers; RE2, which scans, has no back-references anyway.
+  EXPECT_THAT(ErrorOf(With("identifier", "B\\9999999999999999999999999")),
+              HasSubstr("field 'identifier': back-references and octal escapes (\\9 at byte 1)"));
+  EXPECT_THAT(ErrorOf(With("identifier", "(a)\\1")), HasSubstr("back-references"));
+  EXPECT_THAT(ErrorOf(With("identifier", "[0-9]{1,99999999999999999999}")),
+              HasSubstr("field 'identifier': a repetition count above 1000 at byte 5"));
+  EXPECT_THAT(ErrorOf(With("identifier", "x{1001}")), HasSubstr("a repetition count above 1000"));
+  // Escaped braces and digits after other escapes are plain text.
+  for (const char* fine : {"\\{99999999999\\}", "ID-\\d{8}", "[0-9]{1000}", "\\bA{2,3}"}) {
+    const Json json = With("identifier", fine);
+    EXPECT_TRUE(ParseFingerprintSet(json.dump(), "fp.json").ok()) << fine;
+  }
 }
 
 TEST(FingerprintSetTest, RejectsBadMinMatches) {
