@@ -63,6 +63,12 @@ absl::StatusOr<std::vector<WipeItem>> WipeEngine::Execute(const WipePlan& plan,
   // name of the same inode (a hard link) finds an empty file afterwards.
   std::map<std::pair<uint64_t, uint64_t>, size_t> destroyed;
   std::vector<TargetOutcome> outcomes(plan.targets.size());
+  names_in_plan_.clear();
+  for (const WipeTarget& target : plan.targets) {
+    if (target.action == WipeAction::kWipeFile) {
+      ++names_in_plan_[{target.identity.device, target.identity.inode}];
+    }
+  }
   for (size_t t = 0; t < plan.targets.size(); ++t) {
     const WipeTarget& target = plan.targets[t];
     const std::pair<uint64_t, uint64_t> inode = {target.identity.device, target.identity.inode};
@@ -200,6 +206,16 @@ absl::StatusOr<TargetOutcome> WipeEngine::WipeWholeFile(const WipeRoot& root,
       outcome.method = "none";
       outcome.reason = std::string(unchanged.message());
       return outcome;
+    }
+    // Overwriting an inode changes every name it has. A name the plan does
+    // not cover may be outside the roots, where nothing may be touched.
+    const uint64_t names = names_in_plan_[{target.identity.device, target.identity.inode}];
+    if (static_cast<uint64_t>(file->st.st_nlink) > names) {
+      return MakeOutcome(
+          ItemStatus::kNeedsReview, "none",
+          absl::StrCat(target.path, ": the file has ", file->st.st_nlink, " hard links but only ",
+                       names, " of them were found below the wipe roots; overwriting it would "
+                       "change the others, which may be outside the roots, so it was left alone"));
     }
     OFFBOARD_ASSIGN_OR_RETURN(StorageFacts storage, ProbeStorage(file->fd.get()));
     OFFBOARD_RETURN_IF_ERROR(journal({{"step", "probe"}, {"storage", StorageFactsToJson(storage)}}));

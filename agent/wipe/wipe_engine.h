@@ -17,6 +17,7 @@
 #define OFFBOARD_AGENT_WIPE_WIPE_ENGINE_H_
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -88,6 +89,10 @@ class WipeEngine {
   const offboard::v1::WipePolicy& policy_;
   const FingerprintIndex* fingerprints_;
   bool cross_mounts_;
+  // For the plan being executed: how many whole-file targets name each
+  // (device, inode). An inode with more names than that has a hard link the
+  // plan does not cover, possibly outside the roots, and is not overwritten.
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> names_in_plan_;
 };
 
 }  // namespace offboard::agent

@@ -174,6 +174,20 @@ TEST_F(WipeEngineTest, HardLinksAreOverwrittenOnceAndEveryNameRemoved) {
   EXPECT_TRUE(Listing(root_ / "dir").empty());
 }
 
+TEST_F(WipeEngineTest, AHardLinkLeadingOutOfTheRootIsLeftAlone) {
+  // The same inode named inside the root and outside it: overwriting it
+  // through the inside name would change the outside file.
+  const auto outside = temp_.WriteFile("outside/keep.csv", std::string(5000, 'B'));
+  ASSERT_EQ(::link(outside.c_str(), (root_ / "dir/link.csv").c_str()), 0);
+  const auto policy = TestPolicy();
+  const auto items = Execute(PlanWipe({ExactFinding(root_ / "dir/link.csv")}, policy), policy);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].outcome.status, ItemStatus::kNeedsReview);
+  EXPECT_THAT(items[0].outcome.reason, HasSubstr("2 hard links but only 1 of them"));
+  EXPECT_EQ(*common::ReadFileToString(outside), std::string(5000, 'B'));
+  EXPECT_EQ(*common::ReadFileToString(root_ / "dir/link.csv"), std::string(5000, 'B'));
+}
+
 TEST_F(WipeEngineTest, RewritesAnArchiveWithoutTheBankMember) {
   temp_.WriteFile("src/bank.csv", std::string(3000, 'B'));
   temp_.WriteFile("src/keep.txt", "vendor's own");
