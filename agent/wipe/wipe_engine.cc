@@ -66,7 +66,7 @@ absl::StatusOr<std::vector<WipeItem>> WipeEngine::Execute(const WipePlan& plan,
   names_in_plan_.clear();
   for (const WipeTarget& target : plan.targets) {
     if (target.action == WipeAction::kWipeFile) {
-      ++names_in_plan_[{target.identity.device, target.identity.inode}];
+      names_in_plan_[{target.identity.device, target.identity.inode}].push_back(target.path);
     }
   }
   for (size_t t = 0; t < plan.targets.size(); ++t) {
@@ -153,6 +153,22 @@ absl::StatusOr<TargetOutcome> WipeEngine::RemoveOtherName(const WipeTarget& targ
   return outcome;
 }
 
+uint64_t WipeEngine::NamesBelowRoots(const ConfinedFile& file) {
+  uint64_t names = 0;
+  const auto planned = names_in_plan_.find(
+      {static_cast<uint64_t>(file.st.st_dev), static_cast<uint64_t>(file.st.st_ino)});
+  if (planned == names_in_plan_.end()) return 0;
+  for (const std::string& path : planned->second) {
+    const WipeRoot* root = FindRoot(roots_, path);
+    if (root == nullptr) continue;
+    absl::StatusOr<ConfinedFile> name = root->OpenFile(path, O_RDONLY, cross_mounts_);
+    if (name.ok() && name->st.st_dev == file.st.st_dev && name->st.st_ino == file.st.st_ino) {
+      ++names;
+    }
+  }
+  return names;
+}
+
 absl::Status WipeEngine::CheckUnchanged(const WipeTarget& target, const ConfinedFile& file) {
   const FileIdentity& was = target.identity;
   const int64_t mtime_ns =
@@ -209,7 +225,7 @@ absl::StatusOr<TargetOutcome> WipeEngine::WipeWholeFile(const WipeRoot& root,
     }
     // Overwriting an inode changes every name it has. A name the plan does
     // not cover may be outside the roots, where nothing may be touched.
-    const uint64_t names = names_in_plan_[{target.identity.device, target.identity.inode}];
+    const uint64_t names = file->st.st_nlink > 1 ? NamesBelowRoots(*file) : 1;
     if (static_cast<uint64_t>(file->st.st_nlink) > names) {
       return MakeOutcome(
           ItemStatus::kNeedsReview, "none",

@@ -89,10 +89,12 @@ class WipeEngine {
   const offboard::v1::WipePolicy& policy_;
   const FingerprintIndex* fingerprints_;
   bool cross_mounts_;
-  // For the plan being executed: how many whole-file targets name each
-  // (device, inode). An inode with more names than that has a hard link the
-  // plan does not cover, possibly outside the roots, and is not overwritten.
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> names_in_plan_;
+  // For the plan being executed: the whole-file targets naming each (device,
+  // inode). An inode with more links than those of its names that open below
+  // the roots (no mount crossed: a bind mount can show an outside file below
+  // a root) has a name outside the roots, and is not overwritten.
+  std::map<std::pair<uint64_t, uint64_t>, std::vector<std::string>> names_in_plan_;
+  uint64_t NamesBelowRoots(const ConfinedFile& file);
 };
 
 }  // namespace offboard::agent

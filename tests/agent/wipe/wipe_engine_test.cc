@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -186,6 +187,26 @@ TEST_F(WipeEngineTest, AHardLinkLeadingOutOfTheRootIsLeftAlone) {
   EXPECT_THAT(items[0].outcome.reason, HasSubstr("2 hard links but only 1 of them"));
   EXPECT_EQ(*common::ReadFileToString(outside), std::string(5000, 'B'));
   EXPECT_EQ(*common::ReadFileToString(root_ / "dir/link.csv"), std::string(5000, 'B'));
+}
+
+TEST_F(WipeEngineTest, AHardLinkOutIsLeftAloneEvenWhenABindMountShowsItsOtherName) {
+  if (::geteuid() != 0) GTEST_SKIP() << "bind mounts need root";
+  // Found by tests/soak/adversarial_wipe.py: outside/ bind-mounted below the
+  // root shows the outside name of the inode below the root too (same
+  // device), so counting the plan's names alone let the overwrite through.
+  const auto outside = temp_.WriteFile("outside/keep.csv", std::string(5000, 'B'));
+  ASSERT_EQ(::link(outside.c_str(), (root_ / "dir/link.csv").c_str()), 0);
+  fs::create_directories(root_ / "mnt");
+  ASSERT_EQ(::mount(outside.parent_path().c_str(), (root_ / "mnt").c_str(), nullptr, MS_BIND, nullptr), 0);
+  const auto policy = TestPolicy();
+  const auto items = Execute(
+      PlanWipe({ExactFinding(root_ / "dir/link.csv"), ExactFinding(root_ / "mnt/keep.csv")}, policy),
+      policy);
+  ::umount2((root_ / "mnt").c_str(), MNT_DETACH);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].outcome.status, ItemStatus::kNeedsReview) << items[0].outcome.reason;
+  EXPECT_NE(items[1].outcome.status, ItemStatus::kWiped) << items[1].outcome.reason;
+  EXPECT_EQ(*common::ReadFileToString(outside), std::string(5000, 'B'));
 }
 
 TEST_F(WipeEngineTest, RewritesAnArchiveWithoutTheBankMember) {
