@@ -18,7 +18,7 @@ status=0
 "$fuzzer" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -max_len=65536 \
   -print_final_stats=1 -artifact_prefix="$findings/" "$@" "$scratch" "$seeds" 2>"$findings/last-run.log" || status=$?
 # libFuzzer is chatty; keep the summary and anything that went wrong.
-grep -E "^(stat::|Done|INFO: seed corpus|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)|property violated|ERROR" \
+grep -E "^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|Done|INFO: seed corpus|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)|property violated|ERROR" \
   "$findings/last-run.log" | head -40 || true
 if ((status != 0)); then
   echo "run_fuzzer: $(basename "$fuzzer") failed with exit $status; the last lines:" >&2

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Long fuzz runs, outside CI: each target of the fuzz build runs RUNS
+# executions (default 10 million) from its seed corpus, one after another,
+# and a table of executions, time, speed, peak memory and result is printed.
+# Crashing inputs are kept under build/fuzz/tests/fuzz/findings/<target>/.
+#
+#   tests/soak/fuzz_long.sh [RUNS] [TARGET...]
+#
+# Builds the fuzz build first (clang; scripts/install-deps.sh installs it).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+runs=${1:-10000000}
+shift || true
+dir="$repo/build/fuzz"
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/offboard-ccache}
+CC=clang CXX=clang++ cmake -S "$repo" -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOFFBOARD_FUZZ=ON >/dev/null
+cmake --build "$dir" -j "${OFFBOARD_JOBS:-2}" --target offboard_fuzzers >/dev/null
+
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  targets=(inventory_csv_fuzz fingerprint_set_fuzz policy_fuzz dsse_fuzz intoto_fuzz
+           archive_member_fuzz evidence_package_fuzz)
+fi
+
+printf '%-24s %12s %9s %9s %8s  %s\n' target executions seconds exec/s rss_mb result
+failed=0
+for t in "${targets[@]}"; do
+  findings="$dir/tests/fuzz/findings/$t"
+  start=$(date +%s)
+  result=ok
+  bash "$repo/tests/fuzz/run_fuzzer.sh" "$dir/tests/fuzz/$t" "$repo/tests/fuzz/corpus/$t" \
+    "$findings" 0 -runs="$runs" >/dev/null 2>&1 || { result="FAILED (see $findings)"; failed=1; }
+  seconds=$(($(date +%s) - start))
+  log="$findings/last-run.log"
+  executed=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
+  rss=$(awk '/stat::peak_rss_mb/ {print $2}' "$log")
+  printf '%-24s %12s %9s %9s %8s  %s\n' "$t" "${executed:-?}" "$seconds" \
+    "$(( ${executed:-0} / (seconds > 0 ? seconds : 1) ))" "${rss:-?}" "$result"
+done
+exit "$failed"
