@@ -10,6 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/json/duplicate_keys.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {
@@ -112,6 +113,8 @@ absl::StatusOr<DsseEnvelope> ParseDsseEnvelope(absl::string_view json) {
   if (ThreadParser().parse(json.data(), json.size()).get(document) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("DSSE envelope: not valid JSON");
   }
+  // Two "payload"s could be read one way here and another way elsewhere.
+  OFFBOARD_RETURN_IF_ERROR(CheckNoDuplicateKeys(document, "DSSE envelope"));
   simdjson::dom::object top;
   if (document.get_object().get(top) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("DSSE envelope: top level must be a JSON object");

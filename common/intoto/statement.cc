@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/encoding/hex.h"
+#include "common/json/duplicate_keys.h"
 #include "common/json/json_tree.h"
 #include "common/status/status_macros.h"
 
@@ -48,7 +49,7 @@ absl::StatusOr<InTotoSubject> ParseSubject(SimdView entry, const std::string& wh
       status = Invalid(field, absl::StrCat("expected ", 2 * length, " lowercase hex digits"));
       return;
     }
-    subject.digest[algorithm] = hex;  // a repeated algorithm: the last one, as JSON parsers do
+    subject.digest[algorithm] = hex;  // each algorithm once: repeated keys were refused
   });
   if (!status.ok()) return status;
   return subject;
@@ -77,6 +78,8 @@ absl::StatusOr<InTotoStatementView> ParseStatementView(std::string_view json,
   if (parser.parse(json.data(), json.size()).get(parsed) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("in-toto statement: not valid JSON");
   }
+  // A repeated key could be read one way here and another way by a verifier.
+  OFFBOARD_RETURN_IF_ERROR(CheckNoDuplicateKeys(parsed, "in-toto statement"));
   const SimdView document(parsed);
   if (!document.is_object()) {
     return absl::InvalidArgumentError("in-toto statement: top level must be a JSON object");

@@ -166,6 +166,11 @@ TEST_F(DsseTest, MalformedEnvelopesNameTheField) {
        "signatures[0]: field 'keyid' must be a string"},
       {R"({"payload":"","payloadType":"t","signatures":["x"]})",
        "signatures[0]: must be an object"},
+      // Readers disagree on which of two equal keys counts: refused.
+      {R"({"payload":"","payload":"e30=","payloadType":"t","signatures":[]})",
+       "DSSE envelope: key \"payload\" appears twice in the top level"},
+      {R"({"payload":"","payloadType":"t","signatures":[{"sig":"AAAA","sig":"BBBB"}]})",
+       "key \"sig\" appears twice in signatures[0]"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.json);

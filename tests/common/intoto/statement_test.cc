@@ -38,6 +38,36 @@ TEST(StatementTest, IgnoresUnknownFields) {
   EXPECT_TRUE(parsed->predicate.empty());
 }
 
+TEST(StatementTest, RefusesARepeatedKeyAnywhereNamingWhere) {
+  const std::string head = std::string(R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":")") +
+                           kDigest + R"("}}],"predicateType":"p",)";
+  struct Case {
+    std::string json;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {head + R"("predicate":{"order_id":"a","order_id":"b"}})",
+       "in-toto statement: key \"order_id\" appears twice in predicate"},
+      {head + R"("predicate":{"items":[{"path":"x"},{"path":"x","path":"y"}]}})",
+       "key \"path\" appears twice in predicate.items[1]"},
+      {head + R"("predicateType":"q"})", "key \"predicateType\" appears twice in the top level"},
+      {head + R"("predicate":{"":1,"":2}})", "key \"\" appears twice in predicate"},
+  };
+  simdjson::dom::parser parser;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.json);
+    const auto tree = ParseStatement(c.json);
+    ASSERT_FALSE(tree.ok());
+    EXPECT_EQ(tree.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(tree.status().message(), HasSubstr(c.message));
+    const auto view = ParseStatementView(c.json, parser);
+    ASSERT_FALSE(view.ok());
+    EXPECT_THAT(view.status().message(), HasSubstr(c.message));
+  }
+  // The same key in different objects is fine.
+  EXPECT_TRUE(ParseStatement(head + R"("predicate":{"a":{"k":1},"b":{"k":2}}})").ok());
+}
+
 TEST(StatementTest, RejectsMalformedStatementsNamingTheField) {
   const std::string good_subject =
       std::string(R"([{"name":"a","digest":{"sha256":")") + kDigest + R"("}}])";
