@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <map>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -65,7 +67,7 @@ absl::StatusOr<std::vector<WipeItem>> WipeEngine::Execute(const WipePlan& plan,
   std::vector<TargetOutcome> outcomes(plan.targets.size());
   names_in_plan_.clear();
   for (const WipeTarget& target : plan.targets) {
-    if (target.action == WipeAction::kWipeFile) {
+    if (target.action != WipeAction::kReportOnly) {
       names_in_plan_[{target.identity.device, target.identity.inode}].push_back(target.path);
     }
   }
@@ -154,19 +156,34 @@ absl::StatusOr<TargetOutcome> WipeEngine::RemoveOtherName(const WipeTarget& targ
 }
 
 uint64_t WipeEngine::NamesBelowRoots(const ConfinedFile& file) {
-  uint64_t names = 0;
   const auto planned = names_in_plan_.find(
       {static_cast<uint64_t>(file.st.st_dev), static_cast<uint64_t>(file.st.st_ino)});
   if (planned == names_in_plan_.end()) return 0;
+  // Distinct directory entries: two roots (or two paths) can reach one entry.
+  std::set<std::tuple<dev_t, ino_t, std::string>> entries;
   for (const std::string& path : planned->second) {
     const WipeRoot* root = FindRoot(roots_, path);
     if (root == nullptr) continue;
     absl::StatusOr<ConfinedFile> name = root->OpenFile(path, O_RDONLY, cross_mounts_);
-    if (name.ok() && name->st.st_dev == file.st.st_dev && name->st.st_ino == file.st.st_ino) {
-      ++names;
+    struct stat dir {};
+    if (name.ok() && name->st.st_dev == file.st.st_dev && name->st.st_ino == file.st.st_ino &&
+        ::fstat(name->dir.get(), &dir) == 0) {
+      entries.emplace(dir.st_dev, dir.st_ino, name->name);
     }
   }
-  return names;
+  return entries.size();
+}
+
+std::optional<TargetOutcome> WipeEngine::LinkedOutsideRoots(const WipeTarget& target,
+                                                            const ConfinedFile& file) {
+  if (file.st.st_nlink <= 1) return std::nullopt;
+  const uint64_t names = NamesBelowRoots(file);
+  if (static_cast<uint64_t>(file.st.st_nlink) <= names) return std::nullopt;
+  return MakeOutcome(
+      ItemStatus::kNeedsReview, "none",
+      absl::StrCat(target.path, ": the file has ", file.st.st_nlink, " hard links but only ", names,
+                   " of them were found below the wipe roots; changing it would change the "
+                   "others, which may be outside the roots, so it was left alone"));
 }
 
 absl::Status WipeEngine::CheckUnchanged(const WipeTarget& target, const ConfinedFile& file) {
@@ -223,16 +240,7 @@ absl::StatusOr<TargetOutcome> WipeEngine::WipeWholeFile(const WipeRoot& root,
       outcome.reason = std::string(unchanged.message());
       return outcome;
     }
-    // Overwriting an inode changes every name it has. A name the plan does
-    // not cover may be outside the roots, where nothing may be touched.
-    const uint64_t names = file->st.st_nlink > 1 ? NamesBelowRoots(*file) : 1;
-    if (static_cast<uint64_t>(file->st.st_nlink) > names) {
-      return MakeOutcome(
-          ItemStatus::kNeedsReview, "none",
-          absl::StrCat(target.path, ": the file has ", file->st.st_nlink, " hard links but only ",
-                       names, " of them were found below the wipe roots; overwriting it would "
-                       "change the others, which may be outside the roots, so it was left alone"));
-    }
+    if (std::optional<TargetOutcome> linked = LinkedOutsideRoots(target, *file)) return *linked;
     OFFBOARD_ASSIGN_OR_RETURN(StorageFacts storage, ProbeStorage(file->fd.get()));
     OFFBOARD_RETURN_IF_ERROR(journal({{"step", "probe"}, {"storage", StorageFactsToJson(storage)}}));
     absl::StatusOr<DestroyOutcome> destroyed =

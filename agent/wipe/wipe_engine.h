@@ -89,12 +89,17 @@ class WipeEngine {
   const offboard::v1::WipePolicy& policy_;
   const FingerprintIndex* fingerprints_;
   bool cross_mounts_;
-  // For the plan being executed: the whole-file targets naming each (device,
-  // inode). An inode with more links than those of its names that open below
-  // the roots (no mount crossed: a bind mount can show an outside file below
-  // a root) has a name outside the roots, and is not overwritten.
+  // For the plan being executed (Execute is not reentrant): the targets that
+  // change a file, by the (device, inode) they name. An inode with more links
+  // than the distinct directory entries of those names that open below the
+  // roots (no mount crossed: a bind mount can show an outside file below a
+  // root) has a name outside the roots; overwriting or rewriting it in place
+  // would change that name, so it is left alone.
   std::map<std::pair<uint64_t, uint64_t>, std::vector<std::string>> names_in_plan_;
   uint64_t NamesBelowRoots(const ConfinedFile& file);
+  // A needs_review outcome when `file` has a hard link outside the roots.
+  std::optional<TargetOutcome> LinkedOutsideRoots(const WipeTarget& target,
+                                                  const ConfinedFile& file);
 };
 
 }  // namespace offboard::agent

@@ -147,6 +147,9 @@ absl::StatusOr<TargetOutcome> WipeEngine::RewriteAndWipe(const WipeRoot& root,
   if (absl::Status unchanged = CheckUnchanged(target, *file); !unchanged.ok()) {
     return MakeOutcome(ItemStatus::kNeedsReview, "none", std::string(unchanged.message()));
   }
+  // The old inode is destroyed in place after the rewrite: not when another
+  // name of it may be outside the roots.
+  if (std::optional<TargetOutcome> linked = LinkedOutsideRoots(target, *file)) return *linked;
   if (!archive && fingerprints_ == nullptr) {
     return MakeOutcome(ItemStatus::kFailed, method,
                    absl::StrCat(target.path, ": redaction needs the dataset's fingerprints"));

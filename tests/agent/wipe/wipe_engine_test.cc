@@ -197,16 +197,39 @@ TEST_F(WipeEngineTest, AHardLinkOutIsLeftAloneEvenWhenABindMountShowsItsOtherNam
   const auto outside = temp_.WriteFile("outside/keep.csv", std::string(5000, 'B'));
   ASSERT_EQ(::link(outside.c_str(), (root_ / "dir/link.csv").c_str()), 0);
   fs::create_directories(root_ / "mnt");
-  ASSERT_EQ(::mount(outside.parent_path().c_str(), (root_ / "mnt").c_str(), nullptr, MS_BIND, nullptr), 0);
+  ASSERT_EQ(
+      ::mount(outside.parent_path().c_str(), (root_ / "mnt").c_str(), nullptr, MS_BIND, nullptr),
+      0);
   const auto policy = TestPolicy();
-  const auto items = Execute(
-      PlanWipe({ExactFinding(root_ / "dir/link.csv"), ExactFinding(root_ / "mnt/keep.csv")}, policy),
-      policy);
+  const auto items = Execute(PlanWipe({ExactFinding(root_ / "dir/link.csv"),
+                                       ExactFinding(root_ / "mnt/keep.csv")},
+                                      policy),
+                             policy);
   ::umount2((root_ / "mnt").c_str(), MNT_DETACH);
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].outcome.status, ItemStatus::kNeedsReview) << items[0].outcome.reason;
   EXPECT_NE(items[1].outcome.status, ItemStatus::kWiped) << items[1].outcome.reason;
   EXPECT_EQ(*common::ReadFileToString(outside), std::string(5000, 'B'));
+}
+
+TEST_F(WipeEngineTest, AnArchiveHardLinkedFromOutsideIsNotRewritten) {
+  // The rewrite destroys the old inode in place: the outside name would lose it.
+  temp_.WriteFile("src/bank.csv", std::string(3000, 'B'));
+  temp_.WriteFile("src/keep.txt", "vendor's own");
+  const fs::path outside = temp_.path() / "outside/backup.tar";
+  fs::create_directories(outside.parent_path());
+  const std::string command = "tar -cf '" + outside.string() + "' -C '" +
+                              (temp_.path() / "src").string() + "' bank.csv keep.txt";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const std::string before = *common::ReadFileToString(outside);
+  ASSERT_EQ(::link(outside.c_str(), (root_ / "dir/backup.tar").c_str()), 0);
+  const auto policy = TestPolicy();
+  const auto items =
+      Execute(PlanWipe({ExactFinding(root_ / "dir/backup.tar", {"bank.csv"})}, policy), policy);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].outcome.status, ItemStatus::kNeedsReview) << items[0].outcome.reason;
+  EXPECT_THAT(items[0].outcome.reason, HasSubstr("hard links"));
+  EXPECT_EQ(*common::ReadFileToString(outside), before);
 }
 
 TEST_F(WipeEngineTest, RewritesAnArchiveWithoutTheBankMember) {
