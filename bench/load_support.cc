@@ -58,6 +58,10 @@ std::shared_ptr<grpc::Channel> Channel(int port, const std::string& ca_pem, cons
   args.SetMaxSendMessageSize(16 << 20);
   // One TCP connection per client, as separate agent hosts would have.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Back soon after a controller restart (the crash bench kills it often).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(tls),
                                    args);
 }
@@ -287,7 +291,8 @@ absl::StatusOr<LoadSetup> PrepareLoad(const boost::filesystem::path& home_dir,
         Enroll(*setup.home, setup.server->port(), setup.ca_pem, now, setup.agents[i]));
   }
   OFFBOARD_RETURN_IF_ERROR(setup.home->store->ImportInventory(Inventory(), {}).status());
-  OFFBOARD_ASSIGN_OR_RETURN(offboard::v1::WipePolicy policy, common::LoadWipePolicy(options.policy));
+  OFFBOARD_ASSIGN_OR_RETURN(offboard::v1::WipePolicy policy,
+                            common::LoadWipePolicy(options.policy));
   OFFBOARD_ASSIGN_OR_RETURN(
       std::vector<OrderRow> orders,
       IssueOrders(*setup.home, setup.agents, options.attestations, policy, now));

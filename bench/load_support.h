@@ -93,7 +93,7 @@ struct LoadSetup {
   std::unique_ptr<ControllerHome> home;
   std::unique_ptr<ControllerServer> server;  // running on 127.0.0.1:server->port()
   std::string ca_pem;
-  std::vector<Agent> agents;             // one per client
+  std::vector<Agent> agents;              // one per client
   std::vector<std::vector<Work>> shares;  // client c's attestations, in order
 };
 
