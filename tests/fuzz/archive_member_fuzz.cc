@@ -71,8 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         OFFBOARD_FUZZ_CHECK(stream.member.size() <= limits.max_depth + 1,
                             "a member deeper than the depth limit");
-        OFFBOARD_FUZZ_CHECK(stream.size <= limits.max_archive_bytes || stream.member.empty(),
-                            "a member over the archive limit");
+        OFFBOARD_FUZZ_CHECK(stream.size <= limits.max_member_bytes || stream.member.empty(),
+                            "a member over the member limit");
         for (const auto& match : stream.derived) {
           OFFBOARD_FUZZ_CHECK(match.records_matched >= 3 && match.records_matched <= 10,
                               "a derived match outside what the set can give");

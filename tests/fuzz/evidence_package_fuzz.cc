@@ -23,8 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         OFFBOARD_FUZZ_CHECK(member.ordinal == expected_ordinal++, "members out of order");
         OFFBOARD_FUZZ_CHECK(offboard::common::CheckMemberName(member.name).ok(),
                             "handed over a member with a bad name: " + member.name);
-        OFFBOARD_FUZZ_CHECK(names.insert(member.name).second, "a member handed over twice: " + member.name);
-        OFFBOARD_FUZZ_CHECK(member.bytes.size() <= limits.max_member_bytes, "a member over the limit");
+        OFFBOARD_FUZZ_CHECK(names.insert(member.name).second,
+                            "a member handed over twice: " + member.name);
+        OFFBOARD_FUZZ_CHECK(member.bytes.size() <= limits.max_member_bytes,
+                            "a member over the limit");
         total += member.bytes.size();
         OFFBOARD_FUZZ_CHECK(total <= limits.max_total_bytes, "members over the total limit");
         OFFBOARD_FUZZ_CHECK(names.size() <= limits.max_members, "more members than the limit");

@@ -16,10 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   OFFBOARD_FUZZ_CHECK(!set->digests.empty(), "accepted no digests");
   OFFBOARD_FUZZ_CHECK(set->min_matches >= 1 && set->min_matches <= set->digests.size(),
                       "accepted a min_matches that can never match");
-  OFFBOARD_FUZZ_CHECK(std::is_sorted(set->digests.begin(), set->digests.end()) &&
-                          std::adjacent_find(set->digests.begin(), set->digests.end()) ==
-                              set->digests.end(),
-                      "digests not sorted and unique");
+  OFFBOARD_FUZZ_CHECK(
+      std::is_sorted(set->digests.begin(), set->digests.end()) &&
+          std::adjacent_find(set->digests.begin(), set->digests.end()) == set->digests.end(),
+      "digests not sorted and unique");
   // What the parser accepts, the scanner must be able to use or refuse
   // cleanly; then match the input itself as content.
   std::vector<offboard::common::FingerprintSet> sets{*std::move(set)};

@@ -22,13 +22,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
-#define OFFBOARD_FUZZ_CHECK(condition, what)                                       \
-  do {                                                                             \
-    if (!(condition)) {                                                            \
+#define OFFBOARD_FUZZ_CHECK(condition, what)                                     \
+  do {                                                                           \
+    if (!(condition)) {                                                          \
       std::fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, \
-                   std::string(what).c_str());                                     \
-      std::abort();                                                                \
-    }                                                                              \
+                   std::string(what).c_str());                                   \
+      std::abort();                                                              \
+    }                                                                            \
   } while (false)
 
 namespace offboard::fuzz {

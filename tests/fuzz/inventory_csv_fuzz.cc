@@ -13,15 +13,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto whole = offboard::common::ParseInventoryCsv(text, "fuzz.csv");
 
   std::vector<std::string> streamed;
-  absl::Status status = offboard::common::ForEachInventoryRecord(
-      text, "fuzz.csv", [&](const InventoryRecord& r) {
+  absl::Status status =
+      offboard::common::ForEachInventoryRecord(text, "fuzz.csv", [&](const InventoryRecord& r) {
         streamed.push_back(r.dataset_id + "\n" + r.path + "\n" + std::to_string(r.line));
         return absl::OkStatus();
       });
 
-  OFFBOARD_FUZZ_CHECK(whole.ok() == status.ok(), "ParseInventoryCsv and ForEachInventoryRecord disagree: " +
-                                                     whole.status().ToString() + " vs " +
-                                                     status.ToString());
+  OFFBOARD_FUZZ_CHECK(whole.ok() == status.ok(),
+                      "ParseInventoryCsv and ForEachInventoryRecord disagree: " +
+                          whole.status().ToString() + " vs " + status.ToString());
   if (!whole.ok()) {
     OFFBOARD_FUZZ_CHECK(whole.status() == status, "different errors: " + whole.status().ToString() +
                                                       " vs " + status.ToString());

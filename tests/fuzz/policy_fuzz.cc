@@ -5,7 +5,8 @@
 #include "tests/fuzz/fuzz_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto policy = offboard::common::ParseWipePolicy(offboard::fuzz::AsAbslText(data, size), "fuzz.textproto");
+  auto policy =
+      offboard::common::ParseWipePolicy(offboard::fuzz::AsAbslText(data, size), "fuzz.textproto");
   if (!policy.ok()) {
     OFFBOARD_FUZZ_CHECK(!policy.status().message().empty(), "an error without a message");
     return 0;

@@ -19,8 +19,8 @@ cmake --build "$dir" -j "${OFFBOARD_JOBS:-2}" --target offboard_fuzzers >/dev/nu
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(inventory_csv_fuzz fingerprint_set_fuzz policy_fuzz dsse_fuzz intoto_fuzz
-           archive_member_fuzz evidence_package_fuzz)
+  # Every target tests/fuzz/CMakeLists.txt builds.
+  mapfile -t targets < <(cd "$dir/tests/fuzz" && find . -maxdepth 1 -type f -executable -name '*_fuzz' -printf '%f\n' | sort)
 fi
 
 printf '%-24s %12s %9s %9s %8s  %s\n' target executions seconds exec/s rss_mb result

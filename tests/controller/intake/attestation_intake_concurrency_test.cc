@@ -42,8 +42,8 @@ std::string Attest(const OrderRow& order, const common::Ed25519PrivateKey& key) 
   common::InTotoStatement statement;
   statement.predicate_type = std::string(common::kDeletionPredicateType);
   statement.subjects.push_back({.name = "a.csv", .digest = {{"sha256", std::string(64, 'a')}}});
-  statement.predicate = {{"order_id", order.order_id}, {"nonce", order.nonce_hex},
-                         {"items", nlohmann::json::array()}};
+  statement.predicate = {
+      {"order_id", order.order_id}, {"nonce", order.nonce_hex}, {"items", nlohmann::json::array()}};
   return common::SerializeDsseEnvelope(
       common::SignDsse(common::kInTotoPayloadType, common::SerializeStatement(statement), key));
 }
@@ -59,7 +59,8 @@ TEST(AttestationIntakeConcurrencyTest, ManyAgentsAtOnceGetDenseVerifiableReceipt
   testing::TempDir temp;
   auto store = *OpenSqliteStore(temp.path() / "controller.db");
   const auto controller_key = *common::Ed25519PrivateKey::Generate();
-  auto log = *TransparencyLog::Open(*store, *common::Ed25519PrivateKey::FromPem(controller_key.ToPem()));
+  auto log =
+      *TransparencyLog::Open(*store, *common::Ed25519PrivateKey::FromPem(controller_key.ToPem()));
   AttestationIntake intake(*store, *log);
 
   std::vector<TestAgent> agents(kAgents);
@@ -69,23 +70,31 @@ TEST(AttestationIntakeConcurrencyTest, ManyAgentsAtOnceGetDenseVerifiableReceipt
     const std::string token = "token-" + host;
     ASSERT_TRUE(store
                     ->PutToken({.token_sha256_hex = common::DigestHex(common::Sha256Of(token)),
-                                .vendor_id = "vendor-a", .host_id = host, .created_at = kNow,
-                                .expires_at = kNow + 60, .used = false})
+                                .vendor_id = "vendor-a",
+                                .host_id = host,
+                                .created_at = kNow,
+                                .expires_at = kNow + 60,
+                                .used = false})
                     .ok());
     Enrollment enrollment;
     enrollment.agent_id = "agent-" + std::to_string(a);
     enrollment.attestation_public_key_pem = agent.key.PublicKey().ToPem();
     enrollment.attestation_key_id = agent.key.PublicKey().KeyId();
-    const auto enrolled = store->ConsumeTokenAndEnroll(
-        common::DigestHex(common::Sha256Of(token)), kNow, enrollment);
+    const auto enrolled =
+        store->ConsumeTokenAndEnroll(common::DigestHex(common::Sha256Of(token)), kNow, enrollment);
     ASSERT_TRUE(enrolled.ok()) << enrolled.status();
     agent.identity = {"vendor-a", host, enrollment.agent_id};
     for (int o = 0; o < kOrdersPerAgent; ++o) {
       const std::string id = "order-" + std::to_string(a) + "-" + std::to_string(o);
-      agent.orders.push_back({.order_id = id, .contract_id = "c-1", .vendor_id = "vendor-a",
-                              .host_id = host, .agent_id = enrollment.agent_id,
+      agent.orders.push_back({.order_id = id,
+                              .contract_id = "c-1",
+                              .vendor_id = "vendor-a",
+                              .host_id = host,
+                              .agent_id = enrollment.agent_id,
                               .nonce_hex = common::DigestHex(common::Sha256Of(id)),
-                              .policy_name = "p", .issued_at = kNow, .expires_at = kNow + 600,
+                              .policy_name = "p",
+                              .issued_at = kNow,
+                              .expires_at = kNow + 600,
                               .envelope = "{}"});
     }
     ASSERT_TRUE(store->PutOrders(agent.orders).ok());
@@ -122,7 +131,8 @@ TEST(AttestationIntakeConcurrencyTest, ManyAgentsAtOnceGetDenseVerifiableReceipt
   std::set<uint64_t> indexes;
   for (const auto& [envelope, receipt] : receipts) {
     EXPECT_TRUE(indexes.insert(receipt.log_index()).second) << "index given twice";
-    const auto head = common::VerifyTreeHead(receipt.signed_tree_head(), controller_key.PublicKey());
+    const auto head =
+        common::VerifyTreeHead(receipt.signed_tree_head(), controller_key.PublicKey());
     ASSERT_TRUE(head.ok()) << head.status();
     std::vector<common::MerkleHash> proof;
     for (const std::string& hex : receipt.inclusion_proof_hex()) proof.push_back(HashFromHex(hex));

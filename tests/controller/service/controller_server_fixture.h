@@ -13,8 +13,8 @@
 
 #include "common/crypto/sha256.h"
 #include "common/dsse/envelope.h"
-#include "common/io/read_file.h"
 #include "common/intoto/statement.h"
+#include "common/io/read_file.h"
 #include "common/policy/wipe_policy.h"
 #include "common/signed/signed_messages.h"
 #include "common/tls/key_and_csr.h"
@@ -43,7 +43,8 @@ class ControllerServerTest : public ::testing::Test {
     ASSERT_TRUE(home.ok()) << home.status();
     home_.emplace(*std::move(home));
     auto server = ControllerServer::Start(
-        *home_, {.listen = "127.0.0.1:0", .max_message_bytes = 1 << 20, .clock = [] { return kNow; }});
+        *home_,
+        {.listen = "127.0.0.1:0", .max_message_bytes = 1 << 20, .clock = [] { return kNow; }});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     ca_pem_ = *common::ReadFileToString(home_->paths.CaDir() / "ca.pem");
@@ -99,13 +100,14 @@ class ControllerServerTest : public ::testing::Test {
   }
 
   // An order for `agent`, stored as terminate would.
-  OrderRow IssueOrder(const Agent& agent, const std::string& vendor, int64_t expires_at = kNow + 600) {
+  OrderRow IssueOrder(const Agent& agent, const std::string& vendor,
+                      int64_t expires_at = kNow + 600) {
     const std::string suffix = std::to_string(orders_++);
-    EXPECT_TRUE(home_->store
-                    ->ImportInventory({{"c-" + vendor, vendor, "ds", "secret", "a.csv", 3,
-                                        std::string(64, 'a')}},
-                                      {})
-                    .ok());
+    EXPECT_TRUE(
+        home_->store
+            ->ImportInventory(
+                {{"c-" + vendor, vendor, "ds", "secret", "a.csv", 3, std::string(64, 'a')}}, {})
+            .ok());
     offboard::v1::WipeOrder order;
     order.set_order_id("order-" + suffix);
     order.set_contract_id("c-" + vendor);
@@ -113,12 +115,18 @@ class ControllerServerTest : public ::testing::Test {
     order.set_agent_id(agent.agent_id);
     order.set_nonce_hex(std::string(63, 'b') + suffix.back());
     *order.mutable_expires_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(expires_at);
-    *order.mutable_policy() =
-        *common::LoadWipePolicy(OFFBOARD_TESTDATA_DIR "/../../policies/nist-800-88-clear.textproto");
-    OrderRow row{.order_id = order.order_id(), .contract_id = order.contract_id(),
-                 .vendor_id = vendor, .host_id = "", .agent_id = agent.agent_id,
-                 .nonce_hex = order.nonce_hex(), .policy_name = "p", .issued_at = kNow,
-                 .expires_at = expires_at, .envelope = common::SignWipeOrder(order, home_->key)};
+    *order.mutable_policy() = *common::LoadWipePolicy(
+        OFFBOARD_TESTDATA_DIR "/../../policies/nist-800-88-clear.textproto");
+    OrderRow row{.order_id = order.order_id(),
+                 .contract_id = order.contract_id(),
+                 .vendor_id = vendor,
+                 .host_id = "",
+                 .agent_id = agent.agent_id,
+                 .nonce_hex = order.nonce_hex(),
+                 .policy_name = "p",
+                 .issued_at = kNow,
+                 .expires_at = expires_at,
+                 .envelope = common::SignWipeOrder(order, home_->key)};
     row.host_id = home_->store->GetEnrollment(agent.agent_id)->host_id;
     EXPECT_TRUE(home_->store->PutOrders({row}).ok());
     return row;
@@ -129,10 +137,12 @@ class ControllerServerTest : public ::testing::Test {
     common::InTotoStatement statement;
     statement.predicate_type = std::string(common::kDeletionPredicateType);
     statement.subjects.push_back({.name = "a.csv", .digest = {{"sha256", std::string(64, 'a')}}});
-    statement.predicate = {{"order_id", order.order_id}, {"nonce", order.nonce_hex},
-                           {"items", nlohmann::json::array()}, {"note", extra}};
-    return common::SerializeDsseEnvelope(common::SignDsse(
-        common::kInTotoPayloadType, common::SerializeStatement(statement), key));
+    statement.predicate = {{"order_id", order.order_id},
+                           {"nonce", order.nonce_hex},
+                           {"items", nlohmann::json::array()},
+                           {"note", extra}};
+    return common::SerializeDsseEnvelope(
+        common::SignDsse(common::kInTotoPayloadType, common::SerializeStatement(statement), key));
   }
 
   grpc::Status Submit(const Agent& agent, const std::string& order_id, const std::string& envelope,
