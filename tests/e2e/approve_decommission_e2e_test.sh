@@ -95,12 +95,12 @@ before=$(tree_sums)
 "$agent" run --data-dir "$A" --root "$H" --once --approve-plan --threads 1 >"$work/run1.out" 2>"$work/run1.err"
 rc=$?
 order=$(ls "$A/orders" 2>/dev/null | head -1)
-[[ -n "$order" ]] || die "no order directory after run --approve-plan: $(cat "$work/run1.out" "$work/run1.err" | tail -5)"
+[[ -n "$order" ]] || die "no order directory after run --approve-plan: $(explain "$work/run1.out" "$work/run1.err")"
 if [[ $rc -eq 3 ]] && grep -q "order $order awaits approval" "$work/run1.err" &&
   grep -qF "offboard-agent approve $order --data-dir $A" "$work/run1.err"; then
   ok "run --approve-plan --once: exit 3, names $order and the approve command"
 else
-  fail "run --approve-plan --once: exit $rc: $(cat "$work/run1.out" "$work/run1.err" | tail -5)"
+  fail "run --approve-plan --once: exit $rc: $(explain "$work/run1.out" "$work/run1.err")"
 fi
 [[ "$(tree_sums)" == "$before" ]] && ok "nothing touched while the plan waits" || fail "the tree changed before approval"
 [[ -s "$A/orders/$order/plan.json" ]] || fail "no plan.json"
@@ -146,7 +146,7 @@ second_sha=$(sha256sum "$A/orders/$order/plan.json" | cut -d' ' -f1)
 [[ $rc -eq 3 && "$(tree_sums)" == "$before" && "$second_sha" != "$first_sha" ]] &&
   grep -q "changed since it was approved" "$work/run2.out" &&
   ok "a plan that changed after the approval: nothing wiped, fresh plan written" ||
-  fail "stale approval: exit $rc, plan $first_sha -> $second_sha: $(cat "$work/run2.out" "$work/run2.err" | tail -4)"
+  fail "stale approval: exit $rc, plan $first_sha -> $second_sha: $(explain "$work/run2.out" "$work/run2.err")"
 
 # --- approve the fresh plan; the wipe proceeds --------------------------------------
 "$agent" approve "$order" --data-dir "$A" --by alice >"$work/approve2.out" 2>&1 ||
@@ -154,7 +154,7 @@ second_sha=$(sha256sum "$A/orders/$order/plan.json" | cut -d' ' -f1)
 "$agent" run --data-dir "$A" --root "$H" --once --approve-plan --threads 1 >"$work/run3.out" 2>"$work/run3.err"
 rc=$?
 [[ $rc -eq 0 ]] && ok "approved: run --approve-plan --once exit 0" ||
-  fail "approved run: exit $rc: $(cat "$work/run3.out" "$work/run3.err" | tail -5)"
+  fail "approved run: exit $rc: $(explain "$work/run3.out" "$work/run3.err")"
 for f in import/customers.csv old/scan-copy.bin late-copy.csv; do
   [[ ! -e "$H/$f" ]] || fail "$f still exists after the approved wipe"
 done
@@ -253,7 +253,7 @@ start_controller "$port"
 "$agent" decommission --data-dir "$A" >"$work/decom.out" 2>"$work/decom.err"
 rc=$?
 [[ $rc -eq 0 ]] && ok "decommission: exit 0: $(head -1 "$work/decom.out")" ||
-  fail "decommission: exit $rc: $(cat "$work/decom.out" "$work/decom.err" | tail -5)"
+  fail "decommission: exit $rc: $(explain "$work/decom.out" "$work/decom.err")"
 [[ ! -e "$A/attestation-ed25519.pem" && ! -e "$A/agent-tls-key.pem" ]] &&
   ok "both private keys are gone from the data dir" || fail "a private key is still there: $(ls "$A")"
 python3 - "$A/decommissioned.json" <<'PY' && ok "decommissioned.json written" || fail "decommissioned.json: $(cat "$A/decommissioned.json" 2>&1)"

@@ -7,12 +7,21 @@
 #                         sets $serve_pid and $port
 #   stop_controller       SIGTERM, and waits
 #   token VENDOR HOST     a fresh enrollment token
+#   explain FILE...       what to show of a failed command's output: the
+#                         sanitizer report from its first line when there is
+#                         one, else the last lines
 # The caller's trap must kill $serve_pid.
 failures=0
 serve_pid=""
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 ok() { echo "ok: $*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
+explain() {
+  local report
+  report=$(cat "$@" 2>/dev/null | grep -v 'audit event=' |
+    sed -n '/ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:\|WARNING: ThreadSanitizer/,$p' | head -60)
+  if [[ -n $report ]]; then printf '%s' "$report"; else cat "$@" 2>/dev/null | tail -5; fi
+}
 
 init_controller() {
   "$controller" init --data-dir "$C" --hostname 127.0.0.1 --hostname localhost >"$work/init.out" 2>&1 ||

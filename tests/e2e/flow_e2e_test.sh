@@ -152,7 +152,7 @@ grep -q '2 wipe orders issued' "$work/terminate.out" && ok "two wipe orders issu
 
 "$agent" run --data-dir "$A1" --root "$work/host1" --once --threads 2 >"$work/run1.out" 2>"$work/run1.err"
 rc=$?
-[[ $rc -eq 0 ]] && ok "agent 1 run --once: exit 0" || fail "agent 1 run: exit $rc: $(cat "$work/run1.out" "$work/run1.err" | tail -5)"
+[[ $rc -eq 0 ]] && ok "agent 1 run --once: exit 0" || fail "agent 1 run: exit $rc: $(explain "$work/run1.out" "$work/run1.err")"
 
 # --- the controller killed with SIGKILL; agent 2 starts while it is down ----
 kill -9 "$serve_pid"; wait "$serve_pid" 2>/dev/null; serve_pid=""
@@ -166,7 +166,7 @@ rc=$?
 late_agent_pid=""
 [[ $rc -eq 0 ]] && grep -q 'controller unreachable' "$work/run2.err" &&
   ok "agent 2 retried while the controller was down, then delivered (exit 0)" ||
-  fail "agent 2 run: exit $rc: $(cat "$work/run2.out" "$work/run2.err" | tail -5)"
+  fail "agent 2 run: exit $rc: $(explain "$work/run2.out" "$work/run2.err")"
 
 # Every copy is gone; what held none of the bank's data is untouched.
 for f in import/customers.csv old/acct_backup_2024.dat reports/extract.csv; do
@@ -217,7 +217,7 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 sys.exit(0 if (a.get("log_index"), a["leaf_hash_hex"]) == (b.get("log_index"), b["leaf_hash_hex"]) else 1)
 PY
-  ok "replayed attestation: same receipt" || fail "replay: exit $rc: $(cat "$work/replay.out" "$work/replay.err" | tail -3)"
+  ok "replayed attestation: same receipt" || fail "replay: exit $rc: $(explain "$work/replay.out" "$work/replay.err")"
 check_status "status after the controller's restart and the replay" || failures=$((failures + 1))
 
 # --- vendor B: no orders of vendor A, and cannot attest to them --------------
@@ -225,14 +225,14 @@ check_status "status after the controller's restart and the replay" || failures=
 rc=$?
 [[ $rc -eq 0 && -e "$work/hostb/customers.csv" && ! -e "$B1/orders" ]] &&
   ok "vendor B's agent saw no order and touched nothing" ||
-  fail "vendor B run: exit $rc, orders: $(ls "$B1/orders" 2>&1): $(cat "$work/runb.out" "$work/runb.err" | tail -3)"
+  fail "vendor B run: exit $rc, orders: $(ls "$B1/orders" 2>&1): $(explain "$work/runb.out" "$work/runb.err")"
 mkdir -p "$B1/outbox"
 cp "$attestation" "$B1/outbox/$order1.dsse.json"
 "$agent" run --data-dir "$B1" --root "$work/hostb" --once >"$work/runb2.out" 2>"$work/runb2.err"
 rc=$?
 [[ $rc -eq 1 && -e "$B1/outbox/refused/$order1.dsse.json" && ! -e "$B1/receipts/$order1.json" ]] &&
   ok "vendor B's attestation to vendor A's order refused: $(cat "$B1/outbox/refused/$order1.reason.txt")" ||
-  fail "vendor B attesting to A's order: exit $rc: $(cat "$work/runb2.out" "$work/runb2.err" | tail -3)"
+  fail "vendor B attesting to A's order: exit $rc: $(explain "$work/runb2.out" "$work/runb2.err")"
 
 # --- a forged order: altered in the controller's database, refused by the agent --
 printf 'id,secret\n7,forged-order-target\n' >"$work/host1/forged-target.csv"
