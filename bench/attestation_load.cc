@@ -16,6 +16,7 @@
 // not to the terminal. Exits non-zero when setup fails or any submission was
 // refused.
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -83,10 +84,18 @@ void Submit(int port, const std::string& ca_pem, const load::Agent& agent, const
 }
 struct LoadResult {
   double seconds = 0;
+  double cpu_seconds = 0;  // user + system of the whole process (server and clients)
   std::vector<double> latencies_ms;  // sorted
   int failures = 0;
   std::vector<std::string> errors;  // the first one of each client that had any
 };
+
+double ProcessCpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 // Every client connects, then all start together; the clock runs until the
 // last one has its last receipt.
@@ -95,15 +104,18 @@ LoadResult SubmitAll(int port, const std::string& ca_pem, const std::vector<load
   std::vector<ClientResult> results(agents.size());
   std::latch ready(static_cast<std::ptrdiff_t>(agents.size()) + 1);
   SteadyClock::time_point start;
+  double cpu_before = 0;
   {
     std::vector<std::jthread> clients;
     for (size_t c = 0; c < agents.size(); ++c) {
       clients.emplace_back(
           [&, c] { Submit(port, ca_pem, agents[c], shares[c], ready, results[c]); });
     }
+    ready.arrive_and_wait();  // every client is connected
     start = SteadyClock::now();
-    ready.arrive_and_wait();
+    cpu_before = ProcessCpuSeconds();
   }
+  const double cpu_after = ProcessCpuSeconds();
   LoadResult total;
   SteadyClock::time_point finished = start;
   for (const ClientResult& result : results) {
@@ -115,6 +127,7 @@ LoadResult SubmitAll(int port, const std::string& ca_pem, const std::vector<load
   }
   std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
   total.seconds = std::chrono::duration<double>(finished - start).count();
+  total.cpu_seconds = cpu_after - cpu_before;
   return total;
 }
 
@@ -177,6 +190,8 @@ absl::StatusOr<int> Run(const BenchOptions& options) {
   std::printf("attestations/second: %.0f\n", rate);
   std::printf("latency p50 / p99:   %.2f ms / %.2f ms\n", load::Percentile(latencies, 0.50),
               load::Percentile(latencies, 0.99));
+  std::printf("cpu:                 %.1f core-seconds, %.2f ms per attestation (server and clients)\n",
+              result.cpu_seconds, 1000 * result.cpu_seconds / std::max(1, accepted));
   std::fflush(stdout);
 
   std::optional<std::pair<std::string, double>> openssl = OpensslVerifyRate();
