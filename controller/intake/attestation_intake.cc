@@ -70,7 +70,8 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
                                caller.agent_id));
   }
   OFFBOARD_ASSIGN_OR_RETURN(common::Ed25519PublicKey key,
-                            common::Ed25519PublicKey::FromPem(enrollment.attestation_public_key_pem));
+                            enrolled_keys_.Get(enrollment.attestation_public_key_pem,
+                                               common::Ed25519PublicKey::FromPem));
   common::DsseVerifier verifier({{key.KeyId(), key}}, 1,
                                 {std::string(common::kInTotoPayloadType)});
   absl::StatusOr<common::VerifiedPayload> verified = verifier.Verify(envelope);

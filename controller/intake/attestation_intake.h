@@ -16,6 +16,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/crypto/ed25519.h"
+#include "common/status/parse_memo.h"
 #include "common/tls/agent_identity.h"
 #include "controller/store/store.h"
 #include "controller/tlog/transparency_log.h"
@@ -56,6 +58,9 @@ class AttestationIntake {
 
   ControllerStore& store_;
   TransparencyLog& log_;
+  // Enrolled attestation keys by their PEM: decoding a PEM costs more than
+  // verifying a signature. A re-enrollment's new PEM is a new entry.
+  common::ParseMemo<common::Ed25519PublicKey> enrolled_keys_{4096};
 };
 
 }  // namespace offboard::controller

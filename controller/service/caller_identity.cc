@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log/audit.h"
+#include "common/status/parse_memo.h"
 #include "common/status/status_macros.h"
 #include "controller/intake/attestation_intake.h"
 
@@ -16,8 +17,12 @@ absl::StatusOr<common::AgentIdentity> CallerIdentity(const grpc::ServerContext& 
   }
   const std::vector<grpc::string_ref> certificates = auth->FindPropertyValues("x509_pem_cert");
   if (certificates.empty()) return absl::UnauthenticatedError("no client certificate");
-  return common::AgentIdentityFromCertificate(
-      absl::string_view(certificates.front().data(), certificates.front().size()));
+  // The identity depends on the certificate's bytes alone, and TLS verified
+  // the chain and validity of this connection's certificate already, so one
+  // parse per certificate serves every call an agent makes.
+  static common::ParseMemo<common::AgentIdentity> identities(4096);
+  return identities.Get(absl::string_view(certificates.front().data(), certificates.front().size()),
+                        common::AgentIdentityFromCertificate);
 }
 
 absl::StatusOr<common::AgentIdentity> AuthorizedCaller(const grpc::ServerContext& context,
