@@ -18,7 +18,6 @@
 #define OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 
 #include <boost/filesystem/path.hpp>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,11 +82,8 @@ class SqliteStore final : public ControllerStore {
   absl::StatusOr<std::vector<OrderRow>> OrdersForAgent(absl::string_view agent_id) override;
   absl::StatusOr<std::vector<OrderRow>> OrdersForContract(absl::string_view contract_id) override;
 
-  absl::StatusOr<AttestationRow> AppendAttestation(absl::string_view order_id,
-                                                   absl::string_view agent_id,
-                                                   absl::string_view envelope,
-                                                   absl::string_view leaf_hash_hex,
-                                                   int64_t accepted_at) override;
+  absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> AppendBatch(
+      const std::vector<NewLeaf>& leaves, const HeadForBatch& head_for) override;
   absl::StatusOr<std::vector<AttestationRow>> AttestationsForContract(
       absl::string_view contract_id) override;
   absl::StatusOr<AttestationRow> GetAttestation(uint64_t log_index) override;
@@ -107,27 +103,21 @@ class SqliteStore final : public ControllerStore {
   absl::StatusOr<std::string> IntegrityCheck() override;
 
  private:
-  struct PendingAppend;  // one AppendAttestation call waiting for a commit
-
   // An attestation row from columns log_index, order_id, agent_id,
   // envelope, leaf_hash_hex, accepted_at.
   static AttestationRow AttestationFrom(const Statement& row);
   // LogSize with mutex_ held.
   absl::StatusOr<uint64_t> LogSizeLocked();
-  // Writes `batch` in one transaction and sets each one's result; takes mutex_.
-  void CommitAppends(const std::vector<PendingAppend*>& batch);
-  // One append inside CommitAppends' transaction; `next_index` is the log
-  // size so far and grows with each leaf added.
-  absl::StatusOr<AttestationRow> AppendLocked(const PendingAppend& append, uint64_t& next_index);
+  // One leaf inside AppendBatch's transaction; `next_index` is the log size
+  // so far and grows with each leaf added.
+  absl::StatusOr<AttestationRow> AppendLocked(const NewLeaf& leaf, uint64_t& next_index);
+  // PutTreeHead's checks and insert inside a transaction; `log_size` is the
+  // log's size in it.
+  absl::Status PutTreeHeadLocked(const TreeHeadRow& head, uint64_t log_size);
 
   const boost::filesystem::path path_;
   std::mutex mutex_;
   SqliteDb db_;  // guarded by mutex_
-
-  std::mutex append_mutex_;
-  std::condition_variable append_done_;
-  std::vector<PendingAppend*> append_queue_;  // guarded by append_mutex_
-  bool append_committing_ = false;            // guarded by append_mutex_
 };
 
 }  // namespace offboard::controller

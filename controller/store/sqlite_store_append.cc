@@ -1,88 +1,50 @@
-// SqliteStore::AppendAttestation: adding leaves to the transparency log with
-// group commit.
+// SqliteStore::AppendBatch: adding leaves to the transparency log, and the
+// signed head that covers them, in one transaction.
 //
-// Each commit in WAL mode with synchronous=FULL costs an fsync (about a
-// millisecond on a good disk), and the log must be written by one writer at a
-// time to stay dense. Committing each attestation alone would cap intake at
-// roughly one attestation per fsync. Instead, callers queue; one of them (the
-// one that finds no commit in progress) writes everything queued in one
-// transaction, commits once, and wakes the others. Nobody returns before the
-// commit that holds their leaf is durable, so receipts stay truthful.
+// Each commit in WAL mode with synchronous=FULL costs an fsync, and the log
+// must be written by one writer at a time to stay dense. The transparency log
+// therefore queues concurrent attestations and hands them over here together
+// (group commit), with its head: one commit makes both the leaves and the
+// head durable, so that the receipts may go out.
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 #include "controller/store/sqlite_store.h"
 
 namespace offboard::controller {
 
-struct SqliteStore::PendingAppend {
-  absl::string_view order_id;
-  absl::string_view agent_id;
-  absl::string_view envelope;
-  absl::string_view leaf_hash_hex;
-  int64_t accepted_at = 0;
-  // Written by the committing caller, read by the owner once `done`.
-  absl::StatusOr<AttestationRow> result = absl::UnknownError("not committed");
-  bool done = false;  // guarded by append_mutex_
-};
-
-absl::StatusOr<AttestationRow> SqliteStore::AppendAttestation(absl::string_view order_id,
-                                                              absl::string_view agent_id,
-                                                              absl::string_view envelope,
-                                                              absl::string_view leaf_hash_hex,
-                                                              int64_t accepted_at) {
-  PendingAppend mine{order_id, agent_id, envelope, leaf_hash_hex, accepted_at};
-  std::unique_lock<std::mutex> lock(append_mutex_);
-  append_queue_.push_back(&mine);
-  while (!mine.done) {
-    if (append_committing_) {
-      append_done_.wait(lock);
-      continue;
-    }
-    // No commit in progress, so `mine` is still queued: commit for everyone.
-    append_committing_ = true;
-    std::vector<PendingAppend*> batch;
-    batch.swap(append_queue_);
-    lock.unlock();
-    CommitAppends(batch);
-    lock.lock();
-    for (PendingAppend* append : batch) append->done = true;
-    append_committing_ = false;
-    append_done_.notify_all();
-  }
-  return std::move(mine.result);
-}
-
-void SqliteStore::CommitAppends(const std::vector<PendingAppend*>& batch) {
+absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> SqliteStore::AppendBatch(
+    const std::vector<NewLeaf>& leaves, const HeadForBatch& head_for) {
   std::lock_guard<std::mutex> lock(mutex_);
   sqlite3* db = db_.get();
-  const auto fail_all = [&](const absl::Status& status) {
-    for (PendingAppend* append : batch) append->result = status;
-  };
-  absl::StatusOr<Transaction> txn = Transaction::BeginImmediate(db);
-  if (!txn.ok()) return fail_all(txn.status());
-  absl::StatusOr<uint64_t> size = LogSizeLocked();
-  if (!size.ok()) return fail_all(size.status());
-  uint64_t next_index = *size;
-  for (PendingAppend* append : batch) {
-    // A refused attestation rolls back only its own statement; the others
-    // in the batch go on.
-    append->result = AppendLocked(*append, next_index);
+  OFFBOARD_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db));
+  OFFBOARD_ASSIGN_OR_RETURN(const uint64_t size_before, LogSizeLocked());
+  uint64_t next_index = size_before;
+  std::vector<absl::StatusOr<AttestationRow>> results;
+  results.reserve(leaves.size());  // `appended` points into it
+  std::vector<const AttestationRow*> appended;
+  for (const NewLeaf& leaf : leaves) {
+    // A refused leaf rolls back only its own statement; the others go on.
+    const uint64_t index = next_index;
+    results.push_back(AppendLocked(leaf, next_index));
     if (sqlite3_get_autocommit(db) != 0) {
       // SQLite ended the whole transaction (disk full, I/O error): nothing of
-      // the batch is stored, and every caller hears so.
-      return fail_all(append->result.ok()
-                          ? absl::InternalError("transaction ended during an append")
-                          : append->result.status());
+      // the batch is stored.
+      return results.back().ok() ? absl::InternalError("transaction ended during an append")
+                                 : results.back().status();
     }
+    // Only a leaf that took an index is new; the same envelope twice in one
+    // batch gets the first one's row back.
+    if (next_index > index) appended.push_back(&*results.back());
   }
-  if (absl::Status committed = txn->Commit(); !committed.ok()) {
-    for (PendingAppend* append : batch) {
-      if (append->result.ok()) append->result = committed;
-    }
+  if (head_for != nullptr && !appended.empty()) {
+    OFFBOARD_ASSIGN_OR_RETURN(const TreeHeadRow head, head_for(appended));
+    OFFBOARD_RETURN_IF_ERROR(PutTreeHeadLocked(head, next_index));
   }
+  OFFBOARD_RETURN_IF_ERROR(txn.Commit());
+  return results;
 }
 
-absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const PendingAppend& append,
+absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
                                                          uint64_t& next_index) {
   sqlite3* db = db_.get();
   OFFBOARD_ASSIGN_OR_RETURN(
@@ -90,23 +52,23 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const PendingAppend& ap
       Statement::Prepare(db,
                          "SELECT log_index, order_id, agent_id, envelope, leaf_hash_hex,"
                          " accepted_at FROM attestations WHERE order_id = ?1 AND agent_id = ?2"));
-  existing.BindText(1, append.order_id).BindText(2, append.agent_id);
+  existing.BindText(1, leaf.order_id).BindText(2, leaf.agent_id);
   OFFBOARD_ASSIGN_OR_RETURN(const bool answered, existing.Step());
   if (answered) {
     // A retry after a lost receipt gets the stored row: committed already,
     // or committed with this batch when both came in it.
-    if (existing.View(3) == append.envelope) return AttestationFrom(existing);
-    return absl::AlreadyExistsError(absl::StrCat("order ", append.order_id,
+    if (existing.View(3) == leaf.envelope) return AttestationFrom(existing);
+    return absl::AlreadyExistsError(absl::StrCat("order ", leaf.order_id,
                                                  " already has another attestation from agent ",
-                                                 append.agent_id));
+                                                 leaf.agent_id));
   }
 
   OFFBOARD_ASSIGN_OR_RETURN(Statement order,
                             Statement::Prepare(db, "SELECT 1 FROM orders WHERE order_id = ?1"));
-  order.BindText(1, append.order_id);
+  order.BindText(1, leaf.order_id);
   OFFBOARD_ASSIGN_OR_RETURN(const bool order_known, order.Step());
   if (!order_known) {
-    return absl::NotFoundError(absl::StrCat("order ", append.order_id, " is unknown"));
+    return absl::NotFoundError(absl::StrCat("order ", leaf.order_id, " is unknown"));
   }
 
   // The write lock is held since BEGIN IMMEDIATE, so no other writer can
@@ -117,22 +79,22 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const PendingAppend& ap
                          "INSERT INTO attestations (log_index, order_id, agent_id, envelope,"
                          " leaf_hash_hex, accepted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
   insert.BindInt64(1, static_cast<int64_t>(next_index))
-      .BindText(2, append.order_id)
-      .BindText(3, append.agent_id)
-      .BindBlob(4, append.envelope)
-      .BindText(5, append.leaf_hash_hex)
-      .BindInt64(6, append.accepted_at);
+      .BindText(2, leaf.order_id)
+      .BindText(3, leaf.agent_id)
+      .BindBlob(4, leaf.envelope)
+      .BindText(5, leaf.leaf_hash_hex)
+      .BindInt64(6, leaf.accepted_at);
   if (absl::Status inserted = insert.Run(); !inserted.ok()) {
     if (inserted.code() != absl::StatusCode::kFailedPrecondition) return inserted;
     return absl::FailedPreconditionError(
-        absl::StrCat("agent ", append.agent_id, " is not enrolled"));
+        absl::StrCat("agent ", leaf.agent_id, " is not enrolled"));
   }
   return AttestationRow{next_index++,
-                        std::string(append.order_id),
-                        std::string(append.agent_id),
-                        std::string(append.envelope),
-                        std::string(append.leaf_hash_hex),
-                        append.accepted_at};
+                        std::string(leaf.order_id),
+                        std::string(leaf.agent_id),
+                        std::string(leaf.envelope),
+                        std::string(leaf.leaf_hash_hex),
+                        leaf.accepted_at};
 }
 
 }  // namespace offboard::controller

@@ -189,12 +189,17 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::LeafHashes(uint64_t begin,
 
 absl::Status SqliteStore::PutTreeHead(const TreeHeadRow& head) {
   std::lock_guard<std::mutex> lock(mutex_);
-  sqlite3* db = db_.get();
-  OFFBOARD_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db));
+  OFFBOARD_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db_.get()));
   OFFBOARD_ASSIGN_OR_RETURN(const uint64_t size, LogSizeLocked());
-  if (head.tree_size > size) {
+  OFFBOARD_RETURN_IF_ERROR(PutTreeHeadLocked(head, size));
+  return txn.Commit();
+}
+
+absl::Status SqliteStore::PutTreeHeadLocked(const TreeHeadRow& head, uint64_t log_size) {
+  sqlite3* db = db_.get();
+  if (head.tree_size > log_size) {
     return absl::FailedPreconditionError(absl::StrCat("tree head for size ", head.tree_size,
-                                                      " but the log holds ", size, " leaves"));
+                                                      " but the log holds ", log_size, " leaves"));
   }
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement stored,
@@ -217,8 +222,7 @@ absl::Status SqliteStore::PutTreeHead(const TreeHeadRow& head) {
       .BindText(2, head.root_hash_hex)
       .BindInt64(3, head.timestamp)
       .BindBlob(4, head.signed_envelope);
-  OFFBOARD_RETURN_IF_ERROR(insert.Run());
-  return txn.Commit();
+  return insert.Run();
 }
 
 absl::StatusOr<TreeHeadRow> SqliteStore::LatestTreeHead() {

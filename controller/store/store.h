@@ -10,7 +10,8 @@
 //   OFFBOARD_ASSIGN_OR_RETURN(AttestationRow row,
 //                             store->AppendAttestation(order_id, agent_id, envelope,
 //                                                      leaf_hash_hex, now));
-//   // row.log_index is durable here: the receipt may be sent.
+//   // row.log_index is durable here. The transparency log appends with
+//   // AppendBatch instead, which stores the signed head in the same commit.
 //
 // Thread-safe: every implementation may be called from many gRPC handlers at
 // once. Every method is atomic: it either does all it says or changes nothing.
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -216,19 +218,49 @@ class ControllerStore {
 
   // --- Attestations and the transparency log ---
 
-  // In one transaction: stores `envelope` as the next leaf of the log (index
-  // = log size before the call) with its leaf hash, and returns the row only
-  // once the commit is durable, so a receipt may be sent. The same envelope
-  // bytes for the same order and agent again return the stored row unchanged
-  // (a client retrying after a lost receipt gets the same receipt).
-  // ALREADY_EXISTS when the order and agent have another envelope stored;
-  // NOT_FOUND when the order is unknown; FAILED_PRECONDITION when the agent
-  // is not enrolled.
-  virtual absl::StatusOr<AttestationRow> AppendAttestation(absl::string_view order_id,
-                                                           absl::string_view agent_id,
-                                                           absl::string_view envelope,
-                                                           absl::string_view leaf_hash_hex,
-                                                           int64_t accepted_at) = 0;
+  // One envelope to append to the log (see AppendBatch).
+  struct NewLeaf {
+    absl::string_view order_id;
+    absl::string_view agent_id;
+    absl::string_view envelope;
+    absl::string_view leaf_hash_hex;
+    int64_t accepted_at = 0;
+  };
+  // Called inside AppendBatch's transaction with the rows it appended, in
+  // log order (consecutive indexes from the log size before the batch);
+  // returns the signed tree head that covers them, stored in the same
+  // transaction. An error rolls the whole batch back.
+  using HeadForBatch =
+      std::function<absl::StatusOr<TreeHeadRow>(const std::vector<const AttestationRow*>& appended)>;
+
+  // In one transaction: stores each leaf's envelope as the next leaf of the
+  // log (index = log size so far) with its leaf hash, then, when any leaf
+  // was new and `head_for` is given, the head it returns (checked as
+  // PutTreeHead checks). Returns one result per leaf, in order, only once the
+  // commit is durable, so that receipts may be sent:
+  //   - the new row;
+  //   - the stored row unchanged for the same envelope bytes of the same
+  //     order and agent (a client retrying after a lost receipt, or twice in
+  //     one batch);
+  //   - ALREADY_EXISTS when the order and agent have another envelope stored;
+  //     NOT_FOUND when the order is unknown; FAILED_PRECONDITION when the
+  //     agent is not enrolled. A refused leaf takes no index; the others go on.
+  // An error of the whole call (the head, the commit, an I/O error) means
+  // nothing of the batch was stored.
+  virtual absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> AppendBatch(
+      const std::vector<NewLeaf>& leaves, const HeadForBatch& head_for) = 0;
+
+  // One leaf in its own transaction, without a head: AppendBatch of one.
+  absl::StatusOr<AttestationRow> AppendAttestation(absl::string_view order_id,
+                                                   absl::string_view agent_id,
+                                                   absl::string_view envelope,
+                                                   absl::string_view leaf_hash_hex,
+                                                   int64_t accepted_at) {
+    absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> results =
+        AppendBatch({{order_id, agent_id, envelope, leaf_hash_hex, accepted_at}}, nullptr);
+    if (!results.ok()) return results.status();
+    return std::move(results->front());
+  }
 
   // The attestations answering the contract's orders, by log index.
   virtual absl::StatusOr<std::vector<AttestationRow>> AttestationsForContract(

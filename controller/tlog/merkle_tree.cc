@@ -24,6 +24,13 @@ void MerkleTree::Append(const common::MerkleHash& leaf_hash) {
   }
 }
 
+void MerkleTree::Truncate(uint64_t new_size) {
+  if (new_size >= size()) return;
+  // Level k keeps the complete subtrees of 2^k leaves below new_size.
+  for (size_t level = 0; level < levels_.size(); ++level) levels_[level].resize(new_size >> level);
+  while (levels_.size() > 1 && levels_.back().empty()) levels_.pop_back();
+}
+
 common::MerkleHash MerkleTree::SubtreeHash(uint64_t begin, uint64_t end) const {
   const uint64_t n = end - begin;
   if (std::has_single_bit(n) && begin % n == 0) {

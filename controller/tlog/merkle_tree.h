@@ -25,6 +25,9 @@ namespace offboard::controller {
 class MerkleTree {
  public:
   void Append(const common::MerkleHash& leaf_hash);
+  // Forgets every leaf from `new_size` on (nothing when new_size >= size()),
+  // as if they had never been appended.
+  void Truncate(uint64_t new_size);
   uint64_t size() const { return levels_.empty() ? 0 : levels_[0].size(); }
 
   // MTH of the first `tree_size` leaves (the empty-tree root for 0).

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -45,11 +46,10 @@ uint64_t TransparencyLog::size() const {
   return tree_.size();
 }
 
-absl::StatusOr<TreeHeadRow> TransparencyLog::CurrentHead(int64_t now) {
-  if (latest_.tree_size == tree_.size() && !latest_.signed_envelope.empty()) return latest_;
-  OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash root, tree_.Root(tree_.size()));
+absl::StatusOr<TreeHeadRow> TransparencyLog::SignHead(uint64_t tree_size, int64_t now) {
+  OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash root, tree_.Root(tree_size));
   offboard::v1::TreeHead head;
-  head.set_tree_size(tree_.size());
+  head.set_tree_size(tree_size);
   head.set_root_hash_hex(common::HexEncode(root));
   *head.mutable_timestamp() = google::protobuf::util::TimeUtil::SecondsToTimestamp(now);
   TreeHeadRow row;
@@ -57,6 +57,12 @@ absl::StatusOr<TreeHeadRow> TransparencyLog::CurrentHead(int64_t now) {
   row.root_hash_hex = head.root_hash_hex();
   row.timestamp = now;
   row.signed_envelope = common::SignTreeHead(head, key_);
+  return row;
+}
+
+absl::StatusOr<TreeHeadRow> TransparencyLog::CurrentHead(int64_t now) {
+  if (latest_.tree_size == tree_.size() && !latest_.signed_envelope.empty()) return latest_;
+  OFFBOARD_ASSIGN_OR_RETURN(TreeHeadRow row, SignHead(tree_.size(), now));
   OFFBOARD_RETURN_IF_ERROR(store_.PutTreeHead(row));
   latest_ = row;
   return row;
@@ -75,32 +81,85 @@ absl::StatusOr<offboard::v1::Receipt> TransparencyLog::MakeReceipt(const Attesta
   return receipt;
 }
 
+struct TransparencyLog::PendingAppend {
+  ControllerStore::NewLeaf leaf;
+  // Written by the committing caller, read by the owner once `done`.
+  absl::StatusOr<AttestationRow> row = absl::UnknownError("not committed");
+  bool done = false;  // guarded by queue_mutex_
+};
+
 absl::StatusOr<offboard::v1::Receipt> TransparencyLog::Append(const std::string& order_id,
                                                               const std::string& agent_id,
                                                               const std::string& envelope,
                                                               int64_t now) {
-  const common::MerkleHash leaf = common::LeafHash(std::string_view(envelope));
-  // Outside the lock, so that the store can commit concurrent appends together.
-  OFFBOARD_ASSIGN_OR_RETURN(
-      AttestationRow row,
-      store_.AppendAttestation(order_id, agent_id, envelope, common::HexEncode(leaf), now));
-  std::lock_guard lock(mutex_);
-  if (row.log_index >= tree_.size()) {
-    // Entries committed together come back in any order: take every committed
-    // one into the tree, so that one signed head covers the whole batch.
-    OFFBOARD_ASSIGN_OR_RETURN(const uint64_t size, store_.LogSize());
-    OFFBOARD_ASSIGN_OR_RETURN(std::vector<std::string> hashes,
-                              store_.LeafHashes(tree_.size(), size));
-    for (const std::string& hex : hashes) {
-      OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash hash, common::MerkleHashFromHex(hex));
-      tree_.Append(hash);
+  const std::string leaf_hash_hex =
+      common::HexEncode(common::LeafHash(std::string_view(envelope)));
+  PendingAppend mine{.leaf = {order_id, agent_id, envelope, leaf_hash_hex, now}};
+  {
+    std::unique_lock lock(queue_mutex_);
+    queue_.push_back(&mine);
+    while (!mine.done) {
+      if (committing_) {
+        committed_.wait(lock);
+        continue;
+      }
+      // No commit in progress, so `mine` is still queued: commit for everyone.
+      committing_ = true;
+      std::vector<PendingAppend*> batch;
+      batch.swap(queue_);
+      lock.unlock();
+      CommitBatch(batch);
+      lock.lock();
+      for (PendingAppend* append : batch) append->done = true;
+      committing_ = false;
+      committed_.notify_all();
     }
   }
-  // The receipt goes out only once a head covering the entry is stored too.
+  OFFBOARD_RETURN_IF_ERROR(mine.row.status());
+  std::lock_guard lock(mutex_);
+  // A new leaf is covered by the head stored with it (or a later one). A
+  // stored row returned again may predate every head when the store was
+  // written without the log; then a head for it is signed now.
   OFFBOARD_ASSIGN_OR_RETURN(TreeHeadRow head,
-                            latest_.tree_size > row.log_index ? absl::StatusOr<TreeHeadRow>(latest_)
-                                                              : CurrentHead(now));
-  return MakeReceipt(row, head);
+                            latest_.tree_size > mine.row->log_index
+                                ? absl::StatusOr<TreeHeadRow>(latest_)
+                                : CurrentHead(now));
+  return MakeReceipt(*mine.row, head);
+}
+
+void TransparencyLog::CommitBatch(const std::vector<PendingAppend*>& batch) {
+  std::lock_guard lock(mutex_);
+  std::vector<ControllerStore::NewLeaf> leaves;
+  int64_t now = 0;
+  for (const PendingAppend* append : batch) {
+    leaves.push_back(append->leaf);
+    now = std::max(now, append->leaf.accepted_at);
+  }
+  const uint64_t size_before = tree_.size();
+  TreeHeadRow head;
+  absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> rows = store_.AppendBatch(
+      leaves, [&](const std::vector<const AttestationRow*>& appended) -> absl::StatusOr<TreeHeadRow> {
+        if (appended.front()->log_index != tree_.size()) {
+          return absl::InternalError(absl::StrCat(
+              "transparency log: the store appends at index ", appended.front()->log_index,
+              " but the tree in memory holds ", tree_.size(), " leaves; restart the controller"));
+        }
+        for (const AttestationRow* row : appended) {
+          OFFBOARD_ASSIGN_OR_RETURN(common::MerkleHash hash,
+                                    common::MerkleHashFromHex(row->leaf_hash_hex));
+          tree_.Append(hash);
+        }
+        OFFBOARD_ASSIGN_OR_RETURN(head, SignHead(tree_.size(), now));
+        return head;
+      });
+  if (!rows.ok()) {
+    // Nothing of the batch is stored: neither may the tree hold it.
+    tree_.Truncate(size_before);
+    for (PendingAppend* append : batch) append->row = rows.status();
+    return;
+  }
+  if (head.tree_size > latest_.tree_size) latest_ = head;
+  for (size_t i = 0; i < batch.size(); ++i) batch[i]->row = std::move((*rows)[i]);
 }
 
 absl::StatusOr<offboard::v1::Receipt> TransparencyLog::ReceiptFor(uint64_t log_index) {

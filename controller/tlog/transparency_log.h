@@ -9,15 +9,20 @@
 //                             TransparencyLog::Open(store, controller_key));
 //   OFFBOARD_ASSIGN_OR_RETURN(v1::Receipt receipt, log->Append(order, agent, envelope, now));
 //
-// Thread-safe: the store commits concurrent appends together and hands out
-// dense log indexes; the tree and heads are updated under a lock.
+// Thread-safe: concurrent appends queue, and whichever caller finds no commit
+// in progress commits everything queued in one transaction together with the
+// signed head that covers it (group commit), so a batch costs one fsync and
+// one signature. Nobody returns before the commit holding their leaf is
+// durable, so receipts stay truthful. The tree and heads change under a lock.
 #ifndef OFFBOARD_CONTROLLER_TLOG_TRANSPARENCY_LOG_H_
 #define OFFBOARD_CONTROLLER_TLOG_TRANSPARENCY_LOG_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/crypto/ed25519.h"
@@ -48,11 +53,18 @@ class TransparencyLog {
   uint64_t size() const;
 
  private:
+  struct PendingAppend;  // one Append call waiting for a commit
+
   TransparencyLog(ControllerStore& store, common::Ed25519PrivateKey key)
       : store_(store), key_(std::move(key)) {}
+  // Requires mutex_. A signed head for the first `tree_size` leaves.
+  absl::StatusOr<TreeHeadRow> SignHead(uint64_t tree_size, int64_t now);
   // Requires mutex_. Signs and stores a head for the current tree if the
   // latest stored one is older.
   absl::StatusOr<TreeHeadRow> CurrentHead(int64_t now);
+  // Commits `batch` with its head in one store transaction and sets each
+  // one's row; takes mutex_.
+  void CommitBatch(const std::vector<PendingAppend*>& batch);
   absl::StatusOr<offboard::v1::Receipt> MakeReceipt(const AttestationRow& row,
                                                     const TreeHeadRow& head);
 
@@ -61,6 +73,11 @@ class TransparencyLog {
   mutable std::mutex mutex_;
   MerkleTree tree_;
   TreeHeadRow latest_;  // the newest head handed out (tree_size 0 before any)
+
+  std::mutex queue_mutex_;
+  std::condition_variable committed_;
+  std::vector<PendingAppend*> queue_;  // guarded by queue_mutex_
+  bool committing_ = false;            // guarded by queue_mutex_
 };
 
 }  // namespace offboard::controller

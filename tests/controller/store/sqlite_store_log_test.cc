@@ -112,6 +112,54 @@ TEST_F(SqliteStoreLogTest, AppendsDenseIndexesIdempotently) {
   EXPECT_EQ(c1[0].envelope, with_nul);
 }
 
+TEST_F(SqliteStoreLogTest, AppendsABatchWithItsHeadInOneCommit) {
+  ASSERT_TRUE(store_->AppendAttestation("o-3", "agent-1", "e3", Hex64(3), 3000).ok());
+  std::vector<uint64_t> seen;
+  const auto head_for = [&](const std::vector<const AttestationRow*>& appended)
+      -> absl::StatusOr<TreeHeadRow> {
+    for (const AttestationRow* row : appended) seen.push_back(row->log_index);
+    return TreeHeadRow{1 + appended.size(), Hex64(99), 3001, "sth"};
+  };
+  // A retry of a stored leaf, two new ones, the same new one twice and a refusal.
+  const auto results = store_->AppendBatch({{"o-3", "agent-1", "e3", Hex64(3), 3001},
+                                            {"o-1", "agent-1", "e1", Hex64(1), 3001},
+                                            {"o-2", "agent-2", "e2", Hex64(2), 3001},
+                                            {"o-1", "agent-1", "e1", Hex64(1), 3001},
+                                            {"o-9", "agent-1", "e9", Hex64(9), 3001}},
+                                           head_for);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 5u);
+  EXPECT_EQ((*results)[0]->log_index, 0u);
+  EXPECT_EQ((*results)[0]->accepted_at, 3000);
+  EXPECT_EQ((*results)[1]->log_index, 1u);
+  EXPECT_EQ((*results)[2]->log_index, 2u);
+  EXPECT_EQ((*results)[3]->log_index, 1u);
+  EXPECT_EQ((*results)[4].status().code(), absl::StatusCode::kNotFound);
+  // Only the leaves that took an index, in log order.
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(store_->LatestTreeHead()->tree_size, 3u);
+
+  // A head that cannot be stored (a second root for size 3) takes the whole
+  // batch back with it.
+  const auto split = store_->AppendBatch(
+      {{"o-1", "agent-1", "e1", Hex64(1), 3002}},  // nothing new: no head asked for
+      [](const auto&) -> absl::StatusOr<TreeHeadRow> { return absl::InternalError("unused"); });
+  EXPECT_TRUE(split.ok()) << split.status();
+  ASSERT_TRUE(store_->PutOrders({MakeOrder("o-4", "c-1", "agent-1")}).ok());
+  const auto refused = store_->AppendBatch(
+      {{"o-4", "agent-1", "e4", Hex64(4), 3003}},
+      [](const auto&) -> absl::StatusOr<TreeHeadRow> {
+        return TreeHeadRow{3, Hex64(98), 3003, "split view"};
+      });
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  const auto unsigned_head = store_->AppendBatch(
+      {{"o-4", "agent-1", "e4", Hex64(4), 3003}},
+      [](const auto&) -> absl::StatusOr<TreeHeadRow> { return absl::InternalError("no key"); });
+  EXPECT_EQ(unsigned_head.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(*store_->LogSize(), 3u);
+  EXPECT_EQ(store_->TreeHeads()->size(), 1u);
+}
+
 TEST_F(SqliteStoreLogTest, IntegrityCheckAlsoReportsDanglingForeignKeys) {
   EXPECT_EQ(*store_->IntegrityCheck(), "ok");
   const SqliteDb raw = RawConnection(path_);  // foreign keys are off by default

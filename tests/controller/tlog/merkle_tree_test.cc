@@ -41,6 +41,24 @@ TEST(MerkleTreeTest, RootsAndProofsEqualTheReference) {
   }
 }
 
+TEST(MerkleTreeTest, TruncateForgetsLeavesAsIfNeverAppended) {
+  const std::vector<common::MerkleHash> leaves = Leaves(70);
+  for (uint64_t keep : {0u, 1u, 2u, 3u, 31u, 32u, 33u, 64u, 69u, 70u}) {
+    MerkleTree tree;
+    for (const auto& leaf : leaves) tree.Append(leaf);
+    tree.Truncate(keep);
+    ASSERT_EQ(tree.size(), keep);
+    // Appending again after the cut gives the tree of the leaves in order.
+    for (uint64_t i = keep; i < leaves.size(); ++i) tree.Append(leaves[i]);
+    MerkleTree fresh;
+    for (const auto& leaf : leaves) fresh.Append(leaf);
+    for (uint64_t size = 1; size <= leaves.size(); size += 7) {
+      ASSERT_EQ(*tree.Root(size), *fresh.Root(size)) << keep << " " << size;
+      ASSERT_EQ(*tree.InclusionProof(size - 1, size), *fresh.InclusionProof(size - 1, size));
+    }
+  }
+}
+
 TEST(MerkleTreeTest, RefusesSizesBeyondTheLog) {
   MerkleTree tree;
   for (const auto& leaf : Leaves(5)) tree.Append(leaf);
