@@ -33,6 +33,10 @@ absl::StatusOr<SqliteDb> OpenConnection(const boost::filesystem::path& path, Acc
   sqlite3_busy_timeout(db.get(), kSqliteBusyTimeoutMs);
   if (access == Access::kReadOnly) return db;
 
+  // Pages of 16 KiB for a new database (an existing one keeps its size):
+  // attestation envelopes are blobs of some hundred kilobytes, and each page
+  // is one frame written to the WAL and copied back at checkpoint.
+  OFFBOARD_RETURN_IF_ERROR(ExecSql(db.get(), "PRAGMA page_size=16384"));
   // The first statement reads the header: a file that is not a database
   // fails here with DATA_LOSS naming it.
   OFFBOARD_ASSIGN_OR_RETURN(Statement wal, Statement::Prepare(db.get(), "PRAGMA journal_mode=WAL"));
