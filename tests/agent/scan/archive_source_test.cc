@@ -45,5 +45,35 @@ TEST(IsPlainTextHeadTest, EveryContainerSignatureIsNot) {
   for (const std::string& head : heads) EXPECT_FALSE(PlainText(head)) << head;
 }
 
+// The check runs in blocks of 64 bytes plus a tail: what it looks for must be
+// found at every offset, across block boundaries too.
+TEST(IsPlainTextHeadTest, FindsWhatItRefusesAtEveryOffset) {
+  const std::string filler(300, 'x');
+  for (size_t at = 1; at < 200; ++at) {
+    std::string text = filler;
+    EXPECT_TRUE(PlainText(text));
+    text = filler;
+    text.replace(at, 6, "\nbegin");
+    EXPECT_FALSE(PlainText(text)) << "\\nbegin at " << at;
+    text = filler;
+    text.replace(at, 6, "\nbegun");  // a line starting "beg..." that is not "begin"
+    EXPECT_TRUE(PlainText(text)) << at;
+    text = filler;
+    text[at] = '\x05';  // as in zip's end-of-central-directory "PK\x05\x06"
+    EXPECT_FALSE(PlainText(text)) << "control at " << at;
+    text[at] = '\x7f';
+    EXPECT_FALSE(PlainText(text)) << "DEL at " << at;
+    text[at] = '\r';
+    EXPECT_TRUE(PlainText(text)) << at;
+    text.replace(at, 2, "\xc3\xa9");  // UTF-8 é
+    EXPECT_TRUE(PlainText(text)) << at;
+    text.replace(at, 2, "\xc3x");  // a lead byte without its continuation
+    EXPECT_FALSE(PlainText(text)) << "broken UTF-8 at " << at;
+  }
+  // "\nbegin" cut by the end of the head.
+  EXPECT_FALSE(PlainText(filler + "\nbegin"));
+  EXPECT_TRUE(PlainText(filler + "\nb"));
+}
+
 }  // namespace
 }  // namespace offboard::agent
