@@ -37,14 +37,40 @@ class FileQueue {
     queue_.push_back(std::move(batch));
     not_empty_.notify_one();
   }
-  // False once the queue is closed and drained.
-  bool Pop(FileBatch& batch) {
+  // Puts a batch taken from the queue back in front, without waiting for
+  // room: the walk may be waiting for room itself. The queue then holds at
+  // most one batch more per examining thread.
+  void Requeue(FileBatch batch) {
+    std::lock_guard lock(mutex_);
+    queue_.push_front(std::move(batch));
+    not_empty_.notify_one();
+  }
+  // The next batch, once the caller is done with the one it took before
+  // (`working`, which Pop keeps). False once the queue is closed and drained
+  // and no thread works on a batch whose rest could still be put back.
+  bool Pop(FileBatch& batch, bool& working) {
     std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return !queue_.empty() || closed_; });
+    if (working) {
+      working = false;
+      if (--working_ == 0 && closed_) not_empty_.notify_all();
+    }
+    ++idle_;
+    not_empty_.wait(lock, [&] { return !queue_.empty() || (closed_ && working_ == 0); });
+    --idle_;
     if (queue_.empty()) return false;
     batch = std::move(queue_.front());
     queue_.pop_front();
-    not_full_.notify_one();
+    ++working_;
+    working = true;
+    if (idle_ > 0 && queue_.empty() && batch.size() >= 2) {
+      // Another thread waits for work and there is none: share this batch.
+      const auto half = batch.begin() + static_cast<std::ptrdiff_t>(batch.size() / 2);
+      queue_.emplace_front(std::make_move_iterator(half), std::make_move_iterator(batch.end()));
+      batch.erase(half, batch.end());
+      not_empty_.notify_one();
+    } else {
+      not_full_.notify_one();
+    }
     return true;
   }
   void Close() {
@@ -59,13 +85,19 @@ class FileQueue {
   std::condition_variable not_empty_, not_full_;
   std::deque<FileBatch> queue_;
   bool closed_ = false;
+  int working_ = 0;  // threads examining a batch they took
+  int idle_ = 0;     // threads waiting in Pop
 };
 
 // Files per batch: large enough to amortize the hand-off, small enough that
 // both threads get work from a tree of a few large files.
 constexpr size_t kBatchSize = 64;
-// Wide enough to cover a few large files each worth a batch on its own.
+// Wide enough to cover a few large files each worth a batch on its own
+// (counting the sizes the walk knows; it stats only what d_type leaves open).
 constexpr size_t kBatchBytes = 64 << 20;
+// A file this large keeps a thread busy long enough that the rest of its
+// batch should go to another.
+constexpr uint64_t kRequeueAfterBytes = 4 << 20;
 
 // What one examining thread found; merged when all are done.
 struct WorkerResult {
@@ -77,13 +109,16 @@ struct WorkerResult {
 class FileExaminer {
  public:
   FileExaminer(const DatasetIndex& index, const FingerprintIndex* fingerprints,
-               const ExaminationLimits& limits, ScanProgress* progress)
+               const ExaminationLimits& limits, const WalkOptions& walk_options,
+               ScanProgress* progress)
       : index_(index),
+        walk_options_(walk_options),
         matching_(fingerprints != nullptr && !fingerprints->empty()),
         examiner_(limits, matching_ ? fingerprints : nullptr),
         progress_(progress) {}
 
-  void Examine(const WalkedFile& file, WorkerResult& out);
+  // Examines one file; returns its size (0 when it could not be opened).
+  uint64_t Examine(const WalkedFile& file, WorkerResult& out);
 
  private:
   std::string TaggedDataset(int fd) const;
@@ -95,6 +130,7 @@ class FileExaminer {
   bool IsPlainTextFile(int fd, ScanStats& stats);
 
   const DatasetIndex& index_;
+  const WalkOptions walk_options_;
   const bool matching_;  // derived-copy fingerprints to match
   StreamExaminer examiner_;
   ScanProgress* progress_;
@@ -129,49 +165,36 @@ bool FileExaminer::IsPlainTextFile(int fd, ScanStats& stats) {
   return IsPlainTextHead(std::span<const uint8_t>(head_.data(), length));
 }
 
-void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
+uint64_t FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
+  absl::StatusOr<OpenedFile> opened = OpenWalkedFile(file, walk_options_);
+  if (!opened.ok()) {
+    // Removed since the walk: nothing left to find.
+    if (!absl::IsNotFound(opened.status())) {
+      out.errors.push_back(
+          {.path = file.path, .member = {}, .reason = std::string(opened.status().message())});
+    }
+    return 0;
+  }
+  const int fd = opened->fd.get();
+  const struct stat& info = opened->info;
   // The path shown is a sample: copying it for every small file costs more
   // than looking at the file.
-  if (progress_ != nullptr && (++examined_ % 64 == 1 || file.info.st_size > (1 << 20))) {
+  if (progress_ != nullptr && (++examined_ % 64 == 1 || info.st_size > (1 << 20))) {
     std::lock_guard lock(progress_->current_mutex);
     progress_->current_path = file.path;
   }
-  // O_NONBLOCK: a FIFO swapped in since the walk must not hang the scan;
-  // O_NOATIME: looking must not change what we look at (falls back if not ours).
-  int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-  int fd = ::openat(file.dir->fd(), file.name.c_str(), flags | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::openat(file.dir->fd(), file.name.c_str(), flags);
-  if (fd < 0) {
-    if (errno == ENOENT) return;  // removed since the walk: nothing left to find
-    out.errors.push_back({.path = file.path,
-                          .member = {},
-                          .reason = absl::StrCat("cannot open: ", std::strerror(errno))});
-    return;
-  }
-  const common::UniqueFd owned(fd);
   const std::string tagged = TaggedDataset(fd);
   // The fast path for the many files that are neither candidates nor tagged
-  // nor archives: no fstat, no archive reader. (pread fails on anything
-  // swapped in since the walk that is not a regular file, which then takes
-  // the full path below and is reported.)
-  if (tagged.empty() && !matching_ && file.info.st_size <= off_t{kSmallFileBytes} &&
-      !index_.IsCandidateSize(static_cast<uint64_t>(file.info.st_size)) &&
+  // nor archives: no archive reader.
+  if (tagged.empty() && !matching_ && info.st_size <= off_t{kSmallFileBytes} &&
+      !index_.IsCandidateSize(static_cast<uint64_t>(info.st_size)) &&
       IsPlainTextFile(fd, out.stats)) {
     ++out.stats.files_scanned;
     if (progress_ != nullptr) {
       progress_->files.fetch_add(1, std::memory_order_relaxed);
-      progress_->bytes.fetch_add(static_cast<uint64_t>(file.info.st_size),
-                                 std::memory_order_relaxed);
+      progress_->bytes.fetch_add(static_cast<uint64_t>(info.st_size), std::memory_order_relaxed);
     }
-    return;
-  }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    out.errors.push_back(
-        {.path = file.path,
-         .member = {},
-         .reason = "changed into something other than a regular file during the scan"});
-    return;
+    return static_cast<uint64_t>(info.st_size);
   }
   ++out.stats.files_scanned;
   const FileIdentity identity{
@@ -224,6 +247,7 @@ void FileExaminer::Examine(const WalkedFile& file, WorkerResult& out) {
     progress_->bytes.fetch_add(size, std::memory_order_relaxed);
     progress_->findings.fetch_add(out.findings.size() - findings_before, std::memory_order_relaxed);
   }
+  return size;
 }
 
 // Sorts `items` by key(item) and drops items whose key repeats.
@@ -266,24 +290,39 @@ absl::StatusOr<ScanReport> Scanner::Run(ScanProgress* progress) {
   const unsigned threads =
       options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   // Each queued file keeps its directory open: 8 queued batches, one being
-  // filled, one blocked in Push and one per worker bound that to
-  // (11 + threads) * 64 descriptors beyond the walk's own path; the scan
-  // command raises the soft descriptor limit to the hard one for that.
+  // filled, one blocked in Push, and per worker one being examined and one
+  // put back bound that to (11 + 2 * threads) * 64 descriptors beyond the
+  // walk's own path; the scan command raises the soft descriptor limit to the
+  // hard one for that.
   FileQueue queue(8);
+  const WalkOptions walk_options{.cross_filesystems = options_.cross_filesystems};
   std::vector<WorkerResult> results(threads);
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i) {
     workers.emplace_back([&, i] {
-      FileExaminer examiner(index_, fingerprints_, options_.limits, progress);
+      FileExaminer examiner(index_, fingerprints_, options_.limits, walk_options, progress);
       FileBatch batch;
-      while (queue.Pop(batch)) {
-        for (const WalkedFile& file : batch) examiner.Examine(file, results[i]);
+      bool working = false;
+      while (queue.Pop(batch, working)) {
+        for (size_t k = 0; k < batch.size(); ++k) {
+          // The walk knows no sizes of most files, so a batch may hold many
+          // large ones: after a large file, the second half of the rest goes
+          // back to the queue for an idle thread, and this one goes on with
+          // the first (taking the half back itself would leave the other
+          // thread idle).
+          const size_t rest = batch.size() - (k + 1);
+          if (examiner.Examine(batch[k], results[i]) >= kRequeueAfterBytes && rest >= 2) {
+            const auto half = batch.begin() + static_cast<std::ptrdiff_t>(k + 1 + rest / 2);
+            queue.Requeue(
+                FileBatch(std::make_move_iterator(half), std::make_move_iterator(batch.end())));
+            batch.erase(half, batch.end());
+          }
+        }
       }
     });
   }
   ScanReport report;
   absl::Status walk_status;
-  const WalkOptions walk_options{.cross_filesystems = options_.cross_filesystems};
   FileBatch batch;
   uint64_t batch_bytes = 0;
   const auto enqueue = [&](WalkedFile file) {

@@ -18,6 +18,9 @@
 namespace offboard::agent {
 namespace {
 
+constexpr absl::string_view kMountedFile =
+    "file mounted from another filesystem, not scanned (use --cross-filesystems)";
+
 struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }
 };
@@ -90,7 +93,7 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
                            dev_t root_device) {
   // Read the whole listing first, so that at most one DIR stream per level of
   // recursion is open while files are handed out.
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, unsigned char>> entries;  // name, d_type
   {
     const int listing_fd = ::dup(dir->fd());
     if (listing_fd < 0) {
@@ -107,15 +110,22 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
     errno = 0;
     while (const dirent* entry = ::readdir(listing.get())) {
       if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) {
-        names.emplace_back(entry->d_name);
+        entries.emplace_back(entry->d_name, entry->d_type);
       }
       errno = 0;
     }
     if (errno != 0) Error(path, absl::StrCat("cannot list directory: ", std::strerror(errno)));
   }
 
-  for (const std::string& name : names) {
+  for (const auto& [name, type] : entries) {
     const std::string child = Join(path, name.c_str());
+    if (type == DT_REG) {
+      // The listing says regular file: OpenWalkedFile checks what it opens
+      // (type and filesystem) with fstat, so no stat of the name here. In a
+      // tree of small files that lookup was a fifth of the scan's CPU.
+      on_file_(WalkedFile{.dir = dir, .name = name, .path = child, .root_device = root_device});
+      continue;
+    }
     struct stat info {};
     if (::fstatat(dir->fd(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno != ENOENT) Error(child, absl::StrCat("cannot stat: ", std::strerror(errno)));
@@ -124,10 +134,11 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
     if (S_ISREG(info.st_mode)) {
       if (info.st_dev != root_device && !options_.cross_filesystems) {
         // A single file bind-mounted in from elsewhere (a container's secret).
-        Error(child, "file mounted from another filesystem, not scanned (use --cross-filesystems)");
+        Error(child, std::string(kMountedFile));
         continue;
       }
-      on_file_(WalkedFile{.dir = dir, .name = name, .path = child, .info = info});
+      on_file_(WalkedFile{
+          .dir = dir, .name = name, .path = child, .info = info, .root_device = root_device});
     } else if (S_ISDIR(info.st_mode)) {
       if (info.st_dev != root_device && !options_.cross_filesystems) {
         Error(child, "mount point of another filesystem, not scanned (use --cross-filesystems)");
@@ -160,6 +171,28 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
 
 DirectoryHandle::~DirectoryHandle() { ::close(fd_); }
 
+absl::StatusOr<OpenedFile> OpenWalkedFile(const WalkedFile& file, const WalkOptions& options) {
+  // O_NONBLOCK: a FIFO swapped in since the walk must not hang the caller;
+  // O_NOATIME: looking must not change what we look at (falls back if not ours).
+  const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  int fd = ::openat(file.dir->fd(), file.name.c_str(), flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::openat(file.dir->fd(), file.name.c_str(), flags);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError("removed since the walk");
+    return absl::FailedPreconditionError(absl::StrCat("cannot open: ", std::strerror(errno)));
+  }
+  OpenedFile opened{.fd = common::UniqueFd(fd)};
+  if (::fstat(fd, &opened.info) != 0 || !S_ISREG(opened.info.st_mode)) {
+    return absl::FailedPreconditionError(
+        "changed into something other than a regular file during the scan");
+  }
+  if (opened.info.st_dev != file.root_device && !options.cross_filesystems) {
+    // A single file bind-mounted in from elsewhere (a container's secret).
+    return absl::FailedPreconditionError(kMountedFile);
+  }
+  return opened;
+}
+
 absl::Status WalkTree(const boost::filesystem::path& root, const WalkOptions& options,
                       const std::function<void(WalkedFile)>& on_file,
                       std::vector<ScanError>& errors) {
@@ -182,7 +215,8 @@ absl::Status WalkTree(const boost::filesystem::path& root, const WalkOptions& op
     on_file(WalkedFile{.dir = std::make_shared<const DirectoryHandle>(parent),
                        .name = as_path.filename().string(),
                        .path = root_path,
-                       .info = info});
+                       .info = info,
+                       .root_device = info.st_dev});
     return absl::OkStatus();
   }
   if (!S_ISDIR(info.st_mode)) {

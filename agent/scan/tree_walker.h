@@ -3,7 +3,8 @@
 // visits anyway; a link out of the root leads out of scope), every directory
 // is opened relative to its parent's descriptor with O_NOFOLLOW, the walk stays
 // on the root's filesystem unless asked, and device nodes, FIFOs and sockets
-// are never opened.
+// are never opened. Files are opened with OpenWalkedFile, which checks the
+// same of what it opened.
 //
 // What cannot be walked is reported, never skipped silently: unreadable
 // directories, mount points left out, symlink loops (once per loop).
@@ -22,7 +23,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "agent/scan/finding.h"
+#include "common/io/unique_fd.h"
 
 namespace offboard::agent {
 
@@ -43,12 +46,30 @@ struct WalkedFile {
   std::shared_ptr<const DirectoryHandle> dir;  // the directory holding the file
   std::string name;                            // entry name inside `dir`
   std::string path;                            // absolute path, for reports
-  struct stat info {};                         // lstat at walk time
+  // lstat at walk time, or all zero when the directory listing already said
+  // the entry is a regular file (d_type): then the walk saves a lookup of the
+  // name, and OpenWalkedFile checks what it opens instead.
+  struct stat info {};
+  dev_t root_device = 0;  // the filesystem the walk stays on
 };
 
 struct WalkOptions {
   bool cross_filesystems = false;
 };
+
+// A walked file, open for reading, with fstat of what was opened.
+struct OpenedFile {
+  common::UniqueFd fd;
+  struct stat info {};
+};
+
+// Opens `file` relative to its directory without following a symlink,
+// without blocking on a FIFO and without changing its access time (where the
+// caller may), and checks that what opened is a regular file on the root's
+// filesystem (unless `options` cross filesystems). NOT_FOUND when the file
+// was removed since the walk (nothing is left to examine); otherwise
+// FAILED_PRECONDITION whose message is the reason to report for its path.
+absl::StatusOr<OpenedFile> OpenWalkedFile(const WalkedFile& file, const WalkOptions& options);
 
 // Calls `on_file` for each regular file under `root` (or for `root` itself if
 // it is a regular file). The root may itself be a symlink, which is resolved

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 #include "tests/support/temp_dir.h"
 
 namespace offboard::agent {
@@ -25,6 +27,8 @@ struct WalkResult {
   std::vector<ScanError> errors;
 };
 
+// Walks `root` and opens every file handed out as the scanner does, so that
+// what OpenWalkedFile refuses shows among the errors.
 WalkResult Walk(const boost::filesystem::path& root, WalkOptions options = {}) {
   WalkResult result;
   const std::string prefix = boost::filesystem::canonical(root).string() + "/";
@@ -32,10 +36,16 @@ WalkResult Walk(const boost::filesystem::path& root, WalkOptions options = {}) {
       root, options,
       [&](WalkedFile file) {
         EXPECT_TRUE(file.path.starts_with(prefix)) << file.path;
+        absl::StatusOr<OpenedFile> opened = OpenWalkedFile(file, options);
+        if (!opened.ok()) {
+          result.errors.push_back(
+              {.path = file.path, .member = {}, .reason = std::string(opened.status().message())});
+          return;
+        }
         // The handle really opens the file it names.
         struct stat info {};
         EXPECT_EQ(::fstatat(file.dir->fd(), file.name.c_str(), &info, AT_SYMLINK_NOFOLLOW), 0);
-        EXPECT_EQ(info.st_ino, file.info.st_ino);
+        EXPECT_EQ(info.st_ino, opened->info.st_ino);
         result.files.push_back(file.path.substr(prefix.size()));
       },
       result.errors);
@@ -96,6 +106,43 @@ TEST(TreeWalkerTest, NeverOpensFifosSocketsOrDevices) {
   ::close(sock);
   EXPECT_THAT(result.files, ElementsAre("file"));
   EXPECT_THAT(result.errors, IsEmpty());
+}
+
+// The walk trusts the listing's d_type for regular files; what replaces one
+// between the listing and the open is refused at the open, without blocking
+// on a FIFO or following a symlink out.
+TEST(TreeWalkerTest, AFileSwappedAfterTheListingIsRefusedAtTheOpen) {
+  testing::TempDir dir;
+  dir.WriteFile("outside/secret.csv", "bank data");
+  dir.WriteFile("root/fifo", "x");
+  dir.WriteFile("root/link", "x");
+  dir.WriteFile("root/gone", "x");
+  std::vector<std::string> refused;
+  int removed = 0;
+  const auto on_file = [&](WalkedFile file) {
+    const boost::filesystem::path path = file.path;
+    boost::filesystem::remove(path);
+    if (file.name == "fifo") {
+      ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    }
+    if (file.name == "link") {
+      boost::filesystem::create_symlink(dir.path() / "outside/secret.csv", path);
+    }
+    absl::StatusOr<OpenedFile> opened = OpenWalkedFile(file, {});
+    ASSERT_FALSE(opened.ok()) << file.name;
+    if (absl::IsNotFound(opened.status())) {
+      ++removed;
+    } else {
+      refused.push_back(absl::StrCat(file.name, ": ", opened.status().message()));
+    }
+  };
+  std::vector<ScanError> errors;
+  ASSERT_TRUE(WalkTree(dir.path() / "root", {}, on_file, errors).ok());
+  std::sort(refused.begin(), refused.end());
+  EXPECT_THAT(refused, ElementsAre(HasSubstr("fifo: changed into something other than a regular"),
+                                   HasSubstr("link: cannot open: Too many levels of symbolic")));
+  EXPECT_EQ(removed, 1);
+  EXPECT_THAT(errors, IsEmpty());
 }
 
 TEST(TreeWalkerTest, CarriesNamesWithNewlinesAndInvalidUtf8Exactly) {
