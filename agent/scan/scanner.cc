@@ -37,9 +37,9 @@ class FileQueue {
     queue_.push_back(std::move(batch));
     not_empty_.notify_one();
   }
-  // Puts a batch taken from the queue back in front, without waiting for
-  // room: the walk may be waiting for room itself. The queue then holds at
-  // most one batch more per examining thread.
+  // Puts part of a batch taken from the queue back in front, without waiting
+  // for room: the walk may be waiting for room itself. The queue then holds
+  // more batches than its capacity, but no more files than were taken.
   void Requeue(FileBatch batch) {
     std::lock_guard lock(mutex_);
     queue_.push_front(std::move(batch));

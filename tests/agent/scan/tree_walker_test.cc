@@ -218,6 +218,22 @@ TEST(TreeWalkerTest, StaysOnTheRootFilesystemUnlessAsked) {
   EXPECT_THAT(crossing.errors, IsEmpty());
 }
 
+// The listing's d_type is that of the entry a mount covers, so an entry with
+// something mounted on it must be looked at, not trusted: a device bound over
+// a file (containers bind /dev/null so) is skipped like any device, unopened.
+TEST(TreeWalkerTest, ADeviceBindMountedOverAFileIsNeverHandedOut) {
+  testing::TempDir dir;
+  dir.WriteFile("root/top.csv", "x");
+  const auto target = dir.WriteFile("root/masked.csv", "covered");
+  if (::mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    GTEST_SKIP() << "cannot bind-mount here (needs root)";
+  }
+  const WalkResult result = Walk(dir.path() / "root");
+  ::umount2(target.c_str(), MNT_DETACH);
+  EXPECT_THAT(result.files, ElementsAre("top.csv"));
+  EXPECT_THAT(result.errors, IsEmpty());
+}
+
 TEST(TreeWalkerTest, AFileBindMountedFromAnotherFilesystemIsReportedNotRead) {
   testing::TempDir dir;
   dir.WriteFile("root/top.csv", "x");
