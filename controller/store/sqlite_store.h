@@ -6,10 +6,9 @@
 //
 // Thread-safety: one read-write connection, guarded by a mutex, serves all
 // calls; SQLite is opened without its own locking (NOMUTEX) because of that
-// mutex. Concurrent AppendAttestation calls share commits (group commit):
-// whoever finds no commit in progress writes every waiting attestation in one
-// transaction and one fsync, and each caller returns once the commit that
-// holds its attestation is durable. ForEachInventoryFile reads through a connection of its own, in
+// mutex. AppendBatch writes many attestations and their tree head in one
+// transaction and one fsync; the transparency log gathers concurrent
+// attestations into such batches (group commit). ForEachInventoryFile reads through a connection of its own, in
 // a read transaction, so that a long reconciliation neither blocks the gRPC handlers nor sees a
 // half-finished import, and its callback may call the store. Other processes (a CLI command next to
 // `serve`) may open the same file: SQLite's file locks order them, and a lock held longer than the
