@@ -14,6 +14,7 @@
 #include "common/io/read_file.h"
 #include "common/io/write_file.h"
 #include "common/log/audit.h"
+#include "common/signed/signed_messages.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::agent {
@@ -133,6 +134,7 @@ bool Outbox::WasRefused(const std::string& order_id) const {
 }
 
 DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
+                             const common::Ed25519PublicKey& controller_key,
                              const std::function<bool()>& stop_requested) {
   DeliveryReport report;
   absl::StatusOr<std::vector<std::string>> pending = outbox.Pending();
@@ -150,6 +152,18 @@ DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
     }
     absl::StatusOr<offboard::v1::Receipt> receipt = submit(order_id, *envelope);
     if (receipt.ok()) {
+      // A receipt that does not verify proves nothing. The controller stored
+      // the attestation or not; a resend gets the stored receipt again.
+      if (absl::StatusOr<offboard::v1::TreeHead> head =
+              common::VerifyReceipt(*receipt, *envelope, controller_key);
+          !head.ok()) {
+        const std::string reason(head.status().message());
+        common::AuditEvent("receipt_invalid", {{"order_id", order_id}, {"reason", reason}});
+        report.transient = absl::UnavailableError(
+            absl::StrCat("order ", order_id, ": the controller's receipt does not verify (",
+                         reason, "); the attestation stays in the outbox"));
+        break;
+      }
       const absl::Status saved = outbox.Delivered(order_id, *receipt);
       if (!saved.ok()) {
         report.local = saved;

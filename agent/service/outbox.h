@@ -12,7 +12,7 @@
 //
 //   Outbox outbox(data_dir);
 //   OFFBOARD_RETURN_IF_ERROR(outbox.Put(order_id, envelope));
-//   DeliveryReport report = DeliverOutbox(outbox, submit, stop_requested);
+//   DeliveryReport report = DeliverOutbox(outbox, submit, controller_key, stop_requested);
 //
 // Every write is atomic and durable (common/io/write_file.h). Not
 // thread-safe; one agent process per data directory.
@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/crypto/ed25519.h"
 #include "absl/strings/string_view.h"
 #include "offboard/v1/attestation.pb.h"
 
@@ -78,11 +79,15 @@ struct DeliveryReport {
   absl::Status local;      // an error of the outbox itself, if any
 };
 
-// Submits every pending entry in order. A transient error (IsTransient)
-// stops the pass: the controller is unreachable, so the rest would fail too.
-// Any other error is a refusal: the entry moves to refused/. Stops early
-// when `stop_requested` returns true.
+// Submits every pending entry in order. A receipt counts only when it
+// verifies against `controller_key` for the envelope sent (signed tree head,
+// leaf hash, inclusion proof); one that does not is reported as a transient
+// UNAVAILABLE and the entry stays for a resend. A transient error
+// (IsTransient) stops the pass: the controller is unreachable, so the rest
+// would fail too. Any other error is a refusal: the entry moves to refused/.
+// Stops early when `stop_requested` returns true.
 DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
+                             const common::Ed25519PublicKey& controller_key,
                              const std::function<bool()>& stop_requested);
 
 // Exponential backoff with jitter: each delay is drawn from [d/2, d] where d

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/dsse/envelope.h"
 #include "common/encoding/hex.h"
+#include "common/merkle/merkle.h"
 #include "common/policy/wipe_policy.h"
 #include "common/status/status_macros.h"
 
@@ -87,6 +88,35 @@ absl::StatusOr<offboard::v1::TreeHead> VerifyTreeHead(absl::string_view envelope
   OFFBOARD_RETURN_IF_ERROR(FromJson(payload, &head, "tree head"));
   if (!IsLowerHex(head.root_hash_hex(), 32)) {
     return absl::InvalidArgumentError("tree head: root_hash_hex is not a SHA-256");
+  }
+  return head;
+}
+
+absl::StatusOr<offboard::v1::TreeHead> VerifyReceipt(const offboard::v1::Receipt& receipt,
+                                                     absl::string_view envelope,
+                                                     const Ed25519PublicKey& controller_key) {
+  OFFBOARD_ASSIGN_OR_RETURN(offboard::v1::TreeHead head,
+                            VerifyTreeHead(receipt.signed_tree_head(), controller_key));
+  const MerkleHash leaf = LeafHash(std::string_view(envelope.data(), envelope.size()));
+  if (receipt.leaf_hash_hex() != HexEncode(leaf)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("receipt: leaf hash ", receipt.leaf_hash_hex(),
+                     " is not the attestation's ", HexEncode(leaf)));
+  }
+  const absl::StatusOr<std::vector<MerkleHash>> proof = MerkleHashesFromHex(
+      std::vector<std::string>(receipt.inclusion_proof_hex().begin(),
+                               receipt.inclusion_proof_hex().end()));
+  if (!proof.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("receipt: inclusion proof: ", proof.status().message()));
+  }
+  OFFBOARD_ASSIGN_OR_RETURN(const MerkleHash root, MerkleHashFromHex(head.root_hash_hex()));
+  if (absl::Status included =
+          VerifyInclusion(leaf, receipt.log_index(), head.tree_size(), *proof, root);
+      !included.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("receipt: leaf ", receipt.log_index(),
+                                                   " is not in the signed tree of size ",
+                                                   head.tree_size(), ": ", included.message()));
   }
   return head;
 }

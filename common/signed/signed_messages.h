@@ -8,6 +8,8 @@
 //   std::string wire = SignWipeOrder(order, controller_key);
 //   OFFBOARD_ASSIGN_OR_RETURN(v1::WipeOrder order, VerifyWipeOrder(wire, controller_public, now));
 //
+//   OFFBOARD_ASSIGN_OR_RETURN(v1::TreeHead head, VerifyReceipt(receipt, envelope, controller_public));
+//
 // Thread-safe: pure functions.
 #ifndef OFFBOARD_COMMON_SIGNED_SIGNED_MESSAGES_H_
 #define OFFBOARD_COMMON_SIGNED_SIGNED_MESSAGES_H_
@@ -47,6 +49,16 @@ std::string SignTreeHead(const offboard::v1::TreeHead& head, const Ed25519Privat
 // UNAUTHENTICATED for a bad signature; INVALID_ARGUMENT for a bad payload.
 absl::StatusOr<offboard::v1::TreeHead> VerifyTreeHead(absl::string_view envelope,
                                                       const Ed25519PublicKey& controller_key);
+
+// The receipt the controller answered `envelope` with, checked as anyone can
+// check it offline: its tree head is signed by `controller_key`, its leaf
+// hash is the envelope's RFC 9162 leaf hash, and its inclusion proof leads
+// from that leaf at its log index to the head's root. Returns the head.
+// UNAUTHENTICATED when the head is not the controller's; INVALID_ARGUMENT
+// saying which other part does not hold.
+absl::StatusOr<offboard::v1::TreeHead> VerifyReceipt(const offboard::v1::Receipt& receipt,
+                                                     absl::string_view envelope,
+                                                     const Ed25519PublicKey& controller_key);
 
 }  // namespace offboard::common
 

@@ -8,8 +8,13 @@
 #include <boost/filesystem/operations.hpp>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "common/encoding/hex.h"
 #include "common/io/read_file.h"
+#include "common/merkle/merkle.h"
+#include "common/signed/signed_messages.h"
 #include "tests/support/temp_dir.h"
 
 namespace offboard::agent {
@@ -25,6 +30,24 @@ offboard::v1::Receipt ReceiptAt(uint64_t index) {
 }
 
 const auto kNeverStop = [] { return false; };
+
+// The controller's key, and the receipt it gives for an envelope that is the
+// only leaf of its log.
+const common::Ed25519PrivateKey& ControllerKey() {
+  static const common::Ed25519PrivateKey key = *common::Ed25519PrivateKey::Generate();
+  return key;
+}
+
+offboard::v1::Receipt SignedReceipt(const std::string& envelope) {
+  const common::MerkleHash leaf = common::LeafHash(envelope);
+  offboard::v1::TreeHead head;
+  head.set_tree_size(1);
+  head.set_root_hash_hex(common::HexEncode(leaf));
+  offboard::v1::Receipt receipt;
+  receipt.set_leaf_hash_hex(common::HexEncode(leaf));
+  receipt.set_signed_tree_head(common::SignTreeHead(head, ControllerKey()));
+  return receipt;
+}
 
 TEST(OrderIdTest, OnlyNamesThatAreSafeAsFileNames) {
   EXPECT_TRUE(IsSafeOrderId("order-0123abcd"));
@@ -85,9 +108,9 @@ TEST(DeliverOutboxTest, DeliversEverythingAndSavesReceipts) {
       outbox,
       [&](const std::string& order_id, const std::string& envelope) {
         submitted[order_id] = envelope;
-        return absl::StatusOr<offboard::v1::Receipt>(ReceiptAt(submitted.size()));
+        return absl::StatusOr<offboard::v1::Receipt>(SignedReceipt(envelope));
       },
-      kNeverStop);
+      ControllerKey().PublicKey(), kNeverStop);
   EXPECT_EQ(report.delivered, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(report.pending, 0u);
   EXPECT_TRUE(report.transient.ok());
@@ -108,7 +131,7 @@ TEST(DeliverOutboxTest, AnUnreachableControllerKeepsEverythingForLater) {
         ++calls;
         return absl::UnavailableError("connection refused");
       },
-      kNeverStop);
+      ControllerKey().PublicKey(), kNeverStop);
   EXPECT_EQ(calls, 1);  // no point trying the rest
   EXPECT_EQ(down.transient.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(down.pending, 2u);
@@ -117,11 +140,11 @@ TEST(DeliverOutboxTest, AnUnreachableControllerKeepsEverythingForLater) {
   const DeliveryReport slow = DeliverOutbox(
       outbox,
       [&](const std::string& order_id,
-          const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+          const std::string& envelope) -> absl::StatusOr<offboard::v1::Receipt> {
         if (order_id == "b") return absl::DeadlineExceededError("slow");
-        return ReceiptAt(0);
+        return SignedReceipt(envelope);
       },
-      kNeverStop);
+      ControllerKey().PublicKey(), kNeverStop);
   EXPECT_EQ(slow.delivered, std::vector<std::string>{"a"});
   EXPECT_EQ(slow.pending, 1u);
   EXPECT_EQ(*outbox.Read("b"), "envelope-b");
@@ -135,11 +158,11 @@ TEST(DeliverOutboxTest, ARefusalMovesTheEntryAsideWithItsReason) {
   const DeliveryReport report = DeliverOutbox(
       outbox,
       [&](const std::string& order_id,
-          const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+          const std::string& envelope) -> absl::StatusOr<offboard::v1::Receipt> {
         if (order_id == "a") return absl::PermissionDeniedError("not your order");
-        return ReceiptAt(1);
+        return SignedReceipt(envelope);
       },
-      kNeverStop);
+      ControllerKey().PublicKey(), kNeverStop);
   ASSERT_EQ(report.refused.size(), 1u);
   EXPECT_EQ(report.refused[0].first, "a");
   EXPECT_NE(report.refused[0].second.find("not your order"), std::string::npos);
@@ -162,15 +185,54 @@ TEST(DeliverOutboxTest, StopsWhenAStopIsRequested) {
   bool stop = false;
   const DeliveryReport report = DeliverOutbox(
       outbox,
-      [&](const std::string&, const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+      [&](const std::string&, const std::string& envelope) -> absl::StatusOr<offboard::v1::Receipt> {
         ++calls;
         stop = true;  // SIGTERM arrives during the first submit
-        return ReceiptAt(0);
+        return SignedReceipt(envelope);
       },
-      [&] { return stop; });
+      ControllerKey().PublicKey(), [&] { return stop; });
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(report.delivered.size(), 1u);
   EXPECT_EQ(report.pending, 1u);
+}
+
+// A receipt proves delivery only when it verifies: signed by the controller's
+// key, for this envelope. Anything else keeps the attestation for a resend.
+TEST(DeliverOutboxTest, AReceiptThatDoesNotVerifyKeepsTheAttestation) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
+  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  const auto other_key = *common::Ed25519PrivateKey::Generate();
+  for (const auto& [what, bad] :
+       std::vector<std::pair<std::string, offboard::v1::Receipt>>{
+           {"another envelope's", SignedReceipt("envelope-b")},
+           {"unsigned", ReceiptAt(0)},
+           {"another key's", [&] {
+              offboard::v1::Receipt receipt = SignedReceipt("envelope-a");
+              offboard::v1::TreeHead head;
+              head.set_tree_size(1);
+              head.set_root_hash_hex(receipt.leaf_hash_hex());
+              receipt.set_signed_tree_head(common::SignTreeHead(head, other_key));
+              return receipt;
+            }()}}) {
+    int calls = 0;
+    const DeliveryReport report = DeliverOutbox(
+        outbox,
+        [&](const std::string&, const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+          ++calls;
+          return bad;
+        },
+        ControllerKey().PublicKey(), kNeverStop);
+    EXPECT_EQ(calls, 1) << what;
+    EXPECT_TRUE(report.delivered.empty()) << what;
+    EXPECT_TRUE(report.refused.empty()) << what;
+    EXPECT_EQ(report.transient.code(), absl::StatusCode::kUnavailable) << what;
+    EXPECT_NE(report.transient.message().find("receipt does not verify"), std::string::npos)
+        << what << ": " << report.transient;
+    EXPECT_EQ(report.pending, 2u) << what;
+    EXPECT_FALSE(outbox.HasReceipt("a")) << what;
+  }
 }
 
 TEST(BackoffTest, DoublesWithJitterUpToTheCap) {

@@ -8,8 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "common/dsse/envelope.h"
+#include "common/encoding/hex.h"
+#include "common/merkle/merkle.h"
 #include "common/policy/wipe_policy.h"
 
 namespace offboard::common {
@@ -99,6 +102,59 @@ TEST(SignedMessagesTest, TreeHeadsAndOrdersAreNotInterchangeable) {
   EXPECT_TRUE(absl::IsInvalidArgument(VerifyWipeOrder(wire, key.PublicKey(), kNow).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
       VerifyTreeHead(SignWipeOrder(MakeOrder(), key), key.PublicKey()).status()));
+}
+
+// A receipt for leaf `index` of a log of `envelopes`, as the controller gives it.
+offboard::v1::Receipt ReceiptFor(const std::vector<std::string>& envelopes, uint64_t index,
+                                 const Ed25519PrivateKey& key) {
+  std::vector<MerkleHash> leaves;
+  for (const std::string& envelope : envelopes) leaves.push_back(LeafHash(envelope));
+  offboard::v1::TreeHead head;
+  head.set_tree_size(leaves.size());
+  head.set_root_hash_hex(HexEncode(RootFromLeafHashes(leaves)));
+  offboard::v1::Receipt receipt;
+  receipt.set_log_index(index);
+  receipt.set_leaf_hash_hex(HexEncode(leaves[index]));
+  const absl::StatusOr<std::vector<MerkleHash>> proof = InclusionProof(leaves, index);
+  EXPECT_TRUE(proof.ok()) << proof.status();
+  for (const MerkleHash& hash : proof.value_or(std::vector<MerkleHash>{})) {
+    receipt.add_inclusion_proof_hex(HexEncode(hash));
+  }
+  receipt.set_signed_tree_head(SignTreeHead(head, key));
+  return receipt;
+}
+
+TEST(SignedMessagesTest, AReceiptVerifiesForItsEnvelopeOnly) {
+  const auto key = *Ed25519PrivateKey::Generate();
+  const std::vector<std::string> log = {"e0", "e1", "e2", "e3", "e4"};
+  for (uint64_t index = 0; index < log.size(); ++index) {
+    const auto head = VerifyReceipt(ReceiptFor(log, index, key), log[index], key.PublicKey());
+    ASSERT_TRUE(head.ok()) << index << ": " << head.status();
+    EXPECT_EQ(head->tree_size(), 5u);
+  }
+  const offboard::v1::Receipt receipt = ReceiptFor(log, 2, key);
+
+  EXPECT_THAT(VerifyReceipt(receipt, "e3", key.PublicKey()).status().message(),
+              HasSubstr("is not the attestation's"));
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      VerifyReceipt(receipt, "e2", Ed25519PrivateKey::Generate()->PublicKey()).status()));
+
+  offboard::v1::Receipt moved = receipt;
+  moved.set_log_index(3);
+  EXPECT_THAT(VerifyReceipt(moved, "e2", key.PublicKey()).status().message(),
+              HasSubstr("is not in the signed tree of size 5"));
+
+  offboard::v1::Receipt bent = receipt;
+  bent.set_inclusion_proof_hex(0, std::string(64, '0'));
+  EXPECT_TRUE(absl::IsInvalidArgument(VerifyReceipt(bent, "e2", key.PublicKey()).status()));
+  bent.set_inclusion_proof_hex(0, "not hex");
+  EXPECT_THAT(VerifyReceipt(bent, "e2", key.PublicKey()).status().message(),
+              HasSubstr("inclusion proof"));
+
+  // The head of a smaller log that does not hold the leaf.
+  offboard::v1::Receipt early = receipt;
+  early.set_signed_tree_head(ReceiptFor({"e0", "e1"}, 0, key).signed_tree_head());
+  EXPECT_TRUE(absl::IsInvalidArgument(VerifyReceipt(early, "e2", key.PublicKey()).status()));
 }
 
 }  // namespace

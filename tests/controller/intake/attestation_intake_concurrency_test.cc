@@ -7,7 +7,6 @@
 // against its signed tree head, and every foreign attempt is refused.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <mutex>
 #include <set>
 #include <string>
@@ -18,7 +17,6 @@
 #include "common/dsse/envelope.h"
 #include "common/encoding/hex.h"
 #include "common/intoto/statement.h"
-#include "common/merkle/merkle.h"
 #include "common/signed/signed_messages.h"
 #include "controller/intake/attestation_intake.h"
 #include "controller/store/sqlite_store.h"
@@ -46,13 +44,6 @@ std::string Attest(const OrderRow& order, const common::Ed25519PrivateKey& key) 
       {"order_id", order.order_id}, {"nonce", order.nonce_hex}, {"items", nlohmann::json::array()}};
   return common::SerializeDsseEnvelope(
       common::SignDsse(common::kInTotoPayloadType, common::SerializeStatement(statement), key));
-}
-
-common::MerkleHash HashFromHex(const std::string& hex) {
-  const auto bytes = *common::HexDecode(hex);
-  common::MerkleHash hash{};
-  std::copy(bytes.begin(), bytes.end(), hash.begin());
-  return hash;
 }
 
 TEST(AttestationIntakeConcurrencyTest, ManyAgentsAtOnceGetDenseVerifiableReceipts) {
@@ -131,16 +122,8 @@ TEST(AttestationIntakeConcurrencyTest, ManyAgentsAtOnceGetDenseVerifiableReceipt
   std::set<uint64_t> indexes;
   for (const auto& [envelope, receipt] : receipts) {
     EXPECT_TRUE(indexes.insert(receipt.log_index()).second) << "index given twice";
-    const auto head =
-        common::VerifyTreeHead(receipt.signed_tree_head(), controller_key.PublicKey());
-    ASSERT_TRUE(head.ok()) << head.status();
-    std::vector<common::MerkleHash> proof;
-    for (const std::string& hex : receipt.inclusion_proof_hex()) proof.push_back(HashFromHex(hex));
-    EXPECT_TRUE(common::VerifyInclusion(common::LeafHash(std::string_view(envelope)),
-                                        receipt.log_index(), head->tree_size(), proof,
-                                        HashFromHex(head->root_hash_hex()))
-                    .ok())
-        << "index " << receipt.log_index();
+    const auto head = common::VerifyReceipt(receipt, envelope, controller_key.PublicKey());
+    EXPECT_TRUE(head.ok()) << "index " << receipt.log_index() << ": " << head.status();
   }
   EXPECT_EQ(*indexes.begin(), 0u);
   EXPECT_EQ(*indexes.rbegin(), receipts.size() - 1);

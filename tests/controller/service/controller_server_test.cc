@@ -7,8 +7,6 @@
 // caller only, answers a repeat, and a banned certificate opens nothing.
 #include <gtest/gtest.h>
 
-#include "common/encoding/hex.h"
-#include "common/merkle/merkle.h"
 #include "common/tls/x509.h"
 #include "controller/ca/certificate_builder.h"
 #include "tests/controller/service/controller_server_fixture.h"
@@ -38,21 +36,8 @@ TEST_F(ControllerServerTest, EnrollPullAttestAndVerifyTheReceipt) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   const offboard::v1::Receipt& receipt = response.receipt();
   EXPECT_EQ(receipt.log_index(), 0u);
-  const auto head = common::VerifyTreeHead(receipt.signed_tree_head(), home_->key.PublicKey());
-  ASSERT_TRUE(head.ok()) << head.status();
-  std::vector<common::MerkleHash> proof;
-  for (const std::string& hex : receipt.inclusion_proof_hex()) {
-    const auto bytes = *common::HexDecode(hex);
-    common::MerkleHash hash{};
-    std::copy(bytes.begin(), bytes.end(), hash.begin());
-    proof.push_back(hash);
-  }
-  const auto root_bytes = *common::HexDecode(head->root_hash_hex());
-  common::MerkleHash root{};
-  std::copy(root_bytes.begin(), root_bytes.end(), root.begin());
-  EXPECT_TRUE(common::VerifyInclusion(common::LeafHash(std::string_view(envelope)),
-                                      receipt.log_index(), head->tree_size(), proof, root)
-                  .ok());
+  const auto head = common::VerifyReceipt(receipt, envelope, home_->key.PublicKey());
+  EXPECT_TRUE(head.ok()) << head.status();
 
   // The same envelope again: the same receipt; another one: refused.
   offboard::v1::SubmitAttestationResponse again;

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/merkle/merkle.h"
 #include "common/signed/signed_messages.h"
 #include "tests/controller/store/sqlite_store_fixtures.h"
 #include "tests/support/temp_dir.h"
@@ -44,17 +43,8 @@ class TransparencyLogTest : public ::testing::Test {
   // The receipt's proof leads from the envelope to the root of its head,
   // which the controller's key signed.
   void ExpectVerifies(const offboard::v1::Receipt& receipt, const std::string& envelope) {
-    const auto head = common::VerifyTreeHead(receipt.signed_tree_head(), key_.PublicKey());
-    ASSERT_TRUE(head.ok()) << head.status();
-    std::vector<common::MerkleHash> proof;
-    for (const std::string& hex : receipt.inclusion_proof_hex()) {
-      proof.push_back(*common::MerkleHashFromHex(hex));
-    }
-    EXPECT_TRUE(common::VerifyInclusion(common::LeafHash(std::string_view(envelope)),
-                                        receipt.log_index(), head->tree_size(), proof,
-                                        *common::MerkleHashFromHex(head->root_hash_hex()))
-                    .ok())
-        << "index " << receipt.log_index();
+    const auto head = common::VerifyReceipt(receipt, envelope, key_.PublicKey());
+    EXPECT_TRUE(head.ok()) << "index " << receipt.log_index() << ": " << head.status();
   }
 
   testing::TempDir temp_;
