@@ -84,7 +84,7 @@ void Submit(int port, const std::string& ca_pem, const load::Agent& agent, const
 }
 struct LoadResult {
   double seconds = 0;
-  double cpu_seconds = 0;  // user + system of the whole process (server and clients)
+  double cpu_seconds = 0;            // user + system of the whole process (server and clients)
   std::vector<double> latencies_ms;  // sorted
   int failures = 0;
   std::vector<std::string> errors;  // the first one of each client that had any
@@ -190,8 +190,9 @@ absl::StatusOr<int> Run(const BenchOptions& options) {
   std::printf("attestations/second: %.0f\n", rate);
   std::printf("latency p50 / p99:   %.2f ms / %.2f ms\n", load::Percentile(latencies, 0.50),
               load::Percentile(latencies, 0.99));
-  std::printf("cpu:                 %.1f core-seconds, %.2f ms per attestation (server and clients)\n",
-              result.cpu_seconds, 1000 * result.cpu_seconds / std::max(1, accepted));
+  std::printf(
+      "cpu:                 %.1f core-seconds, %.2f ms per attestation (server and clients)\n",
+      result.cpu_seconds, 1000 * result.cpu_seconds / std::max(1, accepted));
   std::fflush(stdout);
 
   std::optional<std::pair<std::string, double>> openssl = OpensslVerifyRate();

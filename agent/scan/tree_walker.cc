@@ -53,7 +53,9 @@ std::optional<std::unordered_set<std::string>> ReadMountPoints() {
     std::string id, parent, device, root, point;
     if (!(fields >> id >> parent >> device >> root >> point)) return std::nullopt;
     std::string unescaped;
-    const auto octal = [&](size_t at) { return at < point.size() && point[at] >= '0' && point[at] <= '7'; };
+    const auto octal = [&](size_t at) {
+      return at < point.size() && point[at] >= '0' && point[at] <= '7';
+    };
     for (size_t i = 0; i < point.size(); ++i) {
       if (point[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
         unescaped.push_back(static_cast<char>((point[i + 1] - '0') * 64 + (point[i + 2] - '0') * 8 +

@@ -195,7 +195,8 @@ absl::StatusOr<AgentLoopResult> RunAgentLoop(const AgentLoopOptions& options, St
     // Deliver whatever waits, this round's attestations and older ones.
     bool transient_failure = false;
     while (!stop.requested()) {
-      const DeliveryReport delivery = DeliverOutbox(outbox, submit, enrollment.controller_key, stop_requested);
+      const DeliveryReport delivery =
+          DeliverOutbox(outbox, submit, enrollment.controller_key, stop_requested);
       for (const std::string& order_id : delivery.delivered) {
         out << "order " << order_id << ": attestation delivered, receipt "
             << outbox.ReceiptPath(order_id).string() << std::endl;

@@ -160,8 +160,8 @@ DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
         const std::string reason(head.status().message());
         common::AuditEvent("receipt_invalid", {{"order_id", order_id}, {"reason", reason}});
         report.transient = absl::UnavailableError(
-            absl::StrCat("order ", order_id, ": the controller's receipt does not verify (",
-                         reason, "); the attestation stays in the outbox"));
+            absl::StrCat("order ", order_id, ": the controller's receipt does not verify (", reason,
+                         "); the attestation stays in the outbox"));
         break;
       }
       const absl::Status saved = outbox.Delivered(order_id, *receipt);

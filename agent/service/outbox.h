@@ -28,8 +28,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/crypto/ed25519.h"
 #include "absl/strings/string_view.h"
+#include "common/crypto/ed25519.h"
 #include "offboard/v1/attestation.pb.h"
 
 namespace offboard::agent {

@@ -99,13 +99,12 @@ absl::StatusOr<offboard::v1::TreeHead> VerifyReceipt(const offboard::v1::Receipt
                             VerifyTreeHead(receipt.signed_tree_head(), controller_key));
   const MerkleHash leaf = LeafHash(std::string_view(envelope.data(), envelope.size()));
   if (receipt.leaf_hash_hex() != HexEncode(leaf)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("receipt: leaf hash ", receipt.leaf_hash_hex(),
-                     " is not the attestation's ", HexEncode(leaf)));
+    return absl::InvalidArgumentError(absl::StrCat("receipt: leaf hash ", receipt.leaf_hash_hex(),
+                                                   " is not the attestation's ", HexEncode(leaf)));
   }
-  const absl::StatusOr<std::vector<MerkleHash>> proof = MerkleHashesFromHex(
-      std::vector<std::string>(receipt.inclusion_proof_hex().begin(),
-                               receipt.inclusion_proof_hex().end()));
+  const absl::StatusOr<std::vector<MerkleHash>> proof =
+      MerkleHashesFromHex(std::vector<std::string>(receipt.inclusion_proof_hex().begin(),
+                                                   receipt.inclusion_proof_hex().end()));
   if (!proof.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("receipt: inclusion proof: ", proof.status().message()));

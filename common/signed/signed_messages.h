@@ -8,7 +8,8 @@
 //   std::string wire = SignWipeOrder(order, controller_key);
 //   OFFBOARD_ASSIGN_OR_RETURN(v1::WipeOrder order, VerifyWipeOrder(wire, controller_public, now));
 //
-//   OFFBOARD_ASSIGN_OR_RETURN(v1::TreeHead head, VerifyReceipt(receipt, envelope, controller_public));
+//   OFFBOARD_ASSIGN_OR_RETURN(v1::TreeHead head, VerifyReceipt(receipt, envelope,
+//   controller_public));
 //
 // Thread-safe: pure functions.
 #ifndef OFFBOARD_COMMON_SIGNED_SIGNED_MESSAGES_H_

@@ -69,9 +69,9 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
     return Denied(absl::StrCat("order ", order.order_id, " is not addressed to agent ",
                                caller.agent_id));
   }
-  OFFBOARD_ASSIGN_OR_RETURN(common::Ed25519PublicKey key,
-                            enrolled_keys_.Get(enrollment.attestation_public_key_pem,
-                                               common::Ed25519PublicKey::FromPem));
+  OFFBOARD_ASSIGN_OR_RETURN(
+      common::Ed25519PublicKey key,
+      enrolled_keys_.Get(enrollment.attestation_public_key_pem, common::Ed25519PublicKey::FromPem));
   common::DsseVerifier verifier({{key.KeyId(), key}}, 1,
                                 {std::string(common::kInTotoPayloadType)});
   absl::StatusOr<common::VerifiedPayload> verified = verifier.Verify(envelope);

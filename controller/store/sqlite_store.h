@@ -8,11 +8,11 @@
 // calls; SQLite is opened without its own locking (NOMUTEX) because of that
 // mutex. AppendBatch writes many attestations and their tree head in one
 // transaction and one fsync; the transparency log gathers concurrent
-// attestations into such batches (group commit). ForEachInventoryFile reads through a connection of its own, in
-// a read transaction, so that a long reconciliation neither blocks the gRPC handlers nor sees a
-// half-finished import, and its callback may call the store. Other processes (a CLI command next to
-// `serve`) may open the same file: SQLite's file locks order them, and a lock held longer than the
-// busy timeout is UNAVAILABLE.
+// attestations into such batches (group commit). ForEachInventoryFile reads through a connection of
+// its own, in a read transaction, so that a long reconciliation neither blocks the gRPC handlers
+// nor sees a half-finished import, and its callback may call the store. Other processes (a CLI
+// command next to `serve`) may open the same file: SQLite's file locks order them, and a lock held
+// longer than the busy timeout is UNAVAILABLE.
 #ifndef OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 #define OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 

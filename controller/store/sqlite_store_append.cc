@@ -58,9 +58,8 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
     // A retry after a lost receipt gets the stored row: committed already,
     // or committed with this batch when both came in it.
     if (existing.View(3) == leaf.envelope) return AttestationFrom(existing);
-    return absl::AlreadyExistsError(absl::StrCat("order ", leaf.order_id,
-                                                 " already has another attestation from agent ",
-                                                 leaf.agent_id));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "order ", leaf.order_id, " already has another attestation from agent ", leaf.agent_id));
   }
 
   OFFBOARD_ASSIGN_OR_RETURN(Statement order,
@@ -86,8 +85,7 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
       .BindInt64(6, leaf.accepted_at);
   if (absl::Status inserted = insert.Run(); !inserted.ok()) {
     if (inserted.code() != absl::StatusCode::kFailedPrecondition) return inserted;
-    return absl::FailedPreconditionError(
-        absl::StrCat("agent ", leaf.agent_id, " is not enrolled"));
+    return absl::FailedPreconditionError(absl::StrCat("agent ", leaf.agent_id, " is not enrolled"));
   }
   return AttestationRow{next_index++,
                         std::string(leaf.order_id),

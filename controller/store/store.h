@@ -230,8 +230,8 @@ class ControllerStore {
   // log order (consecutive indexes from the log size before the batch);
   // returns the signed tree head that covers them, stored in the same
   // transaction. An error rolls the whole batch back.
-  using HeadForBatch =
-      std::function<absl::StatusOr<TreeHeadRow>(const std::vector<const AttestationRow*>& appended)>;
+  using HeadForBatch = std::function<absl::StatusOr<TreeHeadRow>(
+      const std::vector<const AttestationRow*>& appended)>;
 
   // In one transaction: stores each leaf's envelope as the next leaf of the
   // log (index = log size so far) with its leaf hash, then, when any leaf

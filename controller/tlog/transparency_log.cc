@@ -92,8 +92,7 @@ absl::StatusOr<offboard::v1::Receipt> TransparencyLog::Append(const std::string&
                                                               const std::string& agent_id,
                                                               const std::string& envelope,
                                                               int64_t now) {
-  const std::string leaf_hash_hex =
-      common::HexEncode(common::LeafHash(std::string_view(envelope)));
+  const std::string leaf_hash_hex = common::HexEncode(common::LeafHash(std::string_view(envelope)));
   PendingAppend mine{.leaf = {order_id, agent_id, envelope, leaf_hash_hex, now}};
   {
     std::unique_lock lock(queue_mutex_);
@@ -120,10 +119,9 @@ absl::StatusOr<offboard::v1::Receipt> TransparencyLog::Append(const std::string&
   // A new leaf is covered by the head stored with it (or a later one). A
   // stored row returned again may predate every head when the store was
   // written without the log; then a head for it is signed now.
-  OFFBOARD_ASSIGN_OR_RETURN(TreeHeadRow head,
-                            latest_.tree_size > mine.row->log_index
-                                ? absl::StatusOr<TreeHeadRow>(latest_)
-                                : CurrentHead(now));
+  OFFBOARD_ASSIGN_OR_RETURN(TreeHeadRow head, latest_.tree_size > mine.row->log_index
+                                                  ? absl::StatusOr<TreeHeadRow>(latest_)
+                                                  : CurrentHead(now));
   return MakeReceipt(*mine.row, head);
 }
 
@@ -138,7 +136,8 @@ void TransparencyLog::CommitBatch(const std::vector<PendingAppend*>& batch) {
   const uint64_t size_before = tree_.size();
   TreeHeadRow head;
   absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> rows = store_.AppendBatch(
-      leaves, [&](const std::vector<const AttestationRow*>& appended) -> absl::StatusOr<TreeHeadRow> {
+      leaves,
+      [&](const std::vector<const AttestationRow*>& appended) -> absl::StatusOr<TreeHeadRow> {
         if (appended.front()->log_index != tree_.size()) {
           return absl::InternalError(absl::StrCat(
               "transparency log: the store appends at index ", appended.front()->log_index,

@@ -12,7 +12,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-
 #include "tests/support/temp_dir.h"
 
 namespace offboard::agent {

@@ -185,7 +185,8 @@ TEST(DeliverOutboxTest, StopsWhenAStopIsRequested) {
   bool stop = false;
   const DeliveryReport report = DeliverOutbox(
       outbox,
-      [&](const std::string&, const std::string& envelope) -> absl::StatusOr<offboard::v1::Receipt> {
+      [&](const std::string&,
+          const std::string& envelope) -> absl::StatusOr<offboard::v1::Receipt> {
         ++calls;
         stop = true;  // SIGTERM arrives during the first submit
         return SignedReceipt(envelope);
@@ -204,8 +205,7 @@ TEST(DeliverOutboxTest, AReceiptThatDoesNotVerifyKeepsTheAttestation) {
   ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
   ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
   const auto other_key = *common::Ed25519PrivateKey::Generate();
-  for (const auto& [what, bad] :
-       std::vector<std::pair<std::string, offboard::v1::Receipt>>{
+  for (const auto& [what, bad] : std::vector<std::pair<std::string, offboard::v1::Receipt>>{
            {"another envelope's", SignedReceipt("envelope-b")},
            {"unsigned", ReceiptAt(0)},
            {"another key's", [&] {

@@ -115,8 +115,8 @@ TEST_F(SqliteStoreLogTest, AppendsDenseIndexesIdempotently) {
 TEST_F(SqliteStoreLogTest, AppendsABatchWithItsHeadInOneCommit) {
   ASSERT_TRUE(store_->AppendAttestation("o-3", "agent-1", "e3", Hex64(3), 3000).ok());
   std::vector<uint64_t> seen;
-  const auto head_for = [&](const std::vector<const AttestationRow*>& appended)
-      -> absl::StatusOr<TreeHeadRow> {
+  const auto head_for =
+      [&](const std::vector<const AttestationRow*>& appended) -> absl::StatusOr<TreeHeadRow> {
     for (const AttestationRow* row : appended) seen.push_back(row->log_index);
     return TreeHeadRow{1 + appended.size(), Hex64(99), 3001, "sth"};
   };
@@ -146,11 +146,10 @@ TEST_F(SqliteStoreLogTest, AppendsABatchWithItsHeadInOneCommit) {
       [](const auto&) -> absl::StatusOr<TreeHeadRow> { return absl::InternalError("unused"); });
   EXPECT_TRUE(split.ok()) << split.status();
   ASSERT_TRUE(store_->PutOrders({MakeOrder("o-4", "c-1", "agent-1")}).ok());
-  const auto refused = store_->AppendBatch(
-      {{"o-4", "agent-1", "e4", Hex64(4), 3003}},
-      [](const auto&) -> absl::StatusOr<TreeHeadRow> {
-        return TreeHeadRow{3, Hex64(98), 3003, "split view"};
-      });
+  const auto refused = store_->AppendBatch({{"o-4", "agent-1", "e4", Hex64(4), 3003}},
+                                           [](const auto&) -> absl::StatusOr<TreeHeadRow> {
+                                             return TreeHeadRow{3, Hex64(98), 3003, "split view"};
+                                           });
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
   const auto unsigned_head = store_->AppendBatch(
       {{"o-4", "agent-1", "e4", Hex64(4), 3003}},

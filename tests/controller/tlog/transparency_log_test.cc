@@ -88,7 +88,8 @@ TEST_F(TransparencyLogTest, ConcurrentAppendsShareHeadsStoredWithThem) {
   EXPECT_EQ(heads.back().tree_size, receipts.size());
   // Reopening rebuilds the tree from the store and checks the latest head.
   log_.reset();
-  EXPECT_TRUE(TransparencyLog::Open(*store_, *common::Ed25519PrivateKey::FromPem(key_.ToPem())).ok());
+  EXPECT_TRUE(
+      TransparencyLog::Open(*store_, *common::Ed25519PrivateKey::FromPem(key_.ToPem())).ok());
 }
 
 TEST_F(TransparencyLogTest, AFailedCommitKeepsNothingOfTheBatch) {
@@ -116,7 +117,8 @@ TEST_F(TransparencyLogTest, AFailedCommitKeepsNothingOfTheBatch) {
   EXPECT_EQ(receipt->log_index(), 1u);
   ExpectVerifies(*receipt, Envelope(1));
   log_.reset();
-  EXPECT_TRUE(TransparencyLog::Open(*store_, *common::Ed25519PrivateKey::FromPem(key_.ToPem())).ok());
+  EXPECT_TRUE(
+      TransparencyLog::Open(*store_, *common::Ed25519PrivateKey::FromPem(key_.ToPem())).ok());
 }
 
 }  // namespace
