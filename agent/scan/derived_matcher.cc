@@ -56,6 +56,12 @@ uint64_t LoadBigEndian64(const uint8_t* in) {
   return std::endian::native == std::endian::little ? __builtin_bswap64(value) : value;
 }
 
+// One store, where a loop over the bytes was a tenth of the matching time.
+void StoreBigEndian32(uint32_t value, uint8_t* out) {
+  if constexpr (std::endian::native == std::endian::little) value = __builtin_bswap32(value);
+  std::memcpy(out, &value, sizeof(value));
+}
+
 // Inline, unlike std::array's operator== (a memcmp call).
 bool SameDigest(const Digest& a, const Digest& b) {
   uint64_t x[4], y[4];
@@ -120,8 +126,7 @@ class KeyedHmac {
     for (int i = 0; i < 8; ++i) block[56 + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
     SHA256_Transform(&ctx, block.data());
     std::fill(block.begin(), block.end(), 0);
-    for (int i = 0; i < 32; ++i)
-      block[i] = static_cast<uint8_t>(ctx.h[i / 4] >> (24 - 8 * (i % 4)));
+    for (int i = 0; i < 8; ++i) StoreBigEndian32(ctx.h[i], &block[4 * i]);
   }
 
   SHA256_CTX inner_;
