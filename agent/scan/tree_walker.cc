@@ -12,11 +12,11 @@
 #include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <unordered_set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/scan/mount_info.h"
 #include "common/status/errno_status.h"
 
 namespace offboard::agent {
@@ -40,33 +40,19 @@ std::string ResolveLexically(const std::string& dir, const std::string& target) 
   return joined.lexically_normal().string();
 }
 
-// Where something is mounted, from /proc/self/mountinfo (its fifth field,
-// with the octal escapes of space, tab, newline and backslash undone), or
-// nullopt when it cannot be read.
+// Where something is mounted, from /proc/self/mountinfo, or nullopt when it
+// cannot be read or parsed (the walk then stats every entry).
 std::optional<std::unordered_set<std::string>> ReadMountPoints() {
   std::ifstream mountinfo("/proc/self/mountinfo");
   if (!mountinfo) return std::nullopt;
   std::unordered_set<std::string> points;
   std::string line;
   while (std::getline(mountinfo, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, device, root, point;
-    if (!(fields >> id >> parent >> device >> root >> point)) return std::nullopt;
-    std::string unescaped;
-    const auto octal = [&](size_t at) {
-      return at < point.size() && point[at] >= '0' && point[at] <= '7';
-    };
-    for (size_t i = 0; i < point.size(); ++i) {
-      if (point[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-        unescaped.push_back(static_cast<char>((point[i + 1] - '0') * 64 + (point[i + 2] - '0') * 8 +
-                                              (point[i + 3] - '0')));
-        i += 3;
-      } else {
-        unescaped.push_back(point[i]);
-      }
-    }
-    points.insert(std::move(unescaped));
+    std::optional<MountInfoEntry> entry = ParseMountInfoLine(line);
+    if (!entry) return std::nullopt;
+    points.insert(std::move(entry->mount_point));
   }
+  if (mountinfo.bad()) return std::nullopt;
   return points;
 }
 

@@ -59,23 +59,6 @@ std::optional<std::string> ReadSmallFile(const boost::filesystem::path& path) {
   return text;
 }
 
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string DecodeOctalEscapes(absl::string_view field) {
-  std::string out;
-  out.reserve(field.size());
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size() && field[i + 1] >= '0' && field[i + 1] <= '3' &&
-        field[i + 2] >= '0' && field[i + 2] <= '7' && field[i + 3] >= '0' && field[i + 3] <= '7') {
-      out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
-                                      (field[i + 3] - '0')));
-      i += 3;
-    } else {
-      out.push_back(field[i]);
-    }
-  }
-  return out;
-}
-
 bool HasOption(absl::string_view options, absl::string_view wanted) {
   for (absl::string_view option : absl::StrSplit(options, absl::ByAnyChar(", \n"))) {
     if (option == wanted) return true;
@@ -213,28 +196,6 @@ const char* FilesystemMagicName(std::uint64_t magic) {
     if (entry.magic == magic) return entry.name;
   }
   return nullptr;
-}
-
-std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line) {
-  // id parent major:minor root mount-point options [optional...] - type source super
-  std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
-  if (fields.size() < 9) return std::nullopt;
-  size_t dash = 6;
-  while (dash < fields.size() && fields[dash] != "-") ++dash;
-  if (dash + 2 >= fields.size()) return std::nullopt;
-  MountInfoEntry entry;
-  std::pair<absl::string_view, absl::string_view> numbers = absl::StrSplit(fields[2], ':');
-  if (!absl::SimpleAtoi(numbers.first, &entry.major) ||
-      !absl::SimpleAtoi(numbers.second, &entry.minor)) {
-    return std::nullopt;
-  }
-  entry.root = DecodeOctalEscapes(fields[3]);
-  entry.mount_point = DecodeOctalEscapes(fields[4]);
-  entry.mount_options = std::string(fields[5]);
-  entry.fs_type = DecodeOctalEscapes(fields[dash + 1]);
-  entry.source = DecodeOctalEscapes(fields[dash + 2]);
-  if (dash + 3 < fields.size()) entry.super_options = std::string(fields[dash + 3]);
-  return entry;
 }
 
 namespace {

@@ -33,6 +33,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/scan/mount_info.h"
 
 namespace offboard::agent {
 
@@ -103,21 +104,6 @@ AssuranceLevel BestAchievableAssurance(const StorageFacts& facts);
 
 // The name of a statfs magic number ("ext2/3/4", "btrfs", "nfs"), or nullptr.
 const char* FilesystemMagicName(std::uint64_t magic);
-
-// One line of /proc/self/mountinfo, with its octal escapes ("\040") decoded.
-struct MountInfoEntry {
-  unsigned int major = 0;
-  unsigned int minor = 0;
-  std::string root;  // the path inside the filesystem that is mounted
-  std::string mount_point;
-  std::string mount_options;  // per-mount ("rw,relatime")
-  std::string fs_type;
-  std::string source;
-  std::string super_options;  // the filesystem's ("rw,data=journal")
-};
-
-// Parses one mountinfo line; nullopt if it is malformed.
-std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line);
 
 // The entry for device major:minor in a whole mountinfo text. When the device
 // is mounted more than once (bind mounts), the longest mount point that is a
