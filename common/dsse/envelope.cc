@@ -45,20 +45,29 @@ std::string PreAuthEncoding(absl::string_view payload_type, absl::string_view pa
 }
 
 absl::StatusOr<std::string> DecodeDsseBase64(absl::string_view text) {
-  // One table-driven pass that checks and decodes: envelopes carry payloads
-  // of hundreds of kilobytes, and every verifier decodes each of them.
-  enum : uint8_t { kInvalid = 0xff, kStandardOnly = 0x40, kUrlOnly = 0x80 };
-  static constexpr auto kTable = [] {
-    std::array<uint8_t, 256> table{};
-    table.fill(kInvalid);
-    for (int i = 0; i < 26; ++i) table['A' + i] = static_cast<uint8_t>(i);
-    for (int i = 0; i < 26; ++i) table['a' + i] = static_cast<uint8_t>(26 + i);
-    for (int i = 0; i < 10; ++i) table['0' + i] = static_cast<uint8_t>(52 + i);
-    table['+'] = 62 | kStandardOnly;
-    table['/'] = 63 | kStandardOnly;
-    table['-'] = 62 | kUrlOnly;
-    table['_'] = 63 | kUrlOnly;
-    return table;
+  // Envelopes carry payloads of hundreds of kilobytes and every verifier
+  // decodes each of them, so the loop is branch-free: per four characters,
+  // four lookups in tables that hold each character's six bits already
+  // shifted into place, with flags above bit 24 that are only collected here
+  // and examined once at the end. An invalid character sets every flag.
+  enum : uint32_t { kStandardOnly = 1u << 24, kUrlOnly = 1u << 25, kInvalid = 0xffu << 24 };
+  static constexpr auto kShifted = [] {
+    std::array<std::array<uint32_t, 256>, 4> tables{};
+    for (int shift = 0; shift < 4; ++shift) {
+      auto& table = tables[shift];
+      table.fill(kInvalid);
+      const auto set = [&](int c, uint32_t value, uint32_t flags) {
+        table[c] = value << (18 - 6 * shift) | flags;
+      };
+      for (int i = 0; i < 26; ++i) set('A' + i, i, 0);
+      for (int i = 0; i < 26; ++i) set('a' + i, 26 + i, 0);
+      for (int i = 0; i < 10; ++i) set('0' + i, 52 + i, 0);
+      set('+', 62, kStandardOnly);
+      set('/', 63, kStandardOnly);
+      set('-', 62, kUrlOnly);
+      set('_', 63, kUrlOnly);
+    }
+    return tables;
   }();
   size_t data_length = text.size();
   while (data_length > 0 && text[data_length - 1] == '=') --data_length;
@@ -66,43 +75,38 @@ absl::StatusOr<std::string> DecodeDsseBase64(absl::string_view text) {
   if (data_length % 4 == 1 || padding > 2 || (padding > 0 && (data_length + padding) % 4 != 0)) {
     return absl::InvalidArgumentError(absl::StrCat("base64 of invalid length ", text.size()));
   }
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t tail = data_length % 4;
   std::string decoded;
-  decoded.resize(data_length / 4 * 3 + (data_length % 4 == 0 ? 0 : data_length % 4 - 1));
-  uint8_t alphabets = 0;  // kStandardOnly and/or kUrlOnly seen
-  uint32_t accumulator = 0;
-  size_t out = 0;
-  for (size_t i = 0; i < data_length; ++i) {
-    const uint8_t value = kTable[static_cast<unsigned char>(text[i])];
-    if (value == kInvalid) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid base64 character at position ", i));
-    }
-    alphabets |= value & (kStandardOnly | kUrlOnly);
-    accumulator = accumulator << 6 | (value & 0x3f);
-    if (i % 4 == 3) {
-      decoded[out++] = static_cast<char>(accumulator >> 16);
-      decoded[out++] = static_cast<char>(accumulator >> 8);
-      decoded[out++] = static_cast<char>(accumulator);
-      accumulator = 0;
-    }
-  }
-  if (alphabets == (kStandardOnly | kUrlOnly)) {
-    return absl::InvalidArgumentError("base64 mixes the standard and URL-safe alphabets");
+  decoded.resize(data_length / 4 * 3 + (tail == 0 ? 0 : tail - 1));
+  char* out = decoded.data();
+  uint32_t flags = 0;
+  for (const unsigned char* end = in + (data_length - tail); in != end; in += 4, out += 3) {
+    const uint32_t group =
+        kShifted[0][in[0]] | kShifted[1][in[1]] | kShifted[2][in[2]] | kShifted[3][in[3]];
+    flags |= group;
+    out[0] = static_cast<char>(group >> 16);
+    out[1] = static_cast<char>(group >> 8);
+    out[2] = static_cast<char>(group);
   }
   // The last group: 2 or 3 characters give 1 or 2 bytes; the bits left over
   // must be zero, as RFC 4648 asks of canonical encoders.
-  switch (data_length % 4) {
-    case 2:
-      if ((accumulator & 0xf) != 0) return absl::InvalidArgumentError("base64 does not decode");
-      decoded[out++] = static_cast<char>(accumulator >> 4);
-      break;
-    case 3:
-      if ((accumulator & 0x3) != 0) return absl::InvalidArgumentError("base64 does not decode");
-      decoded[out++] = static_cast<char>(accumulator >> 10);
-      decoded[out++] = static_cast<char>(accumulator >> 2);
-      break;
-    default:
-      break;
+  uint32_t last = 0;
+  for (size_t i = 0; i < tail; ++i) last |= kShifted[i][in[i]];
+  flags |= last;
+  if ((flags & (kStandardOnly | kUrlOnly)) == (kStandardOnly | kUrlOnly)) {
+    for (size_t i = 0; i < data_length; ++i) {
+      if (kShifted[0][static_cast<unsigned char>(text[i])] == kInvalid) {
+        return absl::InvalidArgumentError(absl::StrCat("invalid base64 character at position ", i));
+      }
+    }
+    return absl::InvalidArgumentError("base64 mixes the standard and URL-safe alphabets");
   }
+  if ((tail == 2 && (last & 0xffff) != 0) || (tail == 3 && (last & 0xff) != 0)) {
+    return absl::InvalidArgumentError("base64 does not decode");
+  }
+  if (tail >= 2) out[0] = static_cast<char>(last >> 16);
+  if (tail == 3) out[1] = static_cast<char>(last >> 8);
   return decoded;
 }
 

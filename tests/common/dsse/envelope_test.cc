@@ -7,9 +7,12 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "common/encoding/hex.h"
 
 namespace offboard::common {
@@ -198,6 +201,31 @@ TEST(DsseBase64Test, RejectsWhitespaceMixedAlphabetsAndBadLengths) {
   EXPECT_FALSE(DecodeDsseBase64("aGk==").ok());
   EXPECT_FALSE(DecodeDsseBase64("aG===").ok());
   EXPECT_FALSE(DecodeDsseBase64("a=Gk").ok());
+}
+
+// The decoder against absl's, for every length up to 300 bytes and both
+// alphabets, and the position it names for a bad character anywhere.
+TEST(DsseBase64Test, AgreesWithAbslAndNamesTheFirstBadCharacter) {
+  std::mt19937 random(7);
+  for (size_t length = 0; length <= 300; ++length) {
+    std::string data(length, '\0');
+    for (char& c : data) c = static_cast<char>(random());
+    for (const bool url : {false, true}) {
+      const std::string text = url ? absl::WebSafeBase64Escape(data) : absl::Base64Escape(data);
+      SCOPED_TRACE(text);
+      ASSERT_EQ(*DecodeDsseBase64(text), data);
+      if (text.empty()) continue;
+      const size_t bad = random() % text.size();
+      std::string broken = text;
+      broken[bad] = '*';
+      EXPECT_THAT(DecodeDsseBase64(broken).status().message(),
+                  HasSubstr(absl::StrCat("at position ", bad)));
+    }
+  }
+  EXPECT_THAT(DecodeDsseBase64("AAAA+AAA_AAA").status().message(), HasSubstr("mixes"));
+  EXPECT_THAT(DecodeDsseBase64("aGl=").status().message(), HasSubstr("does not decode"));
+  EXPECT_THAT(DecodeDsseBase64("aGlhbQ==").status().ok(), true);
+  EXPECT_THAT(DecodeDsseBase64("aGlhbR==").status().message(), HasSubstr("does not decode"));
 }
 
 TEST(DsseThresholdTest, OneKeyUnderTwoIdsDoesNotMeetThresholdTwo) {
