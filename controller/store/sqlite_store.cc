@@ -107,7 +107,8 @@ absl::StatusOr<std::unique_ptr<ControllerStore>> OpenSqliteStore(
   }
   OFFBOARD_ASSIGN_OR_RETURN(SqliteDb db, OpenConnection(path, Access::kReadWrite));
   OFFBOARD_RETURN_IF_ERROR(ApplyMigrations(db.get(), migrations).status());
-  return std::make_unique<SqliteStore>(path, std::move(db));
+  OFFBOARD_ASSIGN_OR_RETURN(SqliteDb reader, OpenConnection(path, Access::kReadOnly));
+  return std::make_unique<SqliteStore>(path, std::move(db), std::move(reader));
 }
 
 absl::Status SqliteStore::PutToken(const EnrollmentToken& token) {
@@ -180,11 +181,11 @@ absl::StatusOr<Enrollment> SqliteStore::ConsumeTokenAndEnroll(absl::string_view 
 }
 
 absl::StatusOr<Enrollment> SqliteStore::GetEnrollment(absl::string_view agent_id) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(reader_mutex_);
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(
-          db_.get(),
+          reader_.get(),
           "SELECT agent_id, vendor_id, host_id, hostname, attestation_public_key_pem,"
           " attestation_key_id, client_certificate_pem, certificate_serial_hex,"
           " enrolled_at, banned, banned_at FROM enrollments WHERE agent_id = ?1"));

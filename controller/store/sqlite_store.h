@@ -6,8 +6,9 @@
 //
 // Thread-safety: one read-write connection, guarded by a mutex, serves all
 // calls; SQLite is opened without its own locking (NOMUTEX) because of that
-// mutex. AppendBatch writes many attestations and their tree head in one
-// transaction and one fsync; the transparency log gathers concurrent
+// mutex, except that the lookups of the attestation path read through a
+// second, read-only connection with a mutex of its own. AppendBatch writes many attestations and
+// their tree head in one transaction and one fsync; the transparency log gathers concurrent
 // attestations into such batches (group commit). ForEachInventoryFile reads through a connection of
 // its own, in a read transaction, so that a long reconciliation neither blocks the gRPC handlers
 // nor sees a half-finished import, and its callback may call the store. Other processes (a CLI
@@ -53,8 +54,9 @@ absl::StatusOr<std::unique_ptr<ControllerStore>> OpenSqliteStore(
 // store.h. Callers hold it as a ControllerStore.
 class SqliteStore final : public ControllerStore {
  public:
-  SqliteStore(boost::filesystem::path path, SqliteDb db)
-      : path_(std::move(path)), db_(std::move(db)) {}
+  // `reader` is a read-only connection to the same file.
+  SqliteStore(boost::filesystem::path path, SqliteDb db, SqliteDb reader)
+      : path_(std::move(path)), db_(std::move(db)), reader_(std::move(reader)) {}
 
   absl::Status PutToken(const EnrollmentToken& token) override;
   absl::StatusOr<Enrollment> ConsumeTokenAndEnroll(absl::string_view token_sha256_hex, int64_t now,
@@ -117,6 +119,11 @@ class SqliteStore final : public ControllerStore {
   const boost::filesystem::path path_;
   std::mutex mutex_;
   SqliteDb db_;  // guarded by mutex_
+  // The lookups every attestation makes (GetOrder, GetEnrollment) read here:
+  // in WAL mode a reader does not wait for the writer, so they go on while a
+  // batch commits under mutex_, which takes milliseconds for its fsync.
+  std::mutex reader_mutex_;
+  SqliteDb reader_;  // guarded by reader_mutex_
 };
 
 }  // namespace offboard::controller

@@ -88,10 +88,10 @@ absl::Status SqliteStore::PutOrders(const std::vector<OrderRow>& orders) {
 }
 
 absl::StatusOr<OrderRow> SqliteStore::GetOrder(absl::string_view order_id) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(reader_mutex_);
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(db_.get(), absl::StrCat(kSelectOrders, " WHERE order_id = ?1")));
+      Statement::Prepare(reader_.get(), absl::StrCat(kSelectOrders, " WHERE order_id = ?1")));
   query.BindText(1, order_id);
   OFFBOARD_ASSIGN_OR_RETURN(const bool found, query.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("order ", order_id, " is unknown"));

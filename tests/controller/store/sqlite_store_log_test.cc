@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -157,6 +158,27 @@ TEST_F(SqliteStoreLogTest, AppendsABatchWithItsHeadInOneCommit) {
   EXPECT_EQ(unsigned_head.status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(*store_->LogSize(), 3u);
   EXPECT_EQ(store_->TreeHeads()->size(), 1u);
+}
+
+// Every attestation looks up its order and its agent's enrollment; those
+// lookups must not wait while a batch commits (milliseconds for the fsync).
+TEST_F(SqliteStoreLogTest, OrderAndEnrollmentLookupsDoNotWaitForABatchCommit) {
+  bool answered_during_commit = false;
+  std::future<bool> lookups;
+  const auto head_for =
+      [&](const std::vector<const AttestationRow*>& appended) -> absl::StatusOr<TreeHeadRow> {
+    // Inside the write transaction, as the commit's fsync would be.
+    lookups = std::async(std::launch::async, [&] {
+      return store_->GetOrder("o-2").ok() && store_->GetEnrollment("agent-2").ok() &&
+             store_->GetEnrollment("agent-1")->vendor_id == "vendor-a";
+    });
+    answered_during_commit = lookups.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    return TreeHeadRow{appended.size(), Hex64(97), 3001, "sth"};
+  };
+  const auto results = store_->AppendBatch({{"o-1", "agent-1", "e1", Hex64(1), 3001}}, head_for);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_TRUE(answered_during_commit);
+  EXPECT_TRUE(lookups.get());
 }
 
 TEST_F(SqliteStoreLogTest, IntegrityCheckAlsoReportsDanglingForeignKeys) {
