@@ -84,7 +84,7 @@ absl::StatusOr<offboard::v1::Receipt> TransparencyLog::MakeReceipt(const Attesta
 struct TransparencyLog::PendingAppend {
   ControllerStore::NewLeaf leaf;
   // Written by the committing caller, read by the owner once `done`.
-  absl::StatusOr<AttestationRow> row = absl::UnknownError("not committed");
+  absl::StatusOr<offboard::v1::Receipt> receipt = absl::UnknownError("not committed");
   bool done = false;  // guarded by queue_mutex_
 };
 
@@ -114,15 +114,7 @@ absl::StatusOr<offboard::v1::Receipt> TransparencyLog::Append(const std::string&
       committed_.notify_all();
     }
   }
-  OFFBOARD_RETURN_IF_ERROR(mine.row.status());
-  std::lock_guard lock(mutex_);
-  // A new leaf is covered by the head stored with it (or a later one). A
-  // stored row returned again may predate every head when the store was
-  // written without the log; then a head for it is signed now.
-  OFFBOARD_ASSIGN_OR_RETURN(TreeHeadRow head, latest_.tree_size > mine.row->log_index
-                                                  ? absl::StatusOr<TreeHeadRow>(latest_)
-                                                  : CurrentHead(now));
-  return MakeReceipt(*mine.row, head);
+  return std::move(mine.receipt);
 }
 
 void TransparencyLog::CommitBatch(const std::vector<PendingAppend*>& batch) {
@@ -154,11 +146,27 @@ void TransparencyLog::CommitBatch(const std::vector<PendingAppend*>& batch) {
   if (!rows.ok()) {
     // Nothing of the batch is stored: neither may the tree hold it.
     tree_.Truncate(size_before);
-    for (PendingAppend* append : batch) append->row = rows.status();
+    for (PendingAppend* append : batch) append->receipt = rows.status();
     return;
   }
   if (head.tree_size > latest_.tree_size) latest_ = head;
-  for (size_t i = 0; i < batch.size(); ++i) batch[i]->row = std::move((*rows)[i]);
+  // The receipts are made here, under the lock this caller holds anyway:
+  // made by their owners, they would wait for the lock while the next batch
+  // commits under it.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const absl::StatusOr<AttestationRow>& row = (*rows)[i];
+    if (!row.ok()) {
+      batch[i]->receipt = row.status();
+      continue;
+    }
+    // A new leaf is covered by the head stored with it. A stored row
+    // returned again may predate every head when the store was written
+    // without the log; then a head for it is signed now.
+    absl::StatusOr<TreeHeadRow> covering = latest_.tree_size > row->log_index
+                                               ? absl::StatusOr<TreeHeadRow>(latest_)
+                                               : CurrentHead(now);
+    batch[i]->receipt = covering.ok() ? MakeReceipt(*row, *covering) : covering.status();
+  }
 }
 
 absl::StatusOr<offboard::v1::Receipt> TransparencyLog::ReceiptFor(uint64_t log_index) {

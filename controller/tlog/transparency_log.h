@@ -63,7 +63,7 @@ class TransparencyLog {
   // latest stored one is older.
   absl::StatusOr<TreeHeadRow> CurrentHead(int64_t now);
   // Commits `batch` with its head in one store transaction and sets each
-  // one's row; takes mutex_.
+  // one's receipt (or error); takes mutex_.
   void CommitBatch(const std::vector<PendingAppend*>& batch);
   absl::StatusOr<offboard::v1::Receipt> MakeReceipt(const AttestationRow& row,
                                                     const TreeHeadRow& head);
