@@ -13,12 +13,33 @@ namespace {
 
 absl::Status Denied(absl::string_view why) { return absl::PermissionDeniedError(why); }
 
+bool IsControllerFailure(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Enrollment> CheckEnrolledCaller(ControllerStore& store,
                                                const common::AgentIdentity& caller) {
   absl::StatusOr<Enrollment> enrollment = store.GetEnrollment(caller.agent_id);
-  if (!enrollment.ok()) return Denied(absl::StrCat("agent ", caller.agent_id, " is not enrolled"));
+  if (absl::IsNotFound(enrollment.status())) {
+    return Denied(absl::StrCat("agent ", caller.agent_id, " is not enrolled"));
+  }
+  if (!enrollment.ok()) {
+    // The store failed (busy, I/O): not the caller's fault, and not a denial.
+    return absl::Status(enrollment.status().code(),
+                        absl::StrCat("agent ", caller.agent_id, ": cannot read the enrollment: ",
+                                     enrollment.status().message()));
+  }
   if (enrollment->banned) return Denied(absl::StrCat("agent ", caller.agent_id, " is banned"));
   if (enrollment->vendor_id != caller.vendor_id || enrollment->host_id != caller.host_id) {
     return Denied(absl::StrCat("agent ", caller.agent_id,
@@ -32,10 +53,18 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Accept(
     const std::string& envelope, int64_t now) {
   absl::StatusOr<OrderRow> order = store_.GetOrder(order_id);
   if (!order.ok()) {
-    common::AuditEvent("attestation_refused", {{"agent_id", caller.agent_id},
-                                               {"vendor_id", caller.vendor_id},
-                                               {"order_id", order_id},
-                                               {"reason", "unknown order"}});
+    const bool unknown = absl::IsNotFound(order.status());
+    common::AuditEvent("attestation_refused",
+                       {{"agent_id", caller.agent_id},
+                        {"vendor_id", caller.vendor_id},
+                        {"order_id", order_id},
+                        {"reason", unknown ? std::string("unknown order")
+                                           : std::string(order.status().message())}});
+    if (!unknown) {
+      return absl::Status(order.status().code(), absl::StrCat("order ", order_id,
+                                                              ": cannot read the order: ",
+                                                              order.status().message()));
+    }
     return absl::NotFoundError(absl::StrCat("order ", order_id, ": not found"));
   }
   absl::StatusOr<offboard::v1::Receipt> receipt = Check(caller, *order, envelope, now);
@@ -48,8 +77,10 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Accept(
                                                {"reason", reason}});
     // A refusal counts against the order's contract only when it came from
     // the order's own agent: another vendor probing must not be able to turn
-    // a contract's verdict into a discrepancy.
-    if (caller.agent_id == order->agent_id) {
+    // a contract's verdict into a discrepancy. A failure of the controller
+    // itself (its store unavailable or broken) is no refusal: the agent sends
+    // again.
+    if (caller.agent_id == order->agent_id && !IsControllerFailure(receipt.status())) {
       (void)store_.PutRefusal({.at = now, .order_id = order_id, .agent_id = caller.agent_id,
                                .reason = reason});
     }

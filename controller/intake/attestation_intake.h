@@ -27,7 +27,9 @@ namespace offboard::controller {
 
 // The caller's enrollment when it is enrolled, not banned, and its
 // certificate names the vendor and host it enrolled with; PERMISSION_DENIED
-// saying which otherwise. Every RPC but Enroll authorizes by this.
+// saying which otherwise. A store that cannot answer is its own error
+// (UNAVAILABLE, INTERNAL), never a denial. Every RPC but Enroll authorizes by
+// this.
 absl::StatusOr<Enrollment> CheckEnrolledCaller(ControllerStore& store,
                                                const common::AgentIdentity& caller);
 
@@ -46,7 +48,9 @@ class AttestationIntake {
   //   INVALID_ARGUMENT: not a DSSE in-toto statement of the deletion predicate;
   //   FAILED_PRECONDITION: the order expired before the attestation arrived;
   //   ALREADY_EXISTS: another attestation for this order was accepted before.
-  // The same envelope again returns its original receipt.
+  // The same envelope again returns its original receipt. When the store
+  // fails (UNAVAILABLE, INTERNAL, DATA_LOSS...), that error is returned and
+  // audited but recorded as no refusal: the attestation was never judged.
   absl::StatusOr<offboard::v1::Receipt> Accept(const common::AgentIdentity& caller,
                                                const std::string& order_id,
                                                const std::string& envelope, int64_t now);

@@ -5,6 +5,7 @@
 // agent's order: every honest envelope gets exactly one dense log index, a
 // repeat gets the same receipt, every receipt's inclusion proof verifies
 // against its signed tree head, and every foreign attempt is refused.
+// Also: a store that fails is reported as such, never as a refusal.
 #include <gtest/gtest.h>
 
 #include <mutex>
@@ -129,6 +130,77 @@ TEST(AttestationIntakeConcurrencyTest, ManyAgentsAtOnceGetDenseVerifiableReceipt
   EXPECT_EQ(*indexes.rbegin(), receipts.size() - 1);
   EXPECT_EQ(*store->LogSize(), receipts.size());
   EXPECT_EQ(*store->IntegrityCheck(), "ok");
+}
+
+// A broken store (here: its enrollments and orders tables renamed away
+// behind its back) is the controller's failure: the agent is told so, and
+// nothing is recorded against the contract as a refusal.
+TEST(AttestationIntakeConcurrencyTest, AFailingStoreIsNoRefusal) {
+  testing::TempDir temp;
+  const boost::filesystem::path path = temp.path() / "controller.db";
+  auto store = *OpenSqliteStore(path);
+  auto log = *TransparencyLog::Open(*store, *common::Ed25519PrivateKey::Generate());
+  AttestationIntake intake(*store, *log);
+  const std::string token_hash = common::DigestHex(common::Sha256Of("token"));
+  ASSERT_TRUE(store
+                  ->PutToken({.token_sha256_hex = token_hash,
+                              .vendor_id = "vendor-a",
+                              .host_id = "host-0",
+                              .created_at = kNow,
+                              .expires_at = kNow + 60,
+                              .used = false})
+                  .ok());
+  const auto key = *common::Ed25519PrivateKey::Generate();
+  Enrollment enrollment;
+  enrollment.agent_id = "agent-0";
+  enrollment.attestation_public_key_pem = key.PublicKey().ToPem();
+  enrollment.attestation_key_id = key.PublicKey().KeyId();
+  ASSERT_TRUE(store->ConsumeTokenAndEnroll(token_hash, kNow, enrollment).ok());
+  const common::AgentIdentity identity{"vendor-a", "host-0", "agent-0"};
+  const OrderRow order{.order_id = "order-0",
+                       .contract_id = "c-1",
+                       .vendor_id = "vendor-a",
+                       .host_id = "host-0",
+                       .agent_id = "agent-0",
+                       .nonce_hex = std::string(64, '0'),
+                       .policy_name = "p",
+                       .issued_at = kNow,
+                       .expires_at = kNow + 600,
+                       .envelope = "{}"};
+  ASSERT_TRUE(store->PutOrders({order}).ok());
+
+  char* error = nullptr;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  const SqliteDb other(raw);
+  ASSERT_EQ(sqlite3_exec(raw, "ALTER TABLE enrollments RENAME TO enrollments_away", nullptr,
+                         nullptr, &error),
+            SQLITE_OK)
+      << error;
+  const auto no_enrollment = intake.Accept(identity, "order-0", Attest(order, key), kNow);
+  EXPECT_EQ(no_enrollment.status().code(), absl::StatusCode::kInternal) << no_enrollment.status();
+  EXPECT_NE(no_enrollment.status().message().find("cannot read the enrollment"),
+            absl::string_view::npos)
+      << no_enrollment.status();
+
+  ASSERT_EQ(sqlite3_exec(raw, "ALTER TABLE orders RENAME TO orders_away", nullptr, nullptr, &error),
+            SQLITE_OK)
+      << error;
+  const auto no_order = intake.Accept(identity, "order-0", Attest(order, key), kNow);
+  EXPECT_EQ(no_order.status().code(), absl::StatusCode::kInternal) << no_order.status();
+  EXPECT_NE(no_order.status().message().find("cannot read the order"), absl::string_view::npos)
+      << no_order.status();
+
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "ALTER TABLE enrollments_away RENAME TO enrollments;"
+                         "ALTER TABLE orders_away RENAME TO orders",
+                         nullptr, nullptr, &error),
+            SQLITE_OK)
+      << error;
+  const auto refusals = store->RefusalsForContract("c-1");
+  ASSERT_TRUE(refusals.ok()) << refusals.status();
+  EXPECT_TRUE(refusals->empty());
+  EXPECT_TRUE(intake.Accept(identity, "order-0", Attest(order, key), kNow).ok());
 }
 
 }  // namespace
