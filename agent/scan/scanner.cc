@@ -24,10 +24,10 @@ namespace {
 
 // Bounded hand-off from the walking thread to the examining threads, in
 // batches so that a tree of small files does not pay a lock and a wake-up per
-// file. The walk waits while `capacity` batches are queued; parts of batches
-// that examining threads put back (Requeue, and the split in Pop) can exceed
-// that, but they hold only files already taken, so a huge tree never queues
-// more than `capacity` batches' worth of files.
+// file. The walk waits while `capacity` batches are queued; what examining
+// threads put back (Requeue, and the split in Pop) comes on top but holds only
+// files they took, so a huge tree never queues more than `capacity` batches
+// plus the rest of one batch per examining thread.
 using FileBatch = std::vector<WalkedFile>;
 
 class FileQueue {

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -213,9 +214,12 @@ TEST(DsseBase64Test, AgreesWithAbslAndNamesTheFirstBadCharacter) {
     for (const bool url : {false, true}) {
       const std::string text = url ? absl::WebSafeBase64Escape(data) : absl::Base64Escape(data);
       SCOPED_TRACE(text);
-      ASSERT_EQ(*DecodeDsseBase64(text), data);
+      const absl::StatusOr<std::string> decoded = DecodeDsseBase64(text);
+      ASSERT_TRUE(decoded.ok()) << decoded.status();
+      ASSERT_EQ(*decoded, data);
       if (text.empty()) continue;
-      const size_t bad = random() % text.size();
+      // Not in the padding: "=*" would make the "=" the first bad character.
+      const size_t bad = random() % std::min(text.size(), text.find('='));
       std::string broken = text;
       broken[bad] = '*';
       EXPECT_THAT(DecodeDsseBase64(broken).status().message(),

@@ -169,8 +169,8 @@ TEST_F(SqliteStoreLogTest, OrderAndEnrollmentLookupsDoNotWaitForABatchCommit) {
       [&](const std::vector<const AttestationRow*>& appended) -> absl::StatusOr<TreeHeadRow> {
     // Inside the write transaction, as the commit's fsync would be.
     lookups = std::async(std::launch::async, [&] {
-      return store_->GetOrder("o-2").ok() && store_->GetEnrollment("agent-2").ok() &&
-             store_->GetEnrollment("agent-1")->vendor_id == "vendor-a";
+      const absl::StatusOr<Enrollment> enrollment = store_->GetEnrollment("agent-1");
+      return store_->GetOrder("o-2").ok() && enrollment.ok() && enrollment->vendor_id == "vendor-a";
     });
     answered_during_commit = lookups.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
     return TreeHeadRow{appended.size(), Hex64(97), 3001, "sth"};
