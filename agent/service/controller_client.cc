@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/rpc/grpc_lifetime.h"
 #include "common/rpc/grpc_status.h"
 
 namespace offboard::agent {
@@ -20,6 +21,7 @@ grpc::ChannelArguments ChannelArgs() {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const ControllerEndpoint& endpoint,
                                            const ClientCredentials& credentials) {
+  common::KeepGrpcUntilExit();
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = endpoint.ca_pem;
   tls.pem_private_key = credentials.private_key_pem;

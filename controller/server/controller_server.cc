@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/io/read_file.h"
 #include "common/log/audit.h"
+#include "common/rpc/grpc_lifetime.h"
 #include "common/status/status_macros.h"
 #include "controller/server/refusal_audit.h"
 
@@ -32,6 +33,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   server->attestations_ =
       std::make_unique<AttestationService>(*home.store, *server->intake_, options.clock);
 
+  common::KeepGrpcUntilExit();  // the caller has set its signal mask by now
   grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   tls.pem_root_certs = server->ca_->CertificatePem();
   tls.pem_key_cert_pairs.push_back({key, certificate});
