@@ -13,6 +13,14 @@ namespace {
 
 absl::Status Denied(absl::string_view why) { return absl::PermissionDeniedError(why); }
 
+// The store failed (busy, I/O): not the caller's fault and not a denial, so
+// the failure keeps its code.
+absl::Status CannotRead(const absl::Status& failure, absl::string_view subject,
+                        absl::string_view what) {
+  return absl::Status(failure.code(),
+                      absl::StrCat(subject, ": cannot read the ", what, ": ", failure.message()));
+}
+
 bool IsControllerFailure(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
@@ -35,10 +43,7 @@ absl::StatusOr<Enrollment> CheckEnrolledCaller(ControllerStore& store,
     return Denied(absl::StrCat("agent ", caller.agent_id, " is not enrolled"));
   }
   if (!enrollment.ok()) {
-    // The store failed (busy, I/O): not the caller's fault, and not a denial.
-    return absl::Status(enrollment.status().code(),
-                        absl::StrCat("agent ", caller.agent_id, ": cannot read the enrollment: ",
-                                     enrollment.status().message()));
+    return CannotRead(enrollment.status(), absl::StrCat("agent ", caller.agent_id), "enrollment");
   }
   if (enrollment->banned) return Denied(absl::StrCat("agent ", caller.agent_id, " is banned"));
   if (enrollment->vendor_id != caller.vendor_id || enrollment->host_id != caller.host_id) {
@@ -60,11 +65,7 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Accept(
                         {"order_id", order_id},
                         {"reason", unknown ? std::string("unknown order")
                                            : std::string(order.status().message())}});
-    if (!unknown) {
-      return absl::Status(order.status().code(), absl::StrCat("order ", order_id,
-                                                              ": cannot read the order: ",
-                                                              order.status().message()));
-    }
+    if (!unknown) return CannotRead(order.status(), absl::StrCat("order ", order_id), "order");
     return absl::NotFoundError(absl::StrCat("order ", order_id, ": not found"));
   }
   absl::StatusOr<offboard::v1::Receipt> receipt = Check(caller, *order, envelope, now);

@@ -4,16 +4,20 @@
 //   absl::StatusOr<std::unique_ptr<ControllerStore>> store =
 //       OpenSqliteStore(data_dir / "controller.db");
 //
-// Thread-safety: one read-write connection, guarded by a mutex, serves all
-// calls; SQLite is opened without its own locking (NOMUTEX) because of that
-// mutex, except that the lookups of the attestation path read through a
-// second, read-only connection with a mutex of its own. AppendBatch writes many attestations and
-// their tree head in one transaction and one fsync; the transparency log gathers concurrent
-// attestations into such batches (group commit). ForEachInventoryFile reads through a connection of
-// its own, in a read transaction, so that a long reconciliation neither blocks the gRPC handlers
-// nor sees a half-finished import, and its callback may call the store. Other processes (a CLI
-// command next to `serve`) may open the same file: SQLite's file locks order them, and a lock held
-// longer than the busy timeout is UNAVAILABLE.
+// Thread-safety: one read-write connection, guarded by a mutex, serves every
+// write and most reads. SQLite is opened without its own locking (NOMUTEX)
+// because of that mutex. Two kinds of read use connections of their own:
+//   - GetOrder and GetEnrollment, on the attestation path, read through a
+//     read-only connection with its own mutex; in WAL mode they never wait
+//     for a batch commit.
+//   - ForEachInventoryFile reads in a read transaction on a connection of its
+//     own, so a long reconciliation neither blocks the gRPC handlers nor sees
+//     a half-finished import; its callback may call the store.
+// AppendBatch writes many attestations and their tree head in one transaction
+// and one fsync; the transparency log gathers concurrent attestations into
+// such batches (group commit). Other processes (a CLI command next to
+// `serve`) may open the same file: SQLite's file locks order them, and a lock
+// held longer than the busy timeout is UNAVAILABLE.
 #ifndef OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 #define OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 
