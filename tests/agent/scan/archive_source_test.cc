@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "common/encoding/utf8.h"
+
 namespace offboard::agent {
 namespace {
 
@@ -73,6 +79,40 @@ TEST(IsPlainTextHeadTest, FindsWhatItRefusesAtEveryOffset) {
   // "\nbegin" cut by the end of the head.
   EXPECT_FALSE(PlainText(filler + "\nbegin"));
   EXPECT_TRUE(PlainText(filler + "\nb"));
+}
+
+// The rules of IsPlainTextHead, one byte at a time.
+bool PlainTextByTheRules(absl::string_view head) {
+  for (const absl::string_view signature : {"WARC/", "!<arch>", "BZh", "begin"}) {
+    if (absl::StartsWith(head, signature)) return false;
+  }
+  for (const char c : head) {
+    const auto byte = static_cast<uint8_t>(c);
+    if ((byte < 0x20 && (byte < 9 || byte > 13)) || byte == 0x7f) return false;
+  }
+  return !absl::StrContains(head, "\nbegin") && common::IsValidUtf8(head);
+}
+
+// Mostly plain bytes with a few of those that matter, at random places and
+// lengths: the vector steps and the tail agree with the rules everywhere.
+TEST(IsPlainTextHeadTest, AgreesWithTheRulesOnRandomHeads) {
+  const std::string special[] = {"\n",   "b",    "\nbegin", "\x05", "\x7f",
+                                 "\t",   "\r",   "\x1f",    "\x80", "\xc3\xa9",
+                                 "\xc3", "\x08", "\x0e",    "\x0d", "\xff"};
+  std::mt19937 random(20261127);
+  int plain = 0;
+  for (int round = 0; round < 20000; ++round) {
+    const size_t length = random() % 300;
+    std::string head;
+    while (head.size() < length) {
+      head += random() % 40 == 0 ? special[random() % std::size(special)] : std::string(1, 'x');
+    }
+    ASSERT_EQ(PlainText(head), PlainTextByTheRules(head)) << absl::CEscape(head);
+    plain += PlainTextByTheRules(head) ? 1 : 0;
+  }
+  // Both outcomes were met often.
+  EXPECT_GT(plain, 2000);
+  EXPECT_LT(plain, 18000);
 }
 
 }  // namespace
