@@ -108,7 +108,9 @@ absl::StatusOr<std::unique_ptr<ControllerStore>> OpenSqliteStore(
   OFFBOARD_ASSIGN_OR_RETURN(SqliteDb db, OpenConnection(path, Access::kReadWrite));
   OFFBOARD_RETURN_IF_ERROR(ApplyMigrations(db.get(), migrations).status());
   OFFBOARD_ASSIGN_OR_RETURN(SqliteDb reader, OpenConnection(path, Access::kReadOnly));
-  return std::make_unique<SqliteStore>(path, std::move(db), std::move(reader));
+  OFFBOARD_ASSIGN_OR_RETURN(SqliteDb checkpointer, OpenConnection(path, Access::kReadWrite));
+  return std::make_unique<SqliteStore>(path, std::move(db), std::move(reader),
+                                       std::move(checkpointer));
 }
 
 absl::Status SqliteStore::PutToken(const EnrollmentToken& token) {

@@ -15,9 +15,11 @@
 //     a half-finished import; its callback may call the store.
 // AppendBatch writes many attestations and their tree head in one transaction
 // and one fsync; the transparency log gathers concurrent attestations into
-// such batches (group commit). Other processes (a CLI command next to
-// `serve`) may open the same file: SQLite's file locks order them, and a lock
-// held longer than the busy timeout is UNAVAILABLE.
+// such batches (group commit). A thread of the store's own copies the WAL
+// into the database file (WalCheckpointer), so that commits do not. Other
+// processes (a CLI command next to `serve`) may open the same file: SQLite's
+// file locks order them, and a lock held longer than the busy timeout is
+// UNAVAILABLE.
 #ifndef OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 #define OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 
@@ -34,6 +36,7 @@
 #include "controller/store/migrations.h"
 #include "controller/store/sqlite_handle.h"
 #include "controller/store/store.h"
+#include "controller/store/wal_checkpointer.h"
 
 namespace offboard::controller {
 
@@ -58,9 +61,13 @@ absl::StatusOr<std::unique_ptr<ControllerStore>> OpenSqliteStore(
 // store.h. Callers hold it as a ControllerStore.
 class SqliteStore final : public ControllerStore {
  public:
-  // `reader` is a read-only connection to the same file.
-  SqliteStore(boost::filesystem::path path, SqliteDb db, SqliteDb reader)
-      : path_(std::move(path)), db_(std::move(db)), reader_(std::move(reader)) {}
+  // `reader` is a read-only connection to the same file, `checkpointer` a
+  // read-write one for the WAL checkpoints.
+  SqliteStore(boost::filesystem::path path, SqliteDb db, SqliteDb reader, SqliteDb checkpointer)
+      : path_(std::move(path)),
+        db_(std::move(db)),
+        reader_(std::move(reader)),
+        checkpointer_(WalCheckpointer::Start(db_.get(), std::move(checkpointer))) {}
 
   absl::Status PutToken(const EnrollmentToken& token) override;
   absl::StatusOr<Enrollment> ConsumeTokenAndEnroll(absl::string_view token_sha256_hex, int64_t now,
@@ -128,6 +135,8 @@ class SqliteStore final : public ControllerStore {
   // batch commits under mutex_, which takes milliseconds for its fsync.
   std::mutex reader_mutex_;
   SqliteDb reader_;  // guarded by reader_mutex_
+  // Last, so that it stops before the connections close.
+  const std::unique_ptr<WalCheckpointer> checkpointer_;
 };
 
 }  // namespace offboard::controller
