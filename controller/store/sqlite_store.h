@@ -16,10 +16,10 @@
 // AppendBatch writes many attestations and their tree head in one transaction
 // and one fsync; the transparency log gathers concurrent attestations into
 // such batches (group commit). A thread of the store's own copies the WAL
-// into the database file (WalCheckpointer), so that commits do not. Other
-// processes (a CLI command next to `serve`) may open the same file: SQLite's
-// file locks order them, and a lock held longer than the busy timeout is
-// UNAVAILABLE.
+// into the database file (WalCheckpointer), so that most commits do not.
+// Other processes (a CLI command next to `serve`) may open the same file:
+// SQLite's file locks order them, and a lock held longer than the busy
+// timeout is UNAVAILABLE.
 #ifndef OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 #define OFFBOARD_CONTROLLER_STORE_SQLITE_STORE_H_
 

@@ -4,12 +4,13 @@
 // SQLite's automatic checkpoint runs inside the commit that crosses its
 // threshold: that commit, and every attestation of its batch, waits for the
 // copy and an fsync of the database file (most of the intake's p99). Here a
-// commit that leaves more than `wake_pages` frames in the WAL wakes a thread
+// commit that leaves at least `wake_pages` frames in the WAL wakes a thread
 // that checkpoints PASSIVE through a connection of its own, which never
 // blocks the writer. Under writes without a pause such a checkpoint may never
 // reach the WAL's end, and SQLite rewinds the WAL only after one that did; so
-// a commit that leaves more than `bound_pages` frames checkpoints inline, as
-// SQLite's own would, and the WAL stays bounded.
+// a commit that leaves at least `bound_pages` frames checkpoints inline, as
+// SQLite's own would, and the WAL stays bounded (past the bound by the few
+// commits that meet the thread's checkpoint still running).
 //
 //   std::unique_ptr<WalCheckpointer> checkpointer =
 //       WalCheckpointer::Start(writer.get(), std::move(second_connection));
@@ -31,13 +32,16 @@
 namespace offboard::controller {
 
 struct WalCheckpointLimits {
-  int wake_pages = 256;    // 4 MiB of 16 KiB pages
-  int bound_pages = 2000;  // 32 MiB; SQLite's own threshold is 1000
+  // WAL frames, one page each: 4 MiB and 32 MiB with the store's 16 KiB
+  // pages (a database made before then keeps its smaller pages).
+  int wake_pages = 256;
+  int bound_pages = 2000;  // SQLite's own threshold is 1000
 };
 
 class WalCheckpointer {
  public:
-  // `writer` is the connection that commits; its WAL hook is taken over.
+  // `writer` is the connection that commits; its WAL hook is taken over
+  // until the destructor hands it back.
   // `checkpointer` is a read-write connection to the same file, used only by
   // the checkpoint thread.
   static std::unique_ptr<WalCheckpointer> Start(sqlite3* writer, SqliteDb checkpointer,
@@ -55,10 +59,14 @@ class WalCheckpointer {
  private:
   WalCheckpointer(sqlite3* writer, SqliteDb checkpointer, WalCheckpointLimits limits);
   static int OnCommit(void* self, sqlite3* db, const char* schema, int pages);
+  // Asks the thread (started here the first time) for a checkpoint; false
+  // when no thread could be started.
+  bool Wake();
   void Run();
 
   sqlite3* const writer_;
   const WalCheckpointLimits limits_;
+  const int previous_pages_;  // the writer's automatic checkpoint before Start
   SqliteDb connection_;  // used by thread_ only
   mutable std::mutex mutex_;
   std::condition_variable wake_;

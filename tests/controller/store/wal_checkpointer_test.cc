@@ -88,15 +88,17 @@ TEST_F(WalCheckpointerTest, ACommitAtTheBoundCheckpointsWhenTheThreadDoesNot) {
 }
 
 TEST_F(WalCheckpointerTest, StopsCleanlyAndHandsTheWalBackToSqlite) {
+  ASSERT_TRUE(ExecSql(writer_.get(), "PRAGMA wal_autocheckpoint=300").ok());
   {
     const auto checkpointer = Start({.wake_pages = INT_MAX, .bound_pages = INT_MAX});
     Commit();
   }
-  // Its hook is gone and SQLite's automatic checkpoint is back (at 1,000
-  // pages): commits go on and the WAL stays within SQLite's own bound.
+  // Its hook is gone and SQLite's automatic checkpoint is back, at the
+  // connection's own threshold: commits go on and the WAL stays within it.
+  EXPECT_EQ(QueryInt(writer_.get(), "PRAGMA wal_autocheckpoint"), 300);
   for (int i = 0; i < 400; ++i) Commit();
   EXPECT_EQ(QueryInt(writer_.get(), "SELECT COUNT(*) FROM t"), 401);
-  EXPECT_LE(WalBytes(), uintmax_t{1000 + 10} * kFrameBytes + 32);
+  EXPECT_LE(WalBytes(), uintmax_t{300 + 10} * kFrameBytes + 32);
 }
 
 }  // namespace
