@@ -30,7 +30,10 @@ std::string DecodeOctalEscapes(absl::string_view field) {
 
 std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line) {
   // id parent major:minor root mount-point options [optional...] - type source super
-  std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+  // One space between fields, always: a filesystem mounted with an empty source
+  // (`mount -t tmpfs "" /mnt`) shows as two spaces in a row, and skipping the
+  // empty field would shift the super options into the source.
+  std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
   if (fields.size() < 9) return std::nullopt;
   size_t dash = 6;
   while (dash < fields.size() && fields[dash] != "-") ++dash;

@@ -287,6 +287,12 @@ TEST(MountInfoTest, ParsesOptionalFieldsAndEscapes) {
   EXPECT_EQ(entry->fs_type, "ext4");
   EXPECT_EQ(entry->source, "/dev/loop3");
   EXPECT_EQ(entry->super_options, "rw,data=journal");
+  // As the kernel prints a filesystem mounted with an empty source.
+  const auto no_source = ParseMountInfoLine("42 27 0:39 / /mnt rw,relatime - tmpfs  rw,size=64k");
+  ASSERT_TRUE(no_source.has_value());
+  EXPECT_EQ(no_source->fs_type, "tmpfs");
+  EXPECT_EQ(no_source->source, "");
+  EXPECT_EQ(no_source->super_options, "rw,size=64k");
   EXPECT_FALSE(ParseMountInfoLine("36 35 7:3 / /mnt").has_value());
   EXPECT_FALSE(ParseMountInfoLine("36 35 x:3 / /mnt rw - ext4 /dev/loop3 rw").has_value());
 }
