@@ -3,11 +3,13 @@
 #include <sys/stat.h>
 
 #include <boost/filesystem/operations.hpp>
+#include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/io/write_file.h"
 #include "common/log/audit.h"
+#include "common/status/errno_status.h"
 #include "common/status/status_macros.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/store/sqlite_store.h"
@@ -50,20 +52,37 @@ absl::Status InitFiles(const ControllerPaths& paths, const std::vector<std::stri
 absl::Status InitControllerHome(const boost::filesystem::path& data_dir,
                                 const std::vector<std::string>& hostnames) {
   const ControllerPaths paths(boost::filesystem::absolute(data_dir));
-  boost::system::error_code error;
-  if (boost::filesystem::exists(paths.Database(), error) ||
-      boost::filesystem::exists(paths.SigningKey(), error)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat(paths.dir.string(), " is already initialized; nothing was changed"));
+  // Every file init writes. One that is there already (an earlier init, a
+  // restored backup) is refused before anything is written, so that undoing a
+  // failed init below removes only what this one created: never a CA key
+  // that certificates in use depend on.
+  const std::vector<boost::filesystem::path> outputs = {paths.Database(),
+                                                        paths.Database().string() + "-wal",
+                                                        paths.Database().string() + "-shm",
+                                                        paths.SigningKey(),
+                                                        paths.PublicKey(),
+                                                        paths.CaDir() / kCaCertificateFile,
+                                                        paths.CaDir() / kCaPrivateKeyFile,
+                                                        paths.ServerKey(),
+                                                        paths.ServerCertificate()};
+  for (const boost::filesystem::path& output : outputs) {
+    struct stat info {};
+    if (::lstat(output.c_str(), &info) == 0) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          output.string(), " already exists (an earlier init, or a restore): ", paths.dir.string(),
+          " is not a new data directory; nothing was changed"));
+    }
+    if (errno != ENOENT) {
+      return common::ErrnoToStatus(errno, absl::StrCat(output.string(), "; nothing was changed"));
+    }
   }
+  boost::system::error_code error;
+  const bool ca_dir_existed = boost::filesystem::exists(paths.CaDir(), error);
   const absl::Status status = InitFiles(paths, hostnames);
   if (!status.ok()) {
-    for (const boost::filesystem::path& created :
-         {paths.SigningKey(), paths.PublicKey(), paths.ServerKey(), paths.ServerCertificate(),
-          paths.Database()}) {
+    for (const boost::filesystem::path& created : outputs)
       boost::filesystem::remove(created, error);
-    }
-    boost::filesystem::remove_all(paths.CaDir(), error);
+    if (!ca_dir_existed) boost::filesystem::remove(paths.CaDir(), error);  // only if empty
   }
   return status;
 }
