@@ -34,6 +34,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/inventory/identifier_regex.h"
+#include "common/status/status_macros.h"
 
 namespace offboard::agent {
 namespace {
@@ -193,49 +195,19 @@ class DigestTable {
   std::vector<uint64_t> filter_;
 };
 
-// ECMAScript named groups (?<name>...) in RE2's spelling, (?P<name>...). The
-// rest is passed on as is; RE2 rejects what it cannot run.
-std::string TranslateEcmaScript(std::string_view pattern) {
-  std::string out;
-  bool in_class = false;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    const char c = pattern[i];
-    out += c;
-    if (c == '\\' && i + 1 < pattern.size()) {
-      out += pattern[++i];
-    } else if (in_class || c == '[') {
-      in_class = c != ']';
-    } else if (pattern.substr(i, 3) == "(?<" && pattern.size() > i + 3 && pattern[i + 3] != '=' &&
-               pattern[i + 3] != '!') {
-      out += "?P";
-      ++i;
-    }
-  }
-  return out;
-}
-
 // An identifier regex compiled for scanning. Group 1 is the identifier: a
 // regex without a capturing group is wrapped in one.
 class IdentifierRegex {
  public:
   // RE2's error text when it cannot run the regex.
   static absl::StatusOr<std::unique_ptr<IdentifierRegex>> Compile(const std::string& ecmascript) {
-    RE2::Options options;
-    options.set_log_errors(false);  // the error goes into the status
-    options.set_never_nl(true);     // a match stays within one line
-    // (?m): ^ and $ match at line boundaries, since each line is a record.
-    const std::string translated = TranslateEcmaScript(ecmascript);
-    auto re2 = std::make_unique<RE2>("(?m)" + translated, options);
-    if (re2->ok() && re2->NumberOfCapturingGroups() == 0) {
-      re2 = std::make_unique<RE2>("(?m)(" + translated + ")", options);
-    }
-    if (!re2->ok()) return absl::InvalidArgumentError(re2->error());
+    OFFBOARD_ASSIGN_OR_RETURN(std::unique_ptr<RE2> re2, common::CompileIdentifierRegex(ecmascript));
     std::unique_ptr<IdentifierRegex> regex(new IdentifierRegex(ecmascript, std::move(re2)));
     // Every match starts with the common prefix of the bounds of all matching
     // strings. Those are computed for a match at the start of a text, where \B
     // may fail though it holds mid-line, so \B disables the shortcut.
     std::string min, max;
-    if (translated.find("\\B") == std::string::npos &&
+    if (regex->re2_->pattern().find("\\B") == std::string::npos &&
         regex->re2_->PossibleMatchRange(&min, &max, 16)) {
       regex->prefix_.assign(min.begin(),
                             std::mismatch(min.begin(), min.end(), max.begin(), max.end()).first);

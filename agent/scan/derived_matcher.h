@@ -6,9 +6,9 @@
 // least `min_matches` distinct identifiers hash to one of those digests is a
 // derived copy. The HMAC key stays in memory only.
 //
-// Identifiers: the ECMAScript regex runs under RE2, which has no backreferences
-// or lookaround (Build rejects those); named groups (?<name>...) are accepted.
-// With a capturing group the identifier is group 1, else the whole match; its
+// Identifiers: each set's regex is compiled as common/inventory/
+// identifier_regex.h says (RE2, one line at a time, group 1 the identifier;
+// Build rejects what RE2 cannot run, naming the dataset). The identifier's
 // exact bytes are HMAC'd, and empty identifiers are ignored. The regex applies
 // to each line on its own: no match spans a newline, ^ and $ anchor at line
 // boundaries. A line longer than 1 MiB is examined in pieces cut after a

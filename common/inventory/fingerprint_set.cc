@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "common/encoding/hex.h"
 #include "common/inventory/digest_blocks.h"
+#include "common/inventory/identifier_regex.h"
 #include "common/io/mapped_file.h"
 #include "common/status/status_macros.h"
 
@@ -297,6 +298,14 @@ absl::StatusOr<std::string> IdentifierRegex(const Json& object, const ErrorRepor
   } catch (const std::regex_error& e) {
     return reporter.FieldError("identifier",
                                absl::StrCat("not a valid ECMAScript regex: ", e.what()));
+  }
+  // Valid ECMAScript that the agents' scanner cannot run (lookaround) would
+  // pass import and terminate, and then fail every wipe order.
+  if (const auto scannable = CompileIdentifierRegex(pattern); !scannable.ok()) {
+    return reporter.FieldError(
+        "identifier", absl::StrCat("uses a feature the agent's scanner cannot run (lookaround, "
+                                   "backreferences): ",
+                                   scannable.status().message()));
   }
   return pattern;
 }

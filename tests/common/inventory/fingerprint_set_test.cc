@@ -154,6 +154,14 @@ TEST(FingerprintSetTest, RejectsBadIdentifier) {
   EXPECT_THAT(ErrorOf(With("identifier", "B\\9999999999999999999999999")),
               HasSubstr("field 'identifier': back-references and octal escapes (\\9 at byte 1)"));
   EXPECT_THAT(ErrorOf(With("identifier", "(a)\\1")), HasSubstr("back-references"));
+  // Valid ECMAScript the agents' RE2 cannot run: refused at import, not at
+  // the first wipe order.
+  for (const char* lookahead : {R"(CUST-(?=\d))", R"(CUST-(?!0)\d+)"}) {
+    EXPECT_THAT(ErrorOf(With("identifier", lookahead)),
+                HasSubstr("field 'identifier': uses a feature the agent's scanner cannot run "
+                          "(lookaround, backreferences): "))
+        << lookahead;
+  }
   EXPECT_THAT(ErrorOf(With("identifier", "[0-9]{1,99999999999999999999}")),
               HasSubstr("field 'identifier': a repetition count above 1000 at byte 5"));
   EXPECT_THAT(ErrorOf(With("identifier", "x{1001}")), HasSubstr("a repetition count above 1000"));
