@@ -101,11 +101,14 @@ absl::Status ValidatePart(absl::string_view field, absl::string_view value, size
 
 }  // namespace
 
+absl::Status ValidateVendorAndHost(absl::string_view vendor_id, absl::string_view host_id) {
+  OFFBOARD_RETURN_IF_ERROR(ValidatePart("vendor_id", vendor_id, kMaxVendorIdBytes));
+  return ValidatePart("host_id", host_id, kMaxHostIdBytes);
+}
+
 absl::Status ValidateAgentIdentity(const AgentIdentity& id) {
-  OFFBOARD_RETURN_IF_ERROR(ValidatePart("vendor_id", id.vendor_id, kMaxVendorIdBytes));
-  OFFBOARD_RETURN_IF_ERROR(ValidatePart("host_id", id.host_id, kMaxHostIdBytes));
-  OFFBOARD_RETURN_IF_ERROR(ValidatePart("agent_id", id.agent_id, kMaxAgentIdBytes));
-  return absl::OkStatus();
+  OFFBOARD_RETURN_IF_ERROR(ValidateVendorAndHost(id.vendor_id, id.host_id));
+  return ValidatePart("agent_id", id.agent_id, kMaxAgentIdBytes);
 }
 
 std::string AgentIdentityUri(const AgentIdentity& id) {

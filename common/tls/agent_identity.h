@@ -44,6 +44,9 @@ struct AgentIdentity {
 // not "." or ".." (which URI normalizers collapse), and within the limits
 // above; INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateAgentIdentity(const AgentIdentity& id);
+// The same for the two parts an enrollment token fixes, before any agent id
+// exists.
+absl::Status ValidateVendorAndHost(absl::string_view vendor_id, absl::string_view host_id);
 
 // The URI SAN for `id`. Call ValidateAgentIdentity first: for an invalid
 // identity the result is a URI that ParseAgentIdentityUri refuses.

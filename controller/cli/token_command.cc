@@ -42,8 +42,11 @@ absl::StatusOr<int64_t> ParseDuration(absl::string_view text) {
 
 absl::StatusOr<std::string> MakeToken(const TokenOptions& options) {
   OFFBOARD_ASSIGN_OR_RETURN(const int64_t ttl, ParseDuration(options.ttl));
-  if (options.vendor.empty() || options.host.empty()) {
-    return absl::InvalidArgumentError("--vendor and --host must not be empty");
+  // Refused now rather than at enrollment, where no certificate could be
+  // issued for them.
+  if (absl::Status valid = common::ValidateVendorAndHost(options.vendor, options.host);
+      !valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--vendor/--host: ", valid.message()));
   }
   OFFBOARD_ASSIGN_OR_RETURN(ControllerHome home, OpenControllerHome(options.data_dir));
   OFFBOARD_ASSIGN_OR_RETURN(const std::string token, common::RandomHex(32));

@@ -40,26 +40,33 @@ absl::StatusOr<offboard::v1::EnrollResponse> EnrollAgent(ControllerStore& store,
   enrollment.attestation_key_id = key->KeyId();
   enrollment.enrolled_at = now;
   const std::string token_hash = common::DigestHex(common::Sha256Of(request.token()));
-  // The CSR is checked before the token is spent; the certificate can only be
-  // issued once the token has said which vendor and host it is for.
+  // The CSR is checked before the token is looked at. The certificate can
+  // only be issued once the token has said which vendor and host it is for,
+  // and is issued in the same transaction that spends the token: if it cannot
+  // be, the token stays unused and no enrollment without a certificate is
+  // left to receive wipe orders it could never answer.
   OFFBOARD_RETURN_IF_ERROR(ca.CheckCsr(request.csr_pem()));
-  OFFBOARD_ASSIGN_OR_RETURN(Enrollment enrolled,
-                            store.ConsumeTokenAndEnroll(token_hash, now, std::move(enrollment)));
-  const common::AgentIdentity identity{enrolled.vendor_id, enrolled.host_id, enrolled.agent_id};
-  OFFBOARD_ASSIGN_OR_RETURN(CertificateAuthority::IssuedCertificate certificate,
-                            ca.SignAgentCsr(request.csr_pem(), identity, kAgentCertificateDays));
-  OFFBOARD_RETURN_IF_ERROR(store.SetEnrollmentCertificate(
-      enrolled.agent_id, certificate.certificate_pem, certificate.serial_hex));
+  const auto issue = [&](Enrollment& pending) -> absl::Status {
+    const common::AgentIdentity identity{pending.vendor_id, pending.host_id, pending.agent_id};
+    OFFBOARD_ASSIGN_OR_RETURN(CertificateAuthority::IssuedCertificate certificate,
+                              ca.SignAgentCsr(request.csr_pem(), identity, kAgentCertificateDays));
+    pending.client_certificate_pem = std::move(certificate.certificate_pem);
+    pending.certificate_serial_hex = std::move(certificate.serial_hex);
+    return absl::OkStatus();
+  };
+  OFFBOARD_ASSIGN_OR_RETURN(
+      Enrollment enrolled,
+      store.ConsumeTokenAndEnroll(token_hash, now, std::move(enrollment), issue));
   common::AuditEvent("agent_enrolled", {{"agent_id", enrolled.agent_id},
                                         {"vendor_id", enrolled.vendor_id},
                                         {"host_id", enrolled.host_id},
                                         {"attestation_key_id", enrolled.attestation_key_id},
-                                        {"certificate_serial", certificate.serial_hex}});
+                                        {"certificate_serial", enrolled.certificate_serial_hex}});
   offboard::v1::EnrollResponse response;
   response.set_agent_id(enrolled.agent_id);
   response.set_vendor_id(enrolled.vendor_id);
   response.set_host_id(enrolled.host_id);
-  response.set_client_certificate_pem(certificate.certificate_pem);
+  response.set_client_certificate_pem(enrolled.client_certificate_pem);
   response.set_ca_certificate_pem(ca.CertificatePem());
   response.set_controller_public_key_pem(controller_public_pem);
   return response;

@@ -130,7 +130,8 @@ absl::Status SqliteStore::PutToken(const EnrollmentToken& token) {
 }
 
 absl::StatusOr<Enrollment> SqliteStore::ConsumeTokenAndEnroll(absl::string_view token_sha256_hex,
-                                                              int64_t now, Enrollment enrollment) {
+                                                              int64_t now, Enrollment enrollment,
+                                                              const CompleteEnrollment& complete) {
   std::lock_guard<std::mutex> lock(mutex_);
   sqlite3* db = db_.get();
   OFFBOARD_ASSIGN_OR_RETURN(Transaction txn, Transaction::BeginImmediate(db));
@@ -147,6 +148,7 @@ absl::StatusOr<Enrollment> SqliteStore::ConsumeTokenAndEnroll(absl::string_view 
   }
   enrollment.vendor_id = token.Bytes(0);
   enrollment.host_id = token.Bytes(1);
+  if (complete) OFFBOARD_RETURN_IF_ERROR(complete(enrollment));
 
   OFFBOARD_ASSIGN_OR_RETURN(Statement use,
                             Statement::Prepare(db,
@@ -220,23 +222,6 @@ absl::Status SqliteStore::BanAgent(absl::string_view agent_id, int64_t at) {
                          " ELSE ?2 END, banned = 1 WHERE agent_id = ?1"));
   ban.BindText(1, agent_id).BindInt64(2, at);
   OFFBOARD_RETURN_IF_ERROR(ban.Run());
-  if (sqlite3_changes64(db_.get()) == 0) {
-    return absl::NotFoundError(absl::StrCat("agent ", agent_id, " is not enrolled"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SqliteStore::SetEnrollmentCertificate(absl::string_view agent_id,
-                                                   absl::string_view certificate_pem,
-                                                   absl::string_view serial_hex) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  OFFBOARD_ASSIGN_OR_RETURN(
-      Statement update,
-      Statement::Prepare(db_.get(),
-                         "UPDATE enrollments SET client_certificate_pem = ?2,"
-                         " certificate_serial_hex = ?3 WHERE agent_id = ?1"));
-  update.BindText(1, agent_id).BindText(2, certificate_pem).BindText(3, serial_hex);
-  OFFBOARD_RETURN_IF_ERROR(update.Run());
   if (sqlite3_changes64(db_.get()) == 0) {
     return absl::NotFoundError(absl::StrCat("agent ", agent_id, " is not enrolled"));
   }

@@ -71,13 +71,11 @@ class SqliteStore final : public ControllerStore {
 
   absl::Status PutToken(const EnrollmentToken& token) override;
   absl::StatusOr<Enrollment> ConsumeTokenAndEnroll(absl::string_view token_sha256_hex, int64_t now,
-                                                   Enrollment enrollment) override;
+                                                   Enrollment enrollment,
+                                                   const CompleteEnrollment& complete) override;
   absl::StatusOr<Enrollment> GetEnrollment(absl::string_view agent_id) override;
   absl::StatusOr<std::vector<Enrollment>> ListEnrollments(absl::string_view vendor_id) override;
   absl::Status BanAgent(absl::string_view agent_id, int64_t at) override;
-  absl::Status SetEnrollmentCertificate(absl::string_view agent_id,
-                                        absl::string_view certificate_pem,
-                                        absl::string_view serial_hex) override;
 
   absl::StatusOr<ImportCounts> ImportInventory(
       const std::vector<InventoryFileRow>& files,

@@ -141,14 +141,23 @@ class ControllerStore {
   // token with this hash exists.
   virtual absl::Status PutToken(const EnrollmentToken& token) = 0;
 
+  // Completes an enrollment once its token has said whose it is: the
+  // enrollment's vendor_id and host_id are set; it fills in the client
+  // certificate. It runs inside the store's write transaction, so it must
+  // not call the store.
+  using CompleteEnrollment = std::function<absl::Status(Enrollment&)>;
+
   // Atomically: checks that the token exists, is unused and is unexpired at
-  // `now`, marks it used and stores `enrollment` with the token's vendor and
-  // host (whatever `enrollment` held there); returns the stored enrollment.
+  // `now`, gives `enrollment` the token's vendor and host (whatever it held
+  // there), calls `complete` on it (if given), marks the token used and
+  // stores the enrollment; returns the stored enrollment.
   // PERMISSION_DENIED "token unknown, used or expired" for any of the three,
-  // so that a caller learns nothing about which tokens exist. ALREADY_EXISTS
-  // when `enrollment.agent_id` is enrolled already; the token stays unused.
+  // so that a caller learns nothing about which tokens exist. When `complete`
+  // fails, its status is returned, nothing is stored and the token stays
+  // unused; so does ALREADY_EXISTS when `enrollment.agent_id` is enrolled.
   virtual absl::StatusOr<Enrollment> ConsumeTokenAndEnroll(absl::string_view token_sha256_hex,
-                                                           int64_t now, Enrollment enrollment) = 0;
+                                                           int64_t now, Enrollment enrollment,
+                                                           const CompleteEnrollment& complete) = 0;
 
   // NOT_FOUND when no agent has this id.
   virtual absl::StatusOr<Enrollment> GetEnrollment(absl::string_view agent_id) = 0;
@@ -160,13 +169,6 @@ class ControllerStore {
   // Marks the agent banned at `at`; banning again keeps the first time.
   // NOT_FOUND when no agent has this id.
   virtual absl::Status BanAgent(absl::string_view agent_id, int64_t at) = 0;
-
-  // Records the client certificate issued to an enrolled agent (issued after
-  // the token is spent, since the token says whose it is). NOT_FOUND for an
-  // agent that is not enrolled.
-  virtual absl::Status SetEnrollmentCertificate(absl::string_view agent_id,
-                                                absl::string_view certificate_pem,
-                                                absl::string_view serial_hex) = 0;
 
   // --- Inventory ---
 

@@ -74,6 +74,13 @@ expect 2 1 -- "$agent" decommission --data-dir "$work/not-enrolled"
 [[ ! -e "$work/not-enrolled" ]] && pass || fail "decommission of a missing data dir created it"
 expect 2 1 -- "$agent" enroll --controller 127.0.0.1:1
 expect 2 1 -- "$agent" enroll --controller nonsense --token t --ca "$work/none.pem" --data-dir "$work/enroll"
+# A token for a vendor or host no certificate could name is refused when it
+# is asked for, not when the agent enrolls with it.
+expect 0 -1 -- "$controller" init --data-dir "$work/controller"
+expect 2 1 -- "$controller" token --data-dir "$work/controller" --vendor "$(printf 'v%.0s' {1..65})" --host h
+contains "$work/err" "vendor_id is 65 bytes, more than the 64 allowed"
+expect 2 1 -- "$controller" token --data-dir "$work/controller" --vendor v --host ..
+expect 0 -1 -- "$controller" token --data-dir "$work/controller" --vendor v --host h
 expect 2 1 -- "$agent" run --data-dir "$work/not-enrolled" --root /
 expect 2 1 -- "$controller" inventory check
 

@@ -72,8 +72,8 @@ TEST(AttestationIntakeConcurrencyTest, ManyAgentsAtOnceGetDenseVerifiableReceipt
     enrollment.agent_id = "agent-" + std::to_string(a);
     enrollment.attestation_public_key_pem = agent.key.PublicKey().ToPem();
     enrollment.attestation_key_id = agent.key.PublicKey().KeyId();
-    const auto enrolled =
-        store->ConsumeTokenAndEnroll(common::DigestHex(common::Sha256Of(token)), kNow, enrollment);
+    const auto enrolled = store->ConsumeTokenAndEnroll(common::DigestHex(common::Sha256Of(token)),
+                                                       kNow, enrollment, {});
     ASSERT_TRUE(enrolled.ok()) << enrolled.status();
     agent.identity = {"vendor-a", host, enrollment.agent_id};
     for (int o = 0; o < kOrdersPerAgent; ++o) {
@@ -155,7 +155,7 @@ TEST(AttestationIntakeConcurrencyTest, AFailingStoreIsNoRefusal) {
   enrollment.agent_id = "agent-0";
   enrollment.attestation_public_key_pem = key.PublicKey().ToPem();
   enrollment.attestation_key_id = key.PublicKey().KeyId();
-  ASSERT_TRUE(store->ConsumeTokenAndEnroll(token_hash, kNow, enrollment).ok());
+  ASSERT_TRUE(store->ConsumeTokenAndEnroll(token_hash, kNow, enrollment, {}).ok());
   const common::AgentIdentity identity{"vendor-a", "host-0", "agent-0"};
   const OrderRow order{.order_id = "order-0",
                        .contract_id = "c-1",

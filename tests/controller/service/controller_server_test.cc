@@ -100,6 +100,18 @@ TEST_F(ControllerServerTest, ATokenIsSpentOnce) {
   EXPECT_EQ(Enroll("never-issued", second).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// A token stored for a vendor id no certificate can name (an older
+// controller, or a row written by hand): enrolling with it fails and leaves
+// no enrollment behind that `terminate` would send an order to.
+TEST_F(ControllerServerTest, AnEnrollmentWithoutACertificateIsNeverStored) {
+  const std::string token = Token(std::string(65, 'v'), "host-1");
+  Agent agent;
+  EXPECT_EQ(Enroll(token, agent).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  absl::StatusOr<std::vector<Enrollment>> enrollments = home_->store->ListEnrollments("");
+  ASSERT_TRUE(enrollments.ok());
+  EXPECT_TRUE(enrollments->empty());
+}
+
 TEST_F(ControllerServerTest, AnotherVendorNeitherSeesNorAttests) {
   Agent a = MustEnroll("vendor-a", "host-1");
   Agent b = MustEnroll("vendor-b", "host-9");

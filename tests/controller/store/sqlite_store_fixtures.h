@@ -64,7 +64,7 @@ inline void Enroll(ControllerStore& store, absl::string_view agent_id,
                   .PutToken({token, std::string(vendor_id), absl::StrCat("host-", agent_id), 0,
                              100000, false})
                   .ok());
-  ASSERT_TRUE(store.ConsumeTokenAndEnroll(token, 1000, AgentKey(agent_id)).ok());
+  ASSERT_TRUE(store.ConsumeTokenAndEnroll(token, 1000, AgentKey(agent_id), {}).ok());
 }
 
 inline OrderRow MakeOrder(absl::string_view order_id, absl::string_view contract_id,

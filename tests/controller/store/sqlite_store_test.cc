@@ -133,12 +133,12 @@ TEST(SqliteStoreTest, AnotherProcessOpeningAndClosingLosesNothing) {
   // The server sees the CLI's token, and another process sees the server's
   // writes while the server is still open.
   ASSERT_TRUE((*server)->PutToken({"dd", "vendor-a", "host-2", 100, 200, false}).ok());
-  EXPECT_TRUE((*server)->ConsumeTokenAndEnroll("cc", 150, AgentKey("a-1")).ok());
+  EXPECT_TRUE((*server)->ConsumeTokenAndEnroll("cc", 150, AgentKey("a-1"), {}).ok());
   const pid_t reader = ::fork();
   if (reader == 0) {
     auto cli = OpenSqliteStore(path);
     const bool ok = cli.ok() && (*cli)->GetEnrollment("a-1").ok() &&
-                    (*cli)->ConsumeTokenAndEnroll("dd", 150, AgentKey("a-2")).ok();
+                    (*cli)->ConsumeTokenAndEnroll("dd", 150, AgentKey("a-2"), {}).ok();
     cli = absl::InternalError("closed");
     ::_exit(ok ? 0 : 1);
   }
@@ -158,7 +158,7 @@ TEST(SqliteStoreTest, ATokenEnrollsOnceAndOnlyBeforeItExpires) {
   Enrollment request = AgentKey("agent-1");
   request.vendor_id = "vendor-forged";  // the token decides, not the request
   request.host_id = "host-forged";
-  absl::StatusOr<Enrollment> enrolled = store->ConsumeTokenAndEnroll("aa", 150, request);
+  absl::StatusOr<Enrollment> enrolled = store->ConsumeTokenAndEnroll("aa", 150, request, {});
   ASSERT_TRUE(enrolled.ok()) << enrolled.status();
   EXPECT_EQ(enrolled->vendor_id, "vendor-a");
   EXPECT_EQ(enrolled->host_id, "host-1");
@@ -167,11 +167,12 @@ TEST(SqliteStoreTest, ATokenEnrollsOnceAndOnlyBeforeItExpires) {
   EXPECT_EQ(stored->vendor_id, "vendor-a");
   EXPECT_EQ(stored->client_certificate_pem, request.client_certificate_pem);
 
-  const absl::Status used = store->ConsumeTokenAndEnroll("aa", 150, AgentKey("agent-2")).status();
+  const absl::Status used =
+      store->ConsumeTokenAndEnroll("aa", 150, AgentKey("agent-2"), {}).status();
   const absl::Status expired =
-      store->ConsumeTokenAndEnroll("bb", 200, AgentKey("agent-2")).status();
+      store->ConsumeTokenAndEnroll("bb", 200, AgentKey("agent-2"), {}).status();
   const absl::Status unknown =
-      store->ConsumeTokenAndEnroll("cc", 150, AgentKey("agent-2")).status();
+      store->ConsumeTokenAndEnroll("cc", 150, AgentKey("agent-2"), {}).status();
   EXPECT_EQ(used.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(used, expired);  // the same answer reveals nothing about the token
   EXPECT_EQ(used, unknown);
@@ -183,9 +184,41 @@ TEST(SqliteStoreTest, EnrollingATakenAgentIdFailsAndLeavesTheTokenUnused) {
   auto store = OpenOrDie(dir.path() / "controller.db");
   Enroll(*store, "agent-1", "vendor-a");
   ASSERT_TRUE(store->PutToken({"dd", "vendor-b", "host-1", 0, 200, false}).ok());
-  EXPECT_EQ(store->ConsumeTokenAndEnroll("dd", 100, AgentKey("agent-1")).status().code(),
+  EXPECT_EQ(store->ConsumeTokenAndEnroll("dd", 100, AgentKey("agent-1"), {}).status().code(),
             absl::StatusCode::kAlreadyExists);
-  EXPECT_TRUE(store->ConsumeTokenAndEnroll("dd", 100, AgentKey("agent-2")).ok());
+  EXPECT_TRUE(store->ConsumeTokenAndEnroll("dd", 100, AgentKey("agent-2"), {}).ok());
+}
+
+// The certificate is issued inside the transaction that spends the token:
+// it sees the token's vendor and host, and when it cannot be issued nothing
+// is stored and the token can still be used.
+TEST(SqliteStoreTest, AnEnrollmentThatCannotBeCompletedLeavesNothingAndTheTokenUnused) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path() / "controller.db");
+  ASSERT_TRUE(store->PutToken({"ee", "vendor-a", "host-7", 0, 200, false}).ok());
+  std::string seen;
+  const auto refuse = [&](Enrollment& pending) {
+    seen = pending.vendor_id + "/" + pending.host_id;
+    return absl::InvalidArgumentError("no certificate for this identity");
+  };
+  const absl::Status refused =
+      store->ConsumeTokenAndEnroll("ee", 100, AgentKey("agent-1"), refuse).status();
+  EXPECT_EQ(refused, absl::InvalidArgumentError("no certificate for this identity"));
+  EXPECT_EQ(seen, "vendor-a/host-7");
+  EXPECT_EQ(store->GetEnrollment("agent-1").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store->ListEnrollments("").ok());
+  EXPECT_TRUE(store->ListEnrollments("")->empty());
+
+  const auto issue = [](Enrollment& pending) {
+    pending.client_certificate_pem = "certificate for " + pending.host_id;
+    pending.certificate_serial_hex = "0a";
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(store->ConsumeTokenAndEnroll("ee", 100, AgentKey("agent-2"), issue).ok());
+  absl::StatusOr<Enrollment> stored = store->GetEnrollment("agent-2");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->client_certificate_pem, "certificate for host-7");
+  EXPECT_EQ(stored->certificate_serial_hex, "0a");
 }
 
 TEST(SqliteStoreTest, ListsAndBansEnrollments) {
