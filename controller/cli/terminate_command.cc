@@ -2,11 +2,13 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -94,8 +96,17 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
 
   std::vector<OrderRow> orders;
   for (const auto& [vendor, datasets] : by_vendor) {
-    OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> agents, home.store->ListEnrollments(vendor));
-    std::erase_if(agents, [](const Enrollment& e) { return e.banned; });
+    OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> enrollments,
+                              home.store->ListEnrollments(vendor));
+    OrderRecipients recipients = SelectOrderRecipients(std::move(enrollments));
+    for (const Enrollment& old : recipients.superseded) {
+      common::AuditEvent("wipe_order_withheld", {{"contract_id", options.contract},
+                                                 {"vendor_id", vendor},
+                                                 {"host_id", old.host_id},
+                                                 {"agent_id", old.agent_id},
+                                                 {"reason", "host enrolled again since"}});
+    }
+    const std::vector<Enrollment>& agents = recipients.agents;
     if (agents.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "contract ", options.contract, ": vendor ", vendor,
@@ -142,6 +153,23 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
 }
 
 }  // namespace
+
+OrderRecipients SelectOrderRecipients(std::vector<Enrollment> enrollments) {
+  std::erase_if(enrollments, [](const Enrollment& e) { return e.banned; });
+  // Latest first within a host; the agent id breaks ties, so the choice is
+  // the same every time.
+  std::sort(enrollments.begin(), enrollments.end(), [](const Enrollment& a, const Enrollment& b) {
+    return std::tie(a.host_id, b.enrolled_at, b.agent_id) <
+           std::tie(b.host_id, a.enrolled_at, a.agent_id);
+  });
+  OrderRecipients recipients;
+  for (Enrollment& enrollment : enrollments) {
+    const bool first_of_host =
+        recipients.agents.empty() || recipients.agents.back().host_id != enrollment.host_id;
+    (first_of_host ? recipients.agents : recipients.superseded).push_back(std::move(enrollment));
+  }
+  return recipients;
+}
 
 void AddTerminateCommand(CLI::App& app, common::CommandAction& action) {
   CLI::App* sub = app.add_subcommand(

@@ -4,11 +4,25 @@
 #ifndef OFFBOARD_CONTROLLER_CLI_TERMINATE_COMMAND_H_
 #define OFFBOARD_CONTROLLER_CLI_TERMINATE_COMMAND_H_
 
+#include <string>
+#include <vector>
+
 #include "common/cli/command_line.h"
+#include "controller/store/store.h"
 
 namespace offboard::controller {
 
 void AddTerminateCommand(CLI::App& app, common::CommandAction& action);
+
+// Who gets the orders among one vendor's enrollments: one agent per host,
+// the one enrolled last (the host enrolled again when its agent was
+// reinstalled, and only the new agent will ever answer), never a banned one.
+// Ordered by host id; the others go to `superseded` (banned ones excluded).
+struct OrderRecipients {
+  std::vector<Enrollment> agents;
+  std::vector<Enrollment> superseded;
+};
+OrderRecipients SelectOrderRecipients(std::vector<Enrollment> enrollments);
 
 }  // namespace offboard::controller
 
