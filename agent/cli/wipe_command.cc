@@ -1,6 +1,10 @@
 #include "agent/cli/wipe_command.h"
 
+#include <unistd.h>
+
 #include <boost/filesystem/operations.hpp>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -22,6 +26,26 @@ namespace offboard::agent {
 namespace {
 
 namespace fs = boost::filesystem;
+
+// OK when a file can be created at `report`: its folder exists and is
+// writable, and `report` is not a folder itself.
+absl::Status CheckReportWritable(const std::string& report) {
+  const fs::path path = fs::absolute(report);
+  boost::system::error_code error;
+  if (fs::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat("--report ", report, " is a directory"));
+  }
+  const fs::path folder = path.parent_path();
+  if (!fs::is_directory(folder, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--report ", report, ": no directory ", folder.string()));
+  }
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--report ", report, ": cannot write in ",
+                                                   folder.string(), ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
 
 constexpr char kProgram[] = "offboard-agent wipe";
 
@@ -110,13 +134,24 @@ int RunWipe(const WipeCommandOptions& options) {
   request.agent_version = OFFBOARD_VERSION;
   request.cross_filesystems = options.cross_filesystems;
   request.threads = options.threads;
+  // The report is written after the wipe: a place it cannot go is found
+  // before anything is destroyed, while "nothing was changed" still holds.
+  if (const absl::Status writable = CheckReportWritable(options.report); !writable.ok()) {
+    return common::ReportError(kProgram, writable);
+  }
   absl::StatusOr<WipeRunResult> result = ExecuteWipeRun(request);
   if (!result.ok()) return common::ReportError(kProgram, result.status());
   if (result->resumed) std::cout << "resumed the interrupted wipe " << result->run_id << "\n";
   const absl::Status written = common::WriteFileAtomically(
       options.report,
       result->report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  if (!written.ok()) return common::ReportError(kProgram, written);
+  if (!written.ok()) {
+    // The wipe is done and attested (ABORTED: exit 1); say where its record is.
+    return common::ReportError(
+        kProgram, absl::AbortedError(
+                      absl::StrCat("the wipe finished (attestation ", result->attestation_path,
+                                   ") but its report could not be written: ", written.message())));
+  }
   std::cout << result->items.size() << " items: " << ItemSummary(result->items).dump() << "; "
             << result->first_scan.errors.size() + result->post_scan.errors.size()
             << " files or members not fully examined; attestation: " << result->attestation_path

@@ -218,54 +218,67 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
     OFFBOARD_RETURN_IF_ERROR(journal.Append(std::move(start)));
   }
 
-  WipeEngine engine(roots, request.policy, request.fingerprints, scan_options.cross_filesystems);
-  OFFBOARD_ASSIGN_OR_RETURN(result.items, engine.Execute(plan, journal));
-  for (const WipeItem& item : result.items) {
-    common::AuditEvent(
-        "wipe_item",
-        {{"run_id", result.run_id},
-         {"path", item.finding.path},
-         {"dataset_id", item.finding.dataset_id},
-         {"status", ItemStatusName(item.outcome.status)},
-         {"assurance", item.outcome.assurance ? AssuranceLevelName(*item.outcome.assurance) : "-"},
-         {"reason", item.outcome.reason}});
-  }
-  OFFBOARD_ASSIGN_OR_RETURN(result.post_scan, request.scan(scan_options));
-  for (WipeItem& residual : ResidualItems(result.items, result.post_scan)) {
-    result.items.push_back(std::move(residual));
-  }
+  // From here on data may have been destroyed. A failure is then no "nothing
+  // was changed" (which INVALID_ARGUMENT and its kind mean to the command
+  // line and to the order runner) but an unfinished run, whose journal lets
+  // the same request finish it: ABORTED, naming the run and the journal.
+  const absl::Status finished = [&]() -> absl::Status {
+    WipeEngine engine(roots, request.policy, request.fingerprints, scan_options.cross_filesystems);
+    OFFBOARD_ASSIGN_OR_RETURN(result.items, engine.Execute(plan, journal));
+    for (const WipeItem& item : result.items) {
+      common::AuditEvent(
+          "wipe_item",
+          {{"run_id", result.run_id},
+           {"path", item.finding.path},
+           {"dataset_id", item.finding.dataset_id},
+           {"status", ItemStatusName(item.outcome.status)},
+           {"assurance",
+            item.outcome.assurance ? AssuranceLevelName(*item.outcome.assurance) : "-"},
+           {"reason", item.outcome.reason}});
+    }
+    OFFBOARD_ASSIGN_OR_RETURN(result.post_scan, request.scan(scan_options));
+    for (WipeItem& residual : ResidualItems(result.items, result.post_scan)) {
+      result.items.push_back(std::move(residual));
+    }
 
-  DeletionRun run;
-  run.run_id = result.run_id;
-  run.order_id = request.order_id;
-  run.nonce = request.nonce_hex;
-  run.started_at = started_at;
-  run.finished_at = NowRfc3339();
-  run.roots = root_paths;
-  run.inventory_sha256 = request.inventory_sha256;
-  run.agent_version = request.agent_version;
-  run.agent_key_id = key.key.PublicKey().KeyId();
-  run.host = ReadHostFacts();
-  run.items = result.items;
-  run.post_scan_stats = result.post_scan.stats;
-  run.post_scan_errors = result.post_scan.errors;
-  run.approval = approval;
-  OFFBOARD_ASSIGN_OR_RETURN(auto attestation, WriteAttestation(data_dir, run, request.policy, key.key));
-  result.attestation_path = std::move(attestation.first);
-  result.attestation_envelope = std::move(attestation.second);
-  result.report = WipeReportToJson(result.first_scan, result.items, result.post_scan,
-                                   result.attestation_path);
-  if (!request.order_id.empty()) result.report["order_id"] = request.order_id;
+    DeletionRun run;
+    run.run_id = result.run_id;
+    run.order_id = request.order_id;
+    run.nonce = request.nonce_hex;
+    run.started_at = started_at;
+    run.finished_at = NowRfc3339();
+    run.roots = root_paths;
+    run.inventory_sha256 = request.inventory_sha256;
+    run.agent_version = request.agent_version;
+    run.agent_key_id = key.key.PublicKey().KeyId();
+    run.host = ReadHostFacts();
+    run.items = result.items;
+    run.post_scan_stats = result.post_scan.stats;
+    run.post_scan_errors = result.post_scan.errors;
+    run.approval = approval;
+    OFFBOARD_ASSIGN_OR_RETURN(auto attestation,
+                              WriteAttestation(data_dir, run, request.policy, key.key));
+    result.attestation_path = std::move(attestation.first);
+    result.attestation_envelope = std::move(attestation.second);
+    result.report = WipeReportToJson(result.first_scan, result.items, result.post_scan,
+                                     result.attestation_path);
+    if (!request.order_id.empty()) result.report["order_id"] = request.order_id;
 
-  // The run is complete: keep its report and journal as a record, out of the
-  // way of the next run.
-  boost::system::error_code dir_error;
-  fs::create_directories(data_dir / "reports", dir_error);
-  OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(
-      ReportPath(data_dir, result.run_id),
-      result.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0644));
-  OFFBOARD_RETURN_IF_ERROR(
-      journal.Append({{"step", "finished"}, {"attestation", result.attestation_path}}));
+    // The run is complete: keep its report and journal as a record, out of the
+    // way of the next run.
+    boost::system::error_code dir_error;
+    fs::create_directories(data_dir / "reports", dir_error);
+    OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(
+        ReportPath(data_dir, result.run_id),
+        result.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0644));
+    return journal.Append({{"step", "finished"}, {"attestation", result.attestation_path}});
+  }();
+  if (!finished.ok()) {
+    return absl::AbortedError(absl::StrCat("wipe run ", result.run_id, " did not finish (",
+                                           finished.message(), "); ", journal_path.string(),
+                                           " records what was done: run the same request again "
+                                           "to finish it"));
+  }
   boost::system::error_code error;
   fs::create_directories(data_dir / "journal", error);
   fs::rename(journal_path, data_dir / "journal" / absl::StrCat(result.run_id, ".jsonl"), error);

@@ -48,6 +48,16 @@ rc=$?
 [[ "$(listing)" == "$before" ]] || fail "a bad policy changed the tree"
 
 policy="$repo/policies/nist-800-88-clear.textproto"
+
+# A report that could not be written after the wipe: refused before it, exit 2,
+# nothing touched, no journal.
+"$agent" wipe "${args[@]}" --policy "$policy" --report "$work/no-such-dir/r.json" 2>"$work/bad.err"
+rc=$?
+[[ $rc -eq 2 ]] && grep -q 'no-such-dir' "$work/bad.err" && ok "unwritable report: exit 2 before the wipe" ||
+  fail "unwritable report: exit $rc, stderr: $(cat "$work/bad.err")"
+[[ "$(listing)" == "$before" ]] || fail "an unwritable report let the wipe change the tree"
+[[ ! -e "$work/data/wipe-journal.jsonl" ]] || fail "an unwritable report left a journal"
+
 "$agent" wipe "${args[@]}" --policy "$policy" --report "$work/plan.json" --dry-run \
   >"$work/plan.txt" 2>/dev/null
 rc=$?

@@ -19,27 +19,37 @@ namespace {
 
 namespace fs = boost::filesystem;
 
-TEST(WipeRunTest, AFinishedOrderRunIsHandedOutAgainNotRepeated) {
-  testing::TempDir temp;
-  const std::string content(5000, 'B');
-  const fs::path root = temp.path() / "root";
-  const fs::path bank = temp.WriteFile("root/export.csv", content);
+// The inventory of one file, export.csv, holding `content`.
+DatasetIndex IndexOfExport(const std::string& content) {
   DatasetIndex::Builder builder;
   builder.Add({.contract_id = "c", .vendor_id = "v", .dataset_id = "ds", .classification = "x",
                .path = "export.csv", .size = content.size(),
                .sha256 = common::DigestHex(common::Sha256Of(content)), .line = 2});
-  const DatasetIndex index = *std::move(builder).Finish();
-  int scans = 0;
+  return *std::move(builder).Finish();
+}
+
+// A request to wipe under `temp`/root, scanning with `scan`.
+WipeRunRequest RequestUnder(const testing::TempDir& temp, ScanFunction scan) {
   WipeRunRequest request;
-  request.roots = {root.string()};
+  request.roots = {(temp.path() / "root").string()};
   request.policy =
       *common::LoadWipePolicy(OFFBOARD_TESTDATA_DIR "/../../policies/nist-800-88-clear.textproto");
-  request.scan = [&](const ScanOptions& options) {
+  request.scan = std::move(scan);
+  request.data_dir = temp.path() / "data";
+  return request;
+}
+
+TEST(WipeRunTest, AFinishedOrderRunIsHandedOutAgainNotRepeated) {
+  testing::TempDir temp;
+  const std::string content(5000, 'B');
+  const fs::path bank = temp.WriteFile("root/export.csv", content);
+  const DatasetIndex index = IndexOfExport(content);
+  int scans = 0;
+  WipeRunRequest request = RequestUnder(temp, [&](const ScanOptions& options) {
     ++scans;
     Scanner scanner(index, nullptr, options);
     return scanner.Run();
-  };
-  request.data_dir = temp.path() / "data";
+  });
   request.request_digest = "digest-of-order-1";
   request.order_id = "order-1";
   request.nonce_hex = std::string(64, 'a');
@@ -68,6 +78,40 @@ TEST(WipeRunTest, AFinishedOrderRunIsHandedOutAgainNotRepeated) {
   EXPECT_FALSE(second->replayed);
   EXPECT_NE(second->run_id, first->run_id);
   EXPECT_FALSE(fs::exists(bank));
+}
+
+// A failure after data was destroyed (here the scan after the wipe) is no
+// "bad input, nothing changed": ABORTED, naming the run and its journal; the
+// same request then finishes the run without wiping anything twice.
+TEST(WipeRunTest, AFailureAfterTheWipeIsAnUnfinishedRunNotBadInput) {
+  testing::TempDir temp;
+  const std::string content(5000, 'C');
+  const fs::path bank = temp.WriteFile("root/export.csv", content);
+  const DatasetIndex index = IndexOfExport(content);
+  int scans = 0;
+  bool fail_post_scan = true;
+  WipeRunRequest request =
+      RequestUnder(temp, [&](const ScanOptions& options) -> absl::StatusOr<ScanReport> {
+        if (++scans == 2 && fail_post_scan) return absl::InvalidArgumentError("scan root vanished");
+        Scanner scanner(index, nullptr, options);
+        return scanner.Run();
+      });
+  request.request_digest = "digest-of-request";
+
+  const auto failed = ExecuteWipeRun(request);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kAborted) << failed.status();
+  EXPECT_NE(failed.status().message().find("scan root vanished"), absl::string_view::npos);
+  EXPECT_NE(failed.status().message().find("wipe-journal.jsonl"), absl::string_view::npos);
+  EXPECT_FALSE(fs::exists(bank));  // the wipe itself had happened
+
+  fail_post_scan = false;
+  const auto finished = ExecuteWipeRun(request);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_TRUE(finished->resumed);
+  EXPECT_TRUE(finished->complete());
+  ASSERT_EQ(finished->items.size(), 1u);
+  EXPECT_EQ(finished->items[0].finding.path, bank.string());
 }
 
 }  // namespace
