@@ -97,6 +97,14 @@ absl::StatusOr<TargetOutcome> WipeEngine::ResumeDestroy(const WipeRoot& root,
   }
   absl::StatusOr<ConfinedFile> file = root.OpenFile(JoinName(parent, name), O_RDWR, cross_mounts_);
   if (!file.ok()) return MakeOutcome(ItemStatus::kFailed, method, std::string(file.status().message()));
+  // The open walks the path again from the root: the name may have been given
+  // to another file since the check above. Only the planned inode is touched.
+  if (static_cast<uint64_t>(file->st.st_dev) != target.identity.device ||
+      static_cast<uint64_t>(file->st.st_ino) != target.identity.inode) {
+    return MakeOutcome(ItemStatus::kFailed, method,
+                       absl::StrCat(target.path, ": interrupted, and ", JoinName(parent, name),
+                                    " now names another file; not touched"));
+  }
   DestroyState state{.passes_done = history.passes_done,
                      .renames_done = renames_done,
                      .truncated = history.truncate_started};
