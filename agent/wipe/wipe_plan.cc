@@ -237,4 +237,35 @@ absl::StatusOr<WipePlan> PlanFromJson(const nlohmann::json& json) {
   return plan;
 }
 
+nlohmann::json ScanErrorsToJson(const std::vector<ScanError>& errors) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const ScanError& error : errors) {
+    out.push_back({{"path_hex", common::HexEncode(error.path)},
+                   {"member_hex", NamesToHex(error.member)},
+                   {"reason_hex", common::HexEncode(error.reason)}});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ScanError>> ScanErrorsFromJson(const nlohmann::json& json) {
+  const auto bad = [](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("scan errors: ", what));
+  };
+  if (!json.is_array()) return bad("not an array");
+  std::vector<ScanError> errors;
+  try {
+    for (const nlohmann::json& item : json) {
+      absl::StatusOr<std::string> path = HexToBytes(item.at("path_hex").get<std::string>());
+      absl::StatusOr<std::vector<std::string>> member = NamesFromHex(item.at("member_hex"));
+      absl::StatusOr<std::string> reason = HexToBytes(item.at("reason_hex").get<std::string>());
+      if (!path.ok() || !member.ok() || !reason.ok()) return bad("not hex");
+      errors.push_back(
+          {.path = *std::move(path), .member = *std::move(member), .reason = *std::move(reason)});
+    }
+  } catch (const nlohmann::json::exception& error) {
+    return bad(error.what());
+  }
+  return errors;
+}
+
 }  // namespace offboard::agent

@@ -64,6 +64,12 @@ std::string DescribePlan(const WipePlan& plan);
 nlohmann::json PlanToJson(const WipePlan& plan);
 absl::StatusOr<WipePlan> PlanFromJson(const nlohmann::json& json);
 
+// The errors of the scan a plan came from, for the journal too: a resumed
+// wipe still reports what that scan could not examine. INVALID_ARGUMENT for
+// JSON that is not such a list.
+nlohmann::json ScanErrorsToJson(const std::vector<ScanError>& errors);
+absl::StatusOr<std::vector<ScanError>> ScanErrorsFromJson(const nlohmann::json& json);
+
 }  // namespace offboard::agent
 
 #endif  // OFFBOARD_AGENT_WIPE_WIPE_PLAN_H_

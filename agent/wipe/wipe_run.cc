@@ -195,6 +195,11 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
       result.first_scan.findings.insert(result.first_scan.findings.end(), target.findings.begin(),
                                         target.findings.end());
     }
+    // Journals written before the errors were kept have none to restore.
+    if (start.contains("first_scan_errors")) {
+      OFFBOARD_ASSIGN_OR_RETURN(result.first_scan.errors,
+                                ScanErrorsFromJson(start["first_scan_errors"]));
+    }
     common::AuditEvent("wipe_resumed", {{"run_id", result.run_id}});
   } else {
     OFFBOARD_ASSIGN_OR_RETURN(result.first_scan, request.scan(scan_options));
@@ -210,10 +215,14 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
     }
     result.run_id = RandomFileName(24);
     started_at = NowRfc3339();
-    nlohmann::json start = {{"step", "run_started"},        {"run_id", result.run_id},
-                            {"started_at", started_at},     {"arguments", request.request_digest},
-                            {"order_id", request.order_id}, {"policy", request.policy.name()},
-                            {"plan", PlanToJson(plan)}};
+    nlohmann::json start = {{"step", "run_started"},
+                            {"run_id", result.run_id},
+                            {"started_at", started_at},
+                            {"arguments", request.request_digest},
+                            {"order_id", request.order_id},
+                            {"policy", request.policy.name()},
+                            {"plan", PlanToJson(plan)},
+                            {"first_scan_errors", ScanErrorsToJson(result.first_scan.errors)}};
     if (approval) start["approval"] = ApprovalToJson(*approval);
     OFFBOARD_RETURN_IF_ERROR(journal.Append(std::move(start)));
   }

@@ -82,7 +82,8 @@ TEST(WipeRunTest, AFinishedOrderRunIsHandedOutAgainNotRepeated) {
 
 // A failure after data was destroyed (here the scan after the wipe) is no
 // "bad input, nothing changed": ABORTED, naming the run and its journal; the
-// same request then finishes the run without wiping anything twice.
+// same request then finishes the run without wiping anything twice, and
+// still reports what the first scan could not examine.
 TEST(WipeRunTest, AFailureAfterTheWipeIsAnUnfinishedRunNotBadInput) {
   testing::TempDir temp;
   const std::string content(5000, 'C');
@@ -94,7 +95,14 @@ TEST(WipeRunTest, AFailureAfterTheWipeIsAnUnfinishedRunNotBadInput) {
       RequestUnder(temp, [&](const ScanOptions& options) -> absl::StatusOr<ScanReport> {
         if (++scans == 2 && fail_post_scan) return absl::InvalidArgumentError("scan root vanished");
         Scanner scanner(index, nullptr, options);
-        return scanner.Run();
+        absl::StatusOr<ScanReport> report = scanner.Run();
+        // Something the first scan could not examine, which a later scan
+        // would not see again.
+        if (scans == 1 && report.ok()) {
+          report->errors.push_back(
+              {.path = "/x/odd\nname", .member = {"m"}, .reason = "timed out"});
+        }
+        return report;
       });
   request.request_digest = "digest-of-request";
 
@@ -109,7 +117,12 @@ TEST(WipeRunTest, AFailureAfterTheWipeIsAnUnfinishedRunNotBadInput) {
   const auto finished = ExecuteWipeRun(request);
   ASSERT_TRUE(finished.ok()) << finished.status();
   EXPECT_TRUE(finished->resumed);
-  EXPECT_TRUE(finished->complete());
+  // The first scan's error survives the interruption: the run is not complete.
+  ASSERT_EQ(finished->first_scan.errors.size(), 1u);
+  EXPECT_EQ(finished->first_scan.errors[0].path, "/x/odd\nname");
+  EXPECT_EQ(finished->first_scan.errors[0].member, std::vector<std::string>{"m"});
+  EXPECT_EQ(finished->first_scan.errors[0].reason, "timed out");
+  EXPECT_FALSE(finished->complete());
   ASSERT_EQ(finished->items.size(), 1u);
   EXPECT_EQ(finished->items[0].finding.path, bank.string());
 }
