@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/io/unique_fd.h"
 #include "common/status/errno_status.h"
 
 namespace offboard::agent {
@@ -103,8 +104,9 @@ void ProbeBlockDevice(dev_t device, StorageFacts& facts) {
     AddNote(facts, absl::StrCat(dir.filename().string(), " does not say if it is rotational"));
   }
   if (auto backing = ReadSmallFile(dir / "loop" / "backing_file")) {
+    facts.backing_file = std::string(absl::StripAsciiWhitespace(*backing));
     AddNote(facts, absl::StrCat(dir.filename().string(), " is a loop device backed by ",
-                                absl::StripAsciiWhitespace(*backing),
+                                facts.backing_file,
                                 ", a file on another filesystem that may keep its own copies"));
   }
 }
@@ -191,6 +193,14 @@ const char* AssuranceLevelName(AssuranceLevel level) {
   return "logical_only";
 }
 
+std::optional<AssuranceLevel> AssuranceLevelFromName(std::string_view name) {
+  for (AssuranceLevel level : {AssuranceLevel::kOverwriteVerified, AssuranceLevel::kOverwriteFlash,
+                               AssuranceLevel::kLogicalOnly}) {
+    if (name == AssuranceLevelName(level)) return level;
+  }
+  return std::nullopt;
+}
+
 const char* FilesystemMagicName(std::uint64_t magic) {
   for (const MagicName& entry : kMagicNames) {
     if (entry.magic == magic) return entry.name;
@@ -233,7 +243,44 @@ std::optional<MountInfoEntry> FindMount(absl::string_view mountinfo, unsigned in
   return by_path;
 }
 
-absl::StatusOr<StorageFacts> ProbeStorage(int fd) {
+namespace {
+
+// A loop device over a loop device over ... a file: followed this far.
+constexpr int kMaxLoopDepth = 4;
+
+absl::StatusOr<StorageFacts> ProbeStorageAt(int fd, int depth);
+
+// What the storage of a loop device's backing file allows; logical_only when
+// it cannot be known (the file is gone, out of this mount namespace, or the
+// chain is too deep), since nothing then shows the overwrite reached a disk.
+AssuranceLevel BackingFileLimit(StorageFacts& facts, int depth) {
+  const auto unknown = [&](absl::string_view why) {
+    AddNote(facts,
+            absl::StrCat("the backing file cannot be examined (", why, "): logical_only at best"));
+    return AssuranceLevel::kLogicalOnly;
+  };
+  if (depth >= kMaxLoopDepth) return unknown("loop devices nested too deep");
+  struct stat info {};
+  if (::stat(facts.backing_file.c_str(), &info) != 0) return unknown(std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) return unknown("not a regular file");  // never open a device
+  common::UniqueFd backing(
+      ::open(facts.backing_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!backing) return unknown(std::strerror(errno));
+  absl::StatusOr<StorageFacts> backing_facts = ProbeStorageAt(backing.get(), depth + 1);
+  if (!backing_facts.ok()) return unknown(backing_facts.status().message());
+  const AssuranceLevel limit = BestAchievableAssurance(*backing_facts);
+  AddNote(facts, absl::StrCat("its backing file is on ", backing_facts->fs_type, ", which allows ",
+                              AssuranceLevelName(limit)));
+  return limit;
+}
+
+}  // namespace
+
+absl::StatusOr<StorageFacts> ProbeStorage(int fd) { return ProbeStorageAt(fd, 0); }
+
+namespace {
+
+absl::StatusOr<StorageFacts> ProbeStorageAt(int fd, int depth) {
   struct stat info {};
   if (::fstat(fd, &info) != 0) return common::ErrnoToStatus(errno, "fstat of probed file");
   if (!S_ISREG(info.st_mode)) {
@@ -292,8 +339,11 @@ absl::StatusOr<StorageFacts> ProbeStorage(int fd) {
     facts.data_journal = false;
   }
   ProbeExtents(fd, facts);
+  if (!facts.backing_file.empty()) facts.backing_limit = BackingFileLimit(facts, depth);
   return facts;
 }
+
+}  // namespace
 
 AssuranceLevel BestAchievableAssurance(const StorageFacts& facts) {
   const bool in_place_fs =
@@ -301,8 +351,10 @@ AssuranceLevel BestAchievableAssurance(const StorageFacts& facts) {
   if (!in_place_fs || facts.shared_extents || !facts.extents_mapped) {
     return AssuranceLevel::kLogicalOnly;
   }
-  return facts.rotational == false ? AssuranceLevel::kOverwriteFlash
-                                   : AssuranceLevel::kOverwriteVerified;
+  const AssuranceLevel here = facts.rotational == false ? AssuranceLevel::kOverwriteFlash
+                                                        : AssuranceLevel::kOverwriteVerified;
+  // The enumerators run from the strongest to the weakest.
+  return facts.backing_limit.has_value() ? std::max(here, *facts.backing_limit) : here;
 }
 
 }  // namespace offboard::agent

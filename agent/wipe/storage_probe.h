@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -52,6 +53,8 @@ enum class AssuranceLevel {
 // "overwrite_verified" | "overwrite_flash" | "logical_only" — the strings of
 // the report and the attestation.
 const char* AssuranceLevelName(AssuranceLevel level);
+// The inverse; nullopt for a name that is none of the above.
+std::optional<AssuranceLevel> AssuranceLevelFromName(std::string_view name);
 
 struct StorageFacts {
   // The mount's filesystem type string ("ext4", "ext3", "xfs", "fuse.sshfs"),
@@ -83,6 +86,12 @@ struct StorageFacts {
   // block-aligned location of its own (no inline, tail-packed, encoded or
   // unknown extents). False if FIEMAP is not supported.
   bool extents_mapped = false;
+  // On a loop device: its backing file, and the best assurance that file's
+  // own storage allows (probed the same way; logical_only when it cannot
+  // be), since an overwrite through the loop device is an overwrite of that
+  // file. Empty and nullopt elsewhere.
+  std::string backing_file;
+  std::optional<AssuranceLevel> backing_limit;
   // Human-readable caveats: a loop device's backing file, facts not found.
   std::string note;
 };
@@ -99,7 +108,8 @@ absl::StatusOr<StorageFacts> ProbeStorage(int fd);
 // no shared and only plainly mapped extents, on rotational or unknown media;
 // overwrite_flash for the same on non-rotational media; logical_only for
 // everything else. tmpfs and ramfs are logical_only: the overwrite reaches the
-// page, but swap may hold an older copy that no one can find or overwrite.
+// page, but swap may hold an older copy that no one can find or overwrite. On
+// a loop device, never more than its backing file's storage allows.
 AssuranceLevel BestAchievableAssurance(const StorageFacts& facts);
 
 // The name of a statfs magic number ("ext2/3/4", "btrfs", "nfs"), or nullptr.

@@ -72,6 +72,10 @@ nlohmann::json StorageFactsToJson(const StorageFacts& facts) {
           {"data_journal", Optional(facts.data_journal)},
           {"shared_extents", facts.shared_extents},
           {"extents_mapped", facts.extents_mapped},
+          {"backing_file", facts.backing_file},
+          {"backing_limit", facts.backing_limit
+                                ? nlohmann::json(AssuranceLevelName(*facts.backing_limit))
+                                : nlohmann::json(nullptr)},
           {"note", facts.note}};
 }
 
@@ -89,6 +93,14 @@ absl::StatusOr<StorageFacts> StorageFactsFromJson(const nlohmann::json& json) {
     facts.shared_extents = json.at("shared_extents").get<bool>();
     facts.extents_mapped = json.at("extents_mapped").get<bool>();
     facts.note = json.at("note").get<std::string>();
+    // Absent in journals written before loop devices were followed.
+    if (json.contains("backing_file")) facts.backing_file = json["backing_file"].get<std::string>();
+    if (json.contains("backing_limit") && !json["backing_limit"].is_null()) {
+      facts.backing_limit = AssuranceLevelFromName(json["backing_limit"].get<std::string>());
+      if (!facts.backing_limit) {
+        return absl::InvalidArgumentError("storage facts: unknown backing_limit");
+      }
+    }
     return facts;
   } catch (const nlohmann::json::exception& error) {
     return absl::InvalidArgumentError(absl::StrCat("storage facts: ", error.what()));

@@ -21,8 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/wipe/wipe_outcome.h"
 #include "tests/support/temp_dir.h"
 
 namespace offboard::agent {
@@ -186,8 +188,10 @@ class LoopImageTest : public ::testing::Test {
   // failure recorded).
   boost::filesystem::path MakeMountedImage(const std::string& name, const std::string& mkfs,
                                            int size_mib, const std::string& type,
-                                           const std::string& options = "") {
-    const boost::filesystem::path image = temp_.path() / (name + ".img");
+                                           const std::string& options = "",
+                                           const boost::filesystem::path& image_dir = {}) {
+    const boost::filesystem::path image =
+        (image_dir.empty() ? temp_.path() : image_dir) / (name + ".img");
     const boost::filesystem::path dir = temp_.path() / name;
     boost::filesystem::create_directories(dir);
     if (!RunShell(absl::StrCat("truncate -s ", size_mib, "M ", ShellQuote(image.string())))) {
@@ -241,6 +245,48 @@ TEST(BestAchievableAssuranceTest, InPlaceFilesystemsFollowTheMedia) {
     facts.rotational = false;
     EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteFlash);
   }
+}
+
+// Through a loop device the overwrite lands in the backing file: never more
+// than that file's storage allows.
+TEST(BestAchievableAssuranceTest, ALoopDeviceIsCappedByItsBackingFile) {
+  StorageFacts facts = InPlace(0xEF53);
+  facts.rotational = true;
+  facts.backing_file = "/images/disk.img";
+  for (AssuranceLevel backing : {AssuranceLevel::kOverwriteVerified,
+                                 AssuranceLevel::kOverwriteFlash, AssuranceLevel::kLogicalOnly}) {
+    facts.backing_limit = backing;
+    EXPECT_EQ(BestAchievableAssurance(facts), backing) << AssuranceLevelName(backing);
+  }
+  facts.rotational = false;  // flash here: a verified backing file does not raise it
+  facts.backing_limit = AssuranceLevel::kOverwriteVerified;
+  EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteFlash);
+  EXPECT_EQ(AssuranceLevelFromName("overwrite_flash"), AssuranceLevel::kOverwriteFlash);
+  EXPECT_EQ(AssuranceLevelFromName("shredded"), std::nullopt);
+}
+
+// The journal keeps the probe's facts so that a resumed wipe claims what the
+// first probe allowed; the loop device's cap must survive that.
+TEST(StorageFactsJsonTest, TheBackingFileLimitSurvivesTheJournal) {
+  StorageFacts facts = InPlace(0xEF53);
+  facts.backing_file = "/images/disk.img";
+  facts.backing_limit = AssuranceLevel::kLogicalOnly;
+  absl::StatusOr<StorageFacts> back = StorageFactsFromJson(StorageFactsToJson(facts));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->backing_file, "/images/disk.img");
+  EXPECT_EQ(back->backing_limit, std::optional<AssuranceLevel>(AssuranceLevel::kLogicalOnly));
+  EXPECT_EQ(BestAchievableAssurance(*back), AssuranceLevel::kLogicalOnly);
+
+  nlohmann::json older = StorageFactsToJson(InPlace(0xEF53));  // before loop devices were followed
+  older.erase("backing_file");
+  older.erase("backing_limit");
+  back = StorageFactsFromJson(older);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->backing_limit, std::nullopt);
+
+  nlohmann::json forged = StorageFactsToJson(facts);
+  forged["backing_limit"] = "shredded";
+  EXPECT_EQ(StorageFactsFromJson(forged).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(BestAchievableAssuranceTest, AnyCopyOrUnknownMakesItLogicalOnly) {
@@ -354,9 +400,38 @@ TEST_F(LoopImageTest, Ext4FollowsTheLoopDevicesRotationalFlag) {
   EXPECT_TRUE(facts.extents_mapped);
   EXPECT_TRUE(facts.rotational.has_value());
   EXPECT_THAT(facts.note, HasSubstr("loop device backed by"));
-  EXPECT_EQ(BestAchievableAssurance(facts), facts.rotational == false
-                                                ? AssuranceLevel::kOverwriteFlash
-                                                : AssuranceLevel::kOverwriteVerified);
+  // The backing file was probed too, and its storage caps this one.
+  ASSERT_TRUE(facts.backing_limit.has_value()) << facts.note;
+  EXPECT_THAT(facts.note, HasSubstr("its backing file is on"));
+  const AssuranceLevel here = facts.rotational == false ? AssuranceLevel::kOverwriteFlash
+                                                        : AssuranceLevel::kOverwriteVerified;
+  EXPECT_EQ(BestAchievableAssurance(facts), std::max(here, *facts.backing_limit));
+}
+
+// An ext4 image whose backing file is in RAM (tmpfs, which swap may copy):
+// the overwrite through the loop device reaches no disk, so logical_only,
+// however in-place the ext4 on top is.
+TEST_F(LoopImageTest, Ext4OnATmpfsBackedLoopDeviceIsLogicalOnly) {
+  if (!HaveTool("mkfs.ext4")) GTEST_SKIP() << "mkfs.ext4 (e2fsprogs) not installed";
+  const boost::filesystem::path ram = temp_.path() / "ram";
+  boost::filesystem::create_directories(ram);
+  MountGuard tmpfs("tmpfs", ram, "tmpfs", "size=64m");
+  ASSERT_TRUE(tmpfs.ok());
+  // Whatever happens below, the image is unmounted and detached before the
+  // tmpfs under it.
+  absl::Cleanup detach = [this] { images_.clear(); };
+  const auto dir = MakeMountedImage("on-ram", "mkfs.ext4 -q -F -b 4096", 32, "ext4", "", ram);
+  ASSERT_FALSE(dir.empty());
+  auto fd = WriteDataFile(dir / "data.bin", 256 * 1024);
+  ASSERT_GE(fd->get(), 0);
+  const StorageFacts facts = ProbeOrDie(fd->get());
+  fd.reset();
+  EXPECT_EQ(facts.fs_type, "ext4");
+  EXPECT_TRUE(facts.extents_mapped);
+  EXPECT_EQ(facts.data_journal, std::optional<bool>(false));
+  EXPECT_EQ(facts.backing_limit, std::optional<AssuranceLevel>(AssuranceLevel::kLogicalOnly))
+      << facts.note;
+  EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
 }
 
 TEST_F(LoopImageTest, Ext4WithDataJournalIsLogicalOnly) {
