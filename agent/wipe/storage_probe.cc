@@ -260,11 +260,16 @@ AssuranceLevel BackingFileLimit(StorageFacts& facts, int depth) {
     return AssuranceLevel::kLogicalOnly;
   };
   if (depth >= kMaxLoopDepth) return unknown("loop devices nested too deep");
+  // O_PATH opens no driver; the type is checked on what was opened, and only
+  // that inode is then opened for reading: a device node swapped in for the
+  // path is never opened.
+  common::UniqueFd path(::open(facts.backing_file.c_str(), O_PATH | O_CLOEXEC));
+  if (!path) return unknown(std::strerror(errno));
   struct stat info {};
-  if (::stat(facts.backing_file.c_str(), &info) != 0) return unknown(std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) return unknown("not a regular file");  // never open a device
-  common::UniqueFd backing(
-      ::open(facts.backing_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (::fstat(path.get(), &info) != 0) return unknown(std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) return unknown("not a regular file");
+  common::UniqueFd backing(::open(absl::StrCat("/proc/self/fd/", path.get()).c_str(),
+                                  O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!backing) return unknown(std::strerror(errno));
   absl::StatusOr<StorageFacts> backing_facts = ProbeStorageAt(backing.get(), depth + 1);
   if (!backing_facts.ok()) return unknown(backing_facts.status().message());

@@ -431,6 +431,8 @@ TEST_F(LoopImageTest, Ext4OnATmpfsBackedLoopDeviceIsLogicalOnly) {
   EXPECT_EQ(facts.data_journal, std::optional<bool>(false));
   EXPECT_EQ(facts.backing_limit, std::optional<AssuranceLevel>(AssuranceLevel::kLogicalOnly))
       << facts.note;
+  // Because the backing file is on tmpfs, not because it could not be examined.
+  EXPECT_THAT(facts.note, HasSubstr("its backing file is on tmpfs"));
   EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
 }
 
