@@ -186,7 +186,17 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
           start.value("started_at", "?"), ") is recorded in ", journal_path.string(),
           " for another request; run that one again to finish it"));
     }
-    OFFBOARD_ASSIGN_OR_RETURN(plan, PlanFromJson(start["plan"]));
+    // The interrupted run may have destroyed data already: a journal that
+    // cannot be read back is lost evidence (DATA_LOSS, exit 1), never bad
+    // input with nothing changed.
+    const auto damaged = [&](const absl::Status& status) {
+      return absl::DataLossError(
+          absl::StrCat("the journal ", journal_path.string(),
+                       " of an interrupted wipe is damaged: ", status.message()));
+    };
+    absl::StatusOr<WipePlan> journaled_plan = PlanFromJson(start["plan"]);
+    if (!journaled_plan.ok()) return damaged(journaled_plan.status());
+    plan = *std::move(journaled_plan);
     OFFBOARD_ASSIGN_OR_RETURN(approval, ApprovalFromJournal(start));
     result.run_id = start["run_id"].get<std::string>();
     started_at = start["started_at"].get<std::string>();
@@ -197,8 +207,10 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
     }
     // Journals written before the errors were kept have none to restore.
     if (start.contains("first_scan_errors")) {
-      OFFBOARD_ASSIGN_OR_RETURN(result.first_scan.errors,
-                                ScanErrorsFromJson(start["first_scan_errors"]));
+      absl::StatusOr<std::vector<ScanError>> errors =
+          ScanErrorsFromJson(start["first_scan_errors"]);
+      if (!errors.ok()) return damaged(errors.status());
+      result.first_scan.errors = *std::move(errors);
     }
     common::AuditEvent("wipe_resumed", {{"run_id", result.run_id}});
   } else {
