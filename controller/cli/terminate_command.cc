@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -155,18 +156,23 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
 }  // namespace
 
 OrderRecipients SelectOrderRecipients(std::vector<Enrollment> enrollments) {
-  std::erase_if(enrollments, [](const Enrollment& e) { return e.banned; });
   // Latest first within a host; the agent id breaks ties, so the choice is
-  // the same every time.
+  // the same every time. A banned latest agent (its host decommissioned)
+  // leaves the host without an order; the older ones are superseded anyway.
   std::sort(enrollments.begin(), enrollments.end(), [](const Enrollment& a, const Enrollment& b) {
     return std::tie(a.host_id, b.enrolled_at, b.agent_id) <
            std::tie(b.host_id, a.enrolled_at, a.agent_id);
   });
   OrderRecipients recipients;
+  std::optional<std::string> host;  // of the previous enrollment
   for (Enrollment& enrollment : enrollments) {
-    const bool first_of_host =
-        recipients.agents.empty() || recipients.agents.back().host_id != enrollment.host_id;
-    (first_of_host ? recipients.agents : recipients.superseded).push_back(std::move(enrollment));
+    const bool latest_of_host = host != enrollment.host_id;
+    host = enrollment.host_id;
+    if (latest_of_host && !enrollment.banned) {
+      recipients.agents.push_back(std::move(enrollment));
+    } else if (!latest_of_host && !enrollment.banned) {
+      recipients.superseded.push_back(std::move(enrollment));
+    }
   }
   return recipients;
 }

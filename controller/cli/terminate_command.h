@@ -16,8 +16,9 @@ void AddTerminateCommand(CLI::App& app, common::CommandAction& action);
 
 // Who gets the orders among one vendor's enrollments: one agent per host,
 // the one enrolled last (the host enrolled again when its agent was
-// reinstalled, and only the new agent will ever answer), never a banned one.
-// Ordered by host id; the others go to `superseded` (banned ones excluded).
+// reinstalled, and only the new agent will ever answer); none for a host
+// whose latest agent is banned (decommissioned). Ordered by host id; the
+// older agents that are not banned go to `superseded`.
 struct OrderRecipients {
   std::vector<Enrollment> agents;
   std::vector<Enrollment> superseded;

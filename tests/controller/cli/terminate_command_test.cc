@@ -38,14 +38,18 @@ TEST(SelectOrderRecipientsTest, OneAgentPerHostTheLatestEnrolled) {
   EXPECT_THAT(r.superseded, ElementsAre(Agent("agent-mid"), Agent("agent-old")));
 }
 
-TEST(SelectOrderRecipientsTest, ABannedAgentNeitherGetsNorWithholdsAnOrder) {
+// A host whose latest agent is banned (decommissioned) gets no order: not
+// even its older, superseded agent, which would never answer.
+TEST(SelectOrderRecipientsTest, AHostWhoseLatestAgentIsBannedGetsNoOrder) {
   const OrderRecipients r = SelectOrderRecipients({
       Enrolled("agent-old", "host-1", 100),
       Enrolled("agent-new", "host-1", 300, /*banned=*/true),
       Enrolled("agent-gone", "host-2", 100, /*banned=*/true),
+      Enrolled("agent-c", "host-3", 100),
+      Enrolled("agent-c-old-banned", "host-3", 50, /*banned=*/true),
   });
-  EXPECT_THAT(r.agents, ElementsAre(Agent("agent-old")));
-  EXPECT_THAT(r.superseded, IsEmpty());
+  EXPECT_THAT(r.agents, ElementsAre(Agent("agent-c")));
+  EXPECT_THAT(r.superseded, ElementsAre(Agent("agent-old")));
 }
 
 TEST(SelectOrderRecipientsTest, TiesAreBrokenTheSameWayWhateverTheOrder) {
