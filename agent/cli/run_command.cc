@@ -78,7 +78,8 @@ void AddRunCommand(CLI::App& app, common::CommandAction& action) {
   sub->add_option("--poll-seconds", options->poll_seconds, "seconds between rounds (default 30)")
       ->check(CLI::Range(1u, 86400u));
   sub->add_flag("--cross-filesystems", options->cross_filesystems,
-                "descend into other filesystems mounted below a root");
+                "descend into other filesystems mounted below a root (a bind mount of a "
+                "directory, or a filesystem also mounted outside the root, is never wiped)");
   sub->add_option("--threads", options->threads, "scanning threads (default: one per CPU)");
   sub->add_flag("--approve-plan", options->approve_plan,
                 "wipe nothing before a person approved the plan with `offboard-agent approve "

@@ -185,7 +185,8 @@ void AddWipeCommand(CLI::App& app, common::CommandAction& action) {
   sub->add_option("--report", options->report, "where to write the JSON report")->required();
   sub->add_flag("--dry-run", options->dry_run, "print the plan and change nothing");
   sub->add_flag("--cross-filesystems", options->cross_filesystems,
-                "descend into other filesystems mounted below a root");
+                "descend into other filesystems mounted below a root (a bind mount of a "
+                "directory, or a filesystem also mounted outside the root, is never wiped)");
   sub->add_option("--threads", options->threads, "scanning threads (default: one per CPU)");
   sub->callback([&action, options] { action = [options] { return RunWipe(*options); }; });
 }

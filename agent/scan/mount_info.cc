@@ -3,7 +3,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
 namespace offboard::agent {
@@ -39,6 +41,7 @@ std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line) {
   while (dash < fields.size() && fields[dash] != "-") ++dash;
   if (dash + 2 >= fields.size()) return std::nullopt;
   MountInfoEntry entry;
+  if (!absl::SimpleAtoi(fields[0], &entry.mount_id)) return std::nullopt;
   std::pair<absl::string_view, absl::string_view> numbers = absl::StrSplit(fields[2], ':');
   if (!absl::SimpleAtoi(numbers.first, &entry.major) ||
       !absl::SimpleAtoi(numbers.second, &entry.minor)) {
@@ -51,6 +54,43 @@ std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line) {
   entry.source = DecodeOctalEscapes(fields[dash + 2]);
   if (dash + 3 < fields.size()) entry.super_options = std::string(fields[dash + 3]);
   return entry;
+}
+
+namespace {
+
+bool AtOrBelow(absl::string_view path, absl::string_view root) {
+  if (root == "/") return true;
+  return absl::StartsWith(path, root) && (path.size() == root.size() || path[root.size()] == '/');
+}
+
+}  // namespace
+
+std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64_t mount_id,
+                                             absl::string_view root) {
+  std::vector<MountInfoEntry> entries;
+  std::optional<MountInfoEntry> crossed;
+  for (absl::string_view line : absl::StrSplit(mountinfo, '\n', absl::SkipEmpty())) {
+    std::optional<MountInfoEntry> entry = ParseMountInfoLine(line);
+    if (!entry) continue;
+    if (entry->mount_id == mount_id) crossed = *entry;
+    entries.push_back(*std::move(entry));
+  }
+  if (!crossed) {
+    return absl::StrCat("mount ", mount_id, " is not in /proc/self/mountinfo");
+  }
+  const std::string device = absl::StrCat(crossed->major, ":", crossed->minor);
+  if (crossed->root != "/") {
+    return absl::StrCat("the mount at ", crossed->mount_point, " shows only ", crossed->root,
+                        " of filesystem ", device, " (a bind mount)");
+  }
+  for (const MountInfoEntry& other : entries) {
+    if (other.major == crossed->major && other.minor == crossed->minor &&
+        !AtOrBelow(other.mount_point, root)) {
+      return absl::StrCat("the filesystem ", device, " mounted at ", crossed->mount_point,
+                          " is also mounted at ", other.mount_point, ", outside ", root);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace offboard::agent

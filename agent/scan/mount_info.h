@@ -1,7 +1,9 @@
-// Lines of /proc/self/mountinfo (proc(5)), parsed once for the two parts that
-// need them: the scanner's walk, which must stat every mount point because a
-// directory entry's d_type describes what the mount covers, and the wipe's
-// storage probe, which looks up the filesystem under a file.
+// Lines of /proc/self/mountinfo (proc(5)), parsed once for the parts that need
+// them: the scanner's walk, which must stat every mount point because a
+// directory entry's d_type describes what the mount covers; the wipe's storage
+// probe, which looks up the filesystem under a file; and the wipe's
+// confinement, which must not cross into a mount that shows data living
+// outside its root.
 //
 //   std::optional<MountInfoEntry> entry = ParseMountInfoLine(line);
 //   if (entry) use(entry->mount_point);  // "\040" and friends already decoded
@@ -10,6 +12,7 @@
 #ifndef OFFBOARD_AGENT_SCAN_MOUNT_INFO_H_
 #define OFFBOARD_AGENT_SCAN_MOUNT_INFO_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -19,6 +22,7 @@ namespace offboard::agent {
 
 // One line of /proc/self/mountinfo, with its octal escapes ("\040") decoded.
 struct MountInfoEntry {
+  uint64_t mount_id = 0;  // statx's stx_mnt_id names the same mount
   unsigned int major = 0;
   unsigned int minor = 0;
   std::string root;  // the path inside the filesystem that is mounted
@@ -31,6 +35,16 @@ struct MountInfoEntry {
 
 // Parses one mountinfo line; nullopt if it is malformed.
 std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line);
+
+// Why crossing into the mount `mount_id` below the directory `root` could
+// reach data that lives outside `root`, or nullopt if it cannot. `mountinfo`
+// is the whole text of /proc/self/mountinfo. The mount is refused when it is
+// not in the table, when it mounts a part of its filesystem rather than the
+// whole (a bind mount of a directory: its root is not "/"), or when the same
+// filesystem is also mounted anywhere outside `root` — wiping a file there
+// would destroy it under its other name too, as with a hard link.
+std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64_t mount_id,
+                                             absl::string_view root);
 
 }  // namespace offboard::agent
 

@@ -6,10 +6,14 @@
 
 #include <boost/filesystem/operations.hpp>
 #include <cerrno>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/scan/mount_info.h"
+#include "common/io/read_file.h"
 #include "common/status/errno_status.h"
 #include "common/status/status_macros.h"
 
@@ -35,16 +39,30 @@ absl::StatusOr<MountFacts> StatMount(int fd, absl::string_view what) {
   return facts;
 }
 
-// Checks that a freshly opened component stays on the root's mount.
-absl::Status CheckSameMount(int fd, uint64_t root_mount_id, bool cross_mounts, bool leaf,
-                            absl::string_view what) {
+// Checks that a freshly opened component stays on the root's mount, or, when
+// crossing mounts is allowed, on a mount that shows nothing from outside the
+// root at `root_path`.
+absl::Status CheckSameMount(int fd, uint64_t root_mount_id, absl::string_view root_path,
+                            bool cross_mounts, bool leaf, absl::string_view what) {
   OFFBOARD_ASSIGN_OR_RETURN(MountFacts facts, StatMount(fd, what));
   if (facts.mount_root && (leaf || !cross_mounts)) {
     return absl::PermissionDeniedError(absl::StrCat(what, ": is a mount point; refusing"));
   }
-  if (!cross_mounts && facts.mount_id != root_mount_id) {
+  if (facts.mount_id == root_mount_id) return absl::OkStatus();
+  if (!cross_mounts) {
     return absl::PermissionDeniedError(
         absl::StrCat(what, ": on another mount than the root; refusing"));
+  }
+  absl::StatusOr<std::string> mountinfo = common::ReadFileToString("/proc/self/mountinfo");
+  if (!mountinfo.ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(what,
+                                                    ": on another mount, which cannot be checked (",
+                                                    mountinfo.status().message(), "); refusing"));
+  }
+  if (std::optional<std::string> reason =
+          MountLeadsOutside(*mountinfo, facts.mount_id, root_path)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, ": on another mount that leads out of the wipe root: ", *reason, "; refusing"));
   }
   return absl::OkStatus();
 }
@@ -126,7 +144,7 @@ absl::StatusOr<ConfinedFile> WipeRoot::OpenParent(absl::string_view absolute_pat
     UniqueFd next(
         ::openat(dir.get(), component.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next) return OpenComponentError(errno, walked);
-    OFFBOARD_RETURN_IF_ERROR(CheckSameMount(next.get(), mount_id_, cross_mounts,
+    OFFBOARD_RETURN_IF_ERROR(CheckSameMount(next.get(), mount_id_, path_, cross_mounts,
                                             /*leaf=*/false, walked));
     dir = std::move(next);
   }
@@ -158,7 +176,7 @@ absl::StatusOr<ConfinedFile> WipeRoot::OpenFile(absl::string_view absolute_path,
                                     "directory); refusing to open"));
   }
   OFFBOARD_RETURN_IF_ERROR(
-      CheckSameMount(handle.get(), mount_id_, cross_mounts, /*leaf=*/true, absolute_path));
+      CheckSameMount(handle.get(), mount_id_, path_, cross_mounts, /*leaf=*/true, absolute_path));
   // Reopening through the descriptor's /proc link reaches exactly this inode,
   // whatever has happened to the name since.
   const std::string self = absl::StrCat("/proc/self/fd/", handle.get());

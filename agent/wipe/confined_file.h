@@ -62,7 +62,8 @@ class WipeRoot {
   //   PERMISSION_DENIED: outside the root, a "." or ".." component, a symlink
   //     anywhere on the way, a component on another mount than the root (or a
   //     mount point itself, bind mounts included), unless `cross_mounts` is set
-  //     (a mount point as the leaf is refused even then);
+  //     (a mount point as the leaf is refused even then, and so is a mount
+  //     that could show data from outside the root: see MountLeadsOutside);
   //   FAILED_PRECONDITION: the leaf is not a regular file (device node, FIFO,
   //     socket, directory) — it is never opened;
   //   the errno status of openat otherwise (NOT_FOUND, EROFS → FAILED_PRECONDITION...).

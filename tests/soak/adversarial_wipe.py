@@ -13,6 +13,9 @@ these attacks:
   special         a FIFO, a UNIX socket and a character device (as /dev/zero)
                   inside the root, named like the bank's files
   bindmount       outside/ bind-mounted below the root (root only)
+  cross           the wipe runs with --cross-filesystems, so only the check
+                  of where a crossed mount's data lives keeps the bind mount
+                  out
   sparse          a sparse bank file (a hole, then data)
   swap            while the wipe runs, a thread keeps replacing a directory
                   below the root with a symlink to outside/ and back
@@ -48,7 +51,7 @@ import tempfile
 import threading
 import time
 
-ATTACKS = ["symlinks", "hardlink", "special", "bindmount", "sparse", "swap", "grow_shrink"]
+ATTACKS = ["symlinks", "hardlink", "special", "bindmount", "cross", "sparse", "swap", "grow_shrink"]
 HEADER = "contract_id,vendor_id,dataset_id,classification,path,size,sha256\n"
 
 
@@ -197,7 +200,8 @@ class Run:
             wipe = subprocess.run(
                 [self.agent, "wipe", "--inventory", os.path.join(self.dir, "inventory.csv"),
                  "--root", self.root, "--policy", self.policy, "--data-dir", os.path.join(self.dir, "data"),
-                 "--report", os.path.join(self.dir, "report.json")],
+                 "--report", os.path.join(self.dir, "report.json")]
+                + (["--cross-filesystems"] if "cross" in self.attacks else []),
                 capture_output=True, timeout=120)
             code = wipe.returncode
             stderr = wipe.stderr.decode(errors="replace")

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <boost/filesystem.hpp>
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -139,6 +140,37 @@ TEST_F(ConfinedFileTest, RefusesBindMountsLeadingOut) {
   EXPECT_TRUE(absl::IsPermissionDenied(file_mount)) << file_mount;
   EXPECT_TRUE(absl::IsPermissionDenied(file_mount_crossing)) << file_mount_crossing;
   EXPECT_THAT(file_mount.message(), HasSubstr("mount point"));
+}
+
+// With mounts crossed (--cross-filesystems), a bind mount of a directory from
+// outside the root is still refused: its files live outside. A filesystem
+// mounted only inside the root may be entered.
+TEST_F(ConfinedFileTest, CrossingMountsStillRefusesBindMountsLeadingOut) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounts need root";
+  fs::create_directories(root_ / "a" / "mnt");
+  fs::create_directories(root_ / "a" / "own");
+  ASSERT_EQ(::mount(outside_.c_str(), (root_ / "a/mnt").c_str(), nullptr, MS_BIND, nullptr), 0);
+  const bool own_mounted =
+      ::mount("offboard-test", (root_ / "a/own").c_str(), "tmpfs", 0, "size=64k") == 0;
+  const int own_error = errno;
+  if (own_mounted) temp_.WriteFile("root/a/own/file.csv", "bank data");
+  WipeRoot root = OpenRoot();
+  const absl::Status bound =
+      root.OpenFile((root_ / "a/mnt/secret.csv").string(), O_RDWR, /*cross_mounts=*/true).status();
+  const absl::Status parent =
+      root.OpenParent((root_ / "a/mnt/secret.csv").string(), /*cross_mounts=*/true).status();
+  absl::Status own = absl::OkStatus();
+  if (own_mounted) {
+    own =
+        root.OpenFile((root_ / "a/own/file.csv").string(), O_RDWR, /*cross_mounts=*/true).status();
+    ::umount2((root_ / "a/own").c_str(), MNT_DETACH);
+  }
+  ::umount2((root_ / "a/mnt").c_str(), MNT_DETACH);
+  EXPECT_TRUE(absl::IsPermissionDenied(bound)) << bound;
+  EXPECT_THAT(bound.message(), HasSubstr("bind mount"));
+  EXPECT_TRUE(absl::IsPermissionDenied(parent)) << parent;
+  ASSERT_TRUE(own_mounted) << "tmpfs mount failed: " << std::strerror(own_error);
+  EXPECT_TRUE(own.ok()) << own;
 }
 
 TEST_F(ConfinedFileTest, OpenParentFindsTheDirectoryOfAMissingName) {

@@ -326,6 +326,7 @@ TEST(MountInfoTest, ParsesOptionalFieldsAndEscapes) {
       "36 35 7:3 / /mnt/with\\040space rw,relatime shared:1 master:2 - ext4 /dev/loop3 "
       "rw,data=journal");
   ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->mount_id, 36u);
   EXPECT_EQ(entry->major, 7u);
   EXPECT_EQ(entry->minor, 3u);
   EXPECT_EQ(entry->mount_point, "/mnt/with space");
@@ -355,6 +356,32 @@ TEST(MountInfoTest, PrefersTheMountThatHoldsTheFile) {
   // No entry with the device: the mount holding the path (btrfs subvolumes).
   EXPECT_EQ(FindMount(mountinfo, 0, 40, "/data/sub/x")->mount_point, "/data");
   EXPECT_FALSE(FindMount("", 9, 9, "/x").has_value());
+}
+
+TEST(MountInfoTest, AMountLeadsOutWhenItShowsDataFromElsewhere) {
+  const std::string mountinfo =
+      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+      "2 1 8:2 / /srv/vendor/disk rw - xfs /dev/sda2 rw\n"
+      "3 1 8:1 /etc /srv/vendor/etc rw - ext4 /dev/sda1 rw\n"
+      "4 1 8:3 / /srv/vendor/both rw - xfs /dev/sda3 rw\n"
+      "5 1 8:3 / /mnt/backup rw - xfs /dev/sda3 rw\n"
+      "6 1 8:4 / /srv/vendor/twice rw - xfs /dev/sda4 rw\n"
+      "7 1 8:4 / /srv/vendor/again rw - xfs /dev/sda4 rw\n";
+  // A whole filesystem mounted only inside the root: crossing is safe.
+  EXPECT_EQ(MountLeadsOutside(mountinfo, 2, "/srv/vendor"), std::nullopt);
+  EXPECT_EQ(MountLeadsOutside(mountinfo, 6, "/srv/vendor"), std::nullopt);
+  // A bind mount of a directory shows data that lives outside the root.
+  EXPECT_THAT(MountLeadsOutside(mountinfo, 3, "/srv/vendor").value_or(""),
+              HasSubstr("shows only /etc of filesystem 8:1"));
+  // The same filesystem is mounted outside the root as well.
+  EXPECT_THAT(MountLeadsOutside(mountinfo, 4, "/srv/vendor").value_or(""),
+              HasSubstr("also mounted at /mnt/backup, outside /srv/vendor"));
+  EXPECT_EQ(MountLeadsOutside(mountinfo, 4, "/"), std::nullopt);
+  // "/srv/vendor2" is not below "/srv/vendor".
+  EXPECT_TRUE(MountLeadsOutside(mountinfo, 2, "/srv/vendor/dis").has_value());
+  // A mount the table does not know (unmounted meanwhile) is refused.
+  EXPECT_THAT(MountLeadsOutside(mountinfo, 99, "/srv/vendor").value_or(""),
+              HasSubstr("not in /proc/self/mountinfo"));
 }
 
 // ---------------------------------------------------------------- real files
