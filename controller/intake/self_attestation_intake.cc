@@ -122,10 +122,12 @@ absl::StatusOr<OfficerKey> AcceptSelfAttestation(ControllerStore& store,
   common::DsseVerifier verifier(std::move(trusted), 1, {std::string(common::kInTotoPayloadType)});
   absl::StatusOr<common::VerifiedPayload> verified = verifier.Verify(envelope);
   if (!verified.ok()) {
+    // A statement no registered officer signed is refused input, like a
+    // forged envelope at the command line: PERMISSION_DENIED, nothing stored.
     if (absl::IsUnauthenticated(verified.status())) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "self-attestation for contract ", contract_id,
-          ": not signed by an officer key registered for the contract's vendor"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("self-attestation for contract ", contract_id,
+                       ": not signed by an officer key registered for the contract's vendor"));
     }
     return verified.status();
   }

@@ -45,7 +45,7 @@ absl::StatusOr<std::vector<OfficerKey>> OfficerKeysOf(const boost::filesystem::p
                                                       const std::string& vendor_id);
 
 // Verifies and stores a self-attestation for `contract_id`: signed by an
-// officer key of the contract's vendor (UNAUTHENTICATED otherwise), of the
+// officer key of the contract's vendor (PERMISSION_DENIED otherwise), of the
 // self-attested predicate, naming this contract and well-formed items
 // (INVALID_ARGUMENT naming the field). Returns the officer key that signed.
 absl::StatusOr<OfficerKey> AcceptSelfAttestation(ControllerStore& store,

@@ -122,6 +122,30 @@ expect 0 0 -- "$agent" keygen --data-dir "$work/agent"
 contains "$work/out" "existing attestation key"
 contains "$work/out" "key_id: $key_id"
 
+# A vendor officer's self-attestation: accepted when signed by the key the
+# bank registered; signed by any other key it is bad input (exit 2) and
+# nothing is stored.
+expect 0 -1 -- "$controller" inventory import --data-dir "$work/controller" "$work/inventory.csv"
+(umask 077 && openssl genpkey -algorithm ed25519 -out "$work/officer.pem") &&
+  openssl pkey -in "$work/officer.pem" -pubout -out "$work/officer.pub.pem" ||
+  fail "openssl could not make an officer key"
+expect 0 -1 -- "$controller" officer add --data-dir "$work/controller" --vendor V-1 \
+  --name "J. Doe, CISO" --key "$work/officer.pub.pem"
+self_attest() {  # KEY OUT
+  "$agent" self-attest --key "$1" --contract C-1 --officer "J. Doe, CISO" --item D-1 \
+    --location "tape library 3" --statement "tapes degaussed" --out "$2"
+}
+expect 0 -1 -- self_attest "$work/agent/attestation-ed25519.pem" "$work/self-forged.json"
+expect 2 1 -- "$controller" self-attest --data-dir "$work/controller" --contract C-1 "$work/self-forged.json"
+contains "$work/err" "not signed by an officer key registered"
+expect 1 -1 -- "$controller" status --data-dir "$work/controller" --contract C-1 --json
+contains "$work/out" '"self_attestations":0'
+expect 0 -1 -- self_attest "$work/officer.pem" "$work/self.json"
+expect 0 0 -- "$controller" self-attest --data-dir "$work/controller" --contract C-1 "$work/self.json"
+contains "$work/out" "accepted, signed by J. Doe, CISO"
+expect 1 -1 -- "$controller" status --data-dir "$work/controller" --contract C-1 --json
+contains "$work/out" '"state":"self_attested"'
+
 # A DSSE envelope signed by the OpenSSL command line (an implementation other
 # than ours) verifies with offboard-verify; a changed payload does not.
 payload='{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a.csv","digest":{"sha256":"'$sha'"}}],"predicateType":"https://offboard.dev/attestation/deletion/v1","predicate":{}}'

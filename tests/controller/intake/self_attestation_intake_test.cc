@@ -79,11 +79,11 @@ TEST_F(SelfAttestationTest, AcceptedAndShownAsSelfAttestedNeverWiped) {
 TEST_F(SelfAttestationTest, RefusesOtherKeysContractsAndMalformedItems) {
   const auto other_vendor =
       AcceptSelfAttestation(*store_, officers(), "c-1", Statement(stranger_, "c-1", TapeItems()), 5);
-  EXPECT_TRUE(absl::IsUnauthenticated(other_vendor.status())) << other_vendor.status();
+  EXPECT_TRUE(absl::IsPermissionDenied(other_vendor.status())) << other_vendor.status();
   const auto unregistered = AcceptSelfAttestation(
       *store_, officers(), "c-1",
       Statement(*common::Ed25519PrivateKey::Generate(), "c-1", TapeItems()), 5);
-  EXPECT_TRUE(absl::IsUnauthenticated(unregistered.status()));
+  EXPECT_TRUE(absl::IsPermissionDenied(unregistered.status()));
   const auto wrong_contract =
       AcceptSelfAttestation(*store_, officers(), "c-1", Statement(officer_, "c-2", TapeItems()), 5);
   EXPECT_TRUE(absl::IsInvalidArgument(wrong_contract.status()));
