@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <boost/filesystem/operations.hpp>
 #include <chrono>
-#include <map>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -26,22 +27,28 @@ namespace {
 
 namespace fs = boost::filesystem;
 
-// The post-wipe scan's findings that the items do not already account for
-// (a file left alone on purpose or that failed is not "residual": it never
-// claimed to be gone).
+}  // namespace
+
 std::vector<WipeItem> ResidualItems(const std::vector<WipeItem>& items, const ScanReport& post) {
-  std::map<std::string, ItemStatus> not_wiped;
+  // Keyed by where the copy is and whose it is, not by how it was matched:
+  // the same file found by content and by its tag is one copy.
+  using Key = std::tuple<std::string, std::vector<std::string>, std::string>;
+  std::set<Key> not_wiped;
   for (const WipeItem& item : items) {
-    if (item.outcome.status != ItemStatus::kWiped) not_wiped[item.finding.path] = item.outcome.status;
+    if (item.outcome.status != ItemStatus::kWiped) {
+      not_wiped.emplace(item.finding.path, item.finding.member, item.finding.dataset_id);
+    }
   }
   std::vector<WipeItem> residual;
   for (const Finding& finding : post.findings) {
-    if (not_wiped.contains(finding.path)) continue;
+    if (not_wiped.contains(Key(finding.path, finding.member, finding.dataset_id))) continue;
     residual.push_back({finding, MakeOutcome(ItemStatus::kResidual, "none",
                                              "still found by the scan after the wipe")});
   }
   return residual;
 }
+
+namespace {
 
 // Signs the statement and writes the envelope; returns its path and bytes.
 absl::StatusOr<std::pair<std::string, std::string>> WriteAttestation(

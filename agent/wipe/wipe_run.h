@@ -85,6 +85,13 @@ struct WipeRunResult {
   bool complete() const;
 };
 
+// The post-wipe scan's findings that `items` do not already account for, as
+// `residual` items. A copy whose item was not wiped (left alone on purpose,
+// failed, needs review) is not residual: it never claimed to be gone. Any
+// other copy is, even one in the same file as such an item: another member
+// of the same archive, or another dataset's data.
+std::vector<WipeItem> ResidualItems(const std::vector<WipeItem>& items, const ScanReport& post);
+
 // The scan options a policy's limits give for `roots`.
 ScanOptions ScanOptionsFor(const offboard::v1::WipePolicy& policy,
                            const std::vector<std::string>& roots, bool cross_filesystems,

@@ -127,5 +127,43 @@ TEST(WipeRunTest, AFailureAfterTheWipeIsAnUnfinishedRunNotBadInput) {
   EXPECT_EQ(finished->items[0].finding.path, bank.string());
 }
 
+// After the wipe, a copy is residual unless its own item was left in place:
+// a failed archive member does not hide another member of the same archive,
+// nor another dataset's copy in the same file.
+TEST(WipeRunTest, ResidualCopiesAreTheOnesNoItemLeftInPlace) {
+  const auto finding = [](std::string path, std::vector<std::string> member, std::string dataset,
+                          MatchKind match = MatchKind::kArchive) {
+    Finding made;
+    made.dataset_id = std::move(dataset);
+    made.path = std::move(path);
+    made.member = std::move(member);
+    made.match = match;
+    return made;
+  };
+  const std::vector<WipeItem> items = {
+      {finding("/r/a.tar", {"m1.csv"}, "ds-1"), MakeOutcome(ItemStatus::kFailed, "none", "x")},
+      {finding("/r/b.csv", {}, "ds-1", MatchKind::kExact),
+       MakeOutcome(ItemStatus::kSkipped, "none", "left in place")},
+      {finding("/r/c.csv", {}, "ds-1", MatchKind::kExact),
+       MakeOutcome(ItemStatus::kWiped, "overwrite", "")},
+  };
+  ScanReport post;
+  post.findings = {
+      finding("/r/a.tar", {"m1.csv"}, "ds-1"),             // the failed member: accounted for
+      finding("/r/a.tar", {"m2.csv"}, "ds-1"),             // another member: residual
+      finding("/r/b.csv", {}, "ds-1", MatchKind::kTag),    // same copy, found by its tag
+      finding("/r/b.csv", {}, "ds-2", MatchKind::kExact),  // another dataset: residual
+      finding("/r/c.csv", {}, "ds-1", MatchKind::kExact),  // wiped, yet still there
+  };
+  const std::vector<WipeItem> residual = ResidualItems(items, post);
+  ASSERT_EQ(residual.size(), 3u);
+  EXPECT_EQ(residual[0].finding.member, std::vector<std::string>{"m2.csv"});
+  EXPECT_EQ(residual[1].finding.dataset_id, "ds-2");
+  EXPECT_EQ(residual[2].finding.path, "/r/c.csv");
+  for (const WipeItem& item : residual) {
+    EXPECT_EQ(item.outcome.status, ItemStatus::kResidual);
+  }
+}
+
 }  // namespace
 }  // namespace offboard::agent
