@@ -168,11 +168,8 @@ OrderRecipients SelectOrderRecipients(std::vector<Enrollment> enrollments) {
   for (Enrollment& enrollment : enrollments) {
     const bool latest_of_host = host != enrollment.host_id;
     host = enrollment.host_id;
-    if (latest_of_host && !enrollment.banned) {
-      recipients.agents.push_back(std::move(enrollment));
-    } else if (!latest_of_host && !enrollment.banned) {
-      recipients.superseded.push_back(std::move(enrollment));
-    }
+    if (enrollment.banned) continue;
+    (latest_of_host ? recipients.agents : recipients.superseded).push_back(std::move(enrollment));
   }
   return recipients;
 }
