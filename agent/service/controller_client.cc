@@ -67,6 +67,11 @@ bool IsTransient(const absl::Status& status) {
     case absl::StatusCode::kDeadlineExceeded:
     case absl::StatusCode::kResourceExhausted:
     case absl::StatusCode::kAborted:
+    // The controller's own failures (its store or log): it records no refusal
+    // for them and expects the call again.
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kUnknown:
       return true;
     default:
       return false;

@@ -49,7 +49,9 @@ struct ClientCredentials {
 absl::Status CheckControllerAddress(const std::string& address);
 
 // Whether a failed call may succeed later unchanged (the controller is down,
-// overloaded or slow): UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED.
+// overloaded, slow, or failed itself): UNAVAILABLE, DEADLINE_EXCEEDED,
+// RESOURCE_EXHAUSTED, ABORTED, and INTERNAL, DATA_LOSS, UNKNOWN, which the
+// controller answers for its own failures without recording a refusal.
 bool IsTransient(const absl::Status& status);
 
 // Calls Enroll; the server's error (UNAUTHENTICATED for a bad token) comes back

@@ -148,6 +148,21 @@ TEST(DeliverOutboxTest, AnUnreachableControllerKeepsEverythingForLater) {
   EXPECT_EQ(slow.delivered, std::vector<std::string>{"a"});
   EXPECT_EQ(slow.pending, 1u);
   EXPECT_EQ(*outbox.Read("b"), "envelope-b");
+
+  // The controller's own failure (its database could not commit) is no
+  // refusal: the attestation stays to be sent again.
+  for (const absl::Status& failure : {absl::InternalError("disk I/O error"),
+                                      absl::DataLossError("log"), absl::UnknownError("?")}) {
+    const DeliveryReport failed = DeliverOutbox(
+        outbox,
+        [&](const std::string&, const std::string&) -> absl::StatusOr<offboard::v1::Receipt> {
+          return failure;
+        },
+        ControllerKey().PublicKey(), kNeverStop);
+    EXPECT_EQ(failed.transient, failure);
+    EXPECT_TRUE(failed.refused.empty()) << failure;
+    EXPECT_EQ(*outbox.Read("b"), "envelope-b");
+  }
 }
 
 TEST(DeliverOutboxTest, ARefusalMovesTheEntryAsideWithItsReason) {
