@@ -104,8 +104,20 @@ OrderResult OrderRunner::Run(const offboard::v1::SignedWipeOrder& signed_order, 
               .message = "finished earlier"};
     }
   }
+  // A run of this very order that was interrupted, or finished without
+  // reaching the outbox, is completed whatever the time: data may already be
+  // gone, and only its attestation says so. Expiry bars new runs only.
+  const std::string envelope_digest = common::DigestHex(common::Sha256Of(signed_order.envelope()));
+  absl::StatusOr<bool> underway = HasRunFor(options_.data_dir, envelope_digest);
+  if (!underway.ok()) {
+    return {.order_id = claimed_id,
+            .outcome = OrderOutcome::kFailed,
+            .message = underway.status().ToString()};
+  }
   absl::StatusOr<offboard::v1::WipeOrder> order =
-      common::VerifyWipeOrder(signed_order.envelope(), options_.controller_key, now_unix);
+      *underway
+          ? common::VerifyWipeOrderSignature(signed_order.envelope(), options_.controller_key)
+          : common::VerifyWipeOrder(signed_order.envelope(), options_.controller_key, now_unix);
   if (!order.ok()) return Refuse(claimed_id, order.status().ToString());
   if (order->order_id() != claimed_id) {
     return Refuse(claimed_id, absl::StrCat("the signed order's id is ", order->order_id()));
@@ -205,10 +217,7 @@ absl::StatusOr<OrderOutcome> OrderRunner::Execute(const offboard::v1::WipeOrder&
   // The attestation is durable in the outbox before anyone is told it exists.
   OFFBOARD_RETURN_IF_ERROR(outbox_.Put(order_id, result.attestation_envelope));
   const fs::path dir = OrderDir(order_id);
-  boost::system::error_code error;
-  fs::create_directories(dir, error);
-  if (error)
-    return absl::InternalError(absl::StrCat("create ", dir.string(), ": ", error.message()));
+  OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(dir));
   OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(
       dir / "report.json",
       result.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"));

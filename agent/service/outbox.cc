@@ -31,13 +31,7 @@ absl::Status CheckOrderId(const std::string& order_id) {
                    "' cannot name a file (expected [A-Za-z0-9._-], at most 128)"));
 }
 
-absl::Status CreateDirectory(const fs::path& dir) {
-  boost::system::error_code error;
-  fs::create_directories(dir, error);
-  if (error)
-    return absl::InternalError(absl::StrCat("create ", dir.string(), ": ", error.message()));
-  return absl::OkStatus();
-}
+absl::Status CreateDirectory(const fs::path& dir) { return common::CreateDirectoriesDurably(dir); }
 
 absl::Status Remove(const fs::path& path) {
   boost::system::error_code error;

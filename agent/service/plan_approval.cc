@@ -243,12 +243,7 @@ PlanGate ApprovalGate(const fs::path& data_dir, const offboard::v1::WipeOrder& o
     const fs::path path = PlanPath(data_dir, order_id);
     absl::StatusOr<std::string> written = common::ReadFileToString(path, kMaxPlanBytes);
     if (!written.ok() || *written != document) {
-      boost::system::error_code error;
-      fs::create_directories(path.parent_path(), error);
-      if (error) {
-        return absl::InternalError(
-            absl::StrCat("create ", path.parent_path().string(), ": ", error.message()));
-      }
+      OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(path.parent_path()));
       OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(path, document, 0644));
     }
     check->held = true;

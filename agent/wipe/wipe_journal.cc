@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/io/read_file.h"
+#include "common/io/write_file.h"
 #include "common/status/errno_status.h"
 #include "common/status/status_macros.h"
 
@@ -23,6 +24,10 @@ absl::StatusOr<WipeJournal> WipeJournal::Open(const boost::filesystem::path& pat
     return absl::FailedPreconditionError(absl::StrCat(
         "wipe journal ", path.string(), ": another wipe is running with this data directory"));
   }
+  // The journal's name must survive a power loss as surely as its records:
+  // without it a restart would not know that a wipe had begun.
+  OFFBOARD_RETURN_IF_ERROR(common::SyncDirectory(
+      path.has_parent_path() ? path.parent_path() : boost::filesystem::path(".")));
   OFFBOARD_ASSIGN_OR_RETURN(std::string text, common::ReadFdToString(fd.get(), path.string()));
 
   std::vector<nlohmann::json> records;

@@ -58,9 +58,7 @@ absl::StatusOr<std::pair<std::string, std::string>> WriteAttestation(
   std::string envelope = common::SerializeDsseEnvelope(
       common::SignDsse(common::kInTotoPayloadType, common::SerializeStatement(statement), key));
   const fs::path dir = data_dir / "attestations";
-  boost::system::error_code error;
-  fs::create_directories(dir, error);
-  if (error) return absl::InternalError(absl::StrCat("create ", dir.string(), ": ", error.message()));
+  OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(dir));
   const fs::path path = dir / absl::StrCat(run.run_id, ".dsse.json");
   OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(path, envelope, 0644));
   return std::make_pair(path.string(), std::move(envelope));
@@ -94,6 +92,21 @@ fs::path ReportPath(const fs::path& data_dir, const std::string& run_id) {
   return data_dir / "reports" / absl::StrCat(run_id, ".json");
 }
 
+// The first record of a journal's text, its run_started; discarded (not an
+// object) if it cannot be read.
+nlohmann::json JournalStart(const std::string& journal_text) {
+  return nlohmann::json::parse(journal_text.substr(0, journal_text.find('\n')), nullptr,
+                               /*allow_exceptions=*/false);
+}
+
+// The request digest a journal's text starts its run with; "" if none.
+std::string JournaledRequest(const nlohmann::json& start) {
+  if (!start.is_object() || !start.contains("arguments") || !start["arguments"].is_string()) {
+    return "";
+  }
+  return start["arguments"].get<std::string>();
+}
+
 // A finished run of `digest` among the kept journals, or nullopt.
 absl::StatusOr<std::optional<WipeRunResult>> FinishedRun(const fs::path& data_dir,
                                                          const std::string& digest) {
@@ -102,10 +115,8 @@ absl::StatusOr<std::optional<WipeRunResult>> FinishedRun(const fs::path& data_di
   if (!fs::is_directory(dir, error)) return std::nullopt;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
     OFFBOARD_ASSIGN_OR_RETURN(std::string text, common::ReadFileToString(entry.path()));
-    const size_t first_end = text.find('\n');
-    const nlohmann::json start =
-        nlohmann::json::parse(text.substr(0, first_end), nullptr, /*allow_exceptions=*/false);
-    if (!start.is_object() || start.value("arguments", "") != digest) continue;
+    const nlohmann::json start = JournalStart(text);
+    if (JournaledRequest(start) != digest) continue;
     const std::string run_id = start.value("run_id", "");
     absl::StatusOr<std::string> report_text =
         common::ReadFileToString(ReportPath(data_dir, run_id));
@@ -154,6 +165,19 @@ ScanOptions ScanOptionsFor(const offboard::v1::WipePolicy& policy,
   options.cross_filesystems = cross_filesystems || limits.cross_filesystems();
   options.threads = threads;
   return options;
+}
+
+absl::StatusOr<bool> HasRunFor(const fs::path& data_dir, const std::string& request_digest) {
+  const fs::path dir = fs::absolute(data_dir);
+  absl::StatusOr<std::string> open = common::ReadFileToString(dir / "wipe-journal.jsonl");
+  if (open.ok() && !request_digest.empty() &&
+      JournaledRequest(JournalStart(*open)) == request_digest) {
+    return true;
+  }
+  if (!open.ok() && !absl::IsNotFound(open.status())) return open.status();
+  OFFBOARD_ASSIGN_OR_RETURN(std::optional<WipeRunResult> finished,
+                            FinishedRun(dir, request_digest));
+  return finished.has_value();
 }
 
 absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
@@ -294,8 +318,7 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
 
     // The run is complete: keep its report and journal as a record, out of the
     // way of the next run.
-    boost::system::error_code dir_error;
-    fs::create_directories(data_dir / "reports", dir_error);
+    OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(data_dir / "reports"));
     OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(
         ReportPath(data_dir, result.run_id),
         result.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0644));
@@ -307,12 +330,19 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
                                            " records what was done: run the same request again "
                                            "to finish it"));
   }
-  boost::system::error_code error;
-  fs::create_directories(data_dir / "journal", error);
-  fs::rename(journal_path, data_dir / "journal" / absl::StrCat(result.run_id, ".jsonl"), error);
-  if (error) {
+  // Kept durably: a journal still in place after a power loss would make the
+  // next order wait for a run that is over.
+  const absl::Status kept = [&]() -> absl::Status {
+    OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(data_dir / "journal"));
+    boost::system::error_code error;
+    fs::rename(journal_path, data_dir / "journal" / absl::StrCat(result.run_id, ".jsonl"), error);
+    if (error) return absl::InternalError(error.message());
+    OFFBOARD_RETURN_IF_ERROR(common::SyncDirectory(data_dir / "journal"));
+    return common::SyncDirectory(data_dir);
+  }();
+  if (!kept.ok()) {
     return absl::InternalError(
-        absl::StrCat("keep the journal of run ", result.run_id, ": ", error.message()));
+        absl::StrCat("keep the journal of run ", result.run_id, ": ", kept.message()));
   }
   common::AuditEvent("wipe_completed",
                      {{"run_id", result.run_id},

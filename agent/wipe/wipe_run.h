@@ -97,6 +97,14 @@ ScanOptions ScanOptionsFor(const offboard::v1::WipePolicy& policy,
                            const std::vector<std::string>& roots, bool cross_filesystems,
                            unsigned threads);
 
+// Whether `data_dir` holds a run of the request `request_digest`: one that
+// was interrupted (the open journal) or one that finished (a kept journal
+// with its report). Such a run must be finished or handed out again even
+// once its order has expired: data may already be gone, and only its
+// attestation says so.
+absl::StatusOr<bool> HasRunFor(const boost::filesystem::path& data_dir,
+                               const std::string& request_digest);
+
 // For an order (order_id set), a run of the same request that finished
 // before is not repeated: its attestation and report are returned again
 // (`replayed`), so that a crash between the end of the wipe and the outbox

@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/filesystem/operations.hpp>
 #include <cerrno>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/status/errno_status.h"
+#include "common/status/status_macros.h"
 
 namespace offboard::common {
 namespace {
@@ -56,12 +58,30 @@ absl::Status WriteFileAtomically(const boost::filesystem::path& path, absl::stri
     ::unlink(temp.c_str());
     return status;
   }
-  const int dir_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  // The file's content is durable already; a directory that cannot be synced
+  // (some filesystems refuse) does not undo the write.
+  SyncDirectory(parent).IgnoreError();
   return absl::OkStatus();
+}
+
+absl::Status SyncDirectory(const boost::filesystem::path& dir) {
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return ErrnoToStatus(errno, absl::StrCat("open directory ", dir.string()));
+  const int synced = ::fsync(dir_fd);
+  const int sync_error = errno;
+  ::close(dir_fd);
+  if (synced != 0) return ErrnoToStatus(sync_error, absl::StrCat("fsync ", dir.string()));
+  return absl::OkStatus();
+}
+
+absl::Status CreateDirectoriesDurably(const boost::filesystem::path& dir) {
+  boost::system::error_code error;
+  if (dir.empty() || boost::filesystem::is_directory(dir, error)) return absl::OkStatus();
+  OFFBOARD_RETURN_IF_ERROR(CreateDirectoriesDurably(dir.parent_path()));
+  if (!boost::filesystem::create_directory(dir, error) && error) {
+    return absl::InternalError(absl::StrCat("create ", dir.string(), ": ", error.message()));
+  }
+  return SyncDirectory(dir.has_parent_path() ? dir.parent_path() : boost::filesystem::path("."));
 }
 
 }  // namespace offboard::common

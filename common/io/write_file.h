@@ -28,6 +28,15 @@ absl::Status WriteFileAtomically(const boost::filesystem::path& path, absl::stri
                                  mode_t mode = 0644,
                                  ExistingFile existing = ExistingFile::kReplace);
 
+// Fsyncs the directory `dir`, so that the entries created, renamed or
+// removed in it survive a power loss. The errno status, naming `dir`.
+absl::Status SyncDirectory(const boost::filesystem::path& dir);
+
+// Creates `dir` and any missing parents, and makes each new one durable by
+// fsyncing the directory that holds it. INTERNAL naming the directory that
+// could not be created.
+absl::Status CreateDirectoriesDurably(const boost::filesystem::path& dir);
+
 }  // namespace offboard::common
 
 #endif  // OFFBOARD_COMMON_IO_WRITE_FILE_H_

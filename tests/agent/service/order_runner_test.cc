@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/crypto/sha256.h"
+#include "common/io/read_file.h"
 #include "common/policy/wipe_policy.h"
 #include "common/signed/signed_messages.h"
 #include "tests/support/temp_dir.h"
@@ -149,6 +150,44 @@ TEST_F(OrderRunnerTest, ABadDigestInTheOrderIsRefused) {
   EXPECT_EQ(result.outcome, OrderOutcome::kRefused);
   EXPECT_NE(result.message.find("sha256"), std::string::npos) << result.message;
   ExpectNothingTouched();
+}
+
+// Killed after the wipe, before the attestation reached the outbox, and
+// restarted once the order has expired: the run is handed out again, not
+// refused, so the data already destroyed is attested.
+TEST_F(OrderRunnerTest, AFinishedRunIsAttestedEvenAfterTheOrderExpired) {
+  ASSERT_EQ(Run(Signed(Order(), controller_)).outcome, OrderOutcome::kWipedComplete);
+  const std::string attestation = *outbox_.Read("order-1");
+  fs::remove(temp_.path() / "agent/orders/order-1/done");
+  fs::remove_all(temp_.path() / "agent/outbox");
+  const OrderResult late = Run(Signed(Order(), controller_), kNow + 7200);
+  EXPECT_EQ(late.outcome, OrderOutcome::kWipedComplete) << late.message;
+  EXPECT_EQ(*outbox_.Read("order-1"), attestation);
+}
+
+// Killed in the middle of the wipe and restarted after expiry: the journal's
+// run is finished and attested; it does not sit there blocking every later
+// order.
+TEST_F(OrderRunnerTest, AnInterruptedRunIsFinishedEvenAfterTheOrderExpired) {
+  ASSERT_EQ(Run(Signed(Order(), controller_)).outcome, OrderOutcome::kWipedComplete);
+  // Turn the finished run back into one interrupted after its first record.
+  const fs::path kept = fs::directory_iterator(temp_.path() / "agent/journal")->path();
+  std::string journal = *common::ReadFileToString(kept);
+  journal.resize(journal.find('\n') + 1);
+  temp_.WriteFile("agent/wipe-journal.jsonl", journal);
+  fs::remove_all(temp_.path() / "agent/journal");
+  fs::remove_all(temp_.path() / "agent/reports");
+  fs::remove(temp_.path() / "agent/orders/order-1/done");
+  fs::remove_all(temp_.path() / "agent/outbox");
+  const OrderResult late = Run(Signed(Order(), controller_), kNow + 7200);
+  EXPECT_NE(late.outcome, OrderOutcome::kRefused) << late.message;
+  EXPECT_NE(late.outcome, OrderOutcome::kFailed) << late.message;
+  EXPECT_FALSE(fs::exists(temp_.path() / "agent/wipe-journal.jsonl"));
+  EXPECT_TRUE(outbox_.Read("order-1").ok());
+  // A fresh order after expiry is still refused.
+  offboard::v1::WipeOrder other = Order();
+  other.set_order_id("order-2");
+  EXPECT_EQ(Run(Signed(other, controller_), kNow + 7200).outcome, OrderOutcome::kRefused);
 }
 
 }  // namespace

@@ -48,5 +48,19 @@ TEST(WriteFileTest, AMissingDirectoryIsAnErrorNamingThePath) {
   EXPECT_NE(status.message().find("out.json"), absl::string_view::npos);
 }
 
+TEST(WriteFileTest, CreatesDirectoriesDurablyAndNamesWhatIsInTheWay) {
+  testing::TempDir temp;
+  const boost::filesystem::path deep = temp.path() / "a" / "b" / "c";
+  ASSERT_TRUE(CreateDirectoriesDurably(deep).ok());
+  EXPECT_TRUE(boost::filesystem::is_directory(deep));
+  EXPECT_TRUE(CreateDirectoriesDurably(deep).ok());  // already there
+  EXPECT_TRUE(SyncDirectory(deep).ok());
+  temp.WriteFile("file", "x");
+  const absl::Status blocked = CreateDirectoriesDurably(temp.path() / "file" / "sub");
+  EXPECT_FALSE(blocked.ok());
+  EXPECT_NE(blocked.message().find("file"), absl::string_view::npos) << blocked;
+  EXPECT_FALSE(SyncDirectory(temp.path() / "missing").ok());
+}
+
 }  // namespace
 }  // namespace offboard::common
