@@ -1,11 +1,13 @@
 #include "controller/intake/attestation_intake.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/crypto/ed25519.h"
 #include "common/dsse/envelope.h"
 #include "common/intoto/statement.h"
-#include "common/reconcile/reconciler.h"
 #include "common/log/audit.h"
+#include "common/reconcile/reconciler.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::controller {
@@ -143,8 +145,22 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
     return absl::InvalidArgumentError(items.status().message());
   }
   if (now > order.expires_at) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("order ", order.order_id, " expired before the attestation arrived"));
+    // A resend of what was stored before the expiry (the agent lost its
+    // receipt to a crash or a timeout) gets the stored receipt again: the
+    // same envelope, the same answer, whenever it comes.
+    absl::StatusOr<std::vector<AttestationRow>> stored =
+        store_.AttestationsForContract(order.contract_id);
+    if (!stored.ok()) {
+      return CannotRead(stored.status(), absl::StrCat("order ", order.order_id), "attestations");
+    }
+    const bool resend = std::any_of(stored->begin(), stored->end(), [&](const AttestationRow& row) {
+      return row.order_id == order.order_id && row.agent_id == caller.agent_id &&
+             row.envelope == envelope;
+    });
+    if (!resend) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("order ", order.order_id, " expired before the attestation arrived"));
+    }
   }
   return log_.Append(order.order_id, caller.agent_id, envelope, now);
 }

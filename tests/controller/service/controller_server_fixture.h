@@ -1,12 +1,13 @@
 // A controller serving gRPC over real TLS on loopback, in a temporary home,
 // with helpers that play its agents: enroll with a token, pull, attest,
-// decommission. Its clock stands still at kNow. For tests of the server.
+// decommission. Its clock stands still at kNow unless a test moves now_. For tests of the server.
 #ifndef OFFBOARD_TESTS_CONTROLLER_SERVICE_CONTROLLER_SERVER_FIXTURE_H_
 #define OFFBOARD_TESTS_CONTROLLER_SERVICE_CONTROLLER_SERVER_FIXTURE_H_
 
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,9 +43,9 @@ class ControllerServerTest : public ::testing::Test {
     auto home = OpenControllerHome(temp_.path() / "controller");
     ASSERT_TRUE(home.ok()) << home.status();
     home_.emplace(*std::move(home));
-    auto server = ControllerServer::Start(
-        *home_,
-        {.listen = "127.0.0.1:0", .max_message_bytes = 1 << 20, .clock = [] { return kNow; }});
+    auto server = ControllerServer::Start(*home_, {.listen = "127.0.0.1:0",
+                                                   .max_message_bytes = 1 << 20,
+                                                   .clock = [this] { return now_.load(); }});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     ca_pem_ = *common::ReadFileToString(home_->paths.CaDir() / "ca.pem");
@@ -178,6 +179,7 @@ class ControllerServerTest : public ::testing::Test {
   offboard::testing::TempDir temp_;
   std::optional<ControllerHome> home_;
   std::unique_ptr<ControllerServer> server_;
+  std::atomic<int64_t> now_{kNow};  // the server's clock; stands still unless a test moves it
   std::string ca_pem_;
   int orders_ = 0;
 };

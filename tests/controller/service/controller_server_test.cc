@@ -48,6 +48,33 @@ TEST_F(ControllerServerTest, EnrollPullAttestAndVerifyTheReceipt) {
             grpc::StatusCode::ALREADY_EXISTS);
 }
 
+// An agent that lost its receipt (a crash, a timeout) sends the stored
+// attestation again after the order expired: it gets the same receipt, not
+// a refusal that would turn a complete contract into a discrepancy. A new
+// attestation after expiry is still refused.
+TEST_F(ControllerServerTest, AResendAfterExpiryGetsTheStoredReceipt) {
+  Agent agent = MustEnroll("vendor-a", "host-1");
+  const OrderRow order = IssueOrder(agent, "vendor-a", kNow + 600);
+  const OrderRow late = IssueOrder(agent, "vendor-a", kNow + 600);
+  const std::string envelope = Attestation(order, agent.attestation_key);
+  offboard::v1::SubmitAttestationResponse first;
+  ASSERT_TRUE(Submit(agent, order.order_id, envelope, &first).ok());
+
+  now_ = kNow + 7200;
+  offboard::v1::SubmitAttestationResponse again;
+  const grpc::Status resent = Submit(agent, order.order_id, envelope, &again);
+  ASSERT_TRUE(resent.ok()) << resent.error_message();
+  EXPECT_EQ(again.receipt().SerializeAsString(), first.receipt().SerializeAsString());
+  EXPECT_EQ(
+      Submit(agent, late.order_id, Attestation(late, agent.attestation_key), &again).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      Submit(agent, order.order_id, Attestation(order, agent.attestation_key, "other"), &again)
+          .error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(home_->store->RefusalsForContract("c-vendor-a")->size() == 2u);
+}
+
 TEST_F(ControllerServerTest, RefusesCallersWithoutAValidCertificate) {
   Agent agent = MustEnroll("vendor-a", "host-1");
   // No certificate at all.
