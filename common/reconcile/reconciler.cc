@@ -98,7 +98,12 @@ absl::StatusOr<CheckedItems> CheckItems(View predicate, const AttestationOrigin&
   }
 
   CheckedItems checked;
-  checked.reserve(items.size());
+  checked.copies.reserve(items.size());
+  // An attestation whose scan after the wipe could not look everywhere
+  // proves no absence there; older attestations without the field have none.
+  if (const View errors = predicate["post_wipe_scan"]["errors"]; errors.is_array()) {
+    checked.unexamined = errors.size();
+  }
   absl::Status status = absl::OkStatus();
   size_t i = 0;
   items.ForEachElement([&](View item) {
@@ -110,7 +115,7 @@ absl::StatusOr<CheckedItems> CheckItems(View predicate, const AttestationOrigin&
     };
     if (!item.is_object()) return error("", "not an object");
     const ItemFields<View> fields(item);
-    AttestedCopy& entry = checked.emplace_back();
+    AttestedCopy& entry = checked.copies.emplace_back();
     entry.dataset_id = ToString(fields.dataset_id.string());
     if (entry.dataset_id.empty()) return error(".dataset_id", "missing or empty");
     entry.sha256_hex = ToString(fields.sha256.string());
@@ -226,9 +231,10 @@ absl::Status Reconciler::AddAttestation(const AcceptedAttestation& attestation) 
 void Reconciler::AddCheckedAttestation(const AttestationOrigin& origin, CheckedItems items) {
   ++accepted_attestations_;
   attested_orders_.insert(origin.order_id);
-  locations_seen_.reserve(locations_seen_.size() + items.size());
+  unexamined_after_wipe_ += items.unexamined;
+  locations_seen_.reserve(locations_seen_.size() + items.copies.size());
   std::string location;  // reused: host, path, members, content of one item
-  for (AttestedCopy& entry : items) {
+  for (AttestedCopy& entry : items.copies) {
     const uint32_t dataset = InternDataset(entry.dataset_id);
     const uint32_t aggregate = entry.sha256
                                    ? AggregateFor({.dataset = dataset, .sha256 = *entry.sha256})
@@ -323,6 +329,7 @@ Reconciliation Reconciler::Finish() && {
   result.accepted_attestations = accepted_attestations_;
   result.refused_attestations = context_.refused_attestations;
   result.self_attestations = self_attestations_;
+  result.unexamined_after_wipe = unexamined_after_wipe_;
 
   const auto has = [](const Aggregate& content, CopyStatus status) {
     return (content.statuses & (1u << static_cast<int>(status))) != 0;

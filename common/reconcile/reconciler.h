@@ -28,8 +28,9 @@
 // assurance among them (a wiped item without an assurance counts as
 // logical_only); else named by a self-attestation -> self_attested; else
 // not_found. Items whose (dataset_id, sha256) is no inventory file become
-// unexpected copies. All attestations count alike: a later one does not
-// replace an earlier one of the same host.
+// unexpected copies. Places an attestation's scan after the wipe could not
+// examine are counted: while there are any, the contract is not complete. All attestations count
+// alike: a later one does not replace an earlier one of the same host.
 //
 // Not thread-safe; one Reconciler per reconciliation.
 #ifndef OFFBOARD_COMMON_RECONCILE_RECONCILER_H_
@@ -111,7 +112,12 @@ struct AttestedCopy {
   std::vector<std::string> member;
   std::string reason;
 };
-using CheckedItems = std::vector<AttestedCopy>;
+// An attestation's items, and how many places its scan after the wipe could
+// not examine (post_wipe_scan.errors): a copy could still be there.
+struct CheckedItems {
+  std::vector<AttestedCopy> copies;
+  uint64_t unexamined = 0;
+};
 
 // The checks AddAttestation makes, as a pure function, so that many
 // attestations can be checked on other threads and added in order:
@@ -209,6 +215,7 @@ class Reconciler {
   absl::flat_hash_set<std::string> attested_orders_;
   uint64_t accepted_attestations_ = 0;
   uint64_t self_attestations_ = 0;
+  uint64_t unexamined_after_wipe_ = 0;
 };
 
 // Everything at once, for small contracts and tests.

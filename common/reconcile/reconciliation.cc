@@ -137,6 +137,10 @@ void DecideVerdict(Reconciliation& r) {
       absl::StrAppend(&reason, " (", r.overdue_orders.size(), " overdue)");
     r.reasons.push_back(std::move(reason));
   }
+  if (r.unexamined_after_wipe > 0) {
+    r.reasons.push_back(Count(r.unexamined_after_wipe, "place", "places",
+                              "not examined by the scan after the wipe"));
+  }
   r.verdict = discrepancy          ? Verdict::kDiscrepancy
               : !r.reasons.empty() ? Verdict::kIncomplete
                                    : Verdict::kVerifiedComplete;

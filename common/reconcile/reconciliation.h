@@ -98,6 +98,9 @@ struct Reconciliation {
   uint64_t accepted_attestations = 0;
   uint64_t refused_attestations = 0;
   uint64_t self_attestations = 0;
+  // Places the attestations' scans after the wipe could not examine
+  // (encrypted, corrupt, unreadable, over a limit): no absence is proven there.
+  uint64_t unexamined_after_wipe = 0;
   std::array<uint64_t, kFileStateCount> file_counts{};  // indexed by FileState
   uint64_t unexpected_left_in_place = 0;
   // Why the verdict is not verified_complete, most serious first, one short
@@ -111,7 +114,8 @@ struct Reconciliation {
 // reasons from the other fields, by the rules of INTERFACE.md:
 //   discrepancy: a file failed, found_not_wiped or residual, an unexpected
 //     copy left in place, or a refused attestation;
-//   incomplete: otherwise, a file not_found, or an order unanswered;
+//   incomplete: otherwise, a file not_found, an order unanswered, or a place
+//     the scan after a wipe could not examine;
 //   verified_complete: otherwise.
 void DecideVerdict(Reconciliation& reconciliation);
 

@@ -222,6 +222,28 @@ TEST(ReconcilerTest, UnansweredOrderIsIncompleteAndOverdueAfterExpiry) {
   EXPECT_THAT(r.reasons, ElementsAre("2 orders not yet answered (1 overdue)"));
 }
 
+// Every file wiped, but the scan after the wipe could not open an encrypted
+// zip: a copy may still be in it, so the contract is not complete.
+TEST(ReconcilerTest, PlacesTheScanAfterTheWipeCouldNotExamineKeepItIncomplete) {
+  AcceptedAttestation attestation = Attestation("o-a", "host-a", {Item({.sha256 = Sha(1)})});
+  attestation.predicate["post_wipe_scan"] = {
+      {"errors",
+       {{{"path", "/srv/vault/locked.zip"},
+         {"reason", "encrypted member not examined (no passphrase)"}}}}};
+  const Reconciliation r = ReconcileAll(
+      {.context = Context(), .inventory = Inventory(1), .attestations = {attestation}});
+  EXPECT_THAT(States(r), ElementsAre(FileState::kWiped));
+  EXPECT_EQ(r.unexamined_after_wipe, 1u);
+  EXPECT_EQ(r.verdict, Verdict::kIncomplete);
+  EXPECT_THAT(r.reasons, ElementsAre("1 place not examined by the scan after the wipe"));
+
+  attestation.predicate["post_wipe_scan"]["errors"] = nlohmann::json::array();
+  EXPECT_EQ(
+      ReconcileAll({.context = Context(), .inventory = Inventory(1), .attestations = {attestation}})
+          .verdict,
+      Verdict::kVerifiedComplete);
+}
+
 TEST(ReconcilerTest, DiscrepancyOutranksIncomplete) {
   const Reconciliation r = ReconcileAll(
       {.context = Context({Order("o-a", "host-a", true), Order("o-b", "host-b", false)}),
