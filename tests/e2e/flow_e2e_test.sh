@@ -278,6 +278,27 @@ if [[ -n "${3:-}" ]]; then
   [[ $rc -eq 0 ]] && grep -q "^OK: the package holds" "$work/verify.out" &&
     ok "evidence package verifies offline: $(grep '^verdict' "$work/verify.out")" ||
     fail "offboard-verify on the exported package: exit $rc: $(tail -3 "$work/verify.err")"
+  # Without the bank's key, the package is checked only against the key it
+  # carries, which anyone can make: not exit 0.
+  "$verify" "$pkg" >"$work/verify-nokey.out" 2>"$work/verify-nokey.err"
+  rc=$?
+  [[ $rc -eq 1 ]] && grep -q "not tied to the bank's controller key" "$work/verify-nokey.out" &&
+    grep -q "pass --controller-key" "$work/verify-nokey.err" &&
+    ok "a package checked without --controller-key: exit 1 with a warning" ||
+    fail "verify without --controller-key: exit $rc: $(cat "$work/verify-nokey.out" "$work/verify-nokey.err" | tail -3)"
+  # A contract nobody has answered yet: the package holds, the verdict does
+  # not prove deletion, so not exit 0 either.
+  printf 'contract_id,vendor_id,dataset_id,classification,path,size,sha256\nc-n,vendor-a,pending,confidential,p.csv,5,%s\n' \
+    "$(printf 'hello' | sha256sum | cut -d' ' -f1)" >"$work/inventory-n.csv"
+  "$controller" inventory import --data-dir "$C" "$work/inventory-n.csv" >/dev/null 2>&1 &&
+    "$controller" evidence --data-dir "$C" --contract c-n --out "$work/evidence-c-n.tar.gz" \
+      >/dev/null 2>"$work/evidence-n.err" || fail "evidence of c-n: $(tail -3 "$work/evidence-n.err")"
+  "$verify" "$work/evidence-c-n.tar.gz" --controller-key "$C/controller-ed25519.pub.pem" \
+    >"$work/verify-n.out" 2>"$work/verify-n.err"
+  rc=$?
+  [[ $rc -eq 1 ]] && grep -q "^OK: the package holds, but its verdict is incomplete" "$work/verify-n.out" &&
+    ok "an incomplete contract's package holds but exits 1" ||
+    fail "verify of an incomplete contract: exit $rc: $(cat "$work/verify-n.out" "$work/verify-n.err" | tail -3)"
   before=$(sha256sum "$pkg")
   "$controller" evidence --data-dir "$C" --contract c-a --out "$pkg" >/dev/null 2>&1 &&
     fail "evidence export overwrote an existing package"

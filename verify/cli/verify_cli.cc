@@ -45,7 +45,29 @@ void PrintSummary(const PackageSummary& s) {
             << "verdict: " << common::VerdictName(s.verdict) << " (assurance floor "
             << (s.assurance_floor ? common::AssuranceName(*s.assurance_floor) : "none") << ")\n";
   for (const std::string& reason : s.reasons) std::cout << "  - " << reason << "\n";
+}
+
+// The last line and the exit code: 0 only when the package holds, proves the
+// contract complete, and is tied to the key the auditor gave. A script that
+// runs `offboard-verify PKG && accept` must not accept an incomplete
+// contract, nor a package anyone could have made with a fresh controller.
+int Conclude(const PackageSummary& s) {
+  if (!s.controller_key_given) {
+    std::cerr << "offboard-verify: warning: checked only against the controller key inside the "
+                 "package, which anyone can make; pass --controller-key with the key the bank "
+                 "published\n";
+  }
+  if (s.verdict != common::Verdict::kVerifiedComplete) {
+    std::cout << "OK: the package holds, but its verdict is " << common::VerdictName(s.verdict)
+              << ": it does not prove that the data was deleted\n";
+    return common::kExitAttention;
+  }
+  if (!s.controller_key_given) {
+    std::cout << "OK: the package holds, but it is not tied to the bank's controller key\n";
+    return common::kExitAttention;
+  }
   std::cout << "OK: the package holds\n";
+  return common::kExitDone;
 }
 
 int CheckPackage(const PackageOptions& options) {
@@ -66,7 +88,7 @@ int CheckPackage(const PackageOptions& options) {
     return common::kExitAttention;  // whatever failed: the package does not hold
   }
   PrintSummary(*summary);
-  return common::kExitDone;
+  return Conclude(*summary);
 }
 
 }  // namespace
@@ -77,8 +99,10 @@ int RunVerifyCli(int argc, char** argv) {
       "machine, trusting neither the bank's nor the vendor's systems: the signed manifest and "
       "every digest, every signature, order and nonce binding, inclusion and consistency "
       "proof, and the verdict recomputed from the raw attestations. Exit 0 only when "
-      "everything holds; 1 when anything does not (the first member and check at fault is "
-      "named); 2 for a usage error or a file that does not exist.",
+      "everything holds, the verdict is verified_complete and --controller-key was given; 1 "
+      "when anything does not hold (the first member and check at fault is named), the verdict "
+      "is incomplete or discrepancy, or the package was checked only against its own key; 2 "
+      "for a usage error or a file that does not exist.",
       "offboard-verify");
   app.set_version_flag("--version", "offboard-verify " OFFBOARD_VERSION);
   app.require_subcommand(0, 1);
