@@ -106,6 +106,15 @@ void DecideVerdict(Reconciliation& r) {
       r.assurance_floor = Weaker(r.assurance_floor, file.assurance);
     }
   }
+  // A wiped copy the inventory did not expect (a derived extract, a copy under
+  // another dataset) is the bank's data too: if it was only deleted
+  // logically, the floor must say so.
+  for (const UnexpectedCopy& copy : r.unexpected) {
+    if (copy.status == CopyStatus::kWiped) {
+      r.assurance_floor =
+          Weaker(r.assurance_floor, copy.assurance.value_or(Assurance::kLogicalOnly));
+    }
+  }
   r.unexpected_left_in_place = static_cast<uint64_t>(
       std::count_if(r.unexpected.begin(), r.unexpected.end(),
                     [](const UnexpectedCopy& copy) { return copy.left_in_place(); }));

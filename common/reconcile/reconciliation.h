@@ -89,7 +89,8 @@ struct UnexpectedCopy {
 struct Reconciliation {
   std::string contract_id;
   Verdict verdict = Verdict::kIncomplete;
-  // Weakest assurance among wiped and self-attested files; nullopt if none.
+  // Weakest assurance among wiped and self-attested files and wiped
+  // unexpected copies; nullopt if none.
   std::optional<Assurance> assurance_floor;
   std::vector<FileResult> files;  // in the order the inventory was supplied
   std::vector<UnexpectedCopy> unexpected;

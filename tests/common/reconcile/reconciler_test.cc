@@ -209,6 +209,23 @@ TEST(ReconcilerTest, WipedUnexpectedCopiesAreListedButAccountedFor) {
   EXPECT_EQ(r.verdict, Verdict::kVerifiedComplete);
 }
 
+// A derived extract wiped only logically (tmpfs) lowers the floor: the
+// contract is complete, but not by overwriting everywhere.
+TEST(ReconcilerTest, WipedUnexpectedCopiesCountInTheFloor) {
+  const Reconciliation r =
+      ReconcileAll({.context = Context(),
+                    .inventory = Inventory(1),
+                    .attestations = {Attestation(
+                        "o-a", "host-a",
+                        {Item({.sha256 = Sha(1)}), Item({.sha256 = Sha(99),
+                                                         .assurance = "logical_only",
+                                                         .match = "derived",
+                                                         .path = "/dev/shm/extract.csv"})})}});
+  EXPECT_EQ(r.files[0].assurance, Assurance::kOverwriteVerified);
+  EXPECT_EQ(r.verdict, Verdict::kVerifiedComplete);
+  EXPECT_EQ(r.assurance_floor, Assurance::kLogicalOnly);
+}
+
 TEST(ReconcilerTest, UnansweredOrderIsIncompleteAndOverdueAfterExpiry) {
   const Reconciliation r = ReconcileAll(
       {.context = Context({Order("o-a", "host-a", false), Order("o-b", "host-b", false, 999),
