@@ -1,7 +1,6 @@
-#include "verify/package_checker.h"
-
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -27,6 +26,7 @@
 #include "common/status/status_macros.h"
 #include "common/tls/agent_identity.h"
 #include "common/tls/x509.h"
+#include "verify/package_checker.h"
 
 namespace offboard::verify::internal {
 
@@ -210,6 +210,7 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
           absl::StrCat("line ", row.line, ": contract ", row.contract_id, " is not the package's"));
     }
     ++summary_.files;
+    vendor_datasets_[row.vendor_id].insert(row.dataset_id);
     return reconciler_->AddExpectedFile(
         {.dataset_id = row.dataset_id, .path = row.path, .sha256 = row.sha256, .size = row.size});
   });
@@ -235,6 +236,24 @@ absl::Status PackageChecker::CheckSelfAttestation(const std::string&, const std:
   if (contract == statement.predicate.end() || !contract->is_string() ||
       *contract != manifest_.contract_id) {
     return absl::InvalidArgumentError("names another contract");
+  }
+  const std::string& key_id = verified.keyids.front();
+  const auto officer =
+      std::find_if(officers_.begin(), officers_.end(),
+                   [&](const common::OfficerRecord& record) { return record.key_id == key_id; });
+  if (officer == officers_.end()) return absl::UnauthenticatedError("signed by an unlisted key");
+  const std::set<std::string>& own = vendor_datasets_[officer->vendor_id];
+  const auto items = statement.predicate.find("items");
+  if (items != statement.predicate.end() && items->is_array()) {
+    for (size_t i = 0; i < items->size(); ++i) {
+      const auto dataset = (*items)[i].find("dataset_id");
+      if (dataset == (*items)[i].end() || !dataset->is_string() ||
+          !own.contains(dataset->get<std::string>())) {
+        return absl::PermissionDeniedError(absl::StrCat("items[", i, "]: a dataset that vendor ",
+                                                        officer->vendor_id, " of officer key ",
+                                                        key_id, " does not hold in the contract"));
+      }
+    }
   }
   ++summary_.self_attestations;
   return reconciler_->AddSelfAttestation(

@@ -134,6 +134,9 @@ class PackageChecker {
   int last_section_ = 0;
   std::map<std::string, KnownAgent> agents_;
   std::vector<common::OfficerRecord> officers_;
+  // The datasets each vendor holds in the contract, from the inventory: an
+  // officer's statement may cover only their own vendor's.
+  std::map<std::string, std::set<std::string>> vendor_datasets_;
   uint64_t refusals_ = 0;
   std::map<std::string, KnownOrder> orders_;
   std::vector<std::string> order_sequence_;

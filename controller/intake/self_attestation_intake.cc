@@ -1,6 +1,8 @@
 #include "controller/intake/self_attestation_intake.h"
 
+#include <algorithm>
 #include <boost/filesystem/operations.hpp>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -97,15 +99,18 @@ absl::StatusOr<OfficerKey> AcceptSelfAttestation(ControllerStore& store,
                                                  const fs::path& officers_dir,
                                                  const std::string& contract_id,
                                                  const std::string& envelope, int64_t now) {
-  std::set<std::string> vendors;
-  OFFBOARD_RETURN_IF_ERROR(store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
-    vendors.insert(row.vendor_id);
-    return absl::OkStatus();
-  }));
-  if (vendors.empty()) return absl::NotFoundError(absl::StrCat("contract ", contract_id, ": no inventory"));
+  std::map<std::string, std::set<std::string>> datasets_of_vendor;
+  OFFBOARD_RETURN_IF_ERROR(
+      store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
+        datasets_of_vendor[row.vendor_id].insert(row.dataset_id);
+        return absl::OkStatus();
+      }));
+  if (datasets_of_vendor.empty()) {
+    return absl::NotFoundError(absl::StrCat("contract ", contract_id, ": no inventory"));
+  }
   std::vector<common::TrustedKey> trusted;
   std::vector<OfficerKey> officers;
-  for (const std::string& vendor : vendors) {
+  for (const auto& [vendor, datasets] : datasets_of_vendor) {
     OFFBOARD_ASSIGN_OR_RETURN(std::vector<OfficerKey> keys, OfficerKeysOf(officers_dir, vendor));
     for (OfficerKey& officer : keys) {
       OFFBOARD_ASSIGN_OR_RETURN(common::Ed25519PublicKey key,
@@ -140,13 +145,26 @@ absl::StatusOr<OfficerKey> AcceptSelfAttestation(ControllerStore& store,
   }
   OFFBOARD_RETURN_IF_ERROR(CheckPredicate(statement.predicate, contract_id));
   const std::string& key_id = verified->keyids.front();
+  const auto signer =
+      std::find_if(officers.begin(), officers.end(),
+                   [&](const OfficerKey& officer) { return officer.key_id == key_id; });
+  if (signer == officers.end()) return absl::InternalError("verified by an unknown key");
+  // An officer speaks for their own vendor's datasets only: in a contract
+  // shared by vendors, one vendor cannot account for another's copies.
+  const std::set<std::string>& own = datasets_of_vendor[signer->vendor_id];
+  const nlohmann::json& items = statement.predicate["items"];
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string dataset = items[i]["dataset_id"].get<std::string>();
+    if (!own.contains(dataset)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "self-attestation: field 'items[", i, "].dataset_id': dataset ", dataset,
+          " is not one that vendor ", signer->vendor_id, " holds in contract ", contract_id));
+    }
+  }
   OFFBOARD_RETURN_IF_ERROR(store.PutSelfAttestation(
       {.contract_id = contract_id, .officer_key_id = key_id, .envelope = envelope, .accepted_at = now}));
   common::AuditEvent("self_attestation_accepted", {{"contract_id", contract_id}, {"officer_key_id", key_id}});
-  for (const OfficerKey& officer : officers) {
-    if (officer.key_id == key_id) return officer;
-  }
-  return absl::InternalError("verified by an unknown key");
+  return *signer;
 }
 
 }  // namespace offboard::controller

@@ -11,9 +11,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/sha256.h"
+#include "common/dsse/envelope.h"
 #include "common/evidence/evidence_package.h"
+#include "common/intoto/statement.h"
 #include "common/io/read_file.h"
 #include "controller/evidence/evidence_export.h"
+#include "controller/intake/self_attestation_intake.h"
 #include "tests/verify/evidence_fixture.h"
 
 namespace offboard::verify {
@@ -235,6 +238,41 @@ TEST_F(PackageCheckTest, TheExporterNeverOverwritesAPackage) {
       *home_, {.contract_id = "c-404", .out = temp_.path() / "none.tar.gz", .now = 1});
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(boost::filesystem::exists(temp_.path() / "none.tar.gz"));
+}
+
+// A statement the controller would refuse, stored behind its back: vendor B's
+// officer accounting for vendor A's dataset in a contract they share. The
+// verifier refuses it on its own.
+TEST_F(PackageCheckTest, AnOfficerStatementForAnotherVendorsDatasetIsRefused) {
+  ASSERT_TRUE(home_->store
+                  ->ImportInventory({{"c-1", "vendor-b", "ds-b", "confidential", "b-own.csv", 3,
+                                      common::DigestHex(common::Sha256Of("zzz"))}},
+                                    {})
+                  .ok());
+  const common::Ed25519PrivateKey officer = *common::Ed25519PrivateKey::Generate();
+  ASSERT_TRUE(controller::RegisterOfficerKey(home_->paths.dir / "officers", "vendor-b", "B, CISO",
+                                             officer.PublicKey().ToPem(), 1)
+                  .ok());
+  common::InTotoStatement statement;
+  statement.predicate_type = std::string(common::kSelfAttestationPredicateType);
+  statement.subjects.push_back({.name = "tapes", .digest = {{"sha256", kShaA}}});
+  statement.predicate = {
+      {"contract_id", "c-1"},
+      {"items", {{{"dataset_id", "ds-a"}, {"location", "tape vault"}, {"statement", "shredded"}}}}};
+  ASSERT_TRUE(home_->store
+                  ->PutSelfAttestation({.contract_id = "c-1",
+                                        .officer_key_id = officer.PublicKey().KeyId(),
+                                        .envelope = common::SerializeDsseEnvelope(common::SignDsse(
+                                            common::kInTotoPayloadType,
+                                            common::SerializeStatement(statement), officer)),
+                                        .accepted_at = testing::kEvidenceNow})
+                  .ok());
+  boost::filesystem::remove(package_);
+  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_FALSE(summary.ok());
+  EXPECT_THAT(summary.status().message(),
+              HasSubstr("vendor vendor-b of officer key " + officer.PublicKey().KeyId() +
+                        " does not hold in the contract"));
 }
 
 }  // namespace

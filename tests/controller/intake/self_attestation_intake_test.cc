@@ -98,5 +98,30 @@ TEST_F(SelfAttestationTest, RefusesOtherKeysContractsAndMalformedItems) {
       RegisterOfficerKey(officers(), "vendor-c", "x", officer_.PublicKey().ToPem(), 1).status()));
 }
 
+// In a contract shared by two vendors, vendor B's officer cannot account for
+// vendor A's dataset, nor vendor A's for one the contract does not hold.
+TEST_F(SelfAttestationTest, AnOfficerSpeaksOnlyForTheirOwnVendorsDatasets) {
+  ASSERT_TRUE(
+      store_
+          ->ImportInventory(
+              {{"c-1", "vendor-b", "ds-b", "secret", "b.csv", 30, std::string(64, 'd')}}, {})
+          .ok());
+  const auto other_vendors = AcceptSelfAttestation(*store_, officers(), "c-1",
+                                                   Statement(stranger_, "c-1", TapeItems()), 5);
+  EXPECT_TRUE(absl::IsPermissionDenied(other_vendors.status())) << other_vendors.status();
+  EXPECT_THAT(other_vendors.status().message(),
+              HasSubstr("dataset ds-tapes is not one that vendor vendor-b holds"));
+  nlohmann::json unknown = TapeItems();
+  unknown[0]["dataset_id"] = "ds-b";
+  const auto not_own =
+      AcceptSelfAttestation(*store_, officers(), "c-1", Statement(officer_, "c-1", unknown), 5);
+  EXPECT_TRUE(absl::IsPermissionDenied(not_own.status())) << not_own.status();
+  EXPECT_TRUE(store_->SelfAttestationsForContract("c-1")->empty());
+  nlohmann::json own = TapeItems();
+  own[0]["dataset_id"] = "ds-b";
+  EXPECT_TRUE(
+      AcceptSelfAttestation(*store_, officers(), "c-1", Statement(stranger_, "c-1", own), 5).ok());
+}
+
 }  // namespace
 }  // namespace offboard::controller
