@@ -253,6 +253,14 @@ absl::Status PackageChecker::CheckSelfAttestation(const std::string&, const std:
                                                         officer->vendor_id, " of officer key ",
                                                         key_id, " does not hold in the contract"));
       }
+      for (const auto& [vendor, datasets] : vendor_datasets_) {
+        if (vendor != officer->vendor_id && datasets.contains(dataset->get<std::string>())) {
+          return absl::PermissionDeniedError(
+              absl::StrCat("items[", i, "]: dataset ", dataset->get<std::string>(),
+                           " is held by vendor ", vendor, " too; officer key ", key_id,
+                           " of vendor ", officer->vendor_id, " cannot account for it"));
+        }
+      }
     }
   }
   ++summary_.self_attestations;

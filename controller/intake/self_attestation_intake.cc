@@ -160,6 +160,16 @@ absl::StatusOr<OfficerKey> AcceptSelfAttestation(ControllerStore& store,
           "self-attestation: field 'items[", i, "].dataset_id': dataset ", dataset,
           " is not one that vendor ", signer->vendor_id, " holds in contract ", contract_id));
     }
+    // A statement covers files by dataset (and digest), not by vendor: for a
+    // dataset two vendors hold, it would cover the other vendor's copies too.
+    for (const auto& [vendor, datasets] : datasets_of_vendor) {
+      if (vendor != signer->vendor_id && datasets.contains(dataset)) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("self-attestation: field 'items[", i, "].dataset_id': dataset ", dataset,
+                         " is also held by vendor ", vendor, " in contract ", contract_id,
+                         ", and a statement cannot tell their copies apart"));
+      }
+    }
   }
   OFFBOARD_RETURN_IF_ERROR(store.PutSelfAttestation(
       {.contract_id = contract_id, .officer_key_id = key_id, .envelope = envelope, .accepted_at = now}));

@@ -121,6 +121,20 @@ TEST_F(SelfAttestationTest, AnOfficerSpeaksOnlyForTheirOwnVendorsDatasets) {
   own[0]["dataset_id"] = "ds-b";
   EXPECT_TRUE(
       AcceptSelfAttestation(*store_, officers(), "c-1", Statement(stranger_, "c-1", own), 5).ok());
+
+  // A dataset both vendors hold: neither officer can speak for it.
+  ASSERT_TRUE(store_
+                  ->ImportInventory({{"c-1", "vendor-b", "ds-tapes", "secret", "b-tapes.csv", 40,
+                                      std::string(64, 'e')}},
+                                    {})
+                  .ok());
+  const auto shared = AcceptSelfAttestation(*store_, officers(), "c-1",
+                                            Statement(stranger_, "c-1", TapeItems()), 5);
+  EXPECT_TRUE(absl::IsPermissionDenied(shared.status())) << shared.status();
+  EXPECT_THAT(shared.status().message(), HasSubstr("also held by vendor vendor-a"));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      AcceptSelfAttestation(*store_, officers(), "c-1", Statement(officer_, "c-1", TapeItems()), 5)
+          .status()));
 }
 
 }  // namespace
