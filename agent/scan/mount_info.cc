@@ -67,11 +67,13 @@ bool AtOrBelow(absl::string_view path, absl::string_view root) {
 
 std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64_t mount_id,
                                              absl::string_view root) {
+  if (root == "/") return std::nullopt;  // nothing lies outside "/"
   std::vector<MountInfoEntry> entries;
   std::optional<MountInfoEntry> crossed;
   for (absl::string_view line : absl::StrSplit(mountinfo, '\n', absl::SkipEmpty())) {
     std::optional<MountInfoEntry> entry = ParseMountInfoLine(line);
-    if (!entry) continue;
+    // A line that cannot be read could be the other mount of the filesystem.
+    if (!entry) return absl::StrCat("a line of /proc/self/mountinfo cannot be read: ", line);
     if (entry->mount_id == mount_id) crossed = *entry;
     entries.push_back(*std::move(entry));
   }
@@ -79,6 +81,16 @@ std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64
     return absl::StrCat("mount ", mount_id, " is not in /proc/self/mountinfo");
   }
   const std::string device = absl::StrCat(crossed->major, ":", crossed->minor);
+  // These show data kept elsewhere whatever their mount root says: another
+  // host, another directory (FUSE, overlay layers), the hypervisor's disk.
+  // By prefix: nfs4, fuse.sshfs, fuseblk.
+  for (absl::string_view remote :
+       {"nfs", "cifs", "smb", "9p", "virtiofs", "overlay", "fuse", "ceph", "glusterfs", "afs"}) {
+    if (absl::StartsWith(crossed->fs_type, remote)) {
+      return absl::StrCat("the mount at ", crossed->mount_point, " is ", crossed->fs_type,
+                          ", whose data lives elsewhere");
+    }
+  }
   if (crossed->root != "/") {
     return absl::StrCat("the mount at ", crossed->mount_point, " shows only ", crossed->root,
                         " of filesystem ", device, " (a bind mount)");

@@ -42,7 +42,10 @@ std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line);
 // not in the table, when it mounts a part of its filesystem rather than the
 // whole (a bind mount of a directory: its root is not "/"), or when the same
 // filesystem is also mounted anywhere outside `root` — wiping a file there
-// would destroy it under its other name too, as with a hard link.
+// would destroy it under its other name too, as with a hard link. Network,
+// FUSE and overlay filesystems are refused (their data lives elsewhere), and
+// so is any crossing when a mountinfo line cannot be read. Nothing is outside
+// the root "/".
 std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64_t mount_id,
                                              absl::string_view root);
 

@@ -376,9 +376,19 @@ TEST(MountInfoTest, AMountLeadsOutWhenItShowsDataFromElsewhere) {
   // The same filesystem is mounted outside the root as well.
   EXPECT_THAT(MountLeadsOutside(mountinfo, 4, "/srv/vendor").value_or(""),
               HasSubstr("also mounted at /mnt/backup, outside /srv/vendor"));
-  EXPECT_EQ(MountLeadsOutside(mountinfo, 4, "/"), std::nullopt);
   // "/srv/vendor2" is not below "/srv/vendor".
   EXPECT_TRUE(MountLeadsOutside(mountinfo, 2, "/srv/vendor/dis").has_value());
+  // Nothing lies outside "/".
+  EXPECT_EQ(MountLeadsOutside(mountinfo, 3, "/"), std::nullopt);
+  // Network, FUSE and overlay filesystems show data kept elsewhere.
+  const std::string remote = mountinfo +
+                             "8 1 0:50 / /srv/vendor/nfs rw - nfs4 host:/export rw\n"
+                             "9 1 0:51 / /srv/vendor/ssh rw - fuse.sshfs me@host: rw\n";
+  EXPECT_THAT(MountLeadsOutside(remote, 8, "/srv/vendor").value_or(""), HasSubstr("is nfs4"));
+  EXPECT_THAT(MountLeadsOutside(remote, 9, "/srv/vendor").value_or(""), HasSubstr("fuse.sshfs"));
+  // A line that cannot be read could hide the filesystem's other mount.
+  EXPECT_THAT(MountLeadsOutside(mountinfo + "garbage\n", 2, "/srv/vendor").value_or(""),
+              HasSubstr("cannot be read"));
   // A mount the table does not know (unmounted meanwhile) is refused.
   EXPECT_THAT(MountLeadsOutside(mountinfo, 99, "/srv/vendor").value_or(""),
               HasSubstr("not in /proc/self/mountinfo"));
