@@ -218,8 +218,10 @@ void RenderSummary(const Reconciliation& r, std::string& out) {
   }
   Field(out, "Unexpected copies", absl::StrCat(r.unexpected.size()));
   Field(out, "Unexpected copies left in place", absl::StrCat(r.unexpected_left_in_place));
-  Field(out, "Places not examined by the scan after the wipe",
-        absl::StrCat(r.unexamined_after_wipe));
+  if (r.unexamined_after_wipe > 0) {
+    Field(out, "Places not examined by the scan after the wipe",
+          absl::StrCat(r.unexamined_after_wipe));
+  }
   Field(out, "Attestations accepted / refused / self",
         absl::StrCat(r.accepted_attestations, " / ", r.refused_attestations, " / ",
                      r.self_attestations));

@@ -29,7 +29,9 @@ absl::Status WriteFileAtomically(const boost::filesystem::path& path, absl::stri
                                  ExistingFile existing = ExistingFile::kReplace);
 
 // Fsyncs the directory `dir`, so that the entries created, renamed or
-// removed in it survive a power loss. The errno status, naming `dir`.
+// removed in it survive a power loss. A filesystem that cannot sync a
+// directory (EINVAL, ENOTSUP) is not an error. The errno status of open,
+// naming `dir`; INTERNAL for a failed sync.
 absl::Status SyncDirectory(const boost::filesystem::path& dir);
 
 // Creates `dir` and any missing parents, and makes each new one durable by

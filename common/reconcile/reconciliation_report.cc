@@ -96,7 +96,9 @@ OrderedJson HeaderJson(const Reconciliation& r) {
   for (FileState state : kSeverityOrder) summary[FileStateName(state)] = r.count(state);
   summary["unexpected_copies"] = r.unexpected.size();
   summary["unexpected_left_in_place"] = r.unexpected_left_in_place;
-  summary["unexamined_after_wipe"] = r.unexamined_after_wipe;
+  // Only when there are any, so that packages exported before the count was
+  // kept recompute byte for byte.
+  if (r.unexamined_after_wipe > 0) summary["unexamined_after_wipe"] = r.unexamined_after_wipe;
   json["summary"] = std::move(summary);
   json["unanswered_orders"] = r.unanswered_orders;
   json["overdue_orders"] = r.overdue_orders;
