@@ -1,5 +1,7 @@
 #include "controller/intake/attestation_intake.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -157,9 +159,23 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
       return row.order_id == order.order_id && row.agent_id == caller.agent_id &&
              row.envelope == envelope;
     });
-    if (!resend) {
+    // A run the agent began before the deadline and finished after it (it
+    // crashed and resumed) is accepted late: its data may be gone, and only
+    // this attestation says so. Its start is in the signed predicate.
+    google::protobuf::Timestamp started;
+    const std::string started_text(predicate["started_at"].string());
+    const bool began_in_time =
+        !started_text.empty() &&
+        google::protobuf::util::TimeUtil::FromString(started_text, &started) &&
+        google::protobuf::util::TimeUtil::TimestampToSeconds(started) <= order.expires_at;
+    if (!resend && !began_in_time) {
       return absl::FailedPreconditionError(
           absl::StrCat("order ", order.order_id, " expired before the attestation arrived"));
+    }
+    if (!resend) {
+      common::AuditEvent("attestation_late", {{"order_id", order.order_id},
+                                              {"agent_id", caller.agent_id},
+                                              {"started_at", started_text}});
     }
   }
   return log_.Append(order.order_id, caller.agent_id, envelope, now);

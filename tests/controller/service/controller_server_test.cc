@@ -75,6 +75,34 @@ TEST_F(ControllerServerTest, AResendAfterExpiryGetsTheStoredReceipt) {
   EXPECT_TRUE(home_->store->RefusalsForContract("c-vendor-a")->size() == 2u);
 }
 
+// A run that began before the deadline and finished after it (the agent
+// crashed and resumed) is accepted late; one that claims a start after the
+// deadline is refused.
+TEST_F(ControllerServerTest, ARunBegunBeforeTheDeadlineIsAcceptedLate) {
+  Agent agent = MustEnroll("vendor-a", "host-1");
+  const OrderRow order = IssueOrder(agent, "vendor-a", kNow + 600);
+  const OrderRow other = IssueOrder(agent, "vendor-a", kNow + 600);
+  const auto started = [&](const OrderRow& row, int64_t at) {
+    common::InTotoStatement statement;
+    statement.predicate_type = std::string(common::kDeletionPredicateType);
+    statement.subjects.push_back({.name = "a.csv", .digest = {{"sha256", std::string(64, 'a')}}});
+    statement.predicate = {
+        {"order_id", row.order_id},
+        {"nonce", row.nonce_hex},
+        {"started_at", google::protobuf::util::TimeUtil::ToString(
+                           google::protobuf::util::TimeUtil::SecondsToTimestamp(at))},
+        {"items", nlohmann::json::array()}};
+    return common::SerializeDsseEnvelope(common::SignDsse(
+        common::kInTotoPayloadType, common::SerializeStatement(statement), agent.attestation_key));
+  };
+  now_ = kNow + 7200;
+  offboard::v1::SubmitAttestationResponse response;
+  const grpc::Status late = Submit(agent, order.order_id, started(order, kNow + 10), &response);
+  EXPECT_TRUE(late.ok()) << late.error_message();
+  EXPECT_EQ(Submit(agent, other.order_id, started(other, kNow + 601), &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 TEST_F(ControllerServerTest, RefusesCallersWithoutAValidCertificate) {
   Agent agent = MustEnroll("vendor-a", "host-1");
   // No certificate at all.
