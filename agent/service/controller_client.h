@@ -32,6 +32,9 @@ namespace offboard::agent {
 
 inline constexpr std::chrono::seconds kRpcDeadline{30};
 inline constexpr int kMaxMessageBytes = 16 << 20;  // as the controller's default
+// The largest attestation envelope a submission can carry, leaving room for
+// the rest of the request.
+inline constexpr size_t kMaxEnvelopeBytes = kMaxMessageBytes - (64 << 10);
 
 // Where the controller is and how its server certificate is checked.
 struct ControllerEndpoint {

@@ -109,12 +109,18 @@ absl::Status Outbox::Delivered(const std::string& order_id, const offboard::v1::
 
 absl::Status Outbox::Refused(const std::string& order_id, absl::string_view reason) {
   OFFBOARD_RETURN_IF_ERROR(CheckOrderId(order_id));
-  OFFBOARD_ASSIGN_OR_RETURN(std::string envelope, Read(order_id));
   OFFBOARD_RETURN_IF_ERROR(CreateDirectory(refused_dir_));
   OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(
       refused_dir_ / absl::StrCat(order_id, ".reason.txt"), absl::StrCat(reason, "\n")));
-  OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(RefusedPath(order_id), envelope));
-  return Remove(EntryPath(order_id));
+  // Moved, not copied: the envelope may be too large to read back.
+  boost::system::error_code error;
+  fs::rename(EntryPath(order_id), RefusedPath(order_id), error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("move the attestation of order ", order_id, " aside: ", error.message()));
+  }
+  OFFBOARD_RETURN_IF_ERROR(common::SyncDirectory(refused_dir_));
+  return common::SyncDirectory(EntryPath(order_id).parent_path());
 }
 
 bool Outbox::HasReceipt(const std::string& order_id) const {
@@ -140,6 +146,22 @@ DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
   for (; next < pending->size() && !stop_requested(); ++next) {
     const std::string& order_id = (*pending)[next];
     absl::StatusOr<std::string> envelope = outbox.Read(order_id);
+    // An attestation over what one message may carry can never be sent (a
+    // wipe of some 13,000 items or more): set aside with its reason, not
+    // retried forever in front of the others. It stays on disk.
+    if ((!envelope.ok() && absl::IsInvalidArgument(envelope.status())) ||
+        (envelope.ok() && envelope->size() > kMaxEnvelopeBytes)) {
+      const std::string reason =
+          absl::StrCat("not sent: the attestation is larger than the ", kMaxEnvelopeBytes,
+                       " bytes one message to the controller may carry");
+      common::AuditEvent("attestation_undeliverable", {{"order_id", order_id}, {"reason", reason}});
+      if (const absl::Status moved = outbox.Refused(order_id, reason); !moved.ok()) {
+        report.local = moved;
+        break;
+      }
+      report.refused.emplace_back(order_id, reason);
+      continue;
+    }
     if (!envelope.ok()) {
       report.local = envelope.status();
       break;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/service/controller_client.h"
 #include "common/encoding/hex.h"
 #include "common/io/read_file.h"
 #include "common/merkle/merkle.h"
@@ -189,6 +190,33 @@ TEST(DeliverOutboxTest, ARefusalMovesTheEntryAsideWithItsReason) {
   const std::string reason =
       *common::ReadFileToString(temp.path() / "outbox" / "refused" / "a.reason.txt");
   EXPECT_NE(reason.find("PERMISSION_DENIED"), std::string::npos) << reason;
+}
+
+// An attestation larger than one message may carry is set aside with its
+// reason (exit 1 for the run), not retried forever in front of the others.
+TEST(DeliverOutboxTest, AnAttestationTooLargeToSendIsSetAsideNotRetried) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  const std::string huge(kMaxEnvelopeBytes + 1, 'x');
+  ASSERT_TRUE(outbox.Put("a-huge", huge).ok());
+  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  std::vector<std::string> sent;
+  const DeliveryReport report = DeliverOutbox(
+      outbox,
+      [&](const std::string& order_id,
+          const std::string& envelope) -> absl::StatusOr<offboard::v1::Receipt> {
+        sent.push_back(order_id);
+        return SignedReceipt(envelope);
+      },
+      ControllerKey().PublicKey(), kNeverStop);
+  EXPECT_TRUE(report.local.ok()) << report.local;
+  EXPECT_EQ(sent, std::vector<std::string>{"b"});
+  EXPECT_EQ(report.delivered, std::vector<std::string>{"b"});
+  ASSERT_EQ(report.refused.size(), 1u);
+  EXPECT_EQ(report.refused[0].first, "a-huge");
+  EXPECT_NE(report.refused[0].second.find("not sent"), std::string::npos);
+  EXPECT_TRUE(outbox.WasRefused("a-huge"));
+  EXPECT_EQ(report.pending, 0u);
 }
 
 TEST(DeliverOutboxTest, StopsWhenAStopIsRequested) {
