@@ -31,8 +31,6 @@ absl::Status CheckOrderId(const std::string& order_id) {
                    "' cannot name a file (expected [A-Za-z0-9._-], at most 128)"));
 }
 
-absl::Status CreateDirectory(const fs::path& dir) { return common::CreateDirectoriesDurably(dir); }
-
 absl::Status Remove(const fs::path& path) {
   boost::system::error_code error;
   fs::remove(path, error);
@@ -67,7 +65,7 @@ fs::path Outbox::RefusedPath(const std::string& order_id) const {
 
 absl::Status Outbox::Put(const std::string& order_id, absl::string_view envelope) {
   OFFBOARD_RETURN_IF_ERROR(CheckOrderId(order_id));
-  OFFBOARD_RETURN_IF_ERROR(CreateDirectory(dir_));
+  OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(dir_));
   return common::WriteFileAtomically(EntryPath(order_id), envelope);
 }
 
@@ -102,14 +100,14 @@ absl::Status Outbox::Delivered(const std::string& order_id, const offboard::v1::
   if (!google::protobuf::util::MessageToJsonString(receipt, &json, options).ok()) {
     return absl::InternalError(absl::StrCat("receipt of order ", order_id, ": cannot encode"));
   }
-  OFFBOARD_RETURN_IF_ERROR(CreateDirectory(receipts_dir_));
+  OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(receipts_dir_));
   OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(ReceiptPath(order_id), json));
   return Remove(EntryPath(order_id));
 }
 
 absl::Status Outbox::Refused(const std::string& order_id, absl::string_view reason) {
   OFFBOARD_RETURN_IF_ERROR(CheckOrderId(order_id));
-  OFFBOARD_RETURN_IF_ERROR(CreateDirectory(refused_dir_));
+  OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(refused_dir_));
   OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(
       refused_dir_ / absl::StrCat(order_id, ".reason.txt"), absl::StrCat(reason, "\n")));
   // Moved, not copied: the envelope may be too large to read back.
