@@ -242,27 +242,9 @@ absl::Status PackageChecker::CheckSelfAttestation(const std::string&, const std:
       std::find_if(officers_.begin(), officers_.end(),
                    [&](const common::OfficerRecord& record) { return record.key_id == key_id; });
   if (officer == officers_.end()) return absl::UnauthenticatedError("signed by an unlisted key");
-  const std::set<std::string>& own = vendor_datasets_[officer->vendor_id];
-  const auto items = statement.predicate.find("items");
-  if (items != statement.predicate.end() && items->is_array()) {
-    for (size_t i = 0; i < items->size(); ++i) {
-      const auto dataset = (*items)[i].find("dataset_id");
-      if (dataset == (*items)[i].end() || !dataset->is_string() ||
-          !own.contains(dataset->get<std::string>())) {
-        return absl::PermissionDeniedError(absl::StrCat("items[", i, "]: a dataset that vendor ",
-                                                        officer->vendor_id, " of officer key ",
-                                                        key_id, " does not hold in the contract"));
-      }
-      for (const auto& [vendor, datasets] : vendor_datasets_) {
-        if (vendor != officer->vendor_id && datasets.contains(dataset->get<std::string>())) {
-          return absl::PermissionDeniedError(
-              absl::StrCat("items[", i, "]: dataset ", dataset->get<std::string>(),
-                           " is held by vendor ", vendor, " too; officer key ", key_id,
-                           " of vendor ", officer->vendor_id, " cannot account for it"));
-        }
-      }
-    }
-  }
+  OFFBOARD_RETURN_IF_ERROR(
+      common::CheckOfficerScope(statement.predicate.value("items", nlohmann::json()),
+                                officer->vendor_id, vendor_datasets_, manifest_.contract_id));
   ++summary_.self_attestations;
   return reconciler_->AddSelfAttestation(
       {.officer_key_id = verified.keyids.front(), .predicate = std::move(statement.predicate)});

@@ -22,6 +22,7 @@
 #include "common/evidence/evidence_package.h"
 #include "common/evidence/evidence_report.h"
 #include "common/evidence/package_reader.h"
+#include "common/intoto/officer_scope.h"
 #include "common/merkle/merkle.h"
 #include "common/reconcile/reconciler.h"
 #include "common/tls/x509.h"
@@ -136,7 +137,7 @@ class PackageChecker {
   std::vector<common::OfficerRecord> officers_;
   // The datasets each vendor holds in the contract, from the inventory: an
   // officer's statement may cover only their own vendor's.
-  std::map<std::string, std::set<std::string>> vendor_datasets_;
+  common::DatasetsByVendor vendor_datasets_;
   uint64_t refusals_ = 0;
   std::map<std::string, KnownOrder> orders_;
   std::vector<std::string> order_sequence_;

@@ -10,6 +10,7 @@
 #include "common/crypto/ed25519.h"
 #include "common/dsse/envelope.h"
 #include "common/encoding/hex.h"
+#include "common/intoto/officer_scope.h"
 #include "common/intoto/statement.h"
 #include "common/io/read_file.h"
 #include "common/io/write_file.h"
@@ -99,7 +100,7 @@ absl::StatusOr<OfficerKey> AcceptSelfAttestation(ControllerStore& store,
                                                  const fs::path& officers_dir,
                                                  const std::string& contract_id,
                                                  const std::string& envelope, int64_t now) {
-  std::map<std::string, std::set<std::string>> datasets_of_vendor;
+  common::DatasetsByVendor datasets_of_vendor;
   OFFBOARD_RETURN_IF_ERROR(
       store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
         datasets_of_vendor[row.vendor_id].insert(row.dataset_id);
@@ -149,27 +150,10 @@ absl::StatusOr<OfficerKey> AcceptSelfAttestation(ControllerStore& store,
       std::find_if(officers.begin(), officers.end(),
                    [&](const OfficerKey& officer) { return officer.key_id == key_id; });
   if (signer == officers.end()) return absl::InternalError("verified by an unknown key");
-  // An officer speaks for their own vendor's datasets only: in a contract
-  // shared by vendors, one vendor cannot account for another's copies.
-  const std::set<std::string>& own = datasets_of_vendor[signer->vendor_id];
-  const nlohmann::json& items = statement.predicate["items"];
-  for (size_t i = 0; i < items.size(); ++i) {
-    const std::string dataset = items[i]["dataset_id"].get<std::string>();
-    if (!own.contains(dataset)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "self-attestation: field 'items[", i, "].dataset_id': dataset ", dataset,
-          " is not one that vendor ", signer->vendor_id, " holds in contract ", contract_id));
-    }
-    // A statement covers files by dataset (and digest), not by vendor: for a
-    // dataset two vendors hold, it would cover the other vendor's copies too.
-    for (const auto& [vendor, datasets] : datasets_of_vendor) {
-      if (vendor != signer->vendor_id && datasets.contains(dataset)) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("self-attestation: field 'items[", i, "].dataset_id': dataset ", dataset,
-                         " is also held by vendor ", vendor, " in contract ", contract_id,
-                         ", and a statement cannot tell their copies apart"));
-      }
-    }
+  const absl::Status scope = common::CheckOfficerScope(
+      statement.predicate["items"], signer->vendor_id, datasets_of_vendor, contract_id);
+  if (!scope.ok()) {
+    return absl::Status(scope.code(), absl::StrCat("self-attestation: ", scope.message()));
   }
   OFFBOARD_RETURN_IF_ERROR(store.PutSelfAttestation(
       {.contract_id = contract_id, .officer_key_id = key_id, .envelope = envelope, .accepted_at = now}));
