@@ -20,6 +20,7 @@
 #include "common/inventory/inventory_csv.h"
 #include "common/io/read_file.h"
 #include "common/merkle/merkle.h"
+#include "common/reconcile/order_recipients.h"
 #include "common/reconcile/reconciler.h"
 #include "common/reconcile/reconciliation_report.h"
 #include "common/signed/signed_messages.h"
@@ -95,6 +96,7 @@ absl::StatusOr<CheckedOrder> CheckOrderJob(const std::string& name, const std::s
                       .order = {.nonce = order->nonce_hex(),
                                 .agent_id = order->agent_id(),
                                 .host_id = order->host_id(),
+                                .vendor_id = order->vendor_id(),
                                 .expires_at = order->expires_at().seconds()}};
 }
 
@@ -203,6 +205,13 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
                               .answered = answered.contains(id)});
   }
   reconciler_ = std::make_unique<common::Reconciler>(std::move(context));
+  // Every enrolled host must have been asked, by the rule `terminate` follows.
+  std::vector<common::EnrollmentRecord> enrolled;
+  for (const auto& [id, agent] : agents_) enrolled.push_back(agent.record);
+  std::set<common::HostRef> ordered;
+  for (const auto& [id, order] : orders_) ordered.insert({order.vendor_id, order.host_id});
+  reconciler_->SetHostsWithoutOrder(common::HostsWithoutOrder(
+      common::SelectOrderRecipients(std::move(enrolled)).agents, ordered));
   return common::ForEachInventoryRecord(std::string_view(bytes), std::string_view(common::kInventoryMember.data(), common::kInventoryMember.size()),
                                         [&](const common::InventoryRecord& row) -> absl::Status {
     if (row.contract_id != manifest_.contract_id) {
@@ -211,8 +220,11 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
     }
     ++summary_.files;
     vendor_datasets_[row.vendor_id].insert(row.dataset_id);
-    return reconciler_->AddExpectedFile(
-        {.dataset_id = row.dataset_id, .path = row.path, .sha256 = row.sha256, .size = row.size});
+    return reconciler_->AddExpectedFile({.vendor_id = row.vendor_id,
+                                         .dataset_id = row.dataset_id,
+                                         .path = row.path,
+                                         .sha256 = row.sha256,
+                                         .size = row.size});
   });
 }
 
@@ -330,6 +342,7 @@ absl::StatusOr<CheckedAttestation> CheckAttestationJob(AttestationJob job) {
   const common::AttestationOrigin origin{.order_id = job.receipt.order_id,
                                          .agent_id = job.order.agent_id,
                                          .host_id = job.order.host_id,
+                                         .vendor_id = job.order.vendor_id,
                                          .log_index = job.index};
   absl::StatusOr<common::CertificateFacts> facts = common::CertificateFactsOf(job.index, predicate);
   if (!facts.ok()) return fail("certificate", facts.status());

@@ -37,6 +37,7 @@ struct KnownOrder {
   std::string nonce;
   std::string agent_id;
   std::string host_id;
+  std::string vendor_id = {};
   int64_t expires_at = 0;
 };
 

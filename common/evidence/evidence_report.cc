@@ -206,6 +206,14 @@ void RenderDiscrepancies(const Reconciliation& r, std::string& out) {
     }
     out += "</ul>\n";
   }
+  if (!r.hosts_without_order.empty()) {
+    out += "<h3>Enrolled hosts without an order</h3>\n<ul>\n";
+    for (const HostRef& host : r.hosts_without_order) {
+      absl::StrAppend(&out, "<li><span class=\"mono\">", Escape(host.host_id), "</span> (vendor ",
+                      Escape(host.vendor_id), ")</li>\n");
+    }
+    out += "</ul>\n";
+  }
   out += "</section>\n";
 }
 

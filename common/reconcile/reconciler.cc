@@ -32,6 +32,11 @@ bool DecodeSha256(absl::string_view hex, std::array<uint8_t, 32>* out) {
   return true;
 }
 
+// A dataset and a digest in hex, as one key.
+std::string ContentName(absl::string_view dataset_id, absl::string_view sha256_hex) {
+  return absl::StrCat(dataset_id, absl::string_view("\0", 1), sha256_hex);
+}
+
 // The string at `key`, nullptr when absent or not a string.
 const std::string* StringField(const Json& object, const char* key) {
   const auto it = object.find(key);
@@ -163,15 +168,18 @@ void Reconciler::ReserveFiles(size_t count) {
   aggregate_index_.reserve(count);
 }
 
-uint32_t Reconciler::InternDataset(absl::string_view dataset_id) {
+uint32_t Reconciler::InternDataset(absl::string_view vendor_id, absl::string_view dataset_id) {
+  dataset_key_.assign(vendor_id.data(), vendor_id.size());
+  dataset_key_.push_back('\0');
+  dataset_key_.append(dataset_id.data(), dataset_id.size());
   // Rows and items come grouped by dataset, mostly.
-  if (last_dataset_ < datasets_.size() && datasets_[last_dataset_] == dataset_id) {
+  if (last_dataset_ < datasets_.size() && datasets_[last_dataset_] == dataset_key_) {
     return last_dataset_;
   }
-  const auto it = dataset_index_.find(dataset_id);
+  const auto it = dataset_index_.find(dataset_key_);
   if (it != dataset_index_.end()) return last_dataset_ = it->second;
   const auto index = static_cast<uint32_t>(datasets_.size());
-  datasets_.emplace_back(dataset_id);
+  datasets_.push_back(dataset_key_);
   dataset_index_.emplace(datasets_.back(), index);
   return last_dataset_ = index;
 }
@@ -179,7 +187,7 @@ uint32_t Reconciler::InternDataset(absl::string_view dataset_id) {
 uint32_t Reconciler::AggregateFor(const ContentKey& key) {
   const auto [it, inserted] =
       aggregate_index_.try_emplace(key, static_cast<uint32_t>(aggregates_.size()));
-  if (inserted) aggregates_.push_back({.dataset = key.dataset});
+  if (inserted) aggregates_.emplace_back();
   return it->second;
 }
 
@@ -194,7 +202,7 @@ absl::Status Reconciler::AddExpectedFile(ExpectedFile file) {
                                                    ": sha256 is not 64 lowercase hex digits: \"",
                                                    file.sha256, "\""));
   }
-  key.dataset = InternDataset(file.dataset_id);
+  key.dataset = InternDataset(file.vendor_id, file.dataset_id);
   const uint32_t aggregate = AggregateFor(key);
   aggregates_[aggregate].expected = true;
   FileResult& result = files_.emplace_back();
@@ -206,11 +214,11 @@ absl::Status Reconciler::AddExpectedFile(ExpectedFile file) {
 }
 
 absl::StatusOr<CheckedItems> CheckAttestedItems(const AcceptedAttestation& attestation) {
-  return CheckItems(NlohmannView(&attestation.predicate),
-                    {.order_id = attestation.order_id,
-                     .agent_id = attestation.agent_id,
-                     .host_id = attestation.host_id,
-                     .log_index = attestation.log_index});
+  return CheckItems(NlohmannView(&attestation.predicate), {.order_id = attestation.order_id,
+                                                           .agent_id = attestation.agent_id,
+                                                           .host_id = attestation.host_id,
+                                                           .vendor_id = attestation.vendor_id,
+                                                           .log_index = attestation.log_index});
 }
 
 absl::StatusOr<CheckedItems> CheckAttestedItems(const AttestationOrigin& origin,
@@ -223,6 +231,7 @@ absl::Status Reconciler::AddAttestation(const AcceptedAttestation& attestation) 
   AddCheckedAttestation({.order_id = attestation.order_id,
                          .agent_id = attestation.agent_id,
                          .host_id = attestation.host_id,
+                         .vendor_id = attestation.vendor_id,
                          .log_index = attestation.log_index},
                         std::move(items));
   return absl::OkStatus();
@@ -235,7 +244,7 @@ void Reconciler::AddCheckedAttestation(const AttestationOrigin& origin, CheckedI
   locations_seen_.reserve(locations_seen_.size() + items.copies.size());
   std::string location;  // reused: host, path, members, content of one item
   for (AttestedCopy& entry : items.copies) {
-    const uint32_t dataset = InternDataset(entry.dataset_id);
+    const uint32_t dataset = InternDataset(origin.vendor_id, entry.dataset_id);
     const uint32_t aggregate = entry.sha256
                                    ? AggregateFor({.dataset = dataset, .sha256 = *entry.sha256})
                                    : kNoAggregate;
@@ -289,7 +298,7 @@ absl::Status Reconciler::AddSelfAttestation(const SelfAttestation& statement) {
   }
   struct Covered {
     absl::string_view dataset_id;
-    std::optional<std::array<uint8_t, 32>> sha256;  // nullopt: the whole dataset
+    const std::string* sha256;  // nullptr: the whole dataset
   };
   std::vector<Covered> covered;
   for (size_t i = 0; i < items->size(); ++i) {
@@ -301,23 +310,22 @@ absl::Status Reconciler::AddSelfAttestation(const SelfAttestation& statement) {
     if (!item.is_object()) return error("", "not an object");
     const std::string* dataset = StringField(item, "dataset_id");
     if (dataset == nullptr || dataset->empty()) return error(".dataset_id", "missing or empty");
-    Covered entry{.dataset_id = *dataset, .sha256 = std::nullopt};
+    Covered entry{.dataset_id = *dataset, .sha256 = nullptr};
     if (const auto sha256 = item.find("sha256"); sha256 != item.end() && !sha256->is_null()) {
-      entry.sha256.emplace();
-      if (!sha256->is_string() ||
-          !DecodeSha256(sha256->get_ref<const std::string&>(), &*entry.sha256)) {
+      std::array<uint8_t, 32> digest;
+      if (!sha256->is_string() || !DecodeSha256(sha256->get_ref<const std::string&>(), &digest)) {
         return error(".sha256", "not 64 lowercase hex digits");
       }
+      entry.sha256 = &sha256->get_ref<const std::string&>();
     }
     covered.push_back(entry);
   }
   ++self_attestations_;
   for (const Covered& entry : covered) {
-    const uint32_t dataset = InternDataset(entry.dataset_id);
-    if (entry.sha256) {
-      aggregates_[AggregateFor({.dataset = dataset, .sha256 = *entry.sha256})].self_attested = true;
+    if (entry.sha256 != nullptr) {
+      self_attested_contents_.insert(ContentName(entry.dataset_id, *entry.sha256));
     } else {
-      self_attested_datasets_.insert(dataset);
+      self_attested_datasets_.emplace(entry.dataset_id);
     }
   }
   return absl::OkStatus();
@@ -330,6 +338,7 @@ Reconciliation Reconciler::Finish() && {
   result.refused_attestations = context_.refused_attestations;
   result.self_attestations = self_attestations_;
   result.unexamined_after_wipe = unexamined_after_wipe_;
+  result.hosts_without_order = std::move(hosts_without_order_);
 
   const auto has = [](const Aggregate& content, CopyStatus status) {
     return (content.statuses & (1u << static_cast<int>(status))) != 0;
@@ -347,7 +356,9 @@ Reconciliation Reconciler::Finish() && {
     } else if (has(content, CopyStatus::kWiped)) {
       file.state = FileState::kWiped;
       file.assurance = static_cast<Assurance>(content.weakest_wiped);
-    } else if (content.self_attested || self_attested_datasets_.contains(content.dataset)) {
+    } else if (self_attested_datasets_.contains(file.dataset_id) ||
+               (!self_attested_contents_.empty() &&
+                self_attested_contents_.contains(ContentName(file.dataset_id, file.sha256)))) {
       file.state = FileState::kSelfAttested;
       file.assurance = Assurance::kSelfAttested;
     } else {

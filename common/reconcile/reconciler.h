@@ -20,17 +20,23 @@
 // of an inventory file, and only unexpected copies are kept in full.
 //
 // How a file's state is decided (INTERFACE.md is authoritative): the items of
-// all accepted attestations with the file's (dataset_id, sha256) are its
-// copies, whatever their match kind (exact, archive member, derived file with
-// the same digest, tag), each (host, path, member chain) once. Any copy
-// residual -> residual; else any failed -> failed; else any needs_review or
-// skipped -> found_not_wiped; else any wiped -> wiped, with the weakest
-// assurance among them (a wiped item without an assurance counts as
-// logical_only); else named by a self-attestation -> self_attested; else
-// not_found. Items whose (dataset_id, sha256) is no inventory file become
-// unexpected copies. Places an attestation's scan after the wipe could not
-// examine are counted: while there are any, the contract is not complete. All attestations count
-// alike: a later one does not replace an earlier one of the same host.
+// all accepted attestations of the file's vendor's hosts with the file's
+// (dataset_id, sha256) are its copies, whatever their match kind (exact,
+// archive member, derived file with the same digest, tag), each (host, path,
+// member chain) once. Any copy residual -> residual; else any failed ->
+// failed; else any needs_review or skipped -> found_not_wiped; else any wiped
+// -> wiped, with the weakest assurance among them (a wiped item without an
+// assurance counts as logical_only); else named by a self-attestation ->
+// self_attested; else not_found.
+//
+// Items whose (vendor, dataset_id, sha256) is no inventory file become
+// unexpected copies: one vendor's wipe never accounts for another vendor's
+// copy of the same content. A self-attestation covers by dataset (and digest)
+// alone: the intake and the verifier accept one only for a dataset no other
+// vendor of the contract holds (common/intoto/officer_scope.h). Places an
+// attestation's scan after the wipe could not examine are counted: while
+// there are any, the contract is not complete. All attestations count alike:
+// a later one does not replace an earlier one of the same host.
 //
 // Not thread-safe; one Reconciler per reconciliation.
 #ifndef OFFBOARD_COMMON_RECONCILE_RECONCILER_H_
@@ -56,6 +62,7 @@ namespace offboard::common {
 
 // One inventory row of the contract.
 struct ExpectedFile {
+  std::string vendor_id = {};  // the vendor that holds it
   std::string dataset_id;
   std::string path;
   std::string sha256;  // 64 lowercase hex digits
@@ -77,6 +84,7 @@ struct AcceptedAttestation {
   std::string order_id;
   std::string agent_id;
   std::string host_id;
+  std::string vendor_id = {};  // the vendor the order was issued to
   uint64_t log_index = 0;
   nlohmann::json predicate;
 };
@@ -95,6 +103,7 @@ struct AttestationOrigin {
   std::string order_id;
   std::string agent_id;
   std::string host_id;
+  std::string vendor_id = {};
   uint64_t log_index = 0;
 };
 
@@ -166,6 +175,10 @@ class Reconciler {
   // sha256; nothing of that statement is added then.
   absl::Status AddSelfAttestation(const SelfAttestation& statement);
 
+  // The enrolled hosts that hold no order of the contract
+  // (common/reconcile/order_recipients.h); at any time before Finish.
+  void SetHostsWithoutOrder(std::vector<HostRef> hosts) { hosts_without_order_ = std::move(hosts); }
+
   // The result, with the verdict decided (DecideVerdict). Consumes the
   // reconciler: the inventory's strings move into the result.
   Reconciliation Finish() &&;
@@ -173,7 +186,7 @@ class Reconciler {
  private:
   using Digest = std::array<uint8_t, 32>;
   struct ContentKey {
-    uint32_t dataset;
+    uint32_t dataset;  // a (vendor, dataset) pair, interned
     Digest sha256;
     bool operator==(const ContentKey&) const = default;
     template <typename H>
@@ -184,21 +197,21 @@ class Reconciler {
   };
   // What all copies of one content say, as a bitmask of CopyStatus.
   struct Aggregate {
-    uint32_t dataset = 0;  // index into datasets_
     uint32_t copies = 0;
     uint8_t statuses = 0;
     int8_t weakest_wiped = -1;  // Assurance of the weakest wiped copy, -1 if none
-    bool self_attested = false;
     bool expected = false;  // an inventory file has this content
   };
   static constexpr uint32_t kNoAggregate = UINT32_MAX;
 
-  uint32_t InternDataset(absl::string_view dataset_id);
+  // The index of the (vendor, dataset) pair.
+  uint32_t InternDataset(absl::string_view vendor_id, absl::string_view dataset_id);
   uint32_t AggregateFor(const ContentKey& key);
 
   ReconcileContext context_;
-  std::vector<std::string> datasets_;
+  std::vector<std::string> datasets_;  // vendor '\0' dataset
   absl::flat_hash_map<std::string, uint32_t> dataset_index_;
+  std::string dataset_key_;             // reused by InternDataset
   uint32_t last_dataset_ = UINT32_MAX;  // the one InternDataset returned last
   absl::flat_hash_map<ContentKey, uint32_t> aggregate_index_;
   std::vector<Aggregate> aggregates_;
@@ -211,11 +224,14 @@ class Reconciler {
   // Items with content not (yet) known as an inventory file, with the
   // aggregate of their content, if they have one.
   std::vector<std::pair<uint32_t, UnexpectedCopy>> unexpected_;
-  absl::flat_hash_set<uint32_t> self_attested_datasets_;
+  // What self-attestations cover: whole datasets, and dataset '\0' sha256 hex.
+  absl::flat_hash_set<std::string> self_attested_datasets_;
+  absl::flat_hash_set<std::string> self_attested_contents_;
   absl::flat_hash_set<std::string> attested_orders_;
   uint64_t accepted_attestations_ = 0;
   uint64_t self_attestations_ = 0;
   uint64_t unexamined_after_wipe_ = 0;
+  std::vector<HostRef> hosts_without_order_;
 };
 
 // Everything at once, for small contracts and tests.

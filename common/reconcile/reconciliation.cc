@@ -146,6 +146,10 @@ void DecideVerdict(Reconciliation& r) {
       absl::StrAppend(&reason, " (", r.overdue_orders.size(), " overdue)");
     r.reasons.push_back(std::move(reason));
   }
+  if (!r.hosts_without_order.empty()) {
+    r.reasons.push_back(Count(r.hosts_without_order.size(), "enrolled host", "enrolled hosts",
+                              "without a wipe order"));
+  }
   if (r.unexamined_after_wipe > 0) {
     r.reasons.push_back(Count(r.unexamined_after_wipe, "place", "places",
                               "not examined by the scan after the wipe"));

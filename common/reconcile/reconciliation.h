@@ -12,6 +12,7 @@
 #define OFFBOARD_COMMON_RECONCILE_RECONCILIATION_H_
 
 #include <array>
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -86,6 +87,13 @@ struct UnexpectedCopy {
   bool left_in_place() const { return status != CopyStatus::kWiped; }
 };
 
+// An enrolled host of one of the contract's vendors.
+struct HostRef {
+  std::string vendor_id;
+  std::string host_id;
+  auto operator<=>(const HostRef&) const = default;
+};
+
 struct Reconciliation {
   std::string contract_id;
   Verdict verdict = Verdict::kIncomplete;
@@ -96,6 +104,9 @@ struct Reconciliation {
   std::vector<UnexpectedCopy> unexpected;
   std::vector<std::string> unanswered_orders;  // order ids, as supplied
   std::vector<std::string> overdue_orders;     // the unanswered ones past expiry
+  // Enrolled hosts of the contract's vendors that no order was issued to (a
+  // host enrolled after `terminate`): nothing was asked of them yet.
+  std::vector<HostRef> hosts_without_order;
   uint64_t accepted_attestations = 0;
   uint64_t refused_attestations = 0;
   uint64_t self_attestations = 0;
@@ -115,8 +126,9 @@ struct Reconciliation {
 // reasons from the other fields, by the rules of INTERFACE.md:
 //   discrepancy: a file failed, found_not_wiped or residual, an unexpected
 //     copy left in place, or a refused attestation;
-//   incomplete: otherwise, a file not_found, an order unanswered, or a place
-//     the scan after a wipe could not examine;
+//   incomplete: otherwise, a file not_found, an order unanswered, an
+//     enrolled host without an order, or a place the scan after a wipe could
+//     not examine;
 //   verified_complete: otherwise.
 void DecideVerdict(Reconciliation& reconciliation);
 

@@ -102,6 +102,17 @@ OrderedJson HeaderJson(const Reconciliation& r) {
   json["summary"] = std::move(summary);
   json["unanswered_orders"] = r.unanswered_orders;
   json["overdue_orders"] = r.overdue_orders;
+  // Only when there are any, as above.
+  if (!r.hosts_without_order.empty()) {
+    OrderedJson hosts = OrderedJson::array();
+    for (const HostRef& host : r.hosts_without_order) {
+      OrderedJson entry;
+      entry["vendor_id"] = host.vendor_id;
+      entry["host_id"] = host.host_id;
+      hosts.push_back(std::move(entry));
+    }
+    json["hosts_without_order"] = std::move(hosts);
+  }
   json["accepted_attestations"] = r.accepted_attestations;
   json["refused_attestations"] = r.refused_attestations;
   json["self_attestations"] = r.self_attestations;
@@ -197,6 +208,20 @@ std::string ReconciliationTable(const Reconciliation& r, size_t max_rows) {
         &out, "Unanswered orders: ",
         absl::StrJoin(orders.begin(), orders.begin() + static_cast<ptrdiff_t>(shown), ", "),
         shown < orders.size() ? absl::StrCat(", and ", orders.size() - shown, " more") : "", "\n");
+  }
+
+  if (!r.hosts_without_order.empty()) {
+    std::vector<std::string> hosts;
+    for (size_t i = 0; i < r.hosts_without_order.size() && i < max_rows; ++i) {
+      const HostRef& host = r.hosts_without_order[i];
+      hosts.push_back(absl::StrCat(Printable(host.host_id), " (", Printable(host.vendor_id), ")"));
+    }
+    absl::StrAppend(
+        &out, "Enrolled hosts without an order (run terminate again): ", absl::StrJoin(hosts, ", "),
+        hosts.size() < r.hosts_without_order.size()
+            ? absl::StrCat(", and ", r.hosts_without_order.size() - hosts.size(), " more")
+            : "",
+        "\n");
   }
 
   absl::StrAppend(&out, "\nFiles: ", r.files.size(), "\n");

@@ -7,8 +7,10 @@
 //
 // JSON keys, in this order: "contract_id", "verdict", "assurance_floor" (the
 // fixed ones), "reasons", "summary" ({"files", one count per state,
-// "unexpected_copies", "unexpected_left_in_place"}), "unanswered_orders",
-// "overdue_orders", "accepted_attestations", "refused_attestations",
+// "unexpected_copies", "unexpected_left_in_place", and "unexamined_after_wipe"
+// when not zero}), "unanswered_orders", "overdue_orders",
+// "hosts_without_order" ([{"vendor_id", "host_id"}], when not empty),
+// "accepted_attestations", "refused_attestations",
 // "self_attestations", "unexpected_copies" ([{"host_id", "order_id", "path",
 // "member", "dataset_id", "sha256", "match", "status", "assurance", "reason",
 // "left_in_place"}]), "files" ([{"dataset_id", "sha256", "state", "copies"}

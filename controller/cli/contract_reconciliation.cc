@@ -1,13 +1,16 @@
 #include "controller/cli/contract_reconciliation.h"
 
+#include <iterator>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/dsse/envelope.h"
 #include "common/intoto/statement.h"
-#include "common/status/status_macros.h"
+#include "common/reconcile/order_recipients.h"
 #include "common/reconcile/reconciler.h"
+#include "common/status/status_macros.h"
 
 namespace offboard::controller {
 
@@ -61,13 +64,29 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
   }
   common::Reconciler reconciler(std::move(context));
   uint64_t files = 0;
+  std::set<std::string> vendors;
   OFFBOARD_RETURN_IF_ERROR(store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
     ++files;
+    vendors.insert(row.vendor_id);
     if (hooks.on_inventory_row) hooks.on_inventory_row(row);
-    return reconciler.AddExpectedFile(
-        {.dataset_id = row.dataset_id, .path = row.path, .sha256 = row.sha256, .size = row.size});
+    return reconciler.AddExpectedFile({.vendor_id = row.vendor_id,
+                                       .dataset_id = row.dataset_id,
+                                       .path = row.path,
+                                       .sha256 = row.sha256,
+                                       .size = row.size});
   }));
   if (files == 0) return absl::NotFoundError(absl::StrCat("contract ", contract_id, ": no inventory"));
+  // Every enrolled host must be asked: one enrolled after `terminate` holds
+  // the verdict back until an order was issued to it and answered.
+  std::vector<Enrollment> enrolled;
+  for (const std::string& vendor : vendors) {
+    OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> of_vendor, store.ListEnrollments(vendor));
+    std::move(of_vendor.begin(), of_vendor.end(), std::back_inserter(enrolled));
+  }
+  std::set<common::HostRef> ordered;
+  for (const OrderRow& order : orders) ordered.insert({order.vendor_id, order.host_id});
+  reconciler.SetHostsWithoutOrder(common::HostsWithoutOrder(
+      common::SelectOrderRecipients(std::move(enrolled)).agents, ordered));
   for (const AttestationRow& row : attestations) {
     const auto order = order_by_id.find(row.order_id);
     OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,
@@ -77,6 +96,7 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
         {.order_id = row.order_id,
          .agent_id = row.agent_id,
          .host_id = order != order_by_id.end() ? order->second->host_id : "",
+         .vendor_id = order != order_by_id.end() ? order->second->vendor_id : "",
          .log_index = row.log_index,
          .predicate = std::move(predicate)}));
   }

@@ -2,14 +2,11 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -19,6 +16,7 @@
 #include "common/inventory/fingerprint_set.h"
 #include "common/log/audit.h"
 #include "common/policy/wipe_policy.h"
+#include "common/reconcile/order_recipients.h"
 #include "common/signed/signed_messages.h"
 #include "common/status/status_macros.h"
 #include "controller/cli/controller_home.h"
@@ -95,11 +93,19 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
     }
   }
 
+  // Run again, terminate asks only the hosts that hold no order of the
+  // contract yet: those enrolled since.
+  OFFBOARD_ASSIGN_OR_RETURN(const std::vector<OrderRow> earlier,
+                            home.store->OrdersForContract(options.contract));
+  std::set<common::HostRef> ordered;
+  for (const OrderRow& order : earlier) ordered.insert({order.vendor_id, order.host_id});
+
   std::vector<OrderRow> orders;
   for (const auto& [vendor, datasets] : by_vendor) {
     OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> enrollments,
                               home.store->ListEnrollments(vendor));
-    OrderRecipients recipients = SelectOrderRecipients(std::move(enrollments));
+    common::OrderRecipients<Enrollment> recipients =
+        common::SelectOrderRecipients(std::move(enrollments));
     for (const Enrollment& old : recipients.superseded) {
       common::AuditEvent("wipe_order_withheld", {{"contract_id", options.contract},
                                                  {"vendor_id", vendor},
@@ -115,6 +121,7 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
           "the vendor's hosts first"));
     }
     for (const Enrollment& agent : agents) {
+      if (ordered.contains({agent.vendor_id, agent.host_id})) continue;
       OFFBOARD_ASSIGN_OR_RETURN(const std::string order_suffix, common::RandomHex(12));
       OFFBOARD_ASSIGN_OR_RETURN(const std::string nonce, common::RandomHex(32));
       offboard::v1::WipeOrder order;
@@ -140,6 +147,11 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
                         .envelope = common::SignWipeOrder(order, home.key)});
     }
   }
+  if (orders.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "contract ", options.contract, ": every enrolled host already holds a wipe order (",
+        earlier.size(), " issued); `status` shows which are not answered yet"));
+  }
   OFFBOARD_RETURN_IF_ERROR(home.store->PutOrders(orders));
   for (const OrderRow& order : orders) {
     common::AuditEvent("wipe_order_issued", {{"order_id", order.order_id},
@@ -155,31 +167,13 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
 
 }  // namespace
 
-OrderRecipients SelectOrderRecipients(std::vector<Enrollment> enrollments) {
-  // Latest first within a host; the agent id breaks ties, so the choice is
-  // the same every time. A banned latest agent (its host decommissioned)
-  // leaves the host without an order; the older ones are superseded anyway.
-  std::sort(enrollments.begin(), enrollments.end(), [](const Enrollment& a, const Enrollment& b) {
-    return std::tie(a.host_id, b.enrolled_at, b.agent_id) <
-           std::tie(b.host_id, a.enrolled_at, a.agent_id);
-  });
-  OrderRecipients recipients;
-  std::optional<std::string> host;  // of the previous enrollment
-  for (Enrollment& enrollment : enrollments) {
-    const bool latest_of_host = host != enrollment.host_id;
-    host = enrollment.host_id;
-    if (enrollment.banned) continue;
-    (latest_of_host ? recipients.agents : recipients.superseded).push_back(std::move(enrollment));
-  }
-  return recipients;
-}
-
 void AddTerminateCommand(CLI::App& app, common::CommandAction& action) {
   CLI::App* sub = app.add_subcommand(
       "terminate",
       "End a contract: sign one wipe order per enrolled host of its vendor, with the policy, a "
       "fresh 256-bit nonce, the deadline, and the datasets' digests and fingerprint sets. The "
-      "agents pull their orders over mTLS.");
+      "agents pull their orders over mTLS. Run again, it issues orders only to hosts enrolled "
+      "since.");
   auto options = std::make_shared<TerminateOptions>();
   sub->add_option("--data-dir", options->data_dir, "the controller's data directory")->required();
   sub->add_option("--contract", options->contract, "the contract that ends")->required();

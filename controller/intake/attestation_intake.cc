@@ -140,9 +140,12 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
   }
   // Items that reconciliation could not read are refused now, not stored to
   // break the contract's status later.
-  if (absl::StatusOr<common::CheckedItems> items = common::CheckAttestedItems(
-          {.order_id = order.order_id, .agent_id = caller.agent_id, .host_id = caller.host_id},
-          predicate);
+  if (absl::StatusOr<common::CheckedItems> items =
+          common::CheckAttestedItems({.order_id = order.order_id,
+                                      .agent_id = caller.agent_id,
+                                      .host_id = caller.host_id,
+                                      .vendor_id = order.vendor_id},
+                                     predicate);
       !items.ok()) {
     return absl::InvalidArgumentError(items.status().message());
   }

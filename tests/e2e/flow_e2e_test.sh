@@ -149,6 +149,12 @@ rc=$?
   die "terminate: $(cat "$work/terminate.out")"
 grep -q '2 wipe orders issued' "$work/terminate.out" && ok "two wipe orders issued" ||
   fail "terminate: $(cat "$work/terminate.out")"
+# Run again, terminate asks only hosts without an order: here, none.
+"$controller" terminate --data-dir "$C" --contract c-a --policy "$policy" >"$work/terminate2.out" 2>&1
+rc=$?
+[[ $rc -eq 2 ]] && grep -q 'every enrolled host already holds a wipe order' "$work/terminate2.out" &&
+  ok "terminate again: no second order for a host" ||
+  fail "terminate again: exit $rc: $(cat "$work/terminate2.out")"
 
 "$agent" run --data-dir "$A1" --root "$work/host1" --once --threads 2 >"$work/run1.out" 2>"$work/run1.err"
 rc=$?

@@ -240,6 +240,51 @@ TEST_F(PackageCheckTest, TheExporterNeverOverwritesAPackage) {
   EXPECT_FALSE(boost::filesystem::exists(temp_.path() / "none.tar.gz"));
 }
 
+// A host enrolled after the orders were issued was never asked: the
+// controller's report and the verifier's recomputation both hold the verdict
+// back, naming the host.
+TEST_F(PackageCheckTest, AHostEnrolledAfterTheOrdersHoldsTheVerdictBack) {
+  Enroll("vendor-a", "host-late");
+  boost::filesystem::remove(package_);
+  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->verdict, common::Verdict::kIncomplete);
+  EXPECT_THAT(summary->reasons, ::testing::ElementsAre("1 enrolled host without a wipe order"));
+  std::string report;
+  for (const common::PackageMember& member : testing::ReadMembers(package_)) {
+    if (member.name == common::kReconciliationJsonMember) report = member.bytes;
+  }
+  EXPECT_THAT(
+      report,
+      HasSubstr(R"("hosts_without_order":[{"vendor_id":"vendor-a","host_id":"host-late"}])"));
+}
+
+// Vendor B holds the same dataset and content as vendor A in one contract.
+// Vendor A's wipe does not account for vendor B's copy: until vendor B's own
+// host attests it, the file is not found, in the controller and the verifier.
+TEST_F(PackageCheckTest, OneVendorsWipeDoesNotAccountForAnothersCopy) {
+  ASSERT_TRUE(home_->store
+                  ->ImportInventory(
+                      {{"c-1", "vendor-b", "ds-a", "confidential", "b-copy.csv", 3, kShaA}}, {})
+                  .ok());
+  const testing::TestAgent host_b = Enroll("vendor-b", "host-b");
+  const auto order = IssueOrder(host_b, "c-1");
+  ASSERT_TRUE(AttestItems(host_b, order, nlohmann::json::array()).ok());
+  boost::filesystem::remove(package_);
+  const auto before = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->verdict, common::Verdict::kIncomplete);
+  EXPECT_THAT(before->reasons,
+              ::testing::ElementsAre("1 file not found by any agent nor self-attested"));
+
+  const auto again = IssueOrder(host_b, "c-1");
+  Attest(host_b, again, {{"/srv/b-copy.csv", kShaA}});
+  boost::filesystem::remove(package_);
+  const auto after = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->verdict, common::Verdict::kVerifiedComplete);
+}
+
 // A statement the controller would refuse, stored behind its back: vendor B's
 // officer accounting for vendor A's dataset in a contract they share. The
 // verifier refuses it on its own.

@@ -284,6 +284,40 @@ TEST(ReconcilerTest, FilesSharingContentShareTheirState) {
   EXPECT_THAT(States(r), ElementsAre(FileState::kWiped, FileState::kWiped));
 }
 
+// Two vendors of one contract hold the same dataset and content: vendor A's
+// wipe accounts for vendor A's row only. Vendor B's copy stays not_found
+// until one of vendor B's hosts attests it, and a copy vendor A holds of
+// content only vendor B was given is an unexpected copy.
+TEST(ReconcilerTest, OneVendorsWipeNeverAccountsForAnothers) {
+  std::vector<ExpectedFile> inventory = {File("ds", 1), File("ds", 1), File("ds", 2)};
+  inventory[0].vendor_id = "vendor-a";
+  inventory[1].vendor_id = "vendor-b";
+  inventory[2].vendor_id = "vendor-b";
+  AcceptedAttestation from_a = Attestation(
+      "o-a", "host-a", {Item({.sha256 = Sha(1)}), Item({.sha256 = Sha(2), .path = "/srv/b.csv"})});
+  from_a.vendor_id = "vendor-a";
+  ReconcileInput input{.context = Context({Order("o-a", "host-a", true)}),
+                       .inventory = inventory,
+                       .attestations = {from_a}};
+  const Reconciliation r = ReconcileAll(input);
+  EXPECT_THAT(States(r),
+              ElementsAre(FileState::kWiped, FileState::kNotFound, FileState::kNotFound));
+  ASSERT_EQ(r.unexpected.size(), 1u);
+  EXPECT_EQ(r.unexpected[0].path, "/srv/b.csv");
+  EXPECT_EQ(r.verdict, Verdict::kIncomplete);
+
+  AcceptedAttestation from_b = Attestation(
+      "o-b", "host-b", {Item({.sha256 = Sha(1)}), Item({.sha256 = Sha(2), .path = "/srv/b.csv"})});
+  from_b.vendor_id = "vendor-b";
+  input.context.orders.push_back(Order("o-b", "host-b", true));
+  input.attestations.push_back(from_b);
+  const Reconciliation both = ReconcileAll(input);
+  EXPECT_THAT(States(both), ElementsAre(FileState::kWiped, FileState::kWiped, FileState::kWiped));
+  EXPECT_EQ(both.files[0].copies, 1u);
+  EXPECT_EQ(both.files[1].copies, 1u);
+  EXPECT_EQ(both.verdict, Verdict::kVerifiedComplete);
+}
+
 TEST(ReconcilerTest, AttestationsBeforeInventoryGiveTheSameResult) {
   Reconciler reconciler(Context());
   ASSERT_TRUE(

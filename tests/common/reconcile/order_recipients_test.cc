@@ -1,0 +1,94 @@
+// Who gets a wipe order: one agent per host, the latest enrolled, never a
+// banned one; and which enrolled hosts hold no order.
+#include "common/reconcile/order_recipients.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/evidence/evidence_package.h"
+
+namespace offboard::common {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::IsEmpty;
+
+using Enrollments = std::vector<EnrollmentRecord>;
+using Recipients = OrderRecipients<EnrollmentRecord>;
+
+EnrollmentRecord Enrolled(std::string agent, std::string host, int64_t at, bool banned = false) {
+  EnrollmentRecord e;
+  e.agent_id = std::move(agent);
+  e.vendor_id = "vendor-a";
+  e.host_id = std::move(host);
+  e.enrolled_at = at;
+  e.banned = banned;
+  return e;
+}
+
+MATCHER_P(Agent, id, "") { return arg.agent_id == id; }
+
+TEST(SelectOrderRecipientsTest, OneAgentPerHostTheLatestEnrolled) {
+  const Recipients r = SelectOrderRecipients(Enrollments{
+      Enrolled("agent-old", "host-1", 100),
+      Enrolled("agent-b", "host-2", 150),
+      Enrolled("agent-new", "host-1", 300),  // the agent reinstalled on host-1
+      Enrolled("agent-mid", "host-1", 200),
+  });
+  EXPECT_THAT(r.agents, ElementsAre(Agent("agent-new"), Agent("agent-b")));
+  EXPECT_THAT(r.superseded, ElementsAre(Agent("agent-mid"), Agent("agent-old")));
+}
+
+// A host whose latest agent is banned (decommissioned) gets no order: not
+// even its older, superseded agent, which would never answer.
+TEST(SelectOrderRecipientsTest, AHostWhoseLatestAgentIsBannedGetsNoOrder) {
+  const Recipients r = SelectOrderRecipients(Enrollments{
+      Enrolled("agent-old", "host-1", 100),
+      Enrolled("agent-new", "host-1", 300, /*banned=*/true),
+      Enrolled("agent-gone", "host-2", 100, /*banned=*/true),
+      Enrolled("agent-c", "host-3", 100),
+      Enrolled("agent-c-old-banned", "host-3", 50, /*banned=*/true),
+  });
+  EXPECT_THAT(r.agents, ElementsAre(Agent("agent-c")));
+  EXPECT_THAT(r.superseded, ElementsAre(Agent("agent-old")));
+}
+
+TEST(SelectOrderRecipientsTest, TiesAreBrokenTheSameWayWhateverTheOrder) {
+  const Recipients one = SelectOrderRecipients(
+      Enrollments{Enrolled("agent-x", "host-1", 100), Enrolled("agent-y", "host-1", 100)});
+  const Recipients other = SelectOrderRecipients(
+      Enrollments{Enrolled("agent-y", "host-1", 100), Enrolled("agent-x", "host-1", 100)});
+  ASSERT_EQ(one.agents.size(), 1u);
+  ASSERT_EQ(other.agents.size(), 1u);
+  EXPECT_EQ(one.agents[0].agent_id, other.agents[0].agent_id);
+  EXPECT_THAT(SelectOrderRecipients(Enrollments{}).agents, IsEmpty());
+}
+
+// The same host id under two vendors is two hosts.
+TEST(SelectOrderRecipientsTest, HostsOfDifferentVendorsAreDistinct) {
+  EnrollmentRecord other = Enrolled("agent-b", "host-1", 50);
+  other.vendor_id = "vendor-b";
+  const Recipients r =
+      SelectOrderRecipients(Enrollments{Enrolled("agent-a", "host-1", 100), other});
+  EXPECT_THAT(r.agents, ElementsAre(Agent("agent-a"), Agent("agent-b")));
+  EXPECT_THAT(r.superseded, IsEmpty());
+}
+
+TEST(HostsWithoutOrderTest, TheRecipientsWithNoOrderOfTheContract) {
+  const Recipients r = SelectOrderRecipients(
+      Enrollments{Enrolled("agent-1", "host-1", 100), Enrolled("agent-2", "host-2", 100),
+                  Enrolled("agent-3", "host-3", 100, /*banned=*/true)});
+  const std::vector<HostRef> missing =
+      HostsWithoutOrder(r.agents, {{.vendor_id = "vendor-a", .host_id = "host-1"},
+                                   {.vendor_id = "vendor-b", .host_id = "host-2"}});
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0], (HostRef{.vendor_id = "vendor-a", .host_id = "host-2"}));
+  EXPECT_THAT(HostsWithoutOrder(Enrollments{}, {}), IsEmpty());
+}
+
+}  // namespace
+}  // namespace offboard::common
