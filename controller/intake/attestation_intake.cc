@@ -2,8 +2,6 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "common/crypto/ed25519.h"
 #include "common/dsse/envelope.h"
@@ -153,15 +151,11 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
     // A resend of what was stored before the expiry (the agent lost its
     // receipt to a crash or a timeout) gets the stored receipt again: the
     // same envelope, the same answer, whenever it comes.
-    absl::StatusOr<std::vector<AttestationRow>> stored =
-        store_.AttestationsForContract(order.contract_id);
-    if (!stored.ok()) {
+    absl::StatusOr<AttestationRow> stored = store_.AttestationFor(order.order_id, caller.agent_id);
+    if (!stored.ok() && !absl::IsNotFound(stored.status())) {
       return CannotRead(stored.status(), absl::StrCat("order ", order.order_id), "attestations");
     }
-    const bool resend = std::any_of(stored->begin(), stored->end(), [&](const AttestationRow& row) {
-      return row.order_id == order.order_id && row.agent_id == caller.agent_id &&
-             row.envelope == envelope;
-    });
+    const bool resend = stored.ok() && stored->envelope == envelope;
     // A run the agent began before the deadline and finished after it (it
     // crashed and resumed) is accepted late: its data may be gone, and only
     // this attestation says so. Its start is in the signed predicate.

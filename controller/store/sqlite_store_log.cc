@@ -150,6 +150,24 @@ absl::StatusOr<AttestationRow> SqliteStore::GetAttestation(uint64_t log_index) {
   return AttestationFrom(query);
 }
 
+absl::StatusOr<AttestationRow> SqliteStore::AttestationFor(absl::string_view order_id,
+                                                           absl::string_view agent_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  OFFBOARD_ASSIGN_OR_RETURN(
+      Statement query,
+      Statement::Prepare(db_.get(),
+                         "SELECT log_index, order_id, agent_id, envelope, leaf_hash_hex,"
+                         " accepted_at FROM attestations WHERE order_id = ?1 AND agent_id = ?2"));
+  query.BindText(1, order_id);
+  query.BindText(2, agent_id);
+  OFFBOARD_ASSIGN_OR_RETURN(const bool found, query.Step());
+  if (!found) {
+    return absl::NotFoundError(
+        absl::StrCat("no attestation of agent ", agent_id, " for order ", order_id));
+  }
+  return AttestationFrom(query);
+}
+
 absl::StatusOr<uint64_t> SqliteStore::LogSize() {
   std::lock_guard<std::mutex> lock(mutex_);
   return LogSizeLocked();

@@ -102,6 +102,11 @@ TEST_F(SqliteStoreLogTest, AppendsDenseIndexesIdempotently) {
   EXPECT_EQ(stored->envelope, with_nul);
   EXPECT_EQ(stored->envelope.size(), 19u);
   EXPECT_EQ(store_->GetAttestation(2).status().code(), absl::StatusCode::kNotFound);
+  const absl::StatusOr<AttestationRow> for_order = store_->AttestationFor("o-1", "agent-1");
+  ASSERT_TRUE(for_order.ok()) << for_order.status();
+  EXPECT_EQ(for_order->log_index, 0u);
+  EXPECT_EQ(for_order->envelope, with_nul);
+  EXPECT_EQ(store_->AttestationFor("o-1", "agent-2").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*store_->LeafHashes(0, 2), (std::vector<std::string>{Hex64(1), Hex64(3)}));
   EXPECT_EQ(*store_->LeafHashes(1, 1), std::vector<std::string>{});
   EXPECT_EQ(store_->LeafHashes(1, 3).status().code(), absl::StatusCode::kOutOfRange);
