@@ -69,6 +69,16 @@ absl::Status PackageChecker::OnMember(PackageMember& member) {
   if (name == common::kOfficersMember) {
     absl::StatusOr<std::vector<common::OfficerRecord>> officers = common::OfficersFromJson(bytes);
     if (!officers.ok()) return At(name, "officers", officers.status());
+    for (const common::OfficerRecord& officer : *officers) {
+      absl::StatusOr<common::Ed25519PublicKey> key =
+          common::Ed25519PublicKey::FromPem(officer.public_key_pem);
+      if (!key.ok()) return At(name, absl::StrCat("officer key ", officer.key_id), key.status());
+      if (key->KeyId() != officer.key_id) {
+        return Fail(name, absl::StrCat("officer key ", officer.key_id), "key_id is not its key's");
+      }
+      summary_.signing_keys.push_back(absl::StrCat("officer ", officer.name, " (vendor ",
+                                                   officer.vendor_id, "): ", officer.key_id));
+    }
     officers_ = *std::move(officers);
     return absl::OkStatus();
   }

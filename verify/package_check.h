@@ -66,6 +66,10 @@ struct PackageSummary {
   std::optional<common::Assurance> assurance_floor;
   uint64_t files = 0;
   std::vector<std::string> reasons;  // why the verdict is not verified_complete
+  // Every agent's and officer's signing key, as "agent A (vendor V, host H):
+  // KEYID". Only the controller key vouches for them: an auditor who wants
+  // more compares them with the vendor's own records.
+  std::vector<std::string> signing_keys;
 };
 
 absl::StatusOr<PackageSummary> CheckEvidencePackage(const boost::filesystem::path& package,

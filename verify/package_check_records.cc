@@ -62,6 +62,9 @@ absl::Status PackageChecker::CheckEnrollments(const std::string& bytes) {
       return absl::InvalidArgumentError(absl::StrCat(who, ": attestation_key_id is not its key's"));
     }
     certificates_.AddHost(common::EvidenceHostOf(record));
+    summary_.signing_keys.push_back(absl::StrCat("agent ", record.agent_id, " (vendor ",
+                                                 record.vendor_id, ", host ", record.host_id,
+                                                 "): ", key.KeyId()));
     const std::string agent_id = record.agent_id;
     if (!agents_.emplace(agent_id, KnownAgent{std::move(record), std::move(key)}).second) {
       return absl::InvalidArgumentError(absl::StrCat(who, ": enrolled twice"));

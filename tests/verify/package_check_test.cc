@@ -175,6 +175,40 @@ TEST_F(PackageCheckTest, AnAttestationFromAnotherContractIsRefusedEvenWhenTheBan
   EXPECT_THAT(status.message(), HasSubstr(foreign_receipt.name + ": receipt: order")) << status;
 }
 
+// The agents' and officers' keys are vouched for by the controller key
+// alone: the summary lists them for the auditor, and an officer record whose
+// key id is not its key's is refused.
+TEST_F(PackageCheckTest, TheSigningKeysAreListedAndAnOfficerKeyIdMustBeItsKeys) {
+  const common::Ed25519PrivateKey officer = *common::Ed25519PrivateKey::Generate();
+  const std::string officer_id = officer.PublicKey().KeyId();
+  ASSERT_TRUE(controller::RegisterOfficerKey(home_->paths.dir / "officers", "vendor-a", "A, CISO",
+                                             officer.PublicKey().ToPem(), 1)
+                  .ok());
+  boost::filesystem::remove(package_);
+  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_THAT(
+      summary->signing_keys,
+      ::testing::UnorderedElementsAre(
+          "agent " + host1_.agent_id +
+              " (vendor vendor-a, host host-1): " + host1_.attestation_key.PublicKey().KeyId(),
+          "agent " + host2_.agent_id +
+              " (vendor vendor-a, host host-2): " + host2_.attestation_key.PublicKey().KeyId(),
+          "officer A, CISO (vendor vendor-a): " + officer_id));
+
+  std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package_));
+  for (RawMember& m : members) {
+    if (m.name == "officers.json") {
+      const size_t at = m.bytes.find(officer_id);
+      ASSERT_NE(at, std::string::npos);
+      m.bytes.replace(at, officer_id.size(), std::string(officer_id.size(), 'a'));
+    }
+  }
+  testing::Resign(members, home_->key);
+  const absl::Status status = CheckRaw(members, "officer-id");
+  EXPECT_THAT(status.message(), HasSubstr("key_id is not its key's")) << status;
+}
+
 TEST_F(PackageCheckTest, AReportThatDoesNotFollowFromTheAttestationsIsRefused) {
   std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package_));
   for (RawMember& m : members) {

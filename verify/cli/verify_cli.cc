@@ -45,6 +45,9 @@ void PrintSummary(const PackageSummary& s) {
             << "verdict: " << common::VerdictName(s.verdict) << " (assurance floor "
             << (s.assurance_floor ? common::AssuranceName(*s.assurance_floor) : "none") << ")\n";
   for (const std::string& reason : s.reasons) std::cout << "  - " << reason << "\n";
+  std::cout << "signing keys, vouched for by the controller key alone (compare them with the "
+               "vendor's own records):\n";
+  for (const std::string& key : s.signing_keys) std::cout << "  " << key << "\n";
 }
 
 // The last line and the exit code: 0 only when the package holds, proves the
@@ -96,7 +99,10 @@ int CheckPackage(const PackageOptions& options) {
 int RunVerifyCli(int argc, char** argv) {
   CLI::App app(
       "Offboard verifier: checks an Offboard evidence package offline, on the auditor's own "
-      "machine, trusting neither the bank's nor the vendor's systems: the signed manifest and "
+      "machine, without access to the bank's or the vendor's systems. It trusts the controller "
+      "key given with --controller-key, and through it the agents' and officers' keys the "
+      "package lists (printed, to compare with the vendor's own records). It checks the signed "
+      "manifest and "
       "every digest, every signature, order and nonce binding, inclusion and consistency "
       "proof, and the verdict recomputed from the raw attestations. Exit 0 only when "
       "everything holds, the verdict is verified_complete and --controller-key was given; 1 "
