@@ -100,7 +100,8 @@ absl::StatusOr<CheckedOrder> CheckOrderJob(const std::string& name, const std::s
                                 .agent_id = order->agent_id(),
                                 .host_id = order->host_id(),
                                 .vendor_id = order->vendor_id(),
-                                .expires_at = order->expires_at().seconds()}};
+                                .expires_at = order->expires_at().seconds(),
+                                .issued_at = order->issued_at().seconds()}};
 }
 
 absl::Status PackageChecker::SubmitOrder(PackageMember& member) {
@@ -205,7 +206,9 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
                               .host_id = order.host_id,
                               .agent_id = order.agent_id,
                               .expires_at = order.expires_at,
-                              .answered = answered.contains(id)});
+                              .answered = answered.contains(id),
+                              .vendor_id = order.vendor_id,
+                              .issued_at = order.issued_at});
   }
   reconciler_ = std::make_unique<common::Reconciler>(std::move(context));
   // Every enrolled host must have been asked, by the rule `terminate` follows.

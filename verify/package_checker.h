@@ -39,6 +39,7 @@ struct KnownOrder {
   std::string host_id;
   std::string vendor_id = {};
   int64_t expires_at = 0;
+  int64_t issued_at = 0;
 };
 
 struct KnownAgent {

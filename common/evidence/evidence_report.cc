@@ -206,6 +206,13 @@ void RenderDiscrepancies(const Reconciliation& r, std::string& out) {
     }
     out += "</ul>\n";
   }
+  if (!r.superseded_orders.empty()) {
+    out += "<h3>Expired orders superseded by a later answered one</h3>\n<ul>\n";
+    for (const std::string& order : r.superseded_orders) {
+      absl::StrAppend(&out, "<li class=\"mono\">", Escape(order), "</li>\n");
+    }
+    out += "</ul>\n";
+  }
   if (!r.hosts_without_order.empty()) {
     out += "<h3>Enrolled hosts without an order</h3>\n<ul>\n";
     for (const HostRef& host : r.hosts_without_order) {

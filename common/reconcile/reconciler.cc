@@ -1,6 +1,7 @@
 #include "common/reconcile/reconciler.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string_view>
 
@@ -373,10 +374,25 @@ Reconciliation Reconciler::Finish() && {
     result.unexpected.push_back(std::move(copy));
   }
 
+  const auto answered = [&](const HostOrder& order) {
+    return order.answered || attested_orders_.contains(order.order_id);
+  };
+  std::map<HostRef, int64_t> latest_answered;  // issued_at of each host's latest answered order
   for (const HostOrder& order : context_.orders) {
-    if (order.answered || attested_orders_.contains(order.order_id)) continue;
+    if (!answered(order)) continue;
+    int64_t& latest = latest_answered[{order.vendor_id, order.host_id}];
+    latest = std::max(latest, order.issued_at);
+  }
+  for (const HostOrder& order : context_.orders) {
+    if (answered(order)) continue;
+    const bool expired = context_.now > order.expires_at;
+    const auto later = latest_answered.find({order.vendor_id, order.host_id});
+    if (expired && later != latest_answered.end() && later->second > order.issued_at) {
+      result.superseded_orders.push_back(order.order_id);
+      continue;
+    }
     result.unanswered_orders.push_back(order.order_id);
-    if (context_.now > order.expires_at) result.overdue_orders.push_back(order.order_id);
+    if (expired) result.overdue_orders.push_back(order.order_id);
   }
   DecideVerdict(result);
   return result;

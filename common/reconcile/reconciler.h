@@ -36,7 +36,10 @@
 // vendor of the contract holds (common/intoto/officer_scope.h). Places an
 // attestation's scan after the wipe could not examine are counted: while
 // there are any, the contract is not complete. All attestations count alike:
-// a later one does not replace an earlier one of the same host.
+// a later one does not replace an earlier one of the same host. An order
+// that expired unanswered is superseded, not outstanding, once the same host
+// (vendor and host id) answered an order issued after it: `terminate` run
+// again asks such a host anew.
 //
 // Not thread-safe; one Reconciler per reconciliation.
 #ifndef OFFBOARD_COMMON_RECONCILE_RECONCILER_H_
@@ -76,6 +79,8 @@ struct HostOrder {
   std::string agent_id;
   int64_t expires_at = 0;  // seconds since the epoch
   bool answered = false;   // an attestation for it was accepted
+  std::string vendor_id = {};
+  int64_t issued_at = 0;
 };
 
 // An attestation the controller verified and accepted, with the predicate of

@@ -104,6 +104,9 @@ struct Reconciliation {
   std::vector<UnexpectedCopy> unexpected;
   std::vector<std::string> unanswered_orders;  // order ids, as supplied
   std::vector<std::string> overdue_orders;     // the unanswered ones past expiry
+  // Orders that expired unanswered, whose host answered an order issued
+  // later: listed, not outstanding.
+  std::vector<std::string> superseded_orders;
   // Enrolled hosts of the contract's vendors that no order was issued to (a
   // host enrolled after `terminate`): nothing was asked of them yet.
   std::vector<HostRef> hosts_without_order;

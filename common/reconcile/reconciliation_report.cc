@@ -103,6 +103,7 @@ OrderedJson HeaderJson(const Reconciliation& r) {
   json["unanswered_orders"] = r.unanswered_orders;
   json["overdue_orders"] = r.overdue_orders;
   // Only when there are any, as above.
+  if (!r.superseded_orders.empty()) json["superseded_orders"] = r.superseded_orders;
   if (!r.hosts_without_order.empty()) {
     OrderedJson hosts = OrderedJson::array();
     for (const HostRef& host : r.hosts_without_order) {
@@ -210,6 +211,17 @@ std::string ReconciliationTable(const Reconciliation& r, size_t max_rows) {
         shown < orders.size() ? absl::StrCat(", and ", orders.size() - shown, " more") : "", "\n");
   }
 
+  if (!r.superseded_orders.empty()) {
+    const size_t shown = std::min(r.superseded_orders.size(), max_rows);
+    std::vector<std::string> orders;
+    for (size_t i = 0; i < shown; ++i) orders.push_back(Printable(r.superseded_orders[i]));
+    absl::StrAppend(
+        &out, "Expired orders superseded by a later answered one: ", absl::StrJoin(orders, ", "),
+        shown < r.superseded_orders.size()
+            ? absl::StrCat(", and ", r.superseded_orders.size() - shown, " more")
+            : "",
+        "\n");
+  }
   if (!r.hosts_without_order.empty()) {
     std::vector<std::string> hosts;
     for (size_t i = 0; i < r.hosts_without_order.size() && i < max_rows; ++i) {

@@ -8,8 +8,9 @@
 // JSON keys, in this order: "contract_id", "verdict", "assurance_floor" (the
 // fixed ones), "reasons", "summary" ({"files", one count per state,
 // "unexpected_copies", "unexpected_left_in_place", and "unexamined_after_wipe"
-// when not zero}), "unanswered_orders", "overdue_orders",
-// "hosts_without_order" ([{"vendor_id", "host_id"}], when not empty),
+// when not zero}), "unanswered_orders", "overdue_orders", "superseded_orders"
+// (when not empty), "hosts_without_order" ([{"vendor_id", "host_id"}], when
+// not empty),
 // "accepted_attestations", "refused_attestations",
 // "self_attestations", "unexpected_copies" ([{"host_id", "order_id", "path",
 // "member", "dataset_id", "sha256", "match", "status", "assurance", "reason",

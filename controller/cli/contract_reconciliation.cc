@@ -60,7 +60,9 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
                               .host_id = order.host_id,
                               .agent_id = order.agent_id,
                               .expires_at = order.expires_at,
-                              .answered = answered.contains(order.order_id)});
+                              .answered = answered.contains(order.order_id),
+                              .vendor_id = order.vendor_id,
+                              .issued_at = order.issued_at});
   }
   common::Reconciler reconciler(std::move(context));
   uint64_t files = 0;

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -93,12 +94,20 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
     }
   }
 
-  // Run again, terminate asks only the hosts that hold no order of the
-  // contract yet: those enrolled since.
+  // Run again, terminate asks only the hosts with no order to answer: those
+  // enrolled since, and those whose orders all expired unanswered (the
+  // expired ones are then superseded once the new one is answered).
   OFFBOARD_ASSIGN_OR_RETURN(const std::vector<OrderRow> earlier,
                             home.store->OrdersForContract(options.contract));
-  std::set<common::HostRef> ordered;
-  for (const OrderRow& order : earlier) ordered.insert({order.vendor_id, order.host_id});
+  OFFBOARD_ASSIGN_OR_RETURN(const std::vector<std::string> answered,
+                            home.store->AnsweredOrders(options.contract));
+  std::set<common::HostRef> ordered;  // hosts with an order answered or still open
+  for (const OrderRow& order : earlier) {
+    if (order.expires_at >= now ||
+        std::binary_search(answered.begin(), answered.end(), order.order_id)) {
+      ordered.insert({order.vendor_id, order.host_id});
+    }
+  }
 
   std::vector<OrderRow> orders;
   for (const auto& [vendor, datasets] : by_vendor) {
@@ -149,7 +158,8 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
   }
   if (orders.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "contract ", options.contract, ": every enrolled host already holds a wipe order (",
+        "contract ", options.contract,
+        ": every enrolled host already holds a wipe order that is answered or still open (",
         earlier.size(), " issued); `status` shows which are not answered yet"));
   }
   OFFBOARD_RETURN_IF_ERROR(home.store->PutOrders(orders));
@@ -172,8 +182,8 @@ void AddTerminateCommand(CLI::App& app, common::CommandAction& action) {
       "terminate",
       "End a contract: sign one wipe order per enrolled host of its vendor, with the policy, a "
       "fresh 256-bit nonce, the deadline, and the datasets' digests and fingerprint sets. The "
-      "agents pull their orders over mTLS. Run again, it issues orders only to hosts enrolled "
-      "since.");
+      "agents pull their orders over mTLS. Run again, it issues orders only to hosts with none "
+      "to answer: enrolled since, or whose orders all expired unanswered.");
   auto options = std::make_shared<TerminateOptions>();
   sub->add_option("--data-dir", options->data_dir, "the controller's data directory")->required();
   sub->add_option("--contract", options->contract, "the contract that ends")->required();

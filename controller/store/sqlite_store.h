@@ -97,6 +97,7 @@ class SqliteStore final : public ControllerStore {
   absl::StatusOr<std::vector<AttestationRow>> AttestationsForContract(
       absl::string_view contract_id) override;
   absl::StatusOr<AttestationRow> GetAttestation(uint64_t log_index) override;
+  absl::StatusOr<std::vector<std::string>> AnsweredOrders(absl::string_view contract_id) override;
   absl::StatusOr<AttestationRow> AttestationFor(absl::string_view order_id,
                                                 absl::string_view agent_id) override;
   absl::StatusOr<uint64_t> LogSize() override;

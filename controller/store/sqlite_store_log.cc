@@ -150,6 +150,19 @@ absl::StatusOr<AttestationRow> SqliteStore::GetAttestation(uint64_t log_index) {
   return AttestationFrom(query);
 }
 
+absl::StatusOr<std::vector<std::string>> SqliteStore::AnsweredOrders(
+    absl::string_view contract_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  OFFBOARD_ASSIGN_OR_RETURN(
+      Statement query,
+      Statement::Prepare(db_.get(),
+                         "SELECT DISTINCT a.order_id FROM attestations a JOIN orders o"
+                         " ON o.order_id = a.order_id WHERE o.contract_id = ?1"
+                         " ORDER BY a.order_id"));
+  query.BindText(1, contract_id);
+  return AllRows<std::string>(query, [](const Statement& row) { return row.Bytes(0); });
+}
+
 absl::StatusOr<AttestationRow> SqliteStore::AttestationFor(absl::string_view order_id,
                                                            absl::string_view agent_id) {
   std::lock_guard<std::mutex> lock(mutex_);

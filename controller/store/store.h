@@ -271,6 +271,11 @@ class ControllerStore {
   // NOT_FOUND when `log_index` is not below the log size.
   virtual absl::StatusOr<AttestationRow> GetAttestation(uint64_t log_index) = 0;
 
+  // The ids of the contract's orders that an attestation answers, sorted;
+  // without reading the attestations themselves.
+  virtual absl::StatusOr<std::vector<std::string>> AnsweredOrders(
+      absl::string_view contract_id) = 0;
+
   // The one attestation of this agent for this order; NOT_FOUND when none.
   virtual absl::StatusOr<AttestationRow> AttestationFor(absl::string_view order_id,
                                                         absl::string_view agent_id) = 0;

@@ -60,7 +60,7 @@ TestAgent EvidenceFixture::Enroll(const std::string& vendor, const std::string& 
 }
 
 controller::OrderRow EvidenceFixture::IssueOrder(const TestAgent& agent,
-                                                 const std::string& contract) {
+                                                 const std::string& contract, int64_t issued_at) {
   const std::string id = absl::StrCat("order-", ++serial_);
   offboard::v1::WipeOrder order;
   order.set_order_id(id);
@@ -69,9 +69,9 @@ controller::OrderRow EvidenceFixture::IssueOrder(const TestAgent& agent,
   order.set_host_id(agent.host_id);
   order.set_agent_id(agent.agent_id);
   order.set_nonce_hex(common::DigestHex(common::Sha256Of(id)));
-  *order.mutable_issued_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(kEvidenceNow);
+  *order.mutable_issued_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(issued_at);
   *order.mutable_expires_at() =
-      google::protobuf::util::TimeUtil::SecondsToTimestamp(kEvidenceNow + 600);
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(issued_at + 600);
   *order.mutable_policy() =
       *common::LoadWipePolicy(OFFBOARD_TESTDATA_DIR "/../../policies/nist-800-88-clear.textproto");
   const controller::OrderRow row{.order_id = id,
@@ -81,8 +81,8 @@ controller::OrderRow EvidenceFixture::IssueOrder(const TestAgent& agent,
                                  .agent_id = agent.agent_id,
                                  .nonce_hex = order.nonce_hex(),
                                  .policy_name = "nist-800-88-clear",
-                                 .issued_at = kEvidenceNow,
-                                 .expires_at = kEvidenceNow + 600,
+                                 .issued_at = issued_at,
+                                 .expires_at = issued_at + 600,
                                  .envelope = common::SignWipeOrder(order, home_->key)};
   EXPECT_TRUE(home_->store->PutOrders({row}).ok());
   return row;

@@ -39,7 +39,9 @@ class EvidenceFixture : public ::testing::Test {
   void AddInventoryFile(const std::string& contract, const std::string& path,
                         const std::string& sha256);
   TestAgent Enroll(const std::string& vendor, const std::string& host);
-  controller::OrderRow IssueOrder(const TestAgent& agent, const std::string& contract);
+  // Issued at `issued_at`, expiring 600 s later.
+  controller::OrderRow IssueOrder(const TestAgent& agent, const std::string& contract,
+                                  int64_t issued_at = kEvidenceNow);
   // Attests that every (path, sha256) was wiped with `assurance`; accepted
   // through the intake, so that it is logged and has a receipt.
   void Attest(const TestAgent& agent, const controller::OrderRow& order,

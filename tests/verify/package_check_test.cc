@@ -293,6 +293,24 @@ TEST_F(PackageCheckTest, AHostEnrolledAfterTheOrdersHoldsTheVerdictBack) {
       HasSubstr(R"("hosts_without_order":[{"vendor_id":"vendor-a","host_id":"host-late"}])"));
 }
 
+// An order that expired unanswered, its host asked again and answering: the
+// old order is superseded, in the controller's report and the verifier's.
+TEST_F(PackageCheckTest, AnExpiredOrderAnsweredAnewIsSuperseded) {
+  const testing::TestAgent host3 = Enroll("vendor-a", "host-3");
+  IssueOrder(host3, "c-1", testing::kEvidenceNow - 3600);  // expired, never answered
+  const auto again = IssueOrder(host3, "c-1");
+  Attest(host3, again, {});
+  boost::filesystem::remove(package_);
+  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->verdict, common::Verdict::kVerifiedComplete);
+  std::string report;
+  for (const common::PackageMember& member : testing::ReadMembers(package_)) {
+    if (member.name == common::kReconciliationJsonMember) report = member.bytes;
+  }
+  EXPECT_THAT(report, HasSubstr(R"("superseded_orders":["order-)"));
+}
+
 // Vendor B holds the same dataset and content as vendor A in one contract.
 // Vendor A's wipe does not account for vendor B's copy: until vendor B's own
 // host attests it, the file is not found, in the controller and the verifier.

@@ -318,6 +318,39 @@ TEST(ReconcilerTest, OneVendorsWipeNeverAccountsForAnothers) {
   EXPECT_EQ(both.verdict, Verdict::kVerifiedComplete);
 }
 
+// A host whose order expired unanswered was asked again and answered: the
+// expired order is superseded, not outstanding. Only an expired order is
+// superseded, and only by an answered order issued after it.
+TEST(ReconcilerTest, AnExpiredOrderIsSupersededByALaterAnsweredOne) {
+  const auto order = [](std::string id, std::string host, bool answered, int64_t issued,
+                        int64_t expires) {
+    HostOrder o = Order(std::move(id), std::move(host), answered, expires);
+    o.vendor_id = "vendor-a";
+    o.issued_at = issued;
+    return o;
+  };
+  const Reconciliation r = ReconcileAll(
+      {.context = Context(
+           {order("o-old", "host-a", false, 100, 500), order("o-new", "host-a", true, 600, 2000),
+            // Answered first, then asked again: the later one is still owed.
+            order("o-b1", "host-b", true, 100, 500), order("o-b2", "host-b", false, 600, 900),
+            // Not expired yet: still expected, whatever else was answered.
+            order("o-c1", "host-c", false, 100, 2000), order("o-c2", "host-c", true, 600, 2000)}),
+       .inventory = Inventory(1),
+       .attestations = {Attestation("o-new", "host-a", {Item({.sha256 = Sha(1)})})}});
+  EXPECT_THAT(r.superseded_orders, ElementsAre("o-old"));
+  EXPECT_THAT(r.unanswered_orders, ElementsAre("o-b2", "o-c1"));
+  EXPECT_THAT(r.overdue_orders, ElementsAre("o-b2"));
+
+  const Reconciliation complete =
+      ReconcileAll({.context = Context({order("o-old", "host-a", false, 100, 500),
+                                        order("o-new", "host-a", true, 600, 2000)}),
+                    .inventory = Inventory(1),
+                    .attestations = {Attestation("o-new", "host-a", {Item({.sha256 = Sha(1)})})}});
+  EXPECT_EQ(complete.verdict, Verdict::kVerifiedComplete);
+  EXPECT_THAT(complete.superseded_orders, ElementsAre("o-old"));
+}
+
 TEST(ReconcilerTest, AttestationsBeforeInventoryGiveTheSameResult) {
   Reconciler reconciler(Context());
   ASSERT_TRUE(

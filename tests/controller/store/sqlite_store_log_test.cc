@@ -102,6 +102,8 @@ TEST_F(SqliteStoreLogTest, AppendsDenseIndexesIdempotently) {
   EXPECT_EQ(stored->envelope, with_nul);
   EXPECT_EQ(stored->envelope.size(), 19u);
   EXPECT_EQ(store_->GetAttestation(2).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*store_->AnsweredOrders("c-1"), std::vector<std::string>{"o-1"});
+  EXPECT_EQ(*store_->AnsweredOrders("c-9"), std::vector<std::string>{});
   const absl::StatusOr<AttestationRow> for_order = store_->AttestationFor("o-1", "agent-1");
   ASSERT_TRUE(for_order.ok()) << for_order.status();
   EXPECT_EQ(for_order->log_index, 0u);
