@@ -196,10 +196,14 @@ absl::Status PackageChecker::CheckReceipt(const std::string& name, const std::st
 absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
   std::set<std::string> answered;
   for (const auto& [index, receipt] : receipts_) answered.insert(receipt.order_id);
-  common::ReconcileContext context{.contract_id = manifest_.contract_id,
-                                   .now = manifest_.exported_at,
-                                   .orders = {},
-                                   .refused_attestations = refusals_};
+  // A package of format 1 is recomputed by the rules it was written under.
+  const bool format1 = manifest_.format == common::kEvidenceFormat1;
+  common::ReconcileContext context{
+      .contract_id = manifest_.contract_id,
+      .now = manifest_.exported_at,
+      .orders = {},
+      .refused_attestations = refusals_,
+      .rules = format1 ? common::ReconcileRules::kFormat1 : common::ReconcileRules::kCurrent};
   for (const std::string& id : order_sequence_) {
     const KnownOrder& order = orders_[id];
     context.orders.push_back({.order_id = id,
@@ -211,13 +215,19 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
                               .issued_at = order.issued_at});
   }
   reconciler_ = std::make_unique<common::Reconciler>(std::move(context));
-  // Every enrolled host must have been asked, by the rule `terminate` follows.
-  std::vector<common::EnrollmentRecord> enrolled;
-  for (const auto& [id, agent] : agents_) enrolled.push_back(agent.record);
-  std::set<common::HostRef> ordered;
-  for (const auto& [id, order] : orders_) ordered.insert({order.vendor_id, order.host_id});
-  reconciler_->SetHostsWithoutOrder(common::HostsWithoutOrder(
-      common::SelectOrderRecipients(std::move(enrolled)).agents, ordered));
+  if (!format1) {
+    // Every enrolled host must have been asked, by the rule `terminate` follows.
+    std::vector<common::EnrollmentRecord> enrolled;
+    for (const auto& [id, agent] : agents_) enrolled.push_back(agent.record);
+    std::set<common::HostRef> answered_hosts;
+    std::set<std::string> asked_agents;
+    for (const auto& [id, order] : orders_) {
+      asked_agents.insert(order.agent_id);
+      if (answered.contains(id)) answered_hosts.insert({order.vendor_id, order.host_id});
+    }
+    reconciler_->SetHostsWithoutOrder(common::HostsOf(common::AgentsWithoutOrder(
+        common::SelectOrderRecipients(std::move(enrolled)).agents, answered_hosts, asked_agents)));
+  }
   return common::ForEachInventoryRecord(std::string_view(bytes), std::string_view(common::kInventoryMember.data(), common::kInventoryMember.size()),
                                         [&](const common::InventoryRecord& row) -> absl::Status {
     if (row.contract_id != manifest_.contract_id) {
@@ -260,9 +270,9 @@ absl::Status PackageChecker::CheckSelfAttestation(const std::string&, const std:
       std::find_if(officers_.begin(), officers_.end(),
                    [&](const common::OfficerRecord& record) { return record.key_id == key_id; });
   if (officer == officers_.end()) return absl::UnauthenticatedError("signed by an unlisted key");
-  OFFBOARD_RETURN_IF_ERROR(
-      common::CheckOfficerScope(statement.predicate.value("items", nlohmann::json()),
-                                officer->vendor_id, vendor_datasets_, manifest_.contract_id));
+  OFFBOARD_RETURN_IF_ERROR(common::CheckOfficerScope(
+      statement.predicate.value("items", nlohmann::json()), officer->vendor_id, vendor_datasets_,
+      manifest_.contract_id, common::SharedDatasets::kIgnore));
   ++summary_.self_attestations;
   return reconciler_->AddSelfAttestation(
       {.officer_key_id = verified.keyids.front(), .predicate = std::move(statement.predicate)});

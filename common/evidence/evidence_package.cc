@@ -148,9 +148,10 @@ absl::StatusOr<Manifest> ManifestFromJson(absl::string_view text) {
   OFFBOARD_RETURN_IF_ERROR(fields.CheckObject());
   Manifest manifest;
   OFFBOARD_RETURN_IF_ERROR(fields.String("format", manifest.format));
-  if (manifest.format != kEvidenceFormat) {
+  if (manifest.format != kEvidenceFormat && manifest.format != kEvidenceFormat1) {
     return absl::InvalidArgumentError(absl::StrCat("manifest: format \"", manifest.format,
-                                                   "\" is not ", kEvidenceFormat));
+                                                   "\" is neither ", kEvidenceFormat, " nor ",
+                                                   kEvidenceFormat1));
   }
   OFFBOARD_RETURN_IF_ERROR(fields.String("contract_id", manifest.contract_id));
   OFFBOARD_RETURN_IF_ERROR(fields.String("vendor_id", manifest.vendor_id));

@@ -41,7 +41,12 @@
 
 namespace offboard::common {
 
-inline constexpr absl::string_view kEvidenceFormat = "offboard-evidence/1";
+// The format the controller writes. Format 1 packages (written before
+// reconciliation matched copies per vendor, listed enrolled hosts without an
+// order and superseded expired orders) are still read, and their reports
+// recomputed by the rules they were written under (ReconcileRules::kFormat1).
+inline constexpr absl::string_view kEvidenceFormat = "offboard-evidence/2";
+inline constexpr absl::string_view kEvidenceFormat1 = "offboard-evidence/1";
 inline constexpr absl::string_view kManifestPayloadType =
     "application/vnd.offboard.evidence-manifest+json";
 

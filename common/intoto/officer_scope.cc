@@ -5,7 +5,8 @@
 namespace offboard::common {
 
 absl::Status CheckOfficerScope(const nlohmann::json& items, const std::string& officer_vendor,
-                               const DatasetsByVendor& held, const std::string& contract_id) {
+                               const DatasetsByVendor& held, const std::string& contract_id,
+                               SharedDatasets shared) {
   if (!items.is_array()) return absl::InvalidArgumentError("field 'items': must be an array");
   const auto own = held.find(officer_vendor);
   for (size_t i = 0; i < items.size(); ++i) {
@@ -21,7 +22,7 @@ absl::Status CheckOfficerScope(const nlohmann::json& items, const std::string& o
                                                       " holds in contract ", contract_id));
     }
     for (const auto& [vendor, datasets] : held) {
-      if (vendor != officer_vendor && datasets.contains(id)) {
+      if (shared == SharedDatasets::kRefuse && vendor != officer_vendor && datasets.contains(id)) {
         return absl::PermissionDeniedError(absl::StrCat(
             field, ": dataset ", id, " is also held by vendor ", vendor, " in contract ",
             contract_id, ", and a statement cannot tell their copies apart"));

@@ -26,12 +26,20 @@ namespace offboard::common {
 // vendor id -> the dataset ids that vendor holds in one contract's inventory.
 using DatasetsByVendor = std::map<std::string, std::set<std::string>>;
 
-// OK when every item's "dataset_id" is held by `officer_vendor` and by no
-// other vendor in `held`. PERMISSION_DENIED naming the item and the reason
-// otherwise; INVALID_ARGUMENT when `items` is not an array of objects with a
-// string "dataset_id".
+// What to do with an item whose dataset another vendor holds too. The intake
+// refuses it. The verifier lets it pass: reconciliation gives a statement no
+// effect on a dataset two vendors hold (common/reconcile/reconciler.h), and a
+// statement accepted before a second vendor's rows were imported must not
+// make the whole package fail.
+enum class SharedDatasets { kRefuse, kIgnore };
+
+// OK when every item's "dataset_id" is held by `officer_vendor` (and, with
+// kRefuse, by no other vendor in `held`). PERMISSION_DENIED naming the item
+// and the reason otherwise; INVALID_ARGUMENT when `items` is not an array of
+// objects with a string "dataset_id".
 absl::Status CheckOfficerScope(const nlohmann::json& items, const std::string& officer_vendor,
-                               const DatasetsByVendor& held, const std::string& contract_id);
+                               const DatasetsByVendor& held, const std::string& contract_id,
+                               SharedDatasets shared = SharedDatasets::kRefuse);
 
 }  // namespace offboard::common
 

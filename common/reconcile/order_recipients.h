@@ -11,7 +11,7 @@
 // evidence package's record):
 //
 //   OrderRecipients<Enrollment> r = SelectOrderRecipients(std::move(enrollments));
-//   std::vector<HostRef> missing = HostsWithoutOrder(r.agents, hosts_with_orders);
+//   std::vector<Enrollment> to_ask = AgentsWithoutOrder(r.agents, answered, asked);
 //
 // Pure functions: thread-safe.
 #ifndef OFFBOARD_COMMON_RECONCILE_ORDER_RECIPIENTS_H_
@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -55,16 +56,33 @@ OrderRecipients<Enrollment> SelectOrderRecipients(std::vector<Enrollment> enroll
   return recipients;
 }
 
-// The recipients' hosts that hold no order among `ordered`, in their order.
+// The recipients with no order to answer, in their order: their host
+// answered none of the contract's orders (`answered_hosts`, by any of its
+// agents), and no order is addressed to them (`asked_agents`, agent ids). An
+// order to an agent since superseded on its host does not count: only the
+// latest agent will ever answer. Reconciliation passes every order's agent,
+// `terminate` only those of orders still open.
 template <typename Enrollment>
-std::vector<HostRef> HostsWithoutOrder(const std::vector<Enrollment>& recipients,
-                                       const std::set<HostRef>& ordered) {
-  std::vector<HostRef> missing;
+std::vector<Enrollment> AgentsWithoutOrder(const std::vector<Enrollment>& recipients,
+                                           const std::set<HostRef>& answered_hosts,
+                                           const std::set<std::string>& asked_agents) {
+  std::vector<Enrollment> missing;
   for (const Enrollment& agent : recipients) {
-    HostRef host{.vendor_id = agent.vendor_id, .host_id = agent.host_id};
-    if (!ordered.contains(host)) missing.push_back(std::move(host));
+    if (answered_hosts.contains({agent.vendor_id, agent.host_id}) ||
+        asked_agents.contains(agent.agent_id)) {
+      continue;
+    }
+    missing.push_back(agent);
   }
   return missing;
+}
+
+// The hosts of AgentsWithoutOrder, as reconciliation lists them.
+template <typename Enrollment>
+std::vector<HostRef> HostsOf(const std::vector<Enrollment>& agents) {
+  std::vector<HostRef> hosts;
+  for (const Enrollment& agent : agents) hosts.push_back({agent.vendor_id, agent.host_id});
+  return hosts;
 }
 
 }  // namespace offboard::common

@@ -170,6 +170,7 @@ void Reconciler::ReserveFiles(size_t count) {
 }
 
 uint32_t Reconciler::InternDataset(absl::string_view vendor_id, absl::string_view dataset_id) {
+  if (context_.rules == ReconcileRules::kFormat1) vendor_id = {};
   dataset_key_.assign(vendor_id.data(), vendor_id.size());
   dataset_key_.push_back('\0');
   dataset_key_.append(dataset_id.data(), dataset_id.size());
@@ -204,6 +205,8 @@ absl::Status Reconciler::AddExpectedFile(ExpectedFile file) {
                                                    file.sha256, "\""));
   }
   key.dataset = InternDataset(file.vendor_id, file.dataset_id);
+  if (dataset_in_inventory_.size() <= key.dataset) dataset_in_inventory_.resize(key.dataset + 1);
+  dataset_in_inventory_[key.dataset] = true;
   const uint32_t aggregate = AggregateFor(key);
   aggregates_[aggregate].expected = true;
   FileResult& result = files_.emplace_back();
@@ -332,6 +335,21 @@ absl::Status Reconciler::AddSelfAttestation(const SelfAttestation& statement) {
   return absl::OkStatus();
 }
 
+absl::flat_hash_set<std::string> Reconciler::SharedDatasets() const {
+  absl::flat_hash_map<std::string_view, std::string_view> vendor_of;  // dataset -> a vendor
+  absl::flat_hash_set<std::string> shared;
+  for (size_t i = 0; i < dataset_in_inventory_.size(); ++i) {
+    if (!dataset_in_inventory_[i]) continue;
+    const std::string_view key = datasets_[i];
+    const size_t nul = key.find('\0');
+    const std::string_view vendor = key.substr(0, nul);
+    const std::string_view dataset = key.substr(nul + 1);
+    const auto [it, inserted] = vendor_of.emplace(dataset, vendor);
+    if (!inserted && it->second != vendor) shared.emplace(dataset);
+  }
+  return shared;
+}
+
 Reconciliation Reconciler::Finish() && {
   Reconciliation result;
   result.contract_id = std::move(context_.contract_id);
@@ -341,6 +359,19 @@ Reconciliation Reconciler::Finish() && {
   result.unexamined_after_wipe = unexamined_after_wipe_;
   result.hosts_without_order = std::move(hosts_without_order_);
 
+  const bool any_self_attested =
+      !self_attested_datasets_.empty() || !self_attested_contents_.empty();
+  const absl::flat_hash_set<std::string> shared =
+      any_self_attested ? SharedDatasets() : absl::flat_hash_set<std::string>();
+  std::string content_key;  // reused: one key per file, no allocation each
+  const auto self_attested = [&](const FileResult& file) {
+    if (!any_self_attested || shared.contains(file.dataset_id)) return false;
+    if (self_attested_datasets_.contains(file.dataset_id)) return true;
+    content_key.assign(file.dataset_id);
+    content_key.push_back('\0');
+    content_key.append(file.sha256);
+    return self_attested_contents_.contains(content_key);
+  };
   const auto has = [](const Aggregate& content, CopyStatus status) {
     return (content.statuses & (1u << static_cast<int>(status))) != 0;
   };
@@ -357,9 +388,7 @@ Reconciliation Reconciler::Finish() && {
     } else if (has(content, CopyStatus::kWiped)) {
       file.state = FileState::kWiped;
       file.assurance = static_cast<Assurance>(content.weakest_wiped);
-    } else if (self_attested_datasets_.contains(file.dataset_id) ||
-               (!self_attested_contents_.empty() &&
-                self_attested_contents_.contains(ContentName(file.dataset_id, file.sha256)))) {
+    } else if (self_attested(file)) {
       file.state = FileState::kSelfAttested;
       file.assurance = Assurance::kSelfAttested;
     } else {
@@ -387,7 +416,8 @@ Reconciliation Reconciler::Finish() && {
     if (answered(order)) continue;
     const bool expired = context_.now > order.expires_at;
     const auto later = latest_answered.find({order.vendor_id, order.host_id});
-    if (expired && later != latest_answered.end() && later->second > order.issued_at) {
+    if (expired && later != latest_answered.end() && later->second > order.issued_at &&
+        context_.rules != ReconcileRules::kFormat1) {
       result.superseded_orders.push_back(order.order_id);
       continue;
     }

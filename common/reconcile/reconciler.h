@@ -32,8 +32,10 @@
 // Items whose (vendor, dataset_id, sha256) is no inventory file become
 // unexpected copies: one vendor's wipe never accounts for another vendor's
 // copy of the same content. A self-attestation covers by dataset (and digest)
-// alone: the intake and the verifier accept one only for a dataset no other
-// vendor of the contract holds (common/intoto/officer_scope.h). Places an
+// alone, so it covers nothing of a dataset that two vendors' inventory rows
+// hold: it cannot tell their copies apart (the intake refuses such a
+// statement, common/intoto/officer_scope.h; one may predate the second
+// vendor's rows). Places an
 // attestation's scan after the wipe could not examine are counted: while
 // there are any, the contract is not complete. All attestations count alike:
 // a later one does not replace an earlier one of the same host. An order
@@ -143,11 +145,19 @@ absl::StatusOr<CheckedItems> CheckAttestedItems(const AcceptedAttestation& attes
 absl::StatusOr<CheckedItems> CheckAttestedItems(const AttestationOrigin& origin,
                                                 const SimdView& predicate);
 
+// Which rules decide: kCurrent, or those evidence packages of format 1 were
+// written under (the verifier recomputes an old package by its own rules):
+// copies matched by (dataset, sha256) whatever the vendor, and no expired
+// order superseded. (Format 1 also listed no hosts without an order: its
+// caller does not set them.)
+enum class ReconcileRules { kCurrent, kFormat1 };
+
 struct ReconcileContext {
   std::string contract_id;
   int64_t now = 0;  // seconds since the epoch; orders unanswered past expiry are overdue
   std::vector<HostOrder> orders = {};
   uint64_t refused_attestations = 0;  // attestations for the contract that intake refused
+  ReconcileRules rules = ReconcileRules::kCurrent;
 };
 
 class Reconciler {
@@ -212,9 +222,12 @@ class Reconciler {
   // The index of the (vendor, dataset) pair.
   uint32_t InternDataset(absl::string_view vendor_id, absl::string_view dataset_id);
   uint32_t AggregateFor(const ContentKey& key);
+  // Dataset ids that inventory rows of more than one vendor hold.
+  absl::flat_hash_set<std::string> SharedDatasets() const;
 
   ReconcileContext context_;
   std::vector<std::string> datasets_;  // vendor '\0' dataset
+  std::vector<bool> dataset_in_inventory_;  // parallel to datasets_
   absl::flat_hash_map<std::string, uint32_t> dataset_index_;
   std::string dataset_key_;             // reused by InternDataset
   uint32_t last_dataset_ = UINT32_MAX;  // the one InternDataset returned last

@@ -85,10 +85,15 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
     OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> of_vendor, store.ListEnrollments(vendor));
     std::move(of_vendor.begin(), of_vendor.end(), std::back_inserter(enrolled));
   }
-  std::set<common::HostRef> ordered;
-  for (const OrderRow& order : orders) ordered.insert({order.vendor_id, order.host_id});
-  reconciler.SetHostsWithoutOrder(common::HostsWithoutOrder(
-      common::SelectOrderRecipients(std::move(enrolled)).agents, ordered));
+  if (hooks.on_enrollments) OFFBOARD_RETURN_IF_ERROR(hooks.on_enrollments(enrolled));
+  std::set<common::HostRef> answered_hosts;
+  std::set<std::string> asked_agents;
+  for (const OrderRow& order : orders) {
+    asked_agents.insert(order.agent_id);
+    if (answered.contains(order.order_id)) answered_hosts.insert({order.vendor_id, order.host_id});
+  }
+  reconciler.SetHostsWithoutOrder(common::HostsOf(common::AgentsWithoutOrder(
+      common::SelectOrderRecipients(std::move(enrolled)).agents, answered_hosts, asked_agents)));
   for (const AttestationRow& row : attestations) {
     const auto order = order_by_id.find(row.order_id);
     OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,

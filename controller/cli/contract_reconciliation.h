@@ -44,6 +44,10 @@ struct ReconcileHooks {
   // takes it.
   std::function<absl::Status(const AttestationRow&, const nlohmann::json&)> on_attestation =
       nullptr;
+  // The enrollments of the contract's vendors, read once, before
+  // reconciliation decides which hosts hold no order: the package must list
+  // exactly these.
+  std::function<absl::Status(const std::vector<Enrollment>&)> on_enrollments = nullptr;
 };
 
 // The same from records loaded before (so that an evidence package holds

@@ -94,19 +94,23 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
     }
   }
 
-  // Run again, terminate asks only the hosts with no order to answer: those
-  // enrolled since, and those whose orders all expired unanswered (the
-  // expired ones are then superseded once the new one is answered).
+  // Run again, terminate asks only the hosts with no order to answer:
+  // enrolled since, reinstalled since (their open order went to an agent
+  // that will never answer), or whose orders all expired unanswered (those
+  // are then superseded once the new one is answered).
   OFFBOARD_ASSIGN_OR_RETURN(const std::vector<OrderRow> earlier,
                             home.store->OrdersForContract(options.contract));
   OFFBOARD_ASSIGN_OR_RETURN(const std::vector<std::string> answered,
                             home.store->AnsweredOrders(options.contract));
-  std::set<common::HostRef> ordered;  // hosts with an order answered or still open
+  std::set<common::HostRef> answered_hosts;
+  std::set<std::string> open_agents;  // agents with an order still open
+  std::set<std::string> vendors_ordered;
   for (const OrderRow& order : earlier) {
-    if (order.expires_at >= now ||
-        std::binary_search(answered.begin(), answered.end(), order.order_id)) {
-      ordered.insert({order.vendor_id, order.host_id});
+    vendors_ordered.insert(order.vendor_id);
+    if (std::binary_search(answered.begin(), answered.end(), order.order_id)) {
+      answered_hosts.insert({order.vendor_id, order.host_id});
     }
+    if (order.expires_at >= now) open_agents.insert(order.agent_id);
   }
 
   std::vector<OrderRow> orders;
@@ -122,15 +126,17 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
                                                  {"agent_id", old.agent_id},
                                                  {"reason", "host enrolled again since"}});
     }
-    const std::vector<Enrollment>& agents = recipients.agents;
-    if (agents.empty()) {
+    // A vendor asked before whose hosts were all decommissioned since has
+    // nobody left to ask; one never asked must enroll its hosts first.
+    if (recipients.agents.empty() && vendors_ordered.contains(vendor)) continue;
+    if (recipients.agents.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "contract ", options.contract, ": vendor ", vendor,
           " has no enrolled agent; issue tokens with `offboard-controller token` and enroll "
           "the vendor's hosts first"));
     }
-    for (const Enrollment& agent : agents) {
-      if (ordered.contains({agent.vendor_id, agent.host_id})) continue;
+    for (const Enrollment& agent :
+         common::AgentsWithoutOrder(recipients.agents, answered_hosts, open_agents)) {
       OFFBOARD_ASSIGN_OR_RETURN(const std::string order_suffix, common::RandomHex(12));
       OFFBOARD_ASSIGN_OR_RETURN(const std::string nonce, common::RandomHex(32));
       offboard::v1::WipeOrder order;

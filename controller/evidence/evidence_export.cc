@@ -88,17 +88,15 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
   std::vector<common::EnrollmentRecord> enrollments;
   std::vector<common::OfficerRecord> officers;
   common::HostCertificateBuilder certificates;
-  bool hosts_added = false;
-  const auto add_hosts = [&]() -> absl::Status {
-    // Vendors are known once the inventory was read; certificates need hosts.
-    if (hosts_added) return absl::OkStatus();
-    hosts_added = true;
+  ReconcileHooks hooks;
+  // The enrollments reconciliation read (the vendors are known once the
+  // inventory was read), before any attestation: certificates need hosts.
+  hooks.on_enrollments = [&](const std::vector<Enrollment>& of_vendors) -> absl::Status {
+    for (const Enrollment& e : of_vendors) {
+      enrollments.push_back(ToRecord(e));
+      certificates.AddHost(common::EvidenceHostOf(enrollments.back()));
+    }
     for (const std::string& vendor : vendors) {
-      OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> of_vendor, store.ListEnrollments(vendor));
-      for (const Enrollment& e : of_vendor) {
-        enrollments.push_back(ToRecord(e));
-        certificates.AddHost(common::EvidenceHostOf(enrollments.back()));
-      }
       OFFBOARD_ASSIGN_OR_RETURN(std::vector<OfficerKey> keys,
                                 OfficerKeysOf(home.paths.dir / "officers", vendor));
       for (const OfficerKey& k : keys) {
@@ -110,7 +108,6 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
     }
     return absl::OkStatus();
   };
-  ReconcileHooks hooks;
   hooks.on_inventory_row = [&](const InventoryFileRow& row) {
     vendors.insert(row.vendor_id);
     absl::StrAppend(&inventory_csv, common::CsvField(row.contract_id), ",",
@@ -120,12 +117,10 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
   };
   // The certificates are folded from the same parsed attestations.
   hooks.on_attestation = [&](const AttestationRow& row, const nlohmann::json& predicate) {
-    OFFBOARD_RETURN_IF_ERROR(add_hosts());
     return certificates.AddAttestation(row.agent_id, row.log_index, predicate);
   };
   OFFBOARD_ASSIGN_OR_RETURN(common::Reconciliation reconciliation,
                             ReconcileContract(store, contract, options.now, records, hooks));
-  OFFBOARD_RETURN_IF_ERROR(add_hosts());
   std::vector<common::RefusalRecord> refusals;
   for (const RefusalRow& r : records.refusals) {
     refusals.push_back(

@@ -274,6 +274,22 @@ TEST_F(PackageCheckTest, TheExporterNeverOverwritesAPackage) {
   EXPECT_FALSE(boost::filesystem::exists(temp_.path() / "none.tar.gz"));
 }
 
+// A package of format 1 (exported before per-vendor matching, hosts without
+// an order and superseded orders) is still read, and recomputed by its rules.
+TEST_F(PackageCheckTest, APackageOfFormat1StillVerifies) {
+  std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package_));
+  ASSERT_EQ(members[0].name, "manifest.json");
+  common::DsseEnvelope envelope = *common::ParseDsseEnvelope(members[0].bytes);
+  common::Manifest manifest = *common::ManifestFromJson(envelope.payload);
+  EXPECT_EQ(manifest.format, common::kEvidenceFormat);
+  manifest.format = std::string(common::kEvidenceFormat1);
+  members[0].bytes = common::SerializeDsseEnvelope(
+      common::SignDsse(common::kManifestPayloadType,
+                       common::DumpRecord(common::ManifestToJson(manifest)), home_->key));
+  const absl::Status status = CheckRaw(members, "format1");
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 // A host enrolled after the orders were issued was never asked: the
 // controller's report and the verifier's recomputation both hold the verdict
 // back, naming the host.
@@ -335,6 +351,49 @@ TEST_F(PackageCheckTest, OneVendorsWipeDoesNotAccountForAnothersCopy) {
   const auto after = Check(Export("c-1"), home_->paths.PublicKey());
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->verdict, common::Verdict::kVerifiedComplete);
+}
+
+// An officer's statement accepted while only vendor A held the dataset, then
+// vendor B's rows of the same dataset imported: the statement covers neither
+// vendor's rows any more, and the package still verifies, the same in the
+// controller's report and the verifier's.
+TEST_F(PackageCheckTest, AStatementOnADatasetSharedSinceCoversNothingAndStillVerifies) {
+  AddInventoryFile("c-1", "tapes/t.csv", kShaC);  // ds-a, vendor-a: never found by an agent
+  const common::Ed25519PrivateKey officer = *common::Ed25519PrivateKey::Generate();
+  ASSERT_TRUE(controller::RegisterOfficerKey(home_->paths.dir / "officers", "vendor-a", "A, CISO",
+                                             officer.PublicKey().ToPem(), 1)
+                  .ok());
+  common::InTotoStatement statement;
+  statement.predicate_type = std::string(common::kSelfAttestationPredicateType);
+  statement.subjects.push_back({.name = "tapes", .digest = {{"sha256", kShaC}}});
+  statement.predicate = {{"contract_id", "c-1"},
+                         {"items",
+                          {{{"dataset_id", "ds-a"},
+                            {"sha256", kShaC},
+                            {"location", "tape vault"},
+                            {"statement", "shredded"}}}}};
+  ASSERT_TRUE(controller::AcceptSelfAttestation(
+                  *home_->store, home_->paths.dir / "officers", "c-1",
+                  common::SerializeDsseEnvelope(common::SignDsse(
+                      common::kInTotoPayloadType, common::SerializeStatement(statement), officer)),
+                  testing::kEvidenceNow)
+                  .ok());
+  boost::filesystem::remove(package_);
+  const auto covered = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(covered.ok()) << covered.status();
+  EXPECT_EQ(covered->verdict, common::Verdict::kVerifiedComplete);
+
+  ASSERT_TRUE(home_->store
+                  ->ImportInventory({{"c-1", "vendor-b", "ds-a", "confidential", "b-copy.csv", 3,
+                                      common::DigestHex(common::Sha256Of("zzz"))}},
+                                    {})
+                  .ok());
+  boost::filesystem::remove(package_);
+  const auto shared = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ(shared->verdict, common::Verdict::kIncomplete);
+  EXPECT_THAT(shared->reasons,
+              ::testing::Contains("2 files not found by any agent nor self-attested"));
 }
 
 // A statement the controller would refuse, stored behind its back: vendor B's

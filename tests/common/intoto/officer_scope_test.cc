@@ -44,6 +44,16 @@ TEST(OfficerScopeTest, ADatasetTwoVendorsHoldIsRefusedToBoth) {
   }
 }
 
+// The verifier lets a shared dataset pass (reconciliation gives it no
+// effect), but never another vendor's own dataset.
+TEST(OfficerScopeTest, IgnoringSharedDatasetsStillRefusesAnotherVendorsOwn) {
+  EXPECT_TRUE(
+      CheckOfficerScope(Items({"ds-shared"}), "vendor-a", kHeld, "c-1", SharedDatasets::kIgnore)
+          .ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      CheckOfficerScope(Items({"ds-b"}), "vendor-a", kHeld, "c-1", SharedDatasets::kIgnore)));
+}
+
 TEST(OfficerScopeTest, MalformedItemsAreInvalidArguments) {
   EXPECT_TRUE(absl::IsInvalidArgument(CheckOfficerScope(nlohmann::json(), "vendor-a", kHeld, "c")));
   EXPECT_TRUE(absl::IsInvalidArgument(

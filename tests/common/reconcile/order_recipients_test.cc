@@ -78,16 +78,24 @@ TEST(SelectOrderRecipientsTest, HostsOfDifferentVendorsAreDistinct) {
   EXPECT_THAT(r.superseded, IsEmpty());
 }
 
-TEST(HostsWithoutOrderTest, TheRecipientsWithNoOrderOfTheContract) {
-  const Recipients r = SelectOrderRecipients(
-      Enrollments{Enrolled("agent-1", "host-1", 100), Enrolled("agent-2", "host-2", 100),
-                  Enrolled("agent-3", "host-3", 100, /*banned=*/true)});
-  const std::vector<HostRef> missing =
-      HostsWithoutOrder(r.agents, {{.vendor_id = "vendor-a", .host_id = "host-1"},
-                                   {.vendor_id = "vendor-b", .host_id = "host-2"}});
-  ASSERT_EQ(missing.size(), 1u);
-  EXPECT_EQ(missing[0], (HostRef{.vendor_id = "vendor-a", .host_id = "host-2"}));
-  EXPECT_THAT(HostsWithoutOrder(Enrollments{}, {}), IsEmpty());
+// A recipient is asked when its host answered an order (by any of its
+// agents) or an order is addressed to it; an order to the host's older,
+// superseded agent does not count: that agent will never answer.
+TEST(AgentsWithoutOrderTest, TheRecipientsWithNoOrderToAnswer) {
+  const Recipients r = SelectOrderRecipients(Enrollments{
+      Enrolled("agent-1", "host-1", 100), Enrolled("agent-2", "host-2", 100),
+      Enrolled("agent-3-old", "host-3", 100), Enrolled("agent-3", "host-3", 200),
+      Enrolled("agent-4", "host-4", 100), Enrolled("agent-5", "host-5", 100, /*banned=*/true)});
+  const std::vector<EnrollmentRecord> missing =
+      AgentsWithoutOrder(r.agents,
+                         /*answered_hosts=*/
+                         {{.vendor_id = "vendor-a", .host_id = "host-1"},
+                          {.vendor_id = "vendor-b", .host_id = "host-2"}},
+                         /*asked_agents=*/{"agent-3-old", "agent-4"});
+  EXPECT_THAT(missing, ElementsAre(Agent("agent-2"), Agent("agent-3")));
+  EXPECT_THAT(HostsOf(missing), ElementsAre(HostRef{.vendor_id = "vendor-a", .host_id = "host-2"},
+                                            HostRef{.vendor_id = "vendor-a", .host_id = "host-3"}));
+  EXPECT_THAT(AgentsWithoutOrder(Enrollments{}, {}, {}), IsEmpty());
 }
 
 }  // namespace

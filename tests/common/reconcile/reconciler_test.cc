@@ -351,6 +351,44 @@ TEST(ReconcilerTest, AnExpiredOrderIsSupersededByALaterAnsweredOne) {
   EXPECT_THAT(complete.superseded_orders, ElementsAre("o-old"));
 }
 
+// A statement cannot tell two vendors' copies of one dataset apart: on a
+// dataset both hold, it covers neither vendor's rows.
+TEST(ReconcilerTest, ASelfAttestationCoversNothingOfADatasetTwoVendorsHold) {
+  std::vector<ExpectedFile> inventory = {File("ds", 1), File("ds", 2), File("other", 3)};
+  inventory[0].vendor_id = "vendor-a";
+  inventory[1].vendor_id = "vendor-b";
+  inventory[2].vendor_id = "vendor-a";
+  const Reconciliation r = ReconcileAll(
+      {.context = Context({}),
+       .inventory = inventory,
+       .self_attestations = {{.officer_key_id = "officer-a",
+                              .predicate = {{"items",
+                                             {{{"dataset_id", "ds"}},
+                                              {{"dataset_id", "other"}, {"sha256", Sha(3)}}}}}}}});
+  EXPECT_THAT(States(r),
+              ElementsAre(FileState::kNotFound, FileState::kNotFound, FileState::kSelfAttested));
+}
+
+// Packages of format 1 are recomputed by the rules they were written under:
+// copies matched whatever the vendor, no expired order superseded.
+TEST(ReconcilerTest, Format1RulesMatchAcrossVendorsAndSupersedeNothing) {
+  std::vector<ExpectedFile> inventory = {File("ds", 1)};
+  inventory[0].vendor_id = "vendor-b";
+  AcceptedAttestation from_a = Attestation("o-new", "host-a", {Item({.sha256 = Sha(1)})});
+  from_a.vendor_id = "vendor-a";
+  HostOrder old_order = Order("o-old", "host-a", false, 500);
+  HostOrder new_order = Order("o-new", "host-a", true, 2000);
+  old_order.issued_at = 100;
+  new_order.issued_at = 600;
+  ReconcileContext context = Context({old_order, new_order});
+  context.rules = ReconcileRules::kFormat1;
+  const Reconciliation r =
+      ReconcileAll({.context = context, .inventory = inventory, .attestations = {from_a}});
+  EXPECT_THAT(States(r), ElementsAre(FileState::kWiped));
+  EXPECT_THAT(r.unanswered_orders, ElementsAre("o-old"));
+  EXPECT_THAT(r.superseded_orders, IsEmpty());
+}
+
 TEST(ReconcilerTest, AttestationsBeforeInventoryGiveTheSameResult) {
   Reconciler reconciler(Context());
   ASSERT_TRUE(
