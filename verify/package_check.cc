@@ -173,6 +173,7 @@ absl::Status PackageChecker::CheckControllerKey(const std::string& pem) {
   }
   summary_.contract_id = manifest_.contract_id;
   summary_.vendor_id = manifest_.vendor_id;
+  summary_.format = manifest_.format;
   summary_.exported_at = manifest_.exported_at;
   summary_.organization = manifest_.organization;
   summary_.controller_key_id = controller_key_->KeyId();

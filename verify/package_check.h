@@ -49,6 +49,7 @@ struct PackageCheckOptions {
 struct PackageSummary {
   std::string contract_id;
   std::string vendor_id;
+  std::string format;  // the manifest's, e.g. "offboard-evidence/2"
   int64_t exported_at = 0;
   std::string organization;
   std::string controller_key_id;

@@ -270,9 +270,13 @@ absl::Status PackageChecker::CheckSelfAttestation(const std::string&, const std:
       std::find_if(officers_.begin(), officers_.end(),
                    [&](const common::OfficerRecord& record) { return record.key_id == key_id; });
   if (officer == officers_.end()) return absl::UnauthenticatedError("signed by an unlisted key");
+  // Under format 1 rules a statement on a shared dataset still has effect:
+  // such a package is refused, as the verifier of its time refused it.
   OFFBOARD_RETURN_IF_ERROR(common::CheckOfficerScope(
       statement.predicate.value("items", nlohmann::json()), officer->vendor_id, vendor_datasets_,
-      manifest_.contract_id, common::SharedDatasets::kIgnore));
+      manifest_.contract_id,
+      manifest_.format == common::kEvidenceFormat1 ? common::SharedDatasets::kRefuse
+                                                   : common::SharedDatasets::kIgnore));
   ++summary_.self_attestations;
   return reconciler_->AddSelfAttestation(
       {.officer_key_id = verified.keyids.front(), .predicate = std::move(statement.predicate)});

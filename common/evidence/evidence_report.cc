@@ -207,7 +207,7 @@ void RenderDiscrepancies(const Reconciliation& r, std::string& out) {
     out += "</ul>\n";
   }
   if (!r.superseded_orders.empty()) {
-    out += "<h3>Expired orders superseded by a later answered one</h3>\n<ul>\n";
+    out += "<h3>Orders superseded by a later answered one</h3>\n<ul>\n";
     for (const std::string& order : r.superseded_orders) {
       absl::StrAppend(&out, "<li class=\"mono\">", Escape(order), "</li>\n");
     }

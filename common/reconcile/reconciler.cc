@@ -406,18 +406,26 @@ Reconciliation Reconciler::Finish() && {
   const auto answered = [&](const HostOrder& order) {
     return order.answered || attested_orders_.contains(order.order_id);
   };
-  std::map<HostRef, int64_t> latest_answered;  // issued_at of each host's latest answered order
+  // Each host's answered orders: when issued, to which agent.
+  std::map<HostRef, std::vector<const HostOrder*>> answered_of_host;
   for (const HostOrder& order : context_.orders) {
-    if (!answered(order)) continue;
-    int64_t& latest = latest_answered[{order.vendor_id, order.host_id}];
-    latest = std::max(latest, order.issued_at);
+    if (answered(order)) answered_of_host[{order.vendor_id, order.host_id}].push_back(&order);
   }
+  // Superseded: the host answered an order issued later, and this one has
+  // expired or went to another agent (the host enrolled again since: only
+  // the new agent is asked).
+  const auto superseded = [&](const HostOrder& order, bool expired) {
+    if (context_.rules == ReconcileRules::kFormat1) return false;
+    const auto host = answered_of_host.find({order.vendor_id, order.host_id});
+    if (host == answered_of_host.end()) return false;
+    return std::any_of(host->second.begin(), host->second.end(), [&](const HostOrder* later) {
+      return later->issued_at > order.issued_at && (expired || later->agent_id != order.agent_id);
+    });
+  };
   for (const HostOrder& order : context_.orders) {
     if (answered(order)) continue;
     const bool expired = context_.now > order.expires_at;
-    const auto later = latest_answered.find({order.vendor_id, order.host_id});
-    if (expired && later != latest_answered.end() && later->second > order.issued_at &&
-        context_.rules != ReconcileRules::kFormat1) {
+    if (superseded(order, expired)) {
       result.superseded_orders.push_back(order.order_id);
       continue;
     }

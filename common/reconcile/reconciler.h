@@ -38,10 +38,11 @@
 // vendor's rows). Places an
 // attestation's scan after the wipe could not examine are counted: while
 // there are any, the contract is not complete. All attestations count alike:
-// a later one does not replace an earlier one of the same host. An order
-// that expired unanswered is superseded, not outstanding, once the same host
-// (vendor and host id) answered an order issued after it: `terminate` run
-// again asks such a host anew.
+// a later one does not replace an earlier one of the same host. An
+// unanswered order is superseded, not outstanding, once the same host
+// (vendor and host id) answered an order issued after it, if it expired or
+// went to another agent (the host enrolled again): `terminate` run again
+// asks such a host anew.
 //
 // Not thread-safe; one Reconciler per reconciliation.
 #ifndef OFFBOARD_COMMON_RECONCILE_RECONCILER_H_

@@ -104,8 +104,8 @@ struct Reconciliation {
   std::vector<UnexpectedCopy> unexpected;
   std::vector<std::string> unanswered_orders;  // order ids, as supplied
   std::vector<std::string> overdue_orders;     // the unanswered ones past expiry
-  // Orders that expired unanswered, whose host answered an order issued
-  // later: listed, not outstanding.
+  // Unanswered orders whose host answered an order issued later, and which
+  // expired or went to an agent since replaced: listed, not outstanding.
   std::vector<std::string> superseded_orders;
   // Enrolled hosts of the contract's vendors that no order was issued to (a
   // host enrolled after `terminate`): nothing was asked of them yet.

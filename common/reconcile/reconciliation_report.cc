@@ -215,12 +215,12 @@ std::string ReconciliationTable(const Reconciliation& r, size_t max_rows) {
     const size_t shown = std::min(r.superseded_orders.size(), max_rows);
     std::vector<std::string> orders;
     for (size_t i = 0; i < shown; ++i) orders.push_back(Printable(r.superseded_orders[i]));
-    absl::StrAppend(
-        &out, "Expired orders superseded by a later answered one: ", absl::StrJoin(orders, ", "),
-        shown < r.superseded_orders.size()
-            ? absl::StrCat(", and ", r.superseded_orders.size() - shown, " more")
-            : "",
-        "\n");
+    absl::StrAppend(&out,
+                    "Orders superseded by a later answered one: ", absl::StrJoin(orders, ", "),
+                    shown < r.superseded_orders.size()
+                        ? absl::StrCat(", and ", r.superseded_orders.size() - shown, " more")
+                        : "",
+                    "\n");
   }
   if (!r.hosts_without_order.empty()) {
     std::vector<std::string> hosts;

@@ -60,6 +60,30 @@ class PackageCheckTest : public testing::EvidenceFixture {
     return Check(path, home_->paths.PublicKey()).status();
   }
 
+  // A new officer key of `vendor`, registered as "NAME".
+  common::Ed25519PrivateKey RegisterOfficer(const std::string& vendor, const std::string& name) {
+    common::Ed25519PrivateKey officer = *common::Ed25519PrivateKey::Generate();
+    EXPECT_TRUE(controller::RegisterOfficerKey(home_->paths.dir / "officers", vendor, name,
+                                               officer.PublicKey().ToPem(), 1)
+                    .ok());
+    return officer;
+  }
+
+  // `officer`'s signed statement for contract c-1 that ds-a (only the file
+  // with `sha256`, if given) sits shredded in a tape vault.
+  static std::string TapeStatement(const common::Ed25519PrivateKey& officer,
+                                   const std::string& sha256 = "") {
+    nlohmann::json item = {
+        {"dataset_id", "ds-a"}, {"location", "tape vault"}, {"statement", "shredded"}};
+    if (!sha256.empty()) item["sha256"] = sha256;
+    common::InTotoStatement statement;
+    statement.predicate_type = std::string(common::kSelfAttestationPredicateType);
+    statement.subjects.push_back({.name = "tapes", .digest = {{"sha256", kShaA}}});
+    statement.predicate = {{"contract_id", "c-1"}, {"items", nlohmann::json::array({item})}};
+    return common::SerializeDsseEnvelope(common::SignDsse(
+        common::kInTotoPayloadType, common::SerializeStatement(statement), officer));
+  }
+
   testing::TestAgent host1_, host2_;
   boost::filesystem::path package_;
 };
@@ -179,11 +203,8 @@ TEST_F(PackageCheckTest, AnAttestationFromAnotherContractIsRefusedEvenWhenTheBan
 // alone: the summary lists them for the auditor, and an officer record whose
 // key id is not its key's is refused.
 TEST_F(PackageCheckTest, TheSigningKeysAreListedAndAnOfficerKeyIdMustBeItsKeys) {
-  const common::Ed25519PrivateKey officer = *common::Ed25519PrivateKey::Generate();
+  const common::Ed25519PrivateKey officer = RegisterOfficer("vendor-a", "A, CISO");
   const std::string officer_id = officer.PublicKey().KeyId();
-  ASSERT_TRUE(controller::RegisterOfficerKey(home_->paths.dir / "officers", "vendor-a", "A, CISO",
-                                             officer.PublicKey().ToPem(), 1)
-                  .ok());
   boost::filesystem::remove(package_);
   const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
   ASSERT_TRUE(summary.ok()) << summary.status();
@@ -290,6 +311,41 @@ TEST_F(PackageCheckTest, APackageOfFormat1StillVerifies) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
+// The rules of format 1 are applied, not today's: a package whose reports
+// list a host without an order does not recompute under them, and a
+// statement on a dataset two vendors hold is refused, as it was then.
+TEST_F(PackageCheckTest, APackageOfFormat1IsRecomputedByItsOwnRules) {
+  const auto relabel = [&](const boost::filesystem::path& package) {
+    std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package));
+    common::Manifest manifest =
+        *common::ManifestFromJson(common::ParseDsseEnvelope(members[0].bytes)->payload);
+    manifest.format = std::string(common::kEvidenceFormat1);
+    members[0].bytes = common::SerializeDsseEnvelope(
+        common::SignDsse(common::kManifestPayloadType,
+                         common::DumpRecord(common::ManifestToJson(manifest)), home_->key));
+    return members;
+  };
+  Enroll("vendor-a", "host-late");
+  boost::filesystem::remove(package_);
+  ASSERT_TRUE(Check(Export("c-1"), home_->paths.PublicKey()).ok());
+  absl::Status status = CheckRaw(relabel(package_), "late-host");
+  EXPECT_THAT(status.message(), HasSubstr("reconciliation.json: recomputed")) << status;
+
+  const common::Ed25519PrivateKey officer = RegisterOfficer("vendor-a", "A, CISO");
+  ASSERT_TRUE(controller::AcceptSelfAttestation(*home_->store, home_->paths.dir / "officers", "c-1",
+                                                TapeStatement(officer), testing::kEvidenceNow)
+                  .ok());
+  ASSERT_TRUE(home_->store
+                  ->ImportInventory({{"c-1", "vendor-b", "ds-a", "confidential", "b-copy.csv", 3,
+                                      common::DigestHex(common::Sha256Of("zzz"))}},
+                                    {})
+                  .ok());
+  boost::filesystem::remove(package_);
+  ASSERT_TRUE(Check(Export("c-1"), home_->paths.PublicKey()).ok());
+  status = CheckRaw(relabel(package_), "shared");
+  EXPECT_THAT(status.message(), HasSubstr("is also held by vendor vendor-b")) << status;
+}
+
 // A host enrolled after the orders were issued was never asked: the
 // controller's report and the verifier's recomputation both hold the verdict
 // back, naming the host.
@@ -359,24 +415,10 @@ TEST_F(PackageCheckTest, OneVendorsWipeDoesNotAccountForAnothersCopy) {
 // controller's report and the verifier's.
 TEST_F(PackageCheckTest, AStatementOnADatasetSharedSinceCoversNothingAndStillVerifies) {
   AddInventoryFile("c-1", "tapes/t.csv", kShaC);  // ds-a, vendor-a: never found by an agent
-  const common::Ed25519PrivateKey officer = *common::Ed25519PrivateKey::Generate();
-  ASSERT_TRUE(controller::RegisterOfficerKey(home_->paths.dir / "officers", "vendor-a", "A, CISO",
-                                             officer.PublicKey().ToPem(), 1)
-                  .ok());
-  common::InTotoStatement statement;
-  statement.predicate_type = std::string(common::kSelfAttestationPredicateType);
-  statement.subjects.push_back({.name = "tapes", .digest = {{"sha256", kShaC}}});
-  statement.predicate = {{"contract_id", "c-1"},
-                         {"items",
-                          {{{"dataset_id", "ds-a"},
-                            {"sha256", kShaC},
-                            {"location", "tape vault"},
-                            {"statement", "shredded"}}}}};
-  ASSERT_TRUE(controller::AcceptSelfAttestation(
-                  *home_->store, home_->paths.dir / "officers", "c-1",
-                  common::SerializeDsseEnvelope(common::SignDsse(
-                      common::kInTotoPayloadType, common::SerializeStatement(statement), officer)),
-                  testing::kEvidenceNow)
+  const common::Ed25519PrivateKey officer = RegisterOfficer("vendor-a", "A, CISO");
+  ASSERT_TRUE(controller::AcceptSelfAttestation(*home_->store, home_->paths.dir / "officers", "c-1",
+                                                TapeStatement(officer, kShaC),
+                                                testing::kEvidenceNow)
                   .ok());
   boost::filesystem::remove(package_);
   const auto covered = Check(Export("c-1"), home_->paths.PublicKey());
@@ -405,22 +447,11 @@ TEST_F(PackageCheckTest, AnOfficerStatementForAnotherVendorsDatasetIsRefused) {
                                       common::DigestHex(common::Sha256Of("zzz"))}},
                                     {})
                   .ok());
-  const common::Ed25519PrivateKey officer = *common::Ed25519PrivateKey::Generate();
-  ASSERT_TRUE(controller::RegisterOfficerKey(home_->paths.dir / "officers", "vendor-b", "B, CISO",
-                                             officer.PublicKey().ToPem(), 1)
-                  .ok());
-  common::InTotoStatement statement;
-  statement.predicate_type = std::string(common::kSelfAttestationPredicateType);
-  statement.subjects.push_back({.name = "tapes", .digest = {{"sha256", kShaA}}});
-  statement.predicate = {
-      {"contract_id", "c-1"},
-      {"items", {{{"dataset_id", "ds-a"}, {"location", "tape vault"}, {"statement", "shredded"}}}}};
+  const common::Ed25519PrivateKey officer = RegisterOfficer("vendor-b", "B, CISO");
   ASSERT_TRUE(home_->store
                   ->PutSelfAttestation({.contract_id = "c-1",
                                         .officer_key_id = officer.PublicKey().KeyId(),
-                                        .envelope = common::SerializeDsseEnvelope(common::SignDsse(
-                                            common::kInTotoPayloadType,
-                                            common::SerializeStatement(statement), officer)),
+                                        .envelope = TapeStatement(officer),
                                         .accepted_at = testing::kEvidenceNow})
                   .ok());
   boost::filesystem::remove(package_);

@@ -29,6 +29,12 @@ void PrintSummary(const PackageSummary& s) {
                                        : " (taken from the package: compare it with the bank's "
                                          "published key, or pass --controller-key)")
             << "\n"
+            << "  format          " << s.format
+            << (s.format == common::kEvidenceFormat1
+                    ? " (an older format, recomputed by its rules: copies matched whatever the "
+                      "vendor, no check that every enrolled host had an order)"
+                    : "")
+            << "\n"
             << "  manifest        signed; " << s.members << " members, every SHA-256 matches\n"
             << "  enrollments     " << s.enrollments
             << " agents, certificates issued by the package's CA\n"

@@ -318,9 +318,10 @@ TEST(ReconcilerTest, OneVendorsWipeNeverAccountsForAnothers) {
   EXPECT_EQ(both.verdict, Verdict::kVerifiedComplete);
 }
 
-// A host whose order expired unanswered was asked again and answered: the
-// expired order is superseded, not outstanding. Only an expired order is
-// superseded, and only by an answered order issued after it.
+// A host whose order expired unanswered, or whose agent was replaced, was
+// asked again and answered: the earlier order is superseded, not
+// outstanding. Only by an answered order issued after it, and an open order
+// only when it went to another agent.
 TEST(ReconcilerTest, AnExpiredOrderIsSupersededByALaterAnsweredOne) {
   const auto order = [](std::string id, std::string host, bool answered, int64_t issued,
                         int64_t expires) {
@@ -329,16 +330,23 @@ TEST(ReconcilerTest, AnExpiredOrderIsSupersededByALaterAnsweredOne) {
     o.issued_at = issued;
     return o;
   };
+  const auto replaced = [&](std::string id, std::string host, int64_t issued, int64_t expires) {
+    HostOrder o = order(std::move(id), std::move(host), false, issued, expires);
+    o.agent_id = "agent-before-reinstall";
+    return o;
+  };
   const Reconciliation r = ReconcileAll(
       {.context = Context(
            {order("o-old", "host-a", false, 100, 500), order("o-new", "host-a", true, 600, 2000),
             // Answered first, then asked again: the later one is still owed.
             order("o-b1", "host-b", true, 100, 500), order("o-b2", "host-b", false, 600, 900),
             // Not expired yet: still expected, whatever else was answered.
-            order("o-c1", "host-c", false, 100, 2000), order("o-c2", "host-c", true, 600, 2000)}),
+            order("o-c1", "host-c", false, 100, 2000), order("o-c2", "host-c", true, 600, 2000),
+            // Open, but to an agent since replaced on its host.
+            replaced("o-d1", "host-d", 100, 2000), order("o-d2", "host-d", true, 600, 2000)}),
        .inventory = Inventory(1),
        .attestations = {Attestation("o-new", "host-a", {Item({.sha256 = Sha(1)})})}});
-  EXPECT_THAT(r.superseded_orders, ElementsAre("o-old"));
+  EXPECT_THAT(r.superseded_orders, ElementsAre("o-old", "o-d1"));
   EXPECT_THAT(r.unanswered_orders, ElementsAre("o-b2", "o-c1"));
   EXPECT_THAT(r.overdue_orders, ElementsAre("o-b2"));
 
