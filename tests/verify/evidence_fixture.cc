@@ -34,15 +34,15 @@ void EvidenceFixture::AddInventoryFile(const std::string& contract, const std::s
   ASSERT_TRUE(imported.ok()) << imported.status();
 }
 
-TestAgent EvidenceFixture::Enroll(const std::string& vendor, const std::string& host) {
+TestAgent EvidenceFixture::Enroll(const std::string& vendor, const std::string& host, int64_t at) {
   TestAgent agent{.agent_id = "", .vendor_id = vendor, .host_id = host};
-  const std::string token = absl::StrCat("token-", vendor, "-", host);
+  const std::string token = absl::StrCat("token-", vendor, "-", host, "-", at);
   EXPECT_TRUE(home_->store
                   ->PutToken({.token_sha256_hex = common::DigestHex(common::Sha256Of(token)),
                               .vendor_id = vendor,
                               .host_id = host,
-                              .created_at = kEvidenceNow,
-                              .expires_at = kEvidenceNow + 3600,
+                              .created_at = at,
+                              .expires_at = at + 3600,
                               .used = false})
                   .ok());
   const auto ca = controller::CertificateAuthority::Load(home_->paths.CaDir());
@@ -52,8 +52,8 @@ TestAgent EvidenceFixture::Enroll(const std::string& vendor, const std::string& 
   request.set_csr_pem(common::GenerateKeyAndCsr("agent")->csr_pem);
   request.set_attestation_public_key_pem(agent.attestation_key.PublicKey().ToPem());
   request.set_hostname(host + ".vendor.example");
-  const auto response = controller::EnrollAgent(*home_->store, *ca,
-                                                home_->key.PublicKey().ToPem(), request, kEvidenceNow);
+  const auto response =
+      controller::EnrollAgent(*home_->store, *ca, home_->key.PublicKey().ToPem(), request, at);
   EXPECT_TRUE(response.ok()) << response.status();
   agent.agent_id = response->agent_id();
   return agent;

@@ -38,7 +38,8 @@ class EvidenceFixture : public ::testing::Test {
   // Imports one inventory row (dataset "ds-a", size 3) with this content digest.
   void AddInventoryFile(const std::string& contract, const std::string& path,
                         const std::string& sha256);
-  TestAgent Enroll(const std::string& vendor, const std::string& host);
+  // Enrolls an agent on `host` at time `at` (again: the host reinstalled).
+  TestAgent Enroll(const std::string& vendor, const std::string& host, int64_t at = kEvidenceNow);
   // Issued at `issued_at`, expiring 600 s later.
   controller::OrderRow IssueOrder(const TestAgent& agent, const std::string& contract,
                                   int64_t issued_at = kEvidenceNow);

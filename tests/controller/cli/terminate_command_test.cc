@@ -1,0 +1,112 @@
+// `offboard-controller terminate`, first and again: which hosts it asks.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "controller/cli/controller_cli.h"
+#include "tests/verify/evidence_fixture.h"
+
+namespace offboard::controller {
+namespace {
+
+using ::testing::ElementsAre;
+
+class TerminateCommandTest : public testing::EvidenceFixture {
+ protected:
+  void SetUp() override {
+    EvidenceFixture::SetUp();
+    AddInventoryFile("c-1", "exports/a.csv", std::string(64, 'a'));
+  }
+
+  // Runs `terminate` for c-1; its exit code.
+  int Terminate() {
+    std::vector<std::string> args = {"offboard-controller",
+                                     "terminate",
+                                     "--data-dir",
+                                     home_->paths.dir.string(),
+                                     "--contract",
+                                     "c-1",
+                                     "--policy",
+                                     OFFBOARD_POLICY_DIR "/nist-800-88-clear.textproto"};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    return RunControllerCli(static_cast<int>(argv.size()), argv.data());
+  }
+
+  std::vector<OrderRow> Orders() {
+    absl::StatusOr<std::vector<OrderRow>> orders = home_->store->OrdersForContract("c-1");
+    EXPECT_TRUE(orders.ok()) << orders.status();
+    return orders.ok() ? *std::move(orders) : std::vector<OrderRow>{};
+  }
+
+  // The agents c-1's orders went to, sorted.
+  std::vector<std::string> OrderedAgents() {
+    std::vector<std::string> agents;
+    for (const OrderRow& order : Orders()) agents.push_back(order.agent_id);
+    std::sort(agents.begin(), agents.end());
+    return agents;
+  }
+
+  static std::vector<std::string> Sorted(std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+};
+
+TEST_F(TerminateCommandTest, AgainItAsksOnlyTheHostsWithNoOrderToAnswer) {
+  const testing::TestAgent host1 = Enroll("vendor-a", "host-1");
+  const testing::TestAgent host2 = Enroll("vendor-a", "host-2");
+  ASSERT_EQ(Terminate(), 0);
+  EXPECT_EQ(OrderedAgents(), Sorted({host1.agent_id, host2.agent_id}));
+
+  // Every host holds an open order: nothing to issue, exit 2.
+  EXPECT_EQ(Terminate(), 2);
+  EXPECT_EQ(OrderedAgents().size(), 2u);
+
+  // A host enrolled since, and one enrolled again (a new agent replaces the
+  // one its open order went to): both asked, nobody else.
+  const testing::TestAgent host3 = Enroll("vendor-a", "host-3");
+  const testing::TestAgent host1_again = Enroll("vendor-a", "host-1", testing::kEvidenceNow + 100);
+  ASSERT_EQ(Terminate(), 0);
+  EXPECT_EQ(OrderedAgents(),
+            Sorted({host1.agent_id, host2.agent_id, host3.agent_id, host1_again.agent_id}));
+
+  // A host whose only order expired unanswered is asked anew.
+  const testing::TestAgent host4 = Enroll("vendor-a", "host-4");
+  IssueOrder(host4, "c-1", static_cast<int64_t>(std::time(nullptr)) - 7200);
+  ASSERT_EQ(Terminate(), 0);
+  std::vector<std::string> to_host4;
+  for (const OrderRow& order : Orders()) {
+    if (order.host_id == "host-4") to_host4.push_back(order.agent_id);
+  }
+  EXPECT_THAT(to_host4, ElementsAre(host4.agent_id, host4.agent_id));
+  EXPECT_EQ(Terminate(), 2);
+}
+
+// A vendor asked before whose hosts were all decommissioned since is
+// skipped; a vendor never asked, with no agent, still stops the run.
+TEST_F(TerminateCommandTest, AVendorWithNobodyLeftToAskIsSkippedOnlyIfAskedBefore) {
+  ASSERT_TRUE(home_->store
+                  ->ImportInventory(
+                      {{"c-1", "vendor-b", "ds-b", "secret", "b.csv", 3, std::string(64, 'b')}}, {})
+                  .ok());
+  Enroll("vendor-a", "host-1");
+  EXPECT_EQ(Terminate(), 2);  // vendor-b has no agent
+  EXPECT_TRUE(OrderedAgents().empty());
+
+  const testing::TestAgent host_b = Enroll("vendor-b", "host-b");
+  ASSERT_EQ(Terminate(), 0);
+  ASSERT_EQ(OrderedAgents().size(), 2u);
+  ASSERT_TRUE(home_->store->BanAgent(host_b.agent_id, testing::kEvidenceNow).ok());
+  const testing::TestAgent late = Enroll("vendor-a", "host-2");
+  ASSERT_EQ(Terminate(), 0);
+  EXPECT_EQ(OrderedAgents().size(), 3u);
+}
+
+}  // namespace
+}  // namespace offboard::controller
