@@ -204,29 +204,25 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
       .orders = {},
       .refused_attestations = refusals_,
       .rules = format1 ? common::ReconcileRules::kFormat1 : common::ReconcileRules::kCurrent};
+  std::vector<common::HostOrder> host_orders;
   for (const std::string& id : order_sequence_) {
     const KnownOrder& order = orders_[id];
-    context.orders.push_back({.order_id = id,
-                              .host_id = order.host_id,
-                              .agent_id = order.agent_id,
-                              .expires_at = order.expires_at,
-                              .answered = answered.contains(id),
-                              .vendor_id = order.vendor_id,
-                              .issued_at = order.issued_at});
+    host_orders.push_back({.order_id = id,
+                           .host_id = order.host_id,
+                           .agent_id = order.agent_id,
+                           .expires_at = order.expires_at,
+                           .answered = answered.contains(id),
+                           .vendor_id = order.vendor_id,
+                           .issued_at = order.issued_at});
   }
+  context.orders = host_orders;
   reconciler_ = std::make_unique<common::Reconciler>(std::move(context));
   if (!format1) {
     // Every enrolled host must have been asked, by the rule `terminate` follows.
     std::vector<common::EnrollmentRecord> enrolled;
     for (const auto& [id, agent] : agents_) enrolled.push_back(agent.record);
-    std::set<common::HostRef> answered_hosts;
-    std::set<std::string> asked_agents;
-    for (const auto& [id, order] : orders_) {
-      asked_agents.insert(order.agent_id);
-      if (answered.contains(id)) answered_hosts.insert({order.vendor_id, order.host_id});
-    }
     reconciler_->SetHostsWithoutOrder(common::HostsOf(common::AgentsWithoutOrder(
-        common::SelectOrderRecipients(std::move(enrolled)).agents, answered_hosts, asked_agents)));
+        common::SelectOrderRecipients(std::move(enrolled)).agents, host_orders)));
   }
   return common::ForEachInventoryRecord(std::string_view(bytes), std::string_view(common::kInventoryMember.data(), common::kInventoryMember.size()),
                                         [&](const common::InventoryRecord& row) -> absl::Status {

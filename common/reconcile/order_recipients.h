@@ -11,13 +11,14 @@
 // evidence package's record):
 //
 //   OrderRecipients<Enrollment> r = SelectOrderRecipients(std::move(enrollments));
-//   std::vector<Enrollment> to_ask = AgentsWithoutOrder(r.agents, answered, asked);
+//   std::vector<Enrollment> to_ask = AgentsWithoutOrder(r.agents, host_orders);
 //
 // Pure functions: thread-safe.
 #ifndef OFFBOARD_COMMON_RECONCILE_ORDER_RECIPIENTS_H_
 #define OFFBOARD_COMMON_RECONCILE_ORDER_RECIPIENTS_H_
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/reconcile/reconciler.h"
 #include "common/reconcile/reconciliation.h"
 
 namespace offboard::common {
@@ -57,15 +59,22 @@ OrderRecipients<Enrollment> SelectOrderRecipients(std::vector<Enrollment> enroll
 }
 
 // The recipients with no order to answer, in their order: their host
-// answered none of the contract's orders (`answered_hosts`, by any of its
-// agents), and no order is addressed to them (`asked_agents`, agent ids). An
-// order to an agent since superseded on its host does not count: only the
-// latest agent will ever answer. Reconciliation passes every order's agent,
-// `terminate` only those of orders still open.
+// answered none of the contract's `orders` (by any of its agents), and no
+// order is addressed to them. An order to an agent since superseded on its
+// host does not count: only the latest agent will ever answer.
+// Reconciliation counts every order as asking (`open_at` empty); `terminate`
+// only those still open at `open_at` (expires_at >= open_at), so that a host
+// whose orders all expired unanswered is asked again.
 template <typename Enrollment>
 std::vector<Enrollment> AgentsWithoutOrder(const std::vector<Enrollment>& recipients,
-                                           const std::set<HostRef>& answered_hosts,
-                                           const std::set<std::string>& asked_agents) {
+                                           const std::vector<HostOrder>& orders,
+                                           std::optional<int64_t> open_at = std::nullopt) {
+  std::set<HostRef> answered_hosts;
+  std::set<std::string> asked_agents;
+  for (const HostOrder& order : orders) {
+    if (order.answered) answered_hosts.insert({order.vendor_id, order.host_id});
+    if (!open_at || order.expires_at >= *open_at) asked_agents.insert(order.agent_id);
+  }
   std::vector<Enrollment> missing;
   for (const Enrollment& agent : recipients) {
     if (answered_hosts.contains({agent.vendor_id, agent.host_id}) ||

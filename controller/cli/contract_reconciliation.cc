@@ -53,18 +53,20 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
   std::map<std::string, bool> answered;
   for (const AttestationRow& row : attestations) answered[row.order_id] = true;
 
-  common::ReconcileContext context{.contract_id = contract_id, .now = now, .orders = {},
-                           .refused_attestations = records.refusals.size()};
+  std::vector<common::HostOrder> host_orders;
   for (const OrderRow& order : orders) {
-    context.orders.push_back({.order_id = order.order_id,
-                              .host_id = order.host_id,
-                              .agent_id = order.agent_id,
-                              .expires_at = order.expires_at,
-                              .answered = answered.contains(order.order_id),
-                              .vendor_id = order.vendor_id,
-                              .issued_at = order.issued_at});
+    host_orders.push_back({.order_id = order.order_id,
+                           .host_id = order.host_id,
+                           .agent_id = order.agent_id,
+                           .expires_at = order.expires_at,
+                           .answered = answered.contains(order.order_id),
+                           .vendor_id = order.vendor_id,
+                           .issued_at = order.issued_at});
   }
-  common::Reconciler reconciler(std::move(context));
+  common::Reconciler reconciler({.contract_id = contract_id,
+                                 .now = now,
+                                 .orders = host_orders,
+                                 .refused_attestations = records.refusals.size()});
   uint64_t files = 0;
   std::set<std::string> vendors;
   OFFBOARD_RETURN_IF_ERROR(store.ForEachInventoryFile(contract_id, [&](const InventoryFileRow& row) {
@@ -86,14 +88,8 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
     std::move(of_vendor.begin(), of_vendor.end(), std::back_inserter(enrolled));
   }
   if (hooks.on_enrollments) OFFBOARD_RETURN_IF_ERROR(hooks.on_enrollments(enrolled));
-  std::set<common::HostRef> answered_hosts;
-  std::set<std::string> asked_agents;
-  for (const OrderRow& order : orders) {
-    asked_agents.insert(order.agent_id);
-    if (answered.contains(order.order_id)) answered_hosts.insert({order.vendor_id, order.host_id});
-  }
   reconciler.SetHostsWithoutOrder(common::HostsOf(common::AgentsWithoutOrder(
-      common::SelectOrderRecipients(std::move(enrolled)).agents, answered_hosts, asked_agents)));
+      common::SelectOrderRecipients(std::move(enrolled)).agents, host_orders)));
   for (const AttestationRow& row : attestations) {
     const auto order = order_by_id.find(row.order_id);
     OFFBOARD_ASSIGN_OR_RETURN(nlohmann::json predicate,

@@ -102,15 +102,18 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
                             home.store->OrdersForContract(options.contract));
   OFFBOARD_ASSIGN_OR_RETURN(const std::vector<std::string> answered,
                             home.store->AnsweredOrders(options.contract));
-  std::set<common::HostRef> answered_hosts;
-  std::set<std::string> open_agents;  // agents with an order still open
+  std::vector<common::HostOrder> host_orders;
   std::set<std::string> vendors_ordered;
   for (const OrderRow& order : earlier) {
     vendors_ordered.insert(order.vendor_id);
-    if (std::binary_search(answered.begin(), answered.end(), order.order_id)) {
-      answered_hosts.insert({order.vendor_id, order.host_id});
-    }
-    if (order.expires_at >= now) open_agents.insert(order.agent_id);
+    host_orders.push_back(
+        {.order_id = order.order_id,
+         .host_id = order.host_id,
+         .agent_id = order.agent_id,
+         .expires_at = order.expires_at,
+         .answered = std::binary_search(answered.begin(), answered.end(), order.order_id),
+         .vendor_id = order.vendor_id,
+         .issued_at = order.issued_at});
   }
 
   std::vector<OrderRow> orders;
@@ -136,7 +139,7 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
           "the vendor's hosts first"));
     }
     for (const Enrollment& agent :
-         common::AgentsWithoutOrder(recipients.agents, answered_hosts, open_agents)) {
+         common::AgentsWithoutOrder(recipients.agents, host_orders, /*open_at=*/now)) {
       OFFBOARD_ASSIGN_OR_RETURN(const std::string order_suffix, common::RandomHex(12));
       OFFBOARD_ASSIGN_OR_RETURN(const std::string nonce, common::RandomHex(32));
       offboard::v1::WipeOrder order;

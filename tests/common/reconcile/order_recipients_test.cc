@@ -78,6 +78,17 @@ TEST(SelectOrderRecipientsTest, HostsOfDifferentVendorsAreDistinct) {
   EXPECT_THAT(r.superseded, IsEmpty());
 }
 
+HostOrder Order(std::string agent, std::string host, bool answered, int64_t expires_at = 1000,
+                std::string vendor = "vendor-a") {
+  return {.order_id = "order-" + agent,
+          .host_id = std::move(host),
+          .agent_id = std::move(agent),
+          .expires_at = expires_at,
+          .answered = answered,
+          .vendor_id = std::move(vendor),
+          .issued_at = 100};
+}
+
 // A recipient is asked when its host answered an order (by any of its
 // agents) or an order is addressed to it; an order to the host's older,
 // superseded agent does not count: that agent will never answer.
@@ -85,17 +96,39 @@ TEST(AgentsWithoutOrderTest, TheRecipientsWithNoOrderToAnswer) {
   const Recipients r = SelectOrderRecipients(Enrollments{
       Enrolled("agent-1", "host-1", 100), Enrolled("agent-2", "host-2", 100),
       Enrolled("agent-3-old", "host-3", 100), Enrolled("agent-3", "host-3", 200),
-      Enrolled("agent-4", "host-4", 100), Enrolled("agent-5", "host-5", 100, /*banned=*/true)});
-  const std::vector<EnrollmentRecord> missing =
-      AgentsWithoutOrder(r.agents,
-                         /*answered_hosts=*/
-                         {{.vendor_id = "vendor-a", .host_id = "host-1"},
-                          {.vendor_id = "vendor-b", .host_id = "host-2"}},
-                         /*asked_agents=*/{"agent-3-old", "agent-4"});
+      Enrolled("agent-4", "host-4", 100), Enrolled("agent-5", "host-5", 100, /*banned=*/true),
+      Enrolled("agent-6", "host-6", 100)});
+  const std::vector<HostOrder> orders{
+      // host-1 answered through an agent since replaced
+      Order("agent-1-old", "host-1", /*answered=*/true),
+      // host-2 of vendor-b answered, not vendor-a's host-2
+      Order("agent-b2", "host-2", /*answered=*/true, 1000, "vendor-b"),
+      Order("agent-3-old", "host-3", /*answered=*/false),
+      Order("agent-4", "host-4", /*answered=*/false),
+      // expired unanswered: it still asks, for reconciliation
+      Order("agent-6", "host-6", /*answered=*/false, /*expires_at=*/50)};
+  const std::vector<EnrollmentRecord> missing = AgentsWithoutOrder(r.agents, orders);
   EXPECT_THAT(missing, ElementsAre(Agent("agent-2"), Agent("agent-3")));
   EXPECT_THAT(HostsOf(missing), ElementsAre(HostRef{.vendor_id = "vendor-a", .host_id = "host-2"},
                                             HostRef{.vendor_id = "vendor-a", .host_id = "host-3"}));
-  EXPECT_THAT(AgentsWithoutOrder(Enrollments{}, {}, {}), IsEmpty());
+  EXPECT_THAT(AgentsWithoutOrder(Enrollments{}, {}), IsEmpty());
+}
+
+// For `terminate`, only an order still open asks: a host whose orders all
+// expired unanswered is asked again; one that answered is not, even if that
+// order has expired since.
+TEST(AgentsWithoutOrderTest, WithOpenAtOnlyOpenOrdersAsk) {
+  const Recipients r = SelectOrderRecipients(Enrollments{Enrolled("agent-1", "host-1", 100),
+                                                         Enrolled("agent-2", "host-2", 100),
+                                                         Enrolled("agent-3", "host-3", 100)});
+  const std::vector<HostOrder> orders{
+      Order("agent-1", "host-1", /*answered=*/true, /*expires_at=*/50),
+      Order("agent-2", "host-2", /*answered=*/false, /*expires_at=*/50),
+      Order("agent-3", "host-3", /*answered=*/false, /*expires_at=*/500)};
+  EXPECT_THAT(AgentsWithoutOrder(r.agents, orders, /*open_at=*/500), ElementsAre(Agent("agent-2")));
+  EXPECT_THAT(AgentsWithoutOrder(r.agents, orders, /*open_at=*/501),
+              ElementsAre(Agent("agent-2"), Agent("agent-3")));
+  EXPECT_THAT(AgentsWithoutOrder(r.agents, orders), IsEmpty());
 }
 
 }  // namespace
