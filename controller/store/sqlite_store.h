@@ -121,6 +121,9 @@ class SqliteStore final : public ControllerStore {
   static AttestationRow AttestationFrom(const Statement& row);
   // LogSize with mutex_ held.
   absl::StatusOr<uint64_t> LogSizeLocked();
+  // AttestationFor with mutex_ held.
+  absl::StatusOr<AttestationRow> AttestationForLocked(absl::string_view order_id,
+                                                      absl::string_view agent_id);
   // One leaf inside AppendBatch's transaction; `next_index` is the log size
   // so far and grows with each leaf added.
   absl::StatusOr<AttestationRow> AppendLocked(const NewLeaf& leaf, uint64_t& next_index);

@@ -47,20 +47,15 @@ absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> SqliteStore::AppendB
 absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
                                                          uint64_t& next_index) {
   sqlite3* db = db_.get();
-  OFFBOARD_ASSIGN_OR_RETURN(
-      Statement existing,
-      Statement::Prepare(db,
-                         "SELECT log_index, order_id, agent_id, envelope, leaf_hash_hex,"
-                         " accepted_at FROM attestations WHERE order_id = ?1 AND agent_id = ?2"));
-  existing.BindText(1, leaf.order_id).BindText(2, leaf.agent_id);
-  OFFBOARD_ASSIGN_OR_RETURN(const bool answered, existing.Step());
-  if (answered) {
+  absl::StatusOr<AttestationRow> existing = AttestationForLocked(leaf.order_id, leaf.agent_id);
+  if (existing.ok()) {
     // A retry after a lost receipt gets the stored row: committed already,
     // or committed with this batch when both came in it.
-    if (existing.View(3) == leaf.envelope) return AttestationFrom(existing);
+    if (existing->envelope == leaf.envelope) return existing;
     return absl::AlreadyExistsError(absl::StrCat(
         "order ", leaf.order_id, " already has another attestation from agent ", leaf.agent_id));
   }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
 
   OFFBOARD_ASSIGN_OR_RETURN(Statement order,
                             Statement::Prepare(db, "SELECT 1 FROM orders WHERE order_id = ?1"));

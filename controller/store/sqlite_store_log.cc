@@ -166,6 +166,11 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::AnsweredOrders(
 absl::StatusOr<AttestationRow> SqliteStore::AttestationFor(absl::string_view order_id,
                                                            absl::string_view agent_id) {
   std::lock_guard<std::mutex> lock(mutex_);
+  return AttestationForLocked(order_id, agent_id);
+}
+
+absl::StatusOr<AttestationRow> SqliteStore::AttestationForLocked(absl::string_view order_id,
+                                                                 absl::string_view agent_id) {
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(db_.get(),
