@@ -28,9 +28,10 @@ void EvidenceFixture::SetUp() {
 }
 
 void EvidenceFixture::AddInventoryFile(const std::string& contract, const std::string& path,
-                                       const std::string& sha256) {
+                                       const std::string& sha256, const std::string& vendor,
+                                       const std::string& dataset) {
   const auto imported = home_->store->ImportInventory(
-      {{contract, "vendor-a", "ds-a", "confidential", path, 3, sha256}}, {});
+      {{contract, vendor, dataset, "confidential", path, 3, sha256}}, {});
   ASSERT_TRUE(imported.ok()) << imported.status();
 }
 

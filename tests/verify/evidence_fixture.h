@@ -35,9 +35,11 @@ class EvidenceFixture : public ::testing::Test {
  protected:
   void SetUp() override;
 
-  // Imports one inventory row (dataset "ds-a", size 3) with this content digest.
+  // Imports one inventory row (size 3) of `vendor`'s `dataset` with this
+  // content digest.
   void AddInventoryFile(const std::string& contract, const std::string& path,
-                        const std::string& sha256);
+                        const std::string& sha256, const std::string& vendor = "vendor-a",
+                        const std::string& dataset = "ds-a");
   // Enrolls an agent on `host` at time `at` (again: the host reinstalled).
   TestAgent Enroll(const std::string& vendor, const std::string& host, int64_t at = kEvidenceNow);
   // Issued at `issued_at`, expiring 600 s later.

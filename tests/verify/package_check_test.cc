@@ -335,11 +335,8 @@ TEST_F(PackageCheckTest, APackageOfFormat1IsRecomputedByItsOwnRules) {
   ASSERT_TRUE(controller::AcceptSelfAttestation(*home_->store, home_->paths.dir / "officers", "c-1",
                                                 TapeStatement(officer), testing::kEvidenceNow)
                   .ok());
-  ASSERT_TRUE(home_->store
-                  ->ImportInventory({{"c-1", "vendor-b", "ds-a", "confidential", "b-copy.csv", 3,
-                                      common::DigestHex(common::Sha256Of("zzz"))}},
-                                    {})
-                  .ok());
+  AddInventoryFile("c-1", "b-copy.csv", common::DigestHex(common::Sha256Of("zzz")), "vendor-b",
+                   "ds-a");
   boost::filesystem::remove(package_);
   ASSERT_TRUE(Check(Export("c-1"), home_->paths.PublicKey()).ok());
   status = CheckRaw(relabel(package_), "shared");
@@ -387,10 +384,7 @@ TEST_F(PackageCheckTest, AnExpiredOrderAnsweredAnewIsSuperseded) {
 // Vendor A's wipe does not account for vendor B's copy: until vendor B's own
 // host attests it, the file is not found, in the controller and the verifier.
 TEST_F(PackageCheckTest, OneVendorsWipeDoesNotAccountForAnothersCopy) {
-  ASSERT_TRUE(home_->store
-                  ->ImportInventory(
-                      {{"c-1", "vendor-b", "ds-a", "confidential", "b-copy.csv", 3, kShaA}}, {})
-                  .ok());
+  AddInventoryFile("c-1", "b-copy.csv", kShaA, "vendor-b", "ds-a");
   const testing::TestAgent host_b = Enroll("vendor-b", "host-b");
   const auto order = IssueOrder(host_b, "c-1");
   ASSERT_TRUE(AttestItems(host_b, order, nlohmann::json::array()).ok());
@@ -425,11 +419,8 @@ TEST_F(PackageCheckTest, AStatementOnADatasetSharedSinceCoversNothingAndStillVer
   ASSERT_TRUE(covered.ok()) << covered.status();
   EXPECT_EQ(covered->verdict, common::Verdict::kVerifiedComplete);
 
-  ASSERT_TRUE(home_->store
-                  ->ImportInventory({{"c-1", "vendor-b", "ds-a", "confidential", "b-copy.csv", 3,
-                                      common::DigestHex(common::Sha256Of("zzz"))}},
-                                    {})
-                  .ok());
+  AddInventoryFile("c-1", "b-copy.csv", common::DigestHex(common::Sha256Of("zzz")), "vendor-b",
+                   "ds-a");
   boost::filesystem::remove(package_);
   const auto shared = Check(Export("c-1"), home_->paths.PublicKey());
   ASSERT_TRUE(shared.ok()) << shared.status();
@@ -442,11 +433,8 @@ TEST_F(PackageCheckTest, AStatementOnADatasetSharedSinceCoversNothingAndStillVer
 // officer accounting for vendor A's dataset in a contract they share. The
 // verifier refuses it on its own.
 TEST_F(PackageCheckTest, AnOfficerStatementForAnotherVendorsDatasetIsRefused) {
-  ASSERT_TRUE(home_->store
-                  ->ImportInventory({{"c-1", "vendor-b", "ds-b", "confidential", "b-own.csv", 3,
-                                      common::DigestHex(common::Sha256Of("zzz"))}},
-                                    {})
-                  .ok());
+  AddInventoryFile("c-1", "b-own.csv", common::DigestHex(common::Sha256Of("zzz")), "vendor-b",
+                   "ds-b");
   const common::Ed25519PrivateKey officer = RegisterOfficer("vendor-b", "B, CISO");
   ASSERT_TRUE(home_->store
                   ->PutSelfAttestation({.contract_id = "c-1",
