@@ -269,7 +269,8 @@ absl::Status CertificateAuthority::CheckCsr(absl::string_view csr_pem) const {
 }
 
 absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::SignAgentCsr(
-    absl::string_view csr_pem, const common::AgentIdentity& identity, int days) const {
+    absl::string_view csr_pem, const common::AgentIdentity& identity, int days,
+    std::time_t now) const {
   OFFBOARD_RETURN_IF_ERROR(CheckCsr(csr_pem));
   OFFBOARD_ASSIGN_OR_RETURN(common::UniqueX509Req csr, common::ParseCsrPem(csr_pem));
   EVP_PKEY* public_key = X509_REQ_get0_pubkey(csr.get());
@@ -280,7 +281,6 @@ absl::StatusOr<CertificateAuthority::IssuedCertificate> CertificateAuthority::Si
   OFFBOARD_ASSIGN_OR_RETURN(CertificateBuilder builder, CertificateBuilder::Start(public_key));
   OFFBOARD_RETURN_IF_ERROR(builder.AddSubjectEntry(NID_organizationName, identity.vendor_id));
   OFFBOARD_RETURN_IF_ERROR(builder.AddSubjectEntry(NID_commonName, identity.agent_id));
-  const std::time_t now = std::time(nullptr);
   OFFBOARD_ASSIGN_OR_RETURN(const std::time_t not_after,
                             NotAfterWithin(certificate_.get(), now, days));
   OFFBOARD_RETURN_IF_ERROR(builder.SetValidity(now - kBackdateSeconds, not_after));

@@ -5,7 +5,7 @@
 //
 //   OFFBOARD_ASSIGN_OR_RETURN(CertificateAuthority ca, CertificateAuthority::Load(data_dir));
 //   OFFBOARD_ASSIGN_OR_RETURN(CertificateAuthority::IssuedCertificate issued,
-//                             ca.SignAgentCsr(csr_pem, identity, 365));
+//                             ca.SignAgentCsr(csr_pem, identity, 365, now));
 //
 // An agent certificate is bound to its identity by the one URI SAN that
 // common/tls/agent_identity.h defines; the CA decides that identity (from the
@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include <boost/filesystem/path.hpp>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,9 +98,11 @@ class CertificateAuthority {
   // know a CSR is good before they spend something on it (a token).
   absl::Status CheckCsr(absl::string_view csr_pem) const;
 
+  // Valid from a few minutes before `now` (the enrollment's time, Unix
+  // seconds), so that the certificate and the enrollment record agree.
   absl::StatusOr<IssuedCertificate> SignAgentCsr(absl::string_view csr_pem,
-                                                 const common::AgentIdentity& identity,
-                                                 int days) const;
+                                                 const common::AgentIdentity& identity, int days,
+                                                 std::time_t now) const;
 
  private:
   CertificateAuthority(std::shared_ptr<X509> certificate, std::shared_ptr<EVP_PKEY> key);

@@ -48,8 +48,9 @@ absl::StatusOr<offboard::v1::EnrollResponse> EnrollAgent(ControllerStore& store,
   OFFBOARD_RETURN_IF_ERROR(ca.CheckCsr(request.csr_pem()));
   const auto issue = [&](Enrollment& pending) -> absl::Status {
     const common::AgentIdentity identity{pending.vendor_id, pending.host_id, pending.agent_id};
-    OFFBOARD_ASSIGN_OR_RETURN(CertificateAuthority::IssuedCertificate certificate,
-                              ca.SignAgentCsr(request.csr_pem(), identity, kAgentCertificateDays));
+    OFFBOARD_ASSIGN_OR_RETURN(
+        CertificateAuthority::IssuedCertificate certificate,
+        ca.SignAgentCsr(request.csr_pem(), identity, kAgentCertificateDays, now));
     pending.client_certificate_pem = std::move(certificate.certificate_pem);
     pending.certificate_serial_hex = std::move(certificate.serial_hex);
     return absl::OkStatus();

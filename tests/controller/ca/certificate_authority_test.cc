@@ -162,7 +162,7 @@ TEST_F(CertificateAuthorityTest, CreateRefusesUnusableNames) {
 TEST_F(CertificateAuthorityTest, AgentCertificateCarriesTheIdentityAndVerifiesAsClient) {
   const common::KeyAndCsr request = *common::GenerateKeyAndCsr("whatever the agent says");
   const absl::StatusOr<CertificateAuthority::IssuedCertificate> issued =
-      ca_.SignAgentCsr(request.csr_pem, kIdentity, 30);
+      ca_.SignAgentCsr(request.csr_pem, kIdentity, 30, std::time(nullptr));
   ASSERT_TRUE(issued.ok()) << issued.status();
   EXPECT_TRUE(issued->private_key_pem.empty());
 
@@ -191,8 +191,8 @@ TEST_F(CertificateAuthorityTest, AgentCertificateCarriesTheIdentityAndVerifiesAs
 
 TEST_F(CertificateAuthorityTest, SerialsAreRandomAndCanonical) {
   const common::KeyAndCsr request = *common::GenerateKeyAndCsr("a");
-  const auto first = *ca_.SignAgentCsr(request.csr_pem, kIdentity, 1);
-  const auto second = *ca_.SignAgentCsr(request.csr_pem, kIdentity, 1);
+  const auto first = *ca_.SignAgentCsr(request.csr_pem, kIdentity, 1, std::time(nullptr));
+  const auto second = *ca_.SignAgentCsr(request.csr_pem, kIdentity, 1, std::time(nullptr));
   EXPECT_NE(first.serial_hex, second.serial_hex);
   // BN_bn2hex drops at most one leading zero byte; compare as numbers.
   common::UniqueBignum expected;
@@ -212,7 +212,7 @@ TEST_F(CertificateAuthorityTest, IssuesFromSeveralThreadsAtOnce) {
     threads.emplace_back([&, result = &out] {
       for (int i = 0; i < 10; ++i) {
         absl::StatusOr<CertificateAuthority::IssuedCertificate> certificate =
-            i % 2 == 0 ? ca_.SignAgentCsr(csr, kIdentity, 1)
+            i % 2 == 0 ? ca_.SignAgentCsr(csr, kIdentity, 1, std::time(nullptr))
                        : ca_.IssueServerCertificate({"localhost"}, 1);
         result->push_back(certificate.ok() ? certificate->certificate_pem : "");
       }
@@ -231,7 +231,7 @@ TEST_F(CertificateAuthorityTest, IgnoresTheCsrSubjectAndRequestedExtensions) {
   const common::UniqueEvpPkey key = *common::GenerateP256Key();
   const std::string csr = CsrFor(key.get(), "admin", EVP_sha256(),
                                  "URI:offboard://agent/bank/controller/root,DNS:controller");
-  const auto issued = ca_.SignAgentCsr(csr, kIdentity, 30);
+  const auto issued = ca_.SignAgentCsr(csr, kIdentity, 30, std::time(nullptr));
   ASSERT_TRUE(issued.ok()) << issued.status();
   const UniqueX509 certificate = Parse(issued->certificate_pem);
   EXPECT_EQ(NameEntry(X509_get_subject_name(certificate.get()), NID_commonName), "agent-7f3a");
@@ -243,7 +243,7 @@ TEST_F(CertificateAuthorityTest, IgnoresTheCsrSubjectAndRequestedExtensions) {
 TEST_F(CertificateAuthorityTest, RefusesBadRequests) {
   const std::string good = common::GenerateKeyAndCsr("a")->csr_pem;
   const auto refusal = [&](const std::string& csr) {
-    const absl::Status status = ca_.SignAgentCsr(csr, kIdentity, 30).status();
+    const absl::Status status = ca_.SignAgentCsr(csr, kIdentity, 30, std::time(nullptr)).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
     return std::string(status.message());
   };
@@ -272,11 +272,13 @@ TEST_F(CertificateAuthorityTest, RefusesBadRequests) {
 
 TEST_F(CertificateAuthorityTest, RefusesBadIdentityOrValidity) {
   const std::string csr = common::GenerateKeyAndCsr("a")->csr_pem;
-  EXPECT_THAT(ca_.SignAgentCsr(csr, {"acme", "", "a"}, 30).status().message(),
+  EXPECT_THAT(ca_.SignAgentCsr(csr, {"acme", "", "a"}, 30, std::time(nullptr)).status().message(),
               HasSubstr("host_id is empty"));
-  EXPECT_EQ(ca_.SignAgentCsr(csr, kIdentity, 0).status().code(),
+  EXPECT_EQ(ca_.SignAgentCsr(csr, kIdentity, 0, std::time(nullptr)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ca_.SignAgentCsr(csr, kIdentity, kMaxIssuedValidityDays + 1).status().code(),
+  EXPECT_EQ(ca_.SignAgentCsr(csr, kIdentity, kMaxIssuedValidityDays + 1, std::time(nullptr))
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -336,7 +338,8 @@ TEST_F(CertificateAuthorityTest, SaveAndLoadRoundTrip) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->CertificatePem(), ca_.CertificatePem());
   // The loaded CA signs with the same key: its certificates verify under the original.
-  const auto issued = loaded->SignAgentCsr(common::GenerateKeyAndCsr("a")->csr_pem, kIdentity, 30);
+  const auto issued = loaded->SignAgentCsr(common::GenerateKeyAndCsr("a")->csr_pem, kIdentity, 30,
+                                           std::time(nullptr));
   ASSERT_TRUE(issued.ok()) << issued.status();
   EXPECT_TRUE(Verifies(issued->certificate_pem, ca_.CertificatePem(), X509_PURPOSE_SSL_CLIENT));
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,7 +28,10 @@
 
 namespace offboard::controller::testing_support {
 
-constexpr int64_t kNow = 1800000000;
+// The server's clock starts at the real time of the test run: the agent
+// certificates it issues are valid from its clock's time, and TLS checks
+// them against the real one.
+inline const int64_t kNow = static_cast<int64_t>(std::time(nullptr));
 
 struct Agent {
   std::string agent_id;

@@ -115,7 +115,9 @@ TEST_F(ControllerServerTest, RefusesCallersWithoutAValidCertificate) {
   auto other_ca = *CertificateAuthority::Create("other");
   Agent stranger = agent;
   stranger.certificate_pem =
-      other_ca.SignAgentCsr(agent.tls.csr_pem, {"vendor-a", "host-1", agent.agent_id}, 30)
+      other_ca
+          .SignAgentCsr(agent.tls.csr_pem, {"vendor-a", "host-1", agent.agent_id}, 30,
+                        std::time(nullptr))
           ->certificate_pem;
   EXPECT_NE(Pull(stranger, &pulled).error_code(), grpc::StatusCode::OK);
   // The server still serves the real agent.
