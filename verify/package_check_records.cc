@@ -1,3 +1,4 @@
+#include <google/protobuf/util/time_util.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -50,6 +51,8 @@ absl::Status PackageChecker::CheckEnrollments(const std::string& bytes) {
       return absl::UnauthenticatedError(
           absl::StrCat(who, ": client certificate not issued by trust/ca.pem"));
     }
+    absl::StatusOr<common::CertificateValidity> validity = common::ValidityOf(certificate.get());
+    if (!validity.ok()) return At(who, "client certificate", validity.status());
     OFFBOARD_ASSIGN_OR_RETURN(common::AgentIdentity identity,
                               common::AgentIdentityFromCertificate(record.client_certificate_pem));
     if (identity != common::AgentIdentity{record.vendor_id, record.host_id, record.agent_id}) {
@@ -66,7 +69,8 @@ absl::Status PackageChecker::CheckEnrollments(const std::string& bytes) {
                                                  record.vendor_id, ", host ", record.host_id,
                                                  "): ", key.KeyId()));
     const std::string agent_id = record.agent_id;
-    if (!agents_.emplace(agent_id, KnownAgent{std::move(record), std::move(key)}).second) {
+    if (!agents_.emplace(agent_id, KnownAgent{std::move(record), std::move(key), *validity})
+             .second) {
       return absl::InvalidArgumentError(absl::StrCat(who, ": enrolled twice"));
     }
   }
@@ -94,6 +98,23 @@ absl::StatusOr<CheckedOrder> CheckOrderJob(const std::string& name, const std::s
     return Fail(name, "wipe order",
                 absl::StrCat("addressed to agent ", order->agent_id(),
                              ", not enrolled for that vendor and host"));
+  }
+  const common::EnrollmentRecord& addressee = agent->second.record;
+  const int64_t issued_at = order->issued_at().seconds();
+  if (issued_at < addressee.enrolled_at) {
+    return Fail(name, "wipe order",
+                absl::StrCat("issued at ", common::UnixToRfc3339(issued_at), ", before agent ",
+                             addressee.agent_id, " enrolled at ",
+                             common::UnixToRfc3339(addressee.enrolled_at)));
+  }
+  if (addressee.banned && issued_at > addressee.banned_at) {
+    return Fail(name, "wipe order",
+                absl::StrCat("issued at ", common::UnixToRfc3339(issued_at), " to agent ",
+                             addressee.agent_id, ", banned at ",
+                             common::UnixToRfc3339(addressee.banned_at)));
+  }
+  if (order->expires_at().seconds() < issued_at) {
+    return Fail(name, "wipe order", "expires before it was issued");
   }
   return CheckedOrder{.order_id = order->order_id(),
                       .order = {.nonce = order->nonce_hex(),
@@ -179,6 +200,7 @@ absl::Status PackageChecker::CheckReceipt(const std::string& name, const std::st
                                                    " is not the one order ", receipt.order_id,
                                                    " was addressed to"));
   }
+  OFFBOARD_RETURN_IF_ERROR(CheckAcceptedAt(receipt, order->second));
   const auto head = heads_.find(receipt.tree_size);
   if (head == heads_.end()) {
     return absl::InvalidArgumentError(absl::StrCat("no signed tree head of size ", receipt.tree_size));
@@ -190,6 +212,38 @@ absl::Status PackageChecker::CheckReceipt(const std::string& name, const std::st
                               common::VerifyInclusion(leaf, receipt.log_index, receipt.tree_size,
                                                       proof, head->second)));
   receipts_[receipt.log_index] = std::move(receipt);
+  return absl::OkStatus();
+}
+
+absl::Status PackageChecker::CheckAcceptedAt(const common::ReceiptRecord& receipt,
+                                             const KnownOrder& order) const {
+  const std::string accepted = common::UnixToRfc3339(receipt.accepted_at);
+  if (receipt.accepted_at < order.issued_at) {
+    return absl::InvalidArgumentError(absl::StrCat("accepted at ", accepted, ", before order ",
+                                                   receipt.order_id, " was issued at ",
+                                                   common::UnixToRfc3339(order.issued_at)));
+  }
+  if (receipt.accepted_at > manifest_.exported_at) {
+    return absl::InvalidArgumentError(absl::StrCat("accepted at ", accepted,
+                                                   ", after the package was exported at ",
+                                                   common::UnixToRfc3339(manifest_.exported_at)));
+  }
+  // The order's addressee is enrolled: CheckOrderJob made sure.
+  const KnownAgent& agent = agents_.at(order.agent_id);
+  if (agent.record.banned && receipt.accepted_at > agent.record.banned_at) {
+    return absl::InvalidArgumentError(absl::StrCat("accepted at ", accepted, " from agent ",
+                                                   order.agent_id, ", banned at ",
+                                                   common::UnixToRfc3339(agent.record.banned_at)));
+  }
+  // The agent sent it over mutual TLS: its certificate was valid then.
+  if (receipt.accepted_at < agent.certificate.not_before ||
+      receipt.accepted_at > agent.certificate.not_after) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("accepted at ", accepted, ", when agent ", order.agent_id,
+                     "'s client certificate was not valid (",
+                     common::UnixToRfc3339(agent.certificate.not_before), " to ",
+                     common::UnixToRfc3339(agent.certificate.not_after), ")"));
+  }
   return absl::OkStatus();
 }
 
@@ -353,6 +407,20 @@ absl::StatusOr<CheckedAttestation> CheckAttestationJob(AttestationJob job) {
   }
   if (predicate["nonce"].string() != job.order.nonce) {
     return Fail(job.name, "order binding", "does not quote its order's nonce");
+  }
+  if (job.receipt.accepted_at > job.order.expires_at) {
+    // The intake accepts a run begun before the deadline and finished
+    // after it (the agent crashed and resumed); its start is signed.
+    const std::string started(predicate["started_at"].string());
+    google::protobuf::Timestamp start;
+    if (started.empty() || !google::protobuf::util::TimeUtil::FromString(started, &start) ||
+        start.seconds() > job.order.expires_at) {
+      return Fail(job.name, "order expiry",
+                  absl::StrCat("accepted at ", common::UnixToRfc3339(job.receipt.accepted_at),
+                               ", after order ", job.receipt.order_id, " expired at ",
+                               common::UnixToRfc3339(job.order.expires_at), ", for a run begun at ",
+                               started.empty() ? "an unknown time" : started));
+    }
   }
   // Reduced here, on the worker, so that the reading thread only adds.
   const common::AttestationOrigin origin{.order_id = job.receipt.order_id,

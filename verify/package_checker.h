@@ -45,6 +45,7 @@ struct KnownOrder {
 struct KnownAgent {
   common::EnrollmentRecord record;
   common::Ed25519PublicKey key;
+  common::CertificateValidity certificate;  // of its client certificate
 };
 
 // Prefixes a failure with the member and the check at fault.
@@ -77,8 +78,9 @@ struct CheckedAttestation {
 };
 
 // Thread-safe: the manifest digest, the receipt's leaf hash, the signature by
-// the enrolled key, the statement and its order and nonce. Errors name the
-// member.
+// the enrolled key, the statement and its order and nonce, and that it was
+// accepted before its order expired or is a run begun before (the intake's
+// rule for late attestations). Errors name the member.
 absl::StatusOr<CheckedAttestation> CheckAttestationJob(AttestationJob job);
 
 struct CheckedOrder {
@@ -87,7 +89,8 @@ struct CheckedOrder {
 };
 
 // Thread-safe while `agents` does not change: the controller's signature, the
-// member's name, the contract and the addressee. Errors name the member.
+// member's name, the contract and the addressee, and that it was issued while
+// its addressee was enrolled and not banned. Errors name the member.
 absl::StatusOr<CheckedOrder> CheckOrderJob(const std::string& name, const std::string& bytes,
                                            const common::Ed25519PublicKey& controller_key,
                                            const std::string& contract_id,
@@ -119,6 +122,9 @@ class PackageChecker {
   WorkerPool& Pool();
   absl::Status CheckTreeHeads(const std::string& bytes);
   absl::Status CheckReceipt(const std::string& name, const std::string& bytes);
+  // The receipt's time against the order, the package's export, the agent's
+  // ban and its client certificate.
+  absl::Status CheckAcceptedAt(const common::ReceiptRecord& receipt, const KnownOrder& order) const;
   absl::Status CheckInventory(const std::string& bytes);
   absl::Status CheckSelfAttestation(const std::string& name, const std::string& bytes);
   // Hands the member to a worker; takes finished ones in order.

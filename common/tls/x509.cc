@@ -6,10 +6,12 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include <ctime>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/sha256.h"
+#include "common/status/status_macros.h"
 
 namespace offboard::common {
 namespace {
@@ -131,6 +133,23 @@ absl::StatusOr<std::string> CertificateSha256(absl::string_view certificate_pem)
   unsigned char* out = der.data();
   i2d_X509(certificate->get(), &out);
   return DigestHex(Sha256Of(der));
+}
+
+absl::StatusOr<CertificateValidity> ValidityOf(const X509* certificate) {
+  const auto seconds = [](const ASN1_TIME* time,
+                          absl::string_view which) -> absl::StatusOr<int64_t> {
+    std::tm tm{};
+    if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the certificate's ", which, " does not parse"));
+    }
+    return static_cast<int64_t>(timegm(&tm));
+  };
+  OFFBOARD_ASSIGN_OR_RETURN(const int64_t not_before,
+                            seconds(X509_get0_notBefore(certificate), "notBefore"));
+  OFFBOARD_ASSIGN_OR_RETURN(const int64_t not_after,
+                            seconds(X509_get0_notAfter(certificate), "notAfter"));
+  return CertificateValidity{.not_before = not_before, .not_after = not_after};
 }
 
 }  // namespace offboard::common

@@ -18,13 +18,14 @@
 #include <openssl/x509v3.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/crypto/openssl_error.h"
 #include "absl/strings/string_view.h"
+#include "common/crypto/openssl_error.h"
 
 namespace offboard::common {
 
@@ -80,6 +81,14 @@ absl::Status RequireP256Key(EVP_PKEY* key, absl::string_view what);
 // `openssl x509 -fingerprint -sha256` prints, without colons), for logs and
 // evidence. INVALID_ARGUMENT if `certificate_pem` is not a PEM certificate.
 absl::StatusOr<std::string> CertificateSha256(absl::string_view certificate_pem);
+
+// A certificate's notBefore and notAfter, in Unix seconds.
+struct CertificateValidity {
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+};
+// INVALID_ARGUMENT if either time does not parse.
+absl::StatusOr<CertificateValidity> ValidityOf(const X509* certificate);
 
 }  // namespace offboard::common
 

@@ -111,8 +111,9 @@ void EvidenceFixture::Attest(const TestAgent& agent, const controller::OrderRow&
   ASSERT_TRUE(AttestItems(agent, order, items).ok());
 }
 
-absl::Status EvidenceFixture::AttestItems(const TestAgent& agent, const controller::OrderRow& order,
-                                          const nlohmann::json& items) {
+std::string EvidenceFixture::AttestationEnvelope(const TestAgent& agent,
+                                                 const controller::OrderRow& order,
+                                                 const nlohmann::json& items) {
   common::InTotoStatement statement;
   statement.predicate_type = std::string(common::kDeletionPredicateType);
   statement.subjects.push_back({.name = "inventory", .digest = {{"sha256", std::string(64, '0')}}});
@@ -124,14 +125,29 @@ absl::Status EvidenceFixture::AttestItems(const TestAgent& agent, const controll
                          {"host", {{"hostname", agent.host_id}, {"machine_id", "m-1"}, {"kernel", "6.1"}}},
                          {"policy", {{"name", "nist-800-88-clear"}}},
                          {"items", items}};
-  const std::string envelope = common::SerializeDsseEnvelope(common::SignDsse(
+  return common::SerializeDsseEnvelope(common::SignDsse(
       common::kInTotoPayloadType, common::SerializeStatement(statement), agent.attestation_key));
+}
+
+absl::Status EvidenceFixture::AttestItems(const TestAgent& agent, const controller::OrderRow& order,
+                                          const nlohmann::json& items) {
   auto log = controller::TransparencyLog::Open(*home_->store, home_->key);
   if (!log.ok()) return log.status();
   controller::AttestationIntake intake(*home_->store, **log);
   return intake
-      .Accept({agent.vendor_id, agent.host_id, agent.agent_id}, order.order_id, envelope,
-              kEvidenceNow + 10)
+      .Accept({agent.vendor_id, agent.host_id, agent.agent_id}, order.order_id,
+              AttestationEnvelope(agent, order, items), kEvidenceNow + 10)
+      .status();
+}
+
+absl::Status EvidenceFixture::AppendUnchecked(const TestAgent& agent,
+                                              const controller::OrderRow& order,
+                                              const nlohmann::json& items, int64_t accepted_at) {
+  auto log = controller::TransparencyLog::Open(*home_->store, home_->key);
+  if (!log.ok()) return log.status();
+  return (*log)
+      ->Append(order.order_id, agent.agent_id, AttestationEnvelope(agent, order, items),
+               accepted_at)
       .status();
 }
 

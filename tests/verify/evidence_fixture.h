@@ -50,11 +50,19 @@ class EvidenceFixture : public ::testing::Test {
   void Attest(const TestAgent& agent, const controller::OrderRow& order,
               const std::vector<std::pair<std::string, std::string>>& wiped,
               const std::string& assurance = "overwrite_verified");
-  // Submits an attestation with exactly these items through the intake.
+  // Submits an attestation with exactly these items through the intake, at
+  // kEvidenceNow + 10. Its run started at kEvidenceNow.
   absl::Status AttestItems(const TestAgent& agent, const controller::OrderRow& order,
                            const nlohmann::json& items);
+  // Appends the same attestation to the log at `accepted_at` without the
+  // intake's checks, as a controller that made none would.
+  absl::Status AppendUnchecked(const TestAgent& agent, const controller::OrderRow& order,
+                               const nlohmann::json& items, int64_t accepted_at);
   // The package of `contract`, exported at kEvidenceNow + 60.
   boost::filesystem::path Export(const std::string& contract);
+
+  std::string AttestationEnvelope(const TestAgent& agent, const controller::OrderRow& order,
+                                  const nlohmann::json& items);
 
   TempDir temp_;
   std::optional<controller::ControllerHome> home_;

@@ -199,6 +199,108 @@ TEST_F(PackageCheckTest, AnAttestationFromAnotherContractIsRefusedEvenWhenTheBan
   EXPECT_THAT(status.message(), HasSubstr(foreign_receipt.name + ": receipt: order")) << status;
 }
 
+// The times the controller signed must fit the rules it enforces: a receipt
+// accepted before its order was issued, or after the package was exported,
+// is refused, even when the bank signs the package again.
+TEST_F(PackageCheckTest, AReceiptTimeOutsideItsOrderAndTheExportIsRefused) {
+  const auto with_accepted_at = [&](int64_t accepted_at) {
+    std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package_));
+    for (RawMember& m : members) {
+      if (!absl::StartsWith(m.name, "receipts/")) continue;
+      nlohmann::ordered_json receipt = nlohmann::ordered_json::parse(m.bytes);
+      receipt["accepted_at"] = accepted_at;
+      m.bytes = receipt.dump() + "\n";
+      break;
+    }
+    testing::Resign(members, home_->key);
+    return CheckRaw(members, absl::StrCat("accepted-", accepted_at));
+  };
+  EXPECT_TRUE(with_accepted_at(testing::kEvidenceNow + 10).ok());  // as exported
+  absl::Status status = with_accepted_at(testing::kEvidenceNow - 1);
+  EXPECT_THAT(status.message(), HasSubstr("accepted at 2027-01-15T07:59:59Z, before order order-1 "
+                                          "was issued at 2027-01-15T08:00:00Z"))
+      << status;
+  status = with_accepted_at(testing::kEvidenceNow + 61);
+  EXPECT_THAT(status.message(), HasSubstr("after the package was exported at 2027-01-15T08:01:00Z"))
+      << status;
+}
+
+// An order issued before its agent enrolled, or after it was banned, cannot
+// come from `terminate`: refused.
+TEST_F(PackageCheckTest, AnOrderIssuedOutsideItsAgentsEnrollmentIsRefused) {
+  const testing::TestAgent early = Enroll("vendor-a", "host-early");
+  IssueOrder(early, "c-1", testing::kEvidenceNow - 100);
+  boost::filesystem::remove(package_);
+  const auto before = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_FALSE(before.ok());
+  EXPECT_THAT(before.status().message(),
+              HasSubstr("issued at 2027-01-15T07:58:20Z, before agent " + early.agent_id +
+                        " enrolled at 2027-01-15T08:00:00Z"));
+}
+
+TEST_F(PackageCheckTest, AnOrderIssuedToABannedAgentIsRefused) {
+  const testing::TestAgent banned = Enroll("vendor-a", "host-banned", testing::kEvidenceNow - 600);
+  ASSERT_TRUE(home_->store->BanAgent(banned.agent_id, testing::kEvidenceNow - 300).ok());
+  IssueOrder(banned, "c-1");
+  boost::filesystem::remove(package_);
+  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_FALSE(summary.ok());
+  EXPECT_THAT(summary.status().message(),
+              HasSubstr("to agent " + banned.agent_id + ", banned at 2027-01-15T07:55:00Z"));
+}
+
+// The intake refuses a banned agent; an attestation accepted after the ban
+// says the controller did not.
+TEST_F(PackageCheckTest, AnAttestationAcceptedAfterItsAgentWasBannedIsRefused) {
+  ASSERT_TRUE(home_->store->BanAgent(host1_.agent_id, testing::kEvidenceNow + 5).ok());
+  boost::filesystem::remove(package_);
+  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_FALSE(summary.ok());
+  EXPECT_THAT(summary.status().message(),
+              HasSubstr("receipt: accepted at 2027-01-15T08:00:10Z from agent " + host1_.agent_id +
+                        ", banned at 2027-01-15T08:00:05Z"));
+}
+
+// A run begun before its order expired may be accepted after (the agent
+// crashed and resumed); one begun after may not.
+TEST_F(PackageCheckTest, AnAttestationAfterItsOrdersExpiryMustBeARunBegunBefore) {
+  const testing::TestAgent host3 = Enroll("vendor-a", "host-3", testing::kEvidenceNow - 7200);
+  // Expires at kEvidenceNow + 5; the run began at kEvidenceNow, and the
+  // intake accepts it late, at kEvidenceNow + 10.
+  Attest(host3, IssueOrder(host3, "c-1", testing::kEvidenceNow - 595), {});
+  boost::filesystem::remove(package_);
+  const auto late = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(late.ok()) << late.status();
+
+  const testing::TestAgent host4 = Enroll("vendor-a", "host-4", testing::kEvidenceNow - 7200);
+  const controller::OrderRow expired = IssueOrder(host4, "c-1", testing::kEvidenceNow - 3600);
+  ASSERT_TRUE(
+      AppendUnchecked(host4, expired, nlohmann::json::array(), testing::kEvidenceNow + 10).ok());
+  boost::filesystem::remove(package_);
+  const auto refused = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(
+      refused.status().message(),
+      HasSubstr("order expiry: accepted at 2027-01-15T08:00:10Z, after order " + expired.order_id +
+                " expired at 2027-01-15T07:10:00Z, for a run begun at "
+                "2027-01-15T08:00:00Z"));
+}
+
+// The agent sent its attestation over mutual TLS, so its certificate was
+// valid when it was accepted; one accepted after the certificate expired is
+// refused.
+TEST_F(PackageCheckTest, AnAttestationAcceptedOutsideItsAgentsCertificateIsRefused) {
+  constexpr int64_t kDay = 24 * 3600;
+  const testing::TestAgent old = Enroll("vendor-a", "host-old", testing::kEvidenceNow - 400 * kDay);
+  Attest(old, IssueOrder(old, "c-1"), {});
+  boost::filesystem::remove(package_);
+  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_FALSE(summary.ok());
+  EXPECT_THAT(summary.status().message(),
+              HasSubstr("accepted at 2027-01-15T08:00:10Z, when agent " + old.agent_id +
+                        "'s client certificate was not valid"));
+}
+
 // The agents' and officers' keys are vouched for by the controller key
 // alone: the summary lists them for the auditor, and an officer record whose
 // key id is not its key's is refused.
@@ -365,7 +467,7 @@ TEST_F(PackageCheckTest, AHostEnrolledAfterTheOrdersHoldsTheVerdictBack) {
 // An order that expired unanswered, its host asked again and answering: the
 // old order is superseded, in the controller's report and the verifier's.
 TEST_F(PackageCheckTest, AnExpiredOrderAnsweredAnewIsSuperseded) {
-  const testing::TestAgent host3 = Enroll("vendor-a", "host-3");
+  const testing::TestAgent host3 = Enroll("vendor-a", "host-3", testing::kEvidenceNow - 7200);
   IssueOrder(host3, "c-1", testing::kEvidenceNow - 3600);  // expired, never answered
   const auto again = IssueOrder(host3, "c-1");
   Attest(host3, again, {});
