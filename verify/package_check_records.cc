@@ -1,4 +1,3 @@
-#include <google/protobuf/util/time_util.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -107,14 +106,10 @@ absl::StatusOr<CheckedOrder> CheckOrderJob(const std::string& name, const std::s
                              addressee.agent_id, " enrolled at ",
                              common::UnixToRfc3339(addressee.enrolled_at)));
   }
-  if (addressee.banned && issued_at > addressee.banned_at) {
-    return Fail(name, "wipe order",
-                absl::StrCat("issued at ", common::UnixToRfc3339(issued_at), " to agent ",
-                             addressee.agent_id, ", banned at ",
-                             common::UnixToRfc3339(addressee.banned_at)));
-  }
   if (order->expires_at().seconds() < issued_at) {
-    return Fail(name, "wipe order", "expires before it was issued");
+    return Fail(name, "wipe order",
+                absl::StrCat("expires at ", common::UnixToRfc3339(order->expires_at().seconds()),
+                             ", before it was issued at ", common::UnixToRfc3339(issued_at)));
   }
   return CheckedOrder{.order_id = order->order_id(),
                       .order = {.nonce = order->nonce_hex(),
@@ -411,10 +406,8 @@ absl::StatusOr<CheckedAttestation> CheckAttestationJob(AttestationJob job) {
   if (job.receipt.accepted_at > job.order.expires_at) {
     // The intake accepts a run begun before the deadline and finished
     // after it (the agent crashed and resumed); its start is signed.
-    const std::string started(predicate["started_at"].string());
-    google::protobuf::Timestamp start;
-    if (started.empty() || !google::protobuf::util::TimeUtil::FromString(started, &start) ||
-        start.seconds() > job.order.expires_at) {
+    if (!common::RunBeganBy(predicate, job.order.expires_at)) {
+      const std::string started(predicate["started_at"].string());
       return Fail(job.name, "order expiry",
                   absl::StrCat("accepted at ", common::UnixToRfc3339(job.receipt.accepted_at),
                                ", after order ", job.receipt.order_id, " expired at ",

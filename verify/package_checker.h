@@ -89,8 +89,8 @@ struct CheckedOrder {
 };
 
 // Thread-safe while `agents` does not change: the controller's signature, the
-// member's name, the contract and the addressee, and that it was issued while
-// its addressee was enrolled and not banned. Errors name the member.
+// member's name, the contract and the addressee, and that it was issued after
+// its addressee enrolled. Errors name the member.
 absl::StatusOr<CheckedOrder> CheckOrderJob(const std::string& name, const std::string& bytes,
                                            const common::Ed25519PublicKey& controller_key,
                                            const std::string& contract_id,

@@ -5,7 +5,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/time.h"
 #include "common/status/status_macros.h"
 
 namespace offboard::common {
@@ -296,10 +295,6 @@ absl::StatusOr<TreeHeadsRecord> TreeHeadsFromJson(absl::string_view text) {
     OFFBOARD_RETURN_IF_ERROR(c.Strings("proof", record.proof));
   }
   return r;
-}
-
-std::string UnixToRfc3339(int64_t seconds) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
 }
 
 std::string DumpRecord(const OrderedJson& json) {

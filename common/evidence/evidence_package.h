@@ -38,6 +38,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/encoding/rfc3339.h"  // UnixToRfc3339, used with these records
 
 namespace offboard::common {
 
@@ -161,9 +162,6 @@ absl::StatusOr<std::vector<OfficerRecord>> OfficersFromJson(absl::string_view js
 absl::StatusOr<std::vector<RefusalRecord>> RefusalsFromJson(absl::string_view json_text);
 absl::StatusOr<ReceiptRecord> ReceiptFromJson(absl::string_view json_text);
 absl::StatusOr<TreeHeadsRecord> TreeHeadsFromJson(absl::string_view json_text);
-
-// "2026-11-26T14:05:01Z" for Unix seconds.
-std::string UnixToRfc3339(int64_t seconds);
 
 // Serialized the one way the package uses (compact, invalid UTF-8 replaced),
 // then a newline.

@@ -1,8 +1,10 @@
 #include "common/intoto/statement.h"
 
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/encoding/hex.h"
 #include "common/json/duplicate_keys.h"
 #include "common/json/json_tree.h"
@@ -125,6 +127,16 @@ absl::StatusOr<InTotoStatement> ParseStatement(absl::string_view json) {
   statement.predicate_type = std::move(view.predicate_type);
   if (view.predicate.present()) statement.predicate = ToNlohmann(view.predicate);
   return statement;
+}
+
+bool RunBeganBy(const SimdView& predicate, int64_t deadline) {
+  const std::string_view started = predicate["started_at"].string();
+  absl::Time time;
+  std::string error;
+  return !started.empty() &&
+         absl::ParseTime(absl::RFC3339_full, absl::string_view(started.data(), started.size()),
+                         &time, &error) &&
+         absl::ToUnixSeconds(time) <= deadline;
 }
 
 }  // namespace offboard::common

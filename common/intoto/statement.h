@@ -14,6 +14,7 @@
 #ifndef OFFBOARD_COMMON_INTOTO_STATEMENT_H_
 #define OFFBOARD_COMMON_INTOTO_STATEMENT_H_
 
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -64,6 +65,13 @@ struct InTotoStatementView {
 };
 absl::StatusOr<InTotoStatementView> ParseStatementView(std::string_view json,
                                                        simdjson::dom::parser& parser);
+
+// Whether the run a deletion predicate attests began by `deadline` (Unix
+// seconds): its "started_at" (RFC 3339) is there, parses and is not later.
+// The controller accepts an attestation after its order expired only for
+// such a run (the agent crashed and resumed), and offboard-verify holds
+// every package to the same rule.
+bool RunBeganBy(const SimdView& predicate, int64_t deadline);
 
 }  // namespace offboard::common
 

@@ -120,11 +120,9 @@ absl::StatusOr<common::UniqueX509> CertificateBuilder::Sign(X509* issuer, EVP_PK
 }
 
 absl::StatusOr<std::time_t> NotAfterWithin(X509* issuer, std::time_t start, int days) {
-  std::tm issuer_end{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(issuer), &issuer_end) != 1) {
-    return Internal("reading the CA's notAfter");
-  }
-  const std::time_t issuer_until = timegm(&issuer_end);
+  const absl::StatusOr<common::CertificateValidity> issuer_validity = common::ValidityOf(issuer);
+  if (!issuer_validity.ok()) return Internal("reading the CA's notAfter");
+  const std::time_t issuer_until = issuer_validity->not_after;
   if (issuer_until <= start) {
     return absl::FailedPreconditionError(
         "the CA certificate has expired; it can issue nothing until it is replaced");

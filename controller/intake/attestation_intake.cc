@@ -1,7 +1,5 @@
 #include "controller/intake/attestation_intake.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/crypto/ed25519.h"
 #include "common/dsse/envelope.h"
@@ -159,20 +157,15 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
     // A run the agent began before the deadline and finished after it (it
     // crashed and resumed) is accepted late: its data may be gone, and only
     // this attestation says so. Its start is in the signed predicate.
-    google::protobuf::Timestamp started;
-    const std::string started_text(predicate["started_at"].string());
-    const bool began_in_time =
-        !started_text.empty() &&
-        google::protobuf::util::TimeUtil::FromString(started_text, &started) &&
-        google::protobuf::util::TimeUtil::TimestampToSeconds(started) <= order.expires_at;
-    if (!resend && !began_in_time) {
+    if (!resend && !common::RunBeganBy(predicate, order.expires_at)) {
       return absl::FailedPreconditionError(
           absl::StrCat("order ", order.order_id, " expired before the attestation arrived"));
     }
     if (!resend) {
-      common::AuditEvent("attestation_late", {{"order_id", order.order_id},
-                                              {"agent_id", caller.agent_id},
-                                              {"started_at", started_text}});
+      common::AuditEvent("attestation_late",
+                         {{"order_id", order.order_id},
+                          {"agent_id", caller.agent_id},
+                          {"started_at", std::string(predicate["started_at"].string())}});
     }
   }
   return log_.Append(order.order_id, caller.agent_id, envelope, now);

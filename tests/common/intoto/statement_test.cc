@@ -105,5 +105,21 @@ TEST(StatementTest, RejectsMalformedStatementsNamingTheField) {
   }
 }
 
+// The late-run rule the intake and the verifier share: a run began by the
+// deadline when its started_at is there, parses, and is not later.
+TEST(StatementTest, RunBeganByReadsStartedAtAsRfc3339) {
+  const auto began_by = [](const std::string& predicate, int64_t deadline) {
+    simdjson::dom::parser parser;
+    return RunBeganBy(SimdView(parser.parse(predicate).value()), deadline);
+  };
+  constexpr int64_t kStart = 1800000000;  // 2027-01-15T08:00:00Z
+  EXPECT_TRUE(began_by(R"({"started_at":"2027-01-15T08:00:00Z"})", kStart));
+  EXPECT_TRUE(began_by(R"({"started_at":"2027-01-15T09:00:00+01:00"})", kStart));
+  EXPECT_FALSE(began_by(R"({"started_at":"2027-01-15T08:00:01Z"})", kStart));
+  EXPECT_FALSE(began_by(R"({"started_at":"yesterday"})", kStart));
+  EXPECT_FALSE(began_by(R"({"started_at":1800000000})", kStart));
+  EXPECT_FALSE(began_by(R"({})", kStart));
+}
+
 }  // namespace
 }  // namespace offboard::common
