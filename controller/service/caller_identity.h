@@ -12,16 +12,19 @@
 
 namespace offboard::controller {
 
-// UNAUTHENTICATED when the call carries no verified client certificate;
-// PERMISSION_DENIED when the certificate names no single agent identity.
-absl::StatusOr<common::AgentIdentity> CallerIdentity(const grpc::ServerContext& context);
+// UNAUTHENTICATED when the call carries no verified client certificate, or
+// one not valid at `now` (the server's clock, Unix seconds: a connection may
+// outlive its certificate); PERMISSION_DENIED when the certificate names no
+// single agent identity.
+absl::StatusOr<common::AgentIdentity> CallerIdentity(const grpc::ServerContext& context,
+                                                     int64_t now);
 
 // The caller's identity, checked against its enrollment: PERMISSION_DENIED
 // (and an audit event) for an agent that is not enrolled, was banned, or whose
 // certificate names another vendor or host than it enrolled with.
 absl::StatusOr<common::AgentIdentity> AuthorizedCaller(const grpc::ServerContext& context,
                                                        ControllerStore& store,
-                                                       absl::string_view rpc);
+                                                       absl::string_view rpc, int64_t now);
 
 }  // namespace offboard::controller
 

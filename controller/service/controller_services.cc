@@ -91,7 +91,8 @@ grpc::Status EnrollmentService::Enroll(grpc::ServerContext* context,
 grpc::Status OrderService::PullOrders(grpc::ServerContext* context,
                                       const offboard::v1::PullOrdersRequest* /*request*/,
                                       offboard::v1::PullOrdersResponse* response) {
-  absl::StatusOr<common::AgentIdentity> caller = AuthorizedCaller(*context, store_, "PullOrders");
+  absl::StatusOr<common::AgentIdentity> caller =
+      AuthorizedCaller(*context, store_, "PullOrders", clock_());
   if (!caller.ok()) return common::ToGrpcStatus(caller.status());
   absl::StatusOr<std::vector<OrderRow>> orders = store_.OrdersForAgent(caller->agent_id);
   if (!orders.ok()) return common::ToGrpcStatus(orders.status());
@@ -106,7 +107,8 @@ grpc::Status OrderService::PullOrders(grpc::ServerContext* context,
 grpc::Status OrderService::Heartbeat(grpc::ServerContext* context,
                                      const offboard::v1::HeartbeatRequest* request,
                                      offboard::v1::HeartbeatResponse* /*response*/) {
-  absl::StatusOr<common::AgentIdentity> caller = AuthorizedCaller(*context, store_, "Heartbeat");
+  absl::StatusOr<common::AgentIdentity> caller =
+      AuthorizedCaller(*context, store_, "Heartbeat", clock_());
   if (!caller.ok()) return common::ToGrpcStatus(caller.status());
   common::AuditEvent("agent_heartbeat",
                      {{"agent_id", caller->agent_id},
@@ -163,9 +165,10 @@ absl::StatusOr<offboard::v1::DecommissionResponse> DecommissionAgent(
 grpc::Status OrderService::Decommission(grpc::ServerContext* context,
                                         const offboard::v1::DecommissionRequest* request,
                                         offboard::v1::DecommissionResponse* response) {
-  absl::StatusOr<common::AgentIdentity> caller = CallerIdentity(*context);
+  const int64_t now = clock_();
+  absl::StatusOr<common::AgentIdentity> caller = CallerIdentity(*context, now);
   absl::StatusOr<offboard::v1::DecommissionResponse> result =
-      caller.ok() ? DecommissionAgent(store_, *caller, *request, clock_())
+      caller.ok() ? DecommissionAgent(store_, *caller, *request, now)
                   : absl::StatusOr<offboard::v1::DecommissionResponse>(caller.status());
   if (!result.ok()) {
     common::AuditEvent("rpc_refused", {{"rpc", "Decommission"},
@@ -184,7 +187,8 @@ grpc::Status AttestationService::Submit(grpc::ServerContext* context,
                                         const offboard::v1::SubmitAttestationRequest* request,
                                         offboard::v1::SubmitAttestationResponse* response) {
   // The intake checks the enrollment itself (and records what it refuses).
-  absl::StatusOr<common::AgentIdentity> caller = CallerIdentity(*context);
+  const int64_t now = clock_();
+  absl::StatusOr<common::AgentIdentity> caller = CallerIdentity(*context, now);
   if (!caller.ok()) {
     common::AuditEvent("rpc_refused", {{"rpc", "Submit"},
                                        {"peer", context->peer()},
@@ -192,7 +196,7 @@ grpc::Status AttestationService::Submit(grpc::ServerContext* context,
     return common::ToGrpcStatus(caller.status());
   }
   absl::StatusOr<offboard::v1::Receipt> receipt =
-      intake_.Accept(*caller, request->order_id(), request->envelope(), clock_());
+      intake_.Accept(*caller, request->order_id(), request->envelope(), now);
   if (!receipt.ok()) return common::ToGrpcStatus(receipt.status());
   *response->mutable_receipt() = *std::move(receipt);
   return grpc::Status::OK;

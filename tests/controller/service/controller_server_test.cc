@@ -5,6 +5,7 @@
 // vendor's agent, a forged or replayed-with-changes attestation, an oversized
 // message — and the server keeps serving after each. Decommission bans the
 // caller only, answers a repeat, and a banned certificate opens nothing.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/tls/x509.h"
@@ -14,6 +15,7 @@
 namespace offboard::controller {
 namespace {
 
+using ::testing::HasSubstr;
 using testing_support::Agent;
 using testing_support::ControllerServerTest;
 using testing_support::kNow;
@@ -147,6 +149,24 @@ TEST_F(ControllerServerTest, RefusesAnExpiredCertificateFromItsOwnCa) {
   offboard::v1::PullOrdersResponse pulled;
   EXPECT_NE(Pull(stale, &pulled).error_code(), grpc::StatusCode::OK);
   EXPECT_TRUE(Pull(agent, &pulled).ok());
+}
+
+// A connection TLS accepted may outlive its certificate: each call is
+// checked against the server's clock, so nothing is accepted after the
+// certificate's notAfter (the verifier holds every attestation to it).
+TEST_F(ControllerServerTest, RefusesACallAfterTheCertificateExpiredOnAnOpenChannel) {
+  Agent agent = MustEnroll("vendor-a", "host-1");
+  const OrderRow order = IssueOrder(agent, "vendor-a", kNow + 500 * 86400);
+  offboard::v1::PullOrdersResponse pulled;
+  ASSERT_TRUE(Pull(agent, &pulled).ok());
+  now_ = kNow + 398 * 86400;  // agent certificates are valid for 397 days
+  EXPECT_EQ(Pull(agent, &pulled).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  offboard::v1::SubmitAttestationResponse response;
+  const grpc::Status late =
+      Submit(agent, order.order_id, Attestation(order, agent.attestation_key), &response);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(late.error_message(), HasSubstr("is not valid now"));
+  EXPECT_EQ(*home_->store->LogSize(), 0u);
 }
 
 TEST_F(ControllerServerTest, ATokenIsSpentOnce) {
