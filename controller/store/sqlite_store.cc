@@ -215,11 +215,16 @@ absl::StatusOr<std::vector<Enrollment>> SqliteStore::ListEnrollments(absl::strin
 
 absl::Status SqliteStore::BanAgent(absl::string_view agent_id, int64_t at) {
   std::lock_guard<std::mutex> lock(mutex_);
+  // The ban takes effect when it commits: an attestation of the agent the
+  // log committed before it was accepted before the ban, whatever the two
+  // callers' clocks said (AppendLocked refuses any after it).
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement ban,
       Statement::Prepare(db_.get(),
                          "UPDATE enrollments SET banned_at = CASE banned WHEN 1 THEN banned_at"
-                         " ELSE ?2 END, banned = 1 WHERE agent_id = ?1"));
+                         " ELSE MAX(?2, COALESCE((SELECT MAX(a.accepted_at) FROM orders o"
+                         " JOIN attestations a ON a.order_id = o.order_id AND a.agent_id = ?1"
+                         " WHERE o.agent_id = ?1), ?2)) END, banned = 1 WHERE agent_id = ?1"));
   ban.BindText(1, agent_id).BindInt64(2, at);
   OFFBOARD_RETURN_IF_ERROR(ban.Run());
   if (sqlite3_changes64(db_.get()) == 0) {

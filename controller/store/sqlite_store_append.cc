@@ -57,6 +57,17 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
 
+  // Checked again here, where the log's writes are serialized with the ban:
+  // the intake checked the enrollment before this transaction began.
+  OFFBOARD_ASSIGN_OR_RETURN(
+      Statement banned,
+      Statement::Prepare(db, "SELECT 1 FROM enrollments WHERE agent_id = ?1 AND banned = 1"));
+  banned.BindText(1, leaf.agent_id);
+  OFFBOARD_ASSIGN_OR_RETURN(const bool is_banned, banned.Step());
+  if (is_banned) {
+    return absl::PermissionDeniedError(absl::StrCat("agent ", leaf.agent_id, " is banned"));
+  }
+
   OFFBOARD_ASSIGN_OR_RETURN(Statement order,
                             Statement::Prepare(db, "SELECT 1 FROM orders WHERE order_id = ?1"));
   order.BindText(1, leaf.order_id);

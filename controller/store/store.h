@@ -166,8 +166,9 @@ class ControllerStore {
   // ones included, ordered by agent id.
   virtual absl::StatusOr<std::vector<Enrollment>> ListEnrollments(absl::string_view vendor_id) = 0;
 
-  // Marks the agent banned at `at`; banning again keeps the first time.
-  // NOT_FOUND when no agent has this id.
+  // Marks the agent banned at `at`, or at its latest accepted attestation's
+  // time if that is later (the ban took effect after that was logged);
+  // banning again keeps the first time. NOT_FOUND when no agent has this id.
   virtual absl::Status BanAgent(absl::string_view agent_id, int64_t at) = 0;
 
   // --- Inventory ---
@@ -246,7 +247,8 @@ class ControllerStore {
   //     one batch);
   //   - ALREADY_EXISTS when the order and agent have another envelope stored;
   //     NOT_FOUND when the order is unknown; FAILED_PRECONDITION when the
-  //     agent is not enrolled. A refused leaf takes no index; the others go on.
+  //     agent is not enrolled; PERMISSION_DENIED when it is banned. A
+  //     refused leaf takes no index; the others go on.
   // An error of the whole call (the head, the commit, an I/O error) means
   // nothing of the batch was stored.
   virtual absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> AppendBatch(

@@ -297,6 +297,26 @@ TEST_F(SqliteStoreLogTest, ConcurrentAppendsGetDenseUniqueIndexes) {
   EXPECT_EQ(*store_->IntegrityCheck(), "ok");
 }
 
+// The log and the ban agree on their order, whatever the callers' clocks
+// said: a ban records no earlier time than the agent's last accepted
+// attestation, and no attestation of a banned agent is appended.
+TEST_F(SqliteStoreLogTest, ABanAndTheLogAgreeOnTheirOrder) {
+  ASSERT_TRUE(store_->AppendAttestation("o-1", "agent-1", "envelope-1", Hex64(1), 3000).ok());
+  ASSERT_TRUE(store_->AppendAttestation("o-3", "agent-1", "envelope-3", Hex64(3), 3005).ok());
+  ASSERT_TRUE(store_->BanAgent("agent-1", 2990).ok());  // its clock read before both
+  EXPECT_EQ(store_->GetEnrollment("agent-1")->banned_at, 3005);
+
+  ASSERT_TRUE(store_->BanAgent("agent-2", 4000).ok());  // nothing accepted: its own time
+  EXPECT_EQ(store_->GetEnrollment("agent-2")->banned_at, 4000);
+  const absl::StatusOr<AttestationRow> after =
+      store_->AppendAttestation("o-2", "agent-2", "envelope-2", Hex64(2), 3999);
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kPermissionDenied) << after.status();
+  EXPECT_EQ(*store_->LogSize(), 2u);
+  // A retry of what was stored before the ban still gets its row.
+  ASSERT_TRUE(store_->AppendAttestation("o-1", "agent-1", "envelope-1", Hex64(1), 9999).ok());
+  EXPECT_EQ(*store_->LogSize(), 2u);
+}
+
 TEST_F(SqliteStoreLogTest, EverythingSurvivesClosingAndReopening) {
   ASSERT_TRUE(
       store_->ImportInventory({MakeInventoryRow("c-1", "d-1", "a.csv")}, {{"d-1", "{}"}}).ok());
@@ -321,7 +341,7 @@ TEST_F(SqliteStoreLogTest, EverythingSurvivesClosingAndReopening) {
   EXPECT_EQ(store_->RefusalsForContract("c-1")->size(), 1u);
   EXPECT_EQ(store_->SelfAttestationsForContract("c-1")->size(), 1u);
   // The next append continues the log.
-  EXPECT_EQ(store_->AppendAttestation("o-2", "agent-2", "e2", Hex64(2), 12)->log_index, 1u);
+  EXPECT_EQ(store_->AppendAttestation("o-3", "agent-1", "e3", Hex64(3), 12)->log_index, 1u);
 }
 
 }  // namespace
