@@ -120,6 +120,10 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
   for (const auto& [vendor, datasets] : by_vendor) {
     OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> enrollments,
                               home.store->ListEnrollments(vendor));
+    // A host enrolled since this run began is not asked now (its order
+    // would predate its enrollment): it is listed as without an order, and
+    // `terminate` run again asks it.
+    std::erase_if(enrollments, [now](const Enrollment& e) { return e.enrolled_at > now; });
     common::OrderRecipients<Enrollment> recipients =
         common::SelectOrderRecipients(std::move(enrollments));
     for (const Enrollment& old : recipients.superseded) {

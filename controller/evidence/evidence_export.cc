@@ -82,7 +82,12 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
 
   // Everything is read once, and the reconciliation computed from exactly
   // what goes into the package.
-  OFFBOARD_ASSIGN_OR_RETURN(const ContractRecords records, LoadContractRecords(store, contract));
+  OFFBOARD_ASSIGN_OR_RETURN(ContractRecords records, LoadContractRecords(store, contract));
+  // The package is the contract as of options.now: an attestation the
+  // intake accepted at a later time (it read its clock after this export
+  // did, and committed before the read above) belongs to the next one.
+  std::erase_if(records.attestations,
+                [&](const AttestationRow& row) { return row.accepted_at > options.now; });
   std::string inventory_csv = std::string(common::kInventoryCsvHeader) + "\r\n";
   std::set<std::string> vendors;
   std::vector<common::EnrollmentRecord> enrollments;

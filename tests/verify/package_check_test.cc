@@ -216,6 +216,8 @@ TEST_F(PackageCheckTest, AReceiptTimeOutsideItsOrderAndTheExportIsRefused) {
     return CheckRaw(members, absl::StrCat("accepted-", accepted_at));
   };
   EXPECT_TRUE(with_accepted_at(testing::kEvidenceNow + 10).ok());  // as exported
+  EXPECT_TRUE(with_accepted_at(testing::kEvidenceNow).ok());       // when issued
+  EXPECT_TRUE(with_accepted_at(testing::kEvidenceNow + 60).ok());  // when exported
   absl::Status status = with_accepted_at(testing::kEvidenceNow - 1);
   EXPECT_THAT(status.message(), HasSubstr("accepted at 2027-01-15T07:59:59Z, before order order-1 "
                                           "was issued at 2027-01-15T08:00:00Z"))
@@ -238,27 +240,31 @@ TEST_F(PackageCheckTest, AnOrderIssuedOutsideItsAgentsEnrollmentIsRefused) {
                         " enrolled at 2027-01-15T08:00:00Z"));
 }
 
-TEST_F(PackageCheckTest, AnOrderIssuedToABannedAgentIsRefused) {
-  const testing::TestAgent banned = Enroll("vendor-a", "host-banned", testing::kEvidenceNow - 600);
-  ASSERT_TRUE(home_->store->BanAgent(banned.agent_id, testing::kEvidenceNow - 300).ok());
-  IssueOrder(banned, "c-1");
-  boost::filesystem::remove(package_);
-  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
-  ASSERT_FALSE(summary.ok());
-  EXPECT_THAT(summary.status().message(),
-              HasSubstr("to agent " + banned.agent_id + ", banned at 2027-01-15T07:55:00Z"));
-}
-
-// The intake refuses a banned agent; an attestation accepted after the ban
-// says the controller did not.
+// The intake refuses a banned agent, and the store records a ban no earlier
+// than the agent's last accepted attestation: one accepted after the ban
+// says the controller did neither. Built by re-signing the package.
 TEST_F(PackageCheckTest, AnAttestationAcceptedAfterItsAgentWasBannedIsRefused) {
-  ASSERT_TRUE(home_->store->BanAgent(host1_.agent_id, testing::kEvidenceNow + 5).ok());
-  boost::filesystem::remove(package_);
-  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
-  ASSERT_FALSE(summary.ok());
-  EXPECT_THAT(summary.status().message(),
-              HasSubstr("receipt: accepted at 2027-01-15T08:00:10Z from agent " + host1_.agent_id +
-                        ", banned at 2027-01-15T08:00:05Z"));
+  const auto banned_at = [&](int64_t at) {
+    std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package_));
+    for (RawMember& m : members) {
+      if (m.name != "enrollments.json") continue;
+      nlohmann::ordered_json enrollments = nlohmann::ordered_json::parse(m.bytes);
+      for (auto& e : enrollments) {
+        if (e["agent_id"] != host1_.agent_id) continue;
+        e["banned"] = true;
+        e["banned_at"] = at;
+      }
+      m.bytes = enrollments.dump() + "\n";
+    }
+    testing::Resign(members, home_->key);
+    return CheckRaw(members, absl::StrCat("banned-", at));
+  };
+  // host-1's attestation was accepted at kEvidenceNow + 10.
+  EXPECT_TRUE(banned_at(testing::kEvidenceNow + 10).ok());
+  const absl::Status status = banned_at(testing::kEvidenceNow + 9);
+  EXPECT_THAT(status.message(), HasSubstr("receipt: accepted at 2027-01-15T08:00:10Z from agent " +
+                                          host1_.agent_id + ", banned at 2027-01-15T08:00:09Z"))
+      << status;
 }
 
 // A run begun before its order expired may be accepted after (the agent
@@ -272,6 +278,15 @@ TEST_F(PackageCheckTest, AnAttestationAfterItsOrdersExpiryMustBeARunBegunBefore)
   const auto late = Check(Export("c-1"), home_->paths.PublicKey());
   ASSERT_TRUE(late.ok()) << late.status();
 
+  // Expires at kEvidenceNow, when the run began: still in time.
+  const testing::TestAgent host5 = Enroll("vendor-a", "host-5", testing::kEvidenceNow - 7200);
+  ASSERT_TRUE(AppendUnchecked(host5, IssueOrder(host5, "c-1", testing::kEvidenceNow - 600),
+                              nlohmann::json::array(), testing::kEvidenceNow + 10)
+                  .ok());
+  boost::filesystem::remove(package_);
+  const auto boundary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(boundary.ok()) << boundary.status();
+
   const testing::TestAgent host4 = Enroll("vendor-a", "host-4", testing::kEvidenceNow - 7200);
   const controller::OrderRow expired = IssueOrder(host4, "c-1", testing::kEvidenceNow - 3600);
   ASSERT_TRUE(
@@ -284,6 +299,20 @@ TEST_F(PackageCheckTest, AnAttestationAfterItsOrdersExpiryMustBeARunBegunBefore)
       HasSubstr("order expiry: accepted at 2027-01-15T08:00:10Z, after order " + expired.order_id +
                 " expired at 2027-01-15T07:10:00Z, for a run begun at "
                 "2027-01-15T08:00:00Z"));
+}
+
+// An attestation the intake accepted after the export's time (it read its
+// clock later and committed first) is left for the next package.
+TEST_F(PackageCheckTest, AnAttestationAcceptedAfterTheExportsTimeIsLeftOut) {
+  const testing::TestAgent host3 = Enroll("vendor-a", "host-3");
+  ASSERT_TRUE(AppendUnchecked(host3, IssueOrder(host3, "c-1"), nlohmann::json::array(),
+                              testing::kEvidenceNow + 61)
+                  .ok());
+  boost::filesystem::remove(package_);
+  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->attestations, 2u);
+  EXPECT_EQ(summary->orders, 3u);
 }
 
 // The agent sent its attestation over mutual TLS, so its certificate was

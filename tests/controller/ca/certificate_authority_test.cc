@@ -189,6 +189,20 @@ TEST_F(CertificateAuthorityTest, AgentCertificateCarriesTheIdentityAndVerifiesAs
   EXPECT_FALSE(Verifies(issued->certificate_pem, other.CertificatePem(), X509_PURPOSE_SSL_CLIENT));
 }
 
+// The certificate is valid from the enrollment's time (less five minutes
+// for a peer whose clock lags), so that it and the enrollment record agree.
+TEST_F(CertificateAuthorityTest, AnAgentCertificateIsValidFromTheTimeGiven) {
+  const std::time_t enrolled_at = std::time(nullptr) - 30 * 86400;
+  const auto issued =
+      ca_.SignAgentCsr(common::GenerateKeyAndCsr("a")->csr_pem, kIdentity, 30, enrolled_at);
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  const absl::StatusOr<common::CertificateValidity> validity =
+      common::ValidityOf(Parse(issued->certificate_pem).get());
+  ASSERT_TRUE(validity.ok()) << validity.status();
+  EXPECT_EQ(validity->not_before, enrolled_at - 300);
+  EXPECT_EQ(validity->not_after, enrolled_at + 30 * 86400);
+}
+
 TEST_F(CertificateAuthorityTest, SerialsAreRandomAndCanonical) {
   const common::KeyAndCsr request = *common::GenerateKeyAndCsr("a");
   const auto first = *ca_.SignAgentCsr(request.csr_pem, kIdentity, 1, std::time(nullptr));

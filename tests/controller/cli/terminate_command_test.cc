@@ -52,6 +52,12 @@ class TerminateCommandTest : public testing::EvidenceFixture {
     return agents;
   }
 
+  // `terminate` runs on the real clock and asks only hosts enrolled by then.
+  testing::TestAgent EnrollHoursAgo(const std::string& vendor, const std::string& host,
+                                    int hours = 2) {
+    return Enroll(vendor, host, static_cast<int64_t>(std::time(nullptr)) - hours * 3600);
+  }
+
   static std::vector<std::string> Sorted(std::vector<std::string> ids) {
     std::sort(ids.begin(), ids.end());
     return ids;
@@ -59,8 +65,8 @@ class TerminateCommandTest : public testing::EvidenceFixture {
 };
 
 TEST_F(TerminateCommandTest, AgainItAsksOnlyTheHostsWithNoOrderToAnswer) {
-  const testing::TestAgent host1 = Enroll("vendor-a", "host-1");
-  const testing::TestAgent host2 = Enroll("vendor-a", "host-2");
+  const testing::TestAgent host1 = EnrollHoursAgo("vendor-a", "host-1");
+  const testing::TestAgent host2 = EnrollHoursAgo("vendor-a", "host-2");
   ASSERT_EQ(Terminate(), 0);
   EXPECT_EQ(OrderedAgents(), Sorted({host1.agent_id, host2.agent_id}));
 
@@ -70,14 +76,14 @@ TEST_F(TerminateCommandTest, AgainItAsksOnlyTheHostsWithNoOrderToAnswer) {
 
   // A host enrolled since, and one enrolled again (a new agent replaces the
   // one its open order went to): both asked, nobody else.
-  const testing::TestAgent host3 = Enroll("vendor-a", "host-3");
-  const testing::TestAgent host1_again = Enroll("vendor-a", "host-1", testing::kEvidenceNow + 100);
+  const testing::TestAgent host3 = EnrollHoursAgo("vendor-a", "host-3");
+  const testing::TestAgent host1_again = EnrollHoursAgo("vendor-a", "host-1", 1);
   ASSERT_EQ(Terminate(), 0);
   EXPECT_EQ(OrderedAgents(),
             Sorted({host1.agent_id, host2.agent_id, host3.agent_id, host1_again.agent_id}));
 
   // A host whose only order expired unanswered is asked anew.
-  const testing::TestAgent host4 = Enroll("vendor-a", "host-4");
+  const testing::TestAgent host4 = EnrollHoursAgo("vendor-a", "host-4");
   IssueOrder(host4, "c-1", static_cast<int64_t>(std::time(nullptr)) - 7200);
   ASSERT_EQ(Terminate(), 0);
   std::vector<std::string> to_host4;
@@ -88,6 +94,16 @@ TEST_F(TerminateCommandTest, AgainItAsksOnlyTheHostsWithNoOrderToAnswer) {
   EXPECT_EQ(Terminate(), 2);
 }
 
+// A host whose enrollment is later than the run's own time (it enrolled
+// while `terminate` was reading the inventory) is left for the next run: an
+// order to it would predate its enrollment.
+TEST_F(TerminateCommandTest, AHostEnrolledAfterTheRunBeganIsLeftForTheNext) {
+  const testing::TestAgent host1 = EnrollHoursAgo("vendor-a", "host-1");
+  Enroll("vendor-a", "host-2", static_cast<int64_t>(std::time(nullptr)) + 3600);
+  ASSERT_EQ(Terminate(), 0);
+  EXPECT_THAT(OrderedAgents(), ElementsAre(host1.agent_id));
+}
+
 // A vendor asked before whose hosts were all decommissioned since is
 // skipped; a vendor never asked, with no agent, still stops the run.
 TEST_F(TerminateCommandTest, AVendorWithNobodyLeftToAskIsSkippedOnlyIfAskedBefore) {
@@ -95,15 +111,15 @@ TEST_F(TerminateCommandTest, AVendorWithNobodyLeftToAskIsSkippedOnlyIfAskedBefor
                   ->ImportInventory(
                       {{"c-1", "vendor-b", "ds-b", "secret", "b.csv", 3, std::string(64, 'b')}}, {})
                   .ok());
-  Enroll("vendor-a", "host-1");
+  EnrollHoursAgo("vendor-a", "host-1");
   EXPECT_EQ(Terminate(), 2);  // vendor-b has no agent
   EXPECT_TRUE(OrderedAgents().empty());
 
-  const testing::TestAgent host_b = Enroll("vendor-b", "host-b");
+  const testing::TestAgent host_b = EnrollHoursAgo("vendor-b", "host-b");
   ASSERT_EQ(Terminate(), 0);
   ASSERT_EQ(OrderedAgents().size(), 2u);
   ASSERT_TRUE(home_->store->BanAgent(host_b.agent_id, testing::kEvidenceNow).ok());
-  const testing::TestAgent late = Enroll("vendor-a", "host-2");
+  const testing::TestAgent late = EnrollHoursAgo("vendor-a", "host-2");
   ASSERT_EQ(Terminate(), 0);
   EXPECT_EQ(OrderedAgents().size(), 3u);
 }
