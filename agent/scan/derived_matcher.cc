@@ -52,6 +52,15 @@ constexpr std::string_view kFieldDelimiters = " \t,;|\"'\r";
 
 constexpr size_t kShaBlockBytes = 64;
 
+// The last '\n' in text[0, end), or npos. glibc's memrchr reads a vector at
+// a time; a string_view's rfind compares byte by byte, which shows on a long
+// line (a file with no newline is read in chunks of hundreds of KiB).
+size_t LastNewline(std::string_view text, size_t end = std::string_view::npos) {
+  const void* hit = memrchr(text.data(), '\n', std::min(end, text.size()));
+  return hit == nullptr ? std::string_view::npos
+                        : static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+}
+
 uint64_t LoadBigEndian64(const uint8_t* in) {
   uint64_t value;
   std::memcpy(&value, in, sizeof(value));
@@ -232,7 +241,7 @@ class IdentifierRegex {
         const size_t start = FindPrefix(text, pos);
         if (start == std::string_view::npos) return;
         if (start >= line_end) {
-          const size_t newline = text.rfind('\n', start);
+          const size_t newline = LastNewline(text, start);
           line_start = newline == std::string_view::npos ? 0 : newline + 1;
           line_end = std::min(text.find('\n', start), text.size());
         }
@@ -402,9 +411,13 @@ struct DerivedMatcher::State {
       const size_t take = kMaxLineBytes - carry.size();
       carry.append(text.substr(0, take));
       text.remove_prefix(take);
-      size_t cut = carry.find_last_of(kFieldDelimiters);
-      cut =
-          cut == std::string::npos || cut + kCutSearchBytes < carry.size() ? carry.size() : cut + 1;
+      // Cut after the last delimiter within kCutSearchBytes of the end, if
+      // any; only that window is searched.
+      const size_t window = std::min(carry.size(), kCutSearchBytes);
+      const size_t found =
+          std::string_view(carry).substr(carry.size() - window).find_last_of(kFieldDelimiters);
+      const size_t cut =
+          found == std::string_view::npos ? carry.size() : carry.size() - window + found + 1;
       ScanLines(std::string_view(carry).substr(0, cut));
       carry.erase(0, cut);
     }
@@ -442,7 +455,7 @@ void DerivedMatcher::Consume(std::span<const uint8_t> chunk) {
     text.remove_prefix(newline + 1);
   }
   // Whole lines straight from the caller's buffer, without a copy.
-  const size_t last_newline = text.rfind('\n');
+  const size_t last_newline = LastNewline(text);
   if (last_newline != std::string_view::npos) {
     state.ScanLines(text.substr(0, last_newline + 1));
     text.remove_prefix(last_newline + 1);
