@@ -83,7 +83,7 @@ absl::Status DestroyKeys(std::vector<KeyFile>& keys, DecommissionReport& report)
                         {"verified", !outcome.passes.empty() && outcome.passes.back().verified
                                          ? outcome.passes.back().verify_method
                                          : "no"},
-                        {"assurance", AssuranceLevelName(outcome.assurance)}});
+                        {"assurance", common::AssuranceName(outcome.assurance)}});
     report.destroyed.push_back(key.path);
   }
   return absl::OkStatus();

@@ -52,9 +52,9 @@ std::string RandomFileName(size_t length) {
   return name;
 }
 
-AssuranceLevel AchievedAssurance(const StorageFacts& storage,
-                                 const std::vector<PassRecord>& passes) {
-  if (passes.empty() || !passes.back().verified) return AssuranceLevel::kLogicalOnly;
+common::Assurance AchievedAssurance(const StorageFacts& storage,
+                                    const std::vector<PassRecord>& passes) {
+  if (passes.empty() || !passes.back().verified) return common::Assurance::kLogicalOnly;
   return BestAchievableAssurance(storage);
 }
 

@@ -54,7 +54,7 @@ struct DestroyOutcome {
   uint32_t renames = 0;
   uint64_t link_count = 1;  // names the inode had before this one was removed
   StorageFacts storage;
-  AssuranceLevel assurance = AssuranceLevel::kLogicalOnly;
+  common::Assurance assurance = common::Assurance::kLogicalOnly;
   std::string note;  // caveats worth a person's attention (other hard links)
 };
 
@@ -73,8 +73,8 @@ absl::StatusOr<DestroyOutcome> DestroyFile(ConfinedFile& file,
 
 // The assurance a destruction reached: the storage's ceiling, and
 // logical_only unless the last pass was verified.
-AssuranceLevel AchievedAssurance(const StorageFacts& storage,
-                                 const std::vector<PassRecord>& passes);
+common::Assurance AchievedAssurance(const StorageFacts& storage,
+                                    const std::vector<PassRecord>& passes);
 
 // A fresh random name of `length` (at least 12) characters [a-z0-9].
 std::string RandomFileName(size_t length);

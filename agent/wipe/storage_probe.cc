@@ -181,26 +181,6 @@ bool SameFilesystemKind(std::uint64_t magic, absl::string_view fs_type) {
 
 }  // namespace
 
-const char* AssuranceLevelName(AssuranceLevel level) {
-  switch (level) {
-    case AssuranceLevel::kOverwriteVerified:
-      return "overwrite_verified";
-    case AssuranceLevel::kOverwriteFlash:
-      return "overwrite_flash";
-    case AssuranceLevel::kLogicalOnly:
-      return "logical_only";
-  }
-  return "logical_only";
-}
-
-std::optional<AssuranceLevel> AssuranceLevelFromName(std::string_view name) {
-  for (AssuranceLevel level : {AssuranceLevel::kOverwriteVerified, AssuranceLevel::kOverwriteFlash,
-                               AssuranceLevel::kLogicalOnly}) {
-    if (name == AssuranceLevelName(level)) return level;
-  }
-  return std::nullopt;
-}
-
 const char* FilesystemMagicName(std::uint64_t magic) {
   for (const MagicName& entry : kMagicNames) {
     if (entry.magic == magic) return entry.name;
@@ -253,11 +233,11 @@ absl::StatusOr<StorageFacts> ProbeStorageAt(int fd, int depth);
 // What the storage of a loop device's backing file allows; logical_only when
 // it cannot be known (the file is gone, out of this mount namespace, or the
 // chain is too deep), since nothing then shows the overwrite reached a disk.
-AssuranceLevel BackingFileLimit(StorageFacts& facts, int depth) {
+common::Assurance BackingFileLimit(StorageFacts& facts, int depth) {
   const auto unknown = [&](absl::string_view why) {
     AddNote(facts,
             absl::StrCat("the backing file cannot be examined (", why, "): logical_only at best"));
-    return AssuranceLevel::kLogicalOnly;
+    return common::Assurance::kLogicalOnly;
   };
   if (depth >= kMaxLoopDepth) return unknown("loop devices nested too deep");
   // O_PATH opens no driver; the type is checked on what was opened, and only
@@ -273,9 +253,9 @@ AssuranceLevel BackingFileLimit(StorageFacts& facts, int depth) {
   if (!backing) return unknown(std::strerror(errno));
   absl::StatusOr<StorageFacts> backing_facts = ProbeStorageAt(backing.get(), depth + 1);
   if (!backing_facts.ok()) return unknown(backing_facts.status().message());
-  const AssuranceLevel limit = BestAchievableAssurance(*backing_facts);
+  const common::Assurance limit = BestAchievableAssurance(*backing_facts);
   AddNote(facts, absl::StrCat("its backing file is on ", backing_facts->fs_type, ", which allows ",
-                              AssuranceLevelName(limit)));
+                              common::AssuranceName(limit)));
   return limit;
 }
 
@@ -350,14 +330,14 @@ absl::StatusOr<StorageFacts> ProbeStorageAt(int fd, int depth) {
 
 }  // namespace
 
-AssuranceLevel BestAchievableAssurance(const StorageFacts& facts) {
+common::Assurance BestAchievableAssurance(const StorageFacts& facts) {
   const bool in_place_fs =
       (facts.fs_magic == kExtMagic && facts.data_journal == false) || facts.fs_magic == kXfsMagic;
   if (!in_place_fs || facts.shared_extents || !facts.extents_mapped) {
-    return AssuranceLevel::kLogicalOnly;
+    return common::Assurance::kLogicalOnly;
   }
-  const AssuranceLevel here = facts.rotational == false ? AssuranceLevel::kOverwriteFlash
-                                                        : AssuranceLevel::kOverwriteVerified;
+  const common::Assurance here = facts.rotational == false ? common::Assurance::kOverwriteFlash
+                                                           : common::Assurance::kOverwriteVerified;
   // The enumerators run from the strongest to the weakest.
   return facts.backing_limit.has_value() ? std::max(here, *facts.backing_limit) : here;
 }

@@ -11,7 +11,7 @@
 //
 //   absl::StatusOr<StorageFacts> facts = ProbeStorage(fd);
 //   if (!facts.ok()) return facts.status();
-//   AssuranceLevel ceiling = BestAchievableAssurance(*facts);
+//   common::Assurance ceiling = BestAchievableAssurance(*facts);
 //
 // Every fact the probe could not establish stays unknown (nullopt, empty or
 // false-with-a-note); BestAchievableAssurance treats unknown as the worse case
@@ -35,26 +35,22 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "agent/scan/mount_info.h"
+#include "common/reconcile/reconciliation.h"
 
 namespace offboard::agent {
 
-// Ordered from strongest to weakest.
-enum class AssuranceLevel {
-  // Verified in-place overwrite on an in-place filesystem on rotational (or
-  // unidentified) media: the old blocks were overwritten.
-  kOverwriteVerified,
-  // The same on non-rotational media: the logical blocks were overwritten,
-  // but the device's flash translation layer may keep the old pages.
-  kOverwriteFlash,
-  // Only the name and the logical content are gone; copies may remain.
-  kLogicalOnly,
-};
-
-// "overwrite_verified" | "overwrite_flash" | "logical_only" — the strings of
-// the report and the attestation.
-const char* AssuranceLevelName(AssuranceLevel level);
-// The inverse; nullopt for a name that is none of the above.
-std::optional<AssuranceLevel> AssuranceLevelFromName(std::string_view name);
+// What a wipe reaches is a common::Assurance (common/reconcile/
+// reconciliation.h), strongest first; an agent reaches one of three:
+//   kOverwriteVerified: a verified in-place overwrite on an in-place
+//     filesystem on rotational (or unidentified) media: the old blocks were
+//     overwritten;
+//   kOverwriteFlash: the same on non-rotational media: the logical blocks
+//     were overwritten, but the device's flash translation layer may keep
+//     the old pages;
+//   kLogicalOnly: only the name and the logical content are gone; copies
+//     may remain.
+// common::AssuranceName and common::ParseAgentAssurance give and read the
+// strings of the report and the attestation.
 
 struct StorageFacts {
   // The mount's filesystem type string ("ext4", "ext3", "xfs", "fuse.sshfs"),
@@ -91,7 +87,7 @@ struct StorageFacts {
   // be), since an overwrite through the loop device is an overwrite of that
   // file. Empty and nullopt elsewhere.
   std::string backing_file;
-  std::optional<AssuranceLevel> backing_limit;
+  std::optional<common::Assurance> backing_limit;
   // Human-readable caveats: a loop device's backing file, facts not found.
   std::string note;
 };
@@ -110,7 +106,7 @@ absl::StatusOr<StorageFacts> ProbeStorage(int fd);
 // everything else. tmpfs and ramfs are logical_only: the overwrite reaches the
 // page, but swap may hold an older copy that no one can find or overwrite. On
 // a loop device, never more than its backing file's storage allows.
-AssuranceLevel BestAchievableAssurance(const StorageFacts& facts);
+common::Assurance BestAchievableAssurance(const StorageFacts& facts);
 
 // The name of a statfs magic number ("ext2/3/4", "btrfs", "nfs"), or nullptr.
 const char* FilesystemMagicName(std::uint64_t magic);

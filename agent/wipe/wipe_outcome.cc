@@ -19,9 +19,9 @@ std::optional<bool> OptionalBool(const nlohmann::json& value) {
 constexpr ItemStatus kStatuses[] = {ItemStatus::kWiped, ItemStatus::kFailed,
                                     ItemStatus::kNeedsReview, ItemStatus::kSkipped,
                                     ItemStatus::kResidual};
-constexpr AssuranceLevel kLevels[] = {AssuranceLevel::kOverwriteVerified,
-                                      AssuranceLevel::kOverwriteFlash,
-                                      AssuranceLevel::kLogicalOnly};
+constexpr common::Assurance kLevels[] = {common::Assurance::kOverwriteVerified,
+                                         common::Assurance::kOverwriteFlash,
+                                         common::Assurance::kLogicalOnly};
 
 }  // namespace
 
@@ -74,7 +74,7 @@ nlohmann::json StorageFactsToJson(const StorageFacts& facts) {
           {"extents_mapped", facts.extents_mapped},
           {"backing_file", facts.backing_file},
           {"backing_limit", facts.backing_limit
-                                ? nlohmann::json(AssuranceLevelName(*facts.backing_limit))
+                                ? nlohmann::json(common::AssuranceName(*facts.backing_limit))
                                 : nlohmann::json(nullptr)},
           {"note", facts.note}};
 }
@@ -96,7 +96,7 @@ absl::StatusOr<StorageFacts> StorageFactsFromJson(const nlohmann::json& json) {
     // Absent in journals written before loop devices were followed.
     if (json.contains("backing_file")) facts.backing_file = json["backing_file"].get<std::string>();
     if (json.contains("backing_limit") && !json["backing_limit"].is_null()) {
-      facts.backing_limit = AssuranceLevelFromName(json["backing_limit"].get<std::string>());
+      facts.backing_limit = common::ParseAgentAssurance(json["backing_limit"].get<std::string>());
       if (!facts.backing_limit) {
         return absl::InvalidArgumentError("storage facts: unknown backing_limit");
       }
@@ -122,7 +122,7 @@ nlohmann::json TargetOutcomeToJson(const TargetOutcome& outcome) {
                          {"link_count", outcome.link_count},
                          {"reason", outcome.reason}};
   json["assurance"] =
-      outcome.assurance ? nlohmann::json(AssuranceLevelName(*outcome.assurance)) : nullptr;
+      outcome.assurance ? nlohmann::json(common::AssuranceName(*outcome.assurance)) : nullptr;
   json["storage"] = outcome.storage ? StorageFactsToJson(*outcome.storage) : nullptr;
   return json;
 }
@@ -142,8 +142,8 @@ absl::StatusOr<TargetOutcome> TargetOutcomeFromJson(const nlohmann::json& json) 
     outcome.method = json.at("method").get<std::string>();
     if (json.at("assurance").is_string()) {
       const std::string level = json["assurance"].get<std::string>();
-      for (AssuranceLevel candidate : kLevels) {
-        if (level == AssuranceLevelName(candidate)) outcome.assurance = candidate;
+      for (common::Assurance candidate : kLevels) {
+        if (level == common::AssuranceName(candidate)) outcome.assurance = candidate;
       }
       if (!outcome.assurance) {
         return absl::InvalidArgumentError(absl::StrCat("outcome: assurance '", level, "'"));

@@ -23,7 +23,7 @@ const char* ItemStatusName(ItemStatus status);
 struct TargetOutcome {
   ItemStatus status = ItemStatus::kFailed;
   std::string method;  // "overwrite", "rewrite_archive", "redact_records", "none"
-  std::optional<AssuranceLevel> assurance;  // set only when wiped
+  std::optional<common::Assurance> assurance;  // set only when wiped
   std::vector<PassRecord> passes;
   uint32_t renames = 0;
   uint64_t bytes_overwritten = 0;  // per pass

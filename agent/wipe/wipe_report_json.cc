@@ -14,8 +14,9 @@ nlohmann::ordered_json WipeItemToJson(const WipeItem& item) {
   json["sha256"] = finding.sha256;
   json["match"] = MatchKindName(finding.match);
   json["status"] = ItemStatusName(outcome.status);
-  json["assurance"] =
-      outcome.assurance ? nlohmann::ordered_json(AssuranceLevelName(*outcome.assurance)) : nullptr;
+  json["assurance"] = outcome.assurance
+                          ? nlohmann::ordered_json(common::AssuranceName(*outcome.assurance))
+                          : nullptr;
   json["method"] = outcome.method;
   nlohmann::ordered_json passes = nlohmann::ordered_json::array();
   for (const PassRecord& pass : outcome.passes) {

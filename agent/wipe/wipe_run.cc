@@ -285,7 +285,7 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
            {"dataset_id", item.finding.dataset_id},
            {"status", ItemStatusName(item.outcome.status)},
            {"assurance",
-            item.outcome.assurance ? AssuranceLevelName(*item.outcome.assurance) : "-"},
+            item.outcome.assurance ? common::AssuranceName(*item.outcome.assurance) : "-"},
            {"reason", item.outcome.reason}});
     }
     OFFBOARD_ASSIGN_OR_RETURN(result.post_scan, request.scan(scan_options));

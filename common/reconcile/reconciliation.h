@@ -32,8 +32,9 @@ inline constexpr int kFileStateCount = 6;
 // "residual" | "failed" | "found_not_wiped" | "wiped" | "self_attested" | "not_found".
 const char* FileStateName(FileState state);
 
-// What a deletion really achieved, strongest first (the agent's
-// AssuranceLevel, plus a vendor officer's word, which is weakest of all).
+// What a deletion really achieved, strongest first: the three levels an
+// agent's wipe reaches (agent/wipe/storage_probe.h says when), then a vendor
+// officer's word, which is weakest of all.
 enum class Assurance { kOverwriteVerified, kOverwriteFlash, kLogicalOnly, kSelfAttested };
 
 // "overwrite_verified" | "overwrite_flash" | "logical_only" | "self_attested".

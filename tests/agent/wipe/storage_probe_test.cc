@@ -91,7 +91,7 @@ std::string Describe(const StorageFacts& facts) {
       " discard=", tri(facts.discard), " data_journal=", tri(facts.data_journal),
       " shared_extents=", facts.shared_extents ? "true" : "false",
       " extents_mapped=", facts.extents_mapped ? "true" : "false", " options=\"",
-      facts.mount_options, "\" assurance=", AssuranceLevelName(BestAchievableAssurance(facts)),
+      facts.mount_options, "\" assurance=", common::AssuranceName(BestAchievableAssurance(facts)),
       " note=\"", facts.note, "\"");
 }
 
@@ -222,12 +222,6 @@ class LoopImageTest : public ::testing::Test {
 
 // ---------------------------------------------------------------- classification
 
-TEST(AssuranceLevelNameTest, MatchesTheReportStrings) {
-  EXPECT_STREQ(AssuranceLevelName(AssuranceLevel::kOverwriteVerified), "overwrite_verified");
-  EXPECT_STREQ(AssuranceLevelName(AssuranceLevel::kOverwriteFlash), "overwrite_flash");
-  EXPECT_STREQ(AssuranceLevelName(AssuranceLevel::kLogicalOnly), "logical_only");
-}
-
 StorageFacts InPlace(std::uint64_t magic) {
   StorageFacts facts;
   facts.fs_magic = magic;
@@ -239,11 +233,11 @@ StorageFacts InPlace(std::uint64_t magic) {
 TEST(BestAchievableAssuranceTest, InPlaceFilesystemsFollowTheMedia) {
   for (std::uint64_t magic : {0xEF53ull, 0x58465342ull}) {
     StorageFacts facts = InPlace(magic);
-    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteVerified);  // unknown
+    EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kOverwriteVerified);  // unknown
     facts.rotational = true;
-    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteVerified);
+    EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kOverwriteVerified);
     facts.rotational = false;
-    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteFlash);
+    EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kOverwriteFlash);
   }
 }
 
@@ -253,16 +247,17 @@ TEST(BestAchievableAssuranceTest, ALoopDeviceIsCappedByItsBackingFile) {
   StorageFacts facts = InPlace(0xEF53);
   facts.rotational = true;
   facts.backing_file = "/images/disk.img";
-  for (AssuranceLevel backing : {AssuranceLevel::kOverwriteVerified,
-                                 AssuranceLevel::kOverwriteFlash, AssuranceLevel::kLogicalOnly}) {
+  for (common::Assurance backing :
+       {common::Assurance::kOverwriteVerified, common::Assurance::kOverwriteFlash,
+        common::Assurance::kLogicalOnly}) {
     facts.backing_limit = backing;
-    EXPECT_EQ(BestAchievableAssurance(facts), backing) << AssuranceLevelName(backing);
+    EXPECT_EQ(BestAchievableAssurance(facts), backing) << common::AssuranceName(backing);
   }
   facts.rotational = false;  // flash here: a verified backing file does not raise it
-  facts.backing_limit = AssuranceLevel::kOverwriteVerified;
-  EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kOverwriteFlash);
-  EXPECT_EQ(AssuranceLevelFromName("overwrite_flash"), AssuranceLevel::kOverwriteFlash);
-  EXPECT_EQ(AssuranceLevelFromName("shredded"), std::nullopt);
+  facts.backing_limit = common::Assurance::kOverwriteVerified;
+  EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kOverwriteFlash);
+  EXPECT_EQ(common::ParseAgentAssurance("overwrite_flash"), common::Assurance::kOverwriteFlash);
+  EXPECT_EQ(common::ParseAgentAssurance("shredded"), std::nullopt);
 }
 
 // The journal keeps the probe's facts so that a resumed wipe claims what the
@@ -270,12 +265,12 @@ TEST(BestAchievableAssuranceTest, ALoopDeviceIsCappedByItsBackingFile) {
 TEST(StorageFactsJsonTest, TheBackingFileLimitSurvivesTheJournal) {
   StorageFacts facts = InPlace(0xEF53);
   facts.backing_file = "/images/disk.img";
-  facts.backing_limit = AssuranceLevel::kLogicalOnly;
+  facts.backing_limit = common::Assurance::kLogicalOnly;
   absl::StatusOr<StorageFacts> back = StorageFactsFromJson(StorageFactsToJson(facts));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->backing_file, "/images/disk.img");
-  EXPECT_EQ(back->backing_limit, std::optional<AssuranceLevel>(AssuranceLevel::kLogicalOnly));
-  EXPECT_EQ(BestAchievableAssurance(*back), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(back->backing_limit, std::optional<common::Assurance>(common::Assurance::kLogicalOnly));
+  EXPECT_EQ(BestAchievableAssurance(*back), common::Assurance::kLogicalOnly);
 
   nlohmann::json older = StorageFactsToJson(InPlace(0xEF53));  // before loop devices were followed
   older.erase("backing_file");
@@ -292,23 +287,23 @@ TEST(StorageFactsJsonTest, TheBackingFileLimitSurvivesTheJournal) {
 TEST(BestAchievableAssuranceTest, AnyCopyOrUnknownMakesItLogicalOnly) {
   StorageFacts journal = InPlace(0xEF53);
   journal.data_journal = true;
-  EXPECT_EQ(BestAchievableAssurance(journal), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(BestAchievableAssurance(journal), common::Assurance::kLogicalOnly);
   StorageFacts unknown_mode = InPlace(0xEF53);
   unknown_mode.data_journal.reset();
-  EXPECT_EQ(BestAchievableAssurance(unknown_mode), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(BestAchievableAssurance(unknown_mode), common::Assurance::kLogicalOnly);
   StorageFacts shared = InPlace(0x58465342);
   shared.shared_extents = true;
-  EXPECT_EQ(BestAchievableAssurance(shared), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(BestAchievableAssurance(shared), common::Assurance::kLogicalOnly);
   StorageFacts inline_data = InPlace(0xEF53);
   inline_data.extents_mapped = false;
-  EXPECT_EQ(BestAchievableAssurance(inline_data), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(BestAchievableAssurance(inline_data), common::Assurance::kLogicalOnly);
   // btrfs zfs f2fs nilfs2 bcachefs overlay tmpfs nfs cifs smb2 fuse, and none at all.
   for (std::uint64_t magic :
        {0x9123683Eull, 0x2FC12FC1ull, 0xF2F52010ull, 0x3434ull, 0xca451a4eull, 0x794c7630ull,
         0x01021994ull, 0x6969ull, 0xFF534D42ull, 0xFE534D42ull, 0x65735546ull, 0x0ull}) {
     StorageFacts facts = InPlace(magic);
     facts.rotational = true;
-    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly) << std::hex << magic;
+    EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kLogicalOnly) << std::hex << magic;
   }
 }
 
@@ -413,12 +408,12 @@ TEST(ProbeStorageTest, FileInTheTestsOwnTempDir) {
   EXPECT_NE(facts.fs_type, "unknown");
   EXPECT_FALSE(facts.mount_point.empty()) << facts.note;
   EXPECT_FALSE(facts.shared_extents);
-  const AssuranceLevel level = BestAchievableAssurance(facts);
+  const common::Assurance level = BestAchievableAssurance(facts);
   if (facts.fs_type == "tmpfs" || facts.fs_type == "btrfs" || facts.fs_type == "overlay") {
-    EXPECT_EQ(level, AssuranceLevel::kLogicalOnly);
+    EXPECT_EQ(level, common::Assurance::kLogicalOnly);
   }
   if (facts.fs_type == "ext4" && facts.data_journal == false && facts.extents_mapped) {
-    EXPECT_NE(level, AssuranceLevel::kLogicalOnly);
+    EXPECT_NE(level, common::Assurance::kLogicalOnly);
   }
 }
 
@@ -440,8 +435,8 @@ TEST_F(LoopImageTest, Ext4FollowsTheLoopDevicesRotationalFlag) {
   // The backing file was probed too, and its storage caps this one.
   ASSERT_TRUE(facts.backing_limit.has_value()) << facts.note;
   EXPECT_THAT(facts.note, HasSubstr("its backing file is on"));
-  const AssuranceLevel here = facts.rotational == false ? AssuranceLevel::kOverwriteFlash
-                                                        : AssuranceLevel::kOverwriteVerified;
+  const common::Assurance here = facts.rotational == false ? common::Assurance::kOverwriteFlash
+                                                           : common::Assurance::kOverwriteVerified;
   EXPECT_EQ(BestAchievableAssurance(facts), std::max(here, *facts.backing_limit));
 }
 
@@ -466,11 +461,11 @@ TEST_F(LoopImageTest, Ext4OnATmpfsBackedLoopDeviceIsLogicalOnly) {
   EXPECT_EQ(facts.fs_type, "ext4");
   EXPECT_TRUE(facts.extents_mapped);
   EXPECT_EQ(facts.data_journal, std::optional<bool>(false));
-  EXPECT_EQ(facts.backing_limit, std::optional<AssuranceLevel>(AssuranceLevel::kLogicalOnly))
+  EXPECT_EQ(facts.backing_limit, std::optional<common::Assurance>(common::Assurance::kLogicalOnly))
       << facts.note;
   // Because the backing file is on tmpfs, not because it could not be examined.
   EXPECT_THAT(facts.note, HasSubstr("its backing file is on tmpfs"));
-  EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kLogicalOnly);
 }
 
 TEST_F(LoopImageTest, Ext4WithDataJournalIsLogicalOnly) {
@@ -484,7 +479,7 @@ TEST_F(LoopImageTest, Ext4WithDataJournalIsLogicalOnly) {
   EXPECT_EQ(facts.fs_type, "ext4");
   EXPECT_THAT(facts.mount_options, HasSubstr("data=journal"));
   EXPECT_EQ(facts.data_journal, std::optional<bool>(true));
-  EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kLogicalOnly);
 }
 
 TEST_F(LoopImageTest, Ext4FileWithItsOwnJournalDataFlagIsLogicalOnly) {
@@ -502,7 +497,7 @@ TEST_F(LoopImageTest, Ext4FileWithItsOwnJournalDataFlagIsLogicalOnly) {
   ASSERT_TRUE(flags & FS_JOURNAL_DATA_FL);
   const StorageFacts facts = ProbeOrDie(fd->get());
   EXPECT_EQ(facts.data_journal, std::optional<bool>(true));
-  EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kLogicalOnly);
 }
 
 TEST_F(LoopImageTest, BtrfsIsLogicalOnlyAndSeesReflinks) {
@@ -516,7 +511,7 @@ TEST_F(LoopImageTest, BtrfsIsLogicalOnlyAndSeesReflinks) {
   EXPECT_EQ(before.fs_type, "btrfs");
   EXPECT_EQ(before.device, LastLoopDevice());
   EXPECT_FALSE(before.shared_extents);
-  EXPECT_EQ(BestAchievableAssurance(before), AssuranceLevel::kLogicalOnly);
+  EXPECT_EQ(BestAchievableAssurance(before), common::Assurance::kLogicalOnly);
 
   // btrfs keeps a small file inline in its metadata: no extent of its own.
   auto tiny = WriteDataFile(dir / "tiny.bin", 100);
@@ -530,7 +525,7 @@ TEST_F(LoopImageTest, BtrfsIsLogicalOnlyAndSeesReflinks) {
   for (int fd : {original->get(), copy.get()}) {
     const StorageFacts facts = ProbeOrDie(fd);
     EXPECT_TRUE(facts.shared_extents);
-    EXPECT_EQ(BestAchievableAssurance(facts), AssuranceLevel::kLogicalOnly);
+    EXPECT_EQ(BestAchievableAssurance(facts), common::Assurance::kLogicalOnly);
   }
 }
 

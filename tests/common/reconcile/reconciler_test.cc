@@ -44,6 +44,21 @@ std::vector<FileState> States(const Reconciliation& r) {
   return states;
 }
 
+// The strings of reports and attestations; an agent may claim only its
+// three levels, never a vendor officer's word.
+TEST(AssuranceTest, NamesRoundTripAndAnAgentCannotClaimSelfAttested) {
+  for (Assurance level :
+       {Assurance::kOverwriteVerified, Assurance::kOverwriteFlash, Assurance::kLogicalOnly}) {
+    EXPECT_EQ(ParseAgentAssurance(AssuranceName(level)), level) << AssuranceName(level);
+  }
+  EXPECT_STREQ(AssuranceName(Assurance::kOverwriteVerified), "overwrite_verified");
+  EXPECT_STREQ(AssuranceName(Assurance::kOverwriteFlash), "overwrite_flash");
+  EXPECT_STREQ(AssuranceName(Assurance::kLogicalOnly), "logical_only");
+  EXPECT_STREQ(AssuranceName(Assurance::kSelfAttested), "self_attested");
+  EXPECT_EQ(ParseAgentAssurance("self_attested"), std::nullopt);
+  EXPECT_EQ(ParseAgentAssurance("overwrite"), std::nullopt);
+}
+
 TEST(ReconcilerTest, EveryFileState) {
   std::vector<ExpectedFile> inventory = Inventory(7);
   inventory.push_back(File("tapes", 8));
