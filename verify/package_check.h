@@ -44,6 +44,11 @@ struct PackageCheckOptions {
   // it, the key inside the package is used and the summary says so.
   std::optional<boost::filesystem::path> controller_key;
   common::PackageLimits limits = {};
+  // A signed tree head the auditor kept from before (exact text), when
+  // given: the package must hold a head of its size with its root, which
+  // its consistency proofs tie to the latest, so that this log extends the
+  // one the auditor saw. The bank exports such a package with --since-head.
+  std::string known_head = {};
 };
 
 struct PackageSummary {
@@ -63,6 +68,8 @@ struct PackageSummary {
   uint64_t tree_heads = 0;
   uint64_t tree_size = 0;  // of the latest head
   std::string root_hex;
+  std::string latest_head;  // the latest signed head, exact text, to keep for the next package
+  std::optional<uint64_t> known_head_size;  // when a known head was checked
   common::Verdict verdict = common::Verdict::kIncomplete;
   std::optional<common::Assurance> assurance_floor;
   uint64_t files = 0;

@@ -176,8 +176,32 @@ absl::Status PackageChecker::CheckTreeHeads(const std::string& bytes) {
   if (!heads.empty()) {
     summary_.tree_size = heads.back().first;
     summary_.root_hex = common::HexEncode(heads.back().second);
+    summary_.latest_head = record.heads.back();
   }
   summary_.tree_heads = heads.size();
+  return absl::OkStatus();
+}
+
+absl::Status PackageChecker::CheckKnownHead() {
+  // The package's key when the auditor gave none: the summary says so.
+  absl::StatusOr<offboard::v1::TreeHead> known =
+      common::VerifyTreeHead(options_.known_head, *controller_key_);
+  if (!known.ok()) return At("known head", "signature by the controller key", known.status());
+  const uint64_t size = known->tree_size();
+  const auto held = heads_.find(size);
+  if (held == heads_.end()) {
+    return Fail("known head", "consistency",
+                absl::StrCat("the package holds no signed head of size ", size,
+                             " to tie it to its log; ask the bank for a package exported with "
+                             "--since-head and this head"));
+  }
+  if (common::HexEncode(held->second) != known->root_hash_hex()) {
+    return Fail("known head", "consistency",
+                absl::StrCat("at size ", size, " the package's log has root ",
+                             common::HexEncode(held->second), ", the known head ",
+                             known->root_hash_hex(), ": the controller signed two different logs"));
+  }
+  summary_.known_head_size = size;
   return absl::OkStatus();
 }
 

@@ -121,6 +121,8 @@ class PackageChecker {
   absl::Status TakeOrders(bool all);
   WorkerPool& Pool();
   absl::Status CheckTreeHeads(const std::string& bytes);
+  // options_.known_head against the package's heads.
+  absl::Status CheckKnownHead();
   absl::Status CheckReceipt(const std::string& name, const std::string& bytes);
   // The receipt's time against the order, the package's export, the agent's
   // ban and its client certificate.

@@ -143,9 +143,10 @@ struct ConsistencyRecord {
   std::vector<std::string> proof;  // hex
 };
 
-// The signed tree heads the contract's receipts were given, ascending by
-// size, the last being the log's latest at export; consecutive heads are tied
-// by a consistency proof.
+// The signed tree heads the contract's receipts were given, and the one the
+// recipient asked to be tied in (export --since-head), ascending by size, the
+// last being the log's latest at export; consecutive heads are tied by a
+// consistency proof.
 struct TreeHeadsRecord {
   std::vector<std::string> heads;  // signed DSSE envelopes, exact text
   std::vector<ConsistencyRecord> consistency;

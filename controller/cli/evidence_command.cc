@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/io/read_file.h"
 #include "common/log/audit.h"
 #include "controller/cli/controller_home.h"
 #include "controller/evidence/evidence_export.h"
@@ -21,16 +22,25 @@ struct EvidenceOptions {
   std::string out;
   std::string organization;
   std::string officer;
+  std::string since_head;  // a file, when given
 };
 
 int Evidence(const EvidenceOptions& options) {
   absl::StatusOr<ControllerHome> home = OpenControllerHome(options.data_dir);
   if (!home.ok()) return common::ReportError(kProgram, home.status());
-  absl::StatusOr<ExportSummary> summary = ExportEvidence(*home, {.contract_id = options.contract,
-                                                                 .out = options.out,
-                                                                 .now = SystemNow(),
-                                                                 .organization = options.organization,
-                                                                 .officer = options.officer});
+  std::string since_head;
+  if (!options.since_head.empty()) {
+    absl::StatusOr<std::string> read = common::ReadFileToString(options.since_head, 1 << 20);
+    if (!read.ok()) return common::ReportError(kProgram, read.status());
+    since_head = *std::move(read);
+  }
+  absl::StatusOr<ExportSummary> summary =
+      ExportEvidence(*home, {.contract_id = options.contract,
+                             .out = options.out,
+                             .now = SystemNow(),
+                             .organization = options.organization,
+                             .officer = options.officer,
+                             .since_head = since_head});
   if (!summary.ok()) return common::ReportError(kProgram, summary.status());
   common::AuditEvent("evidence_exported",
                      {{"contract_id", options.contract},
@@ -64,6 +74,11 @@ void AddEvidenceCommand(CLI::App& app, common::CommandAction& action) {
                   "the bank's name, shown on the certificates of sanitization");
   sub->add_option("--officer", options->officer,
                   "the person exporting, shown on the certificates of sanitization");
+  sub->add_option("--since-head", options->since_head,
+                  "a signed tree head the regulator kept from an earlier package (offboard-verify "
+                  "--save-head writes one): the package proves this log extends it, for "
+                  "offboard-verify --known-head")
+      ->check(CLI::ExistingFile);
   sub->callback([&action, options] { action = [options] { return Evidence(*options); }; });
 }
 

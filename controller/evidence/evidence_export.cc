@@ -1,6 +1,7 @@
 #include "controller/evidence/evidence_export.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "common/inventory/inventory_csv.h"
 #include "common/io/read_file.h"
 #include "common/reconcile/reconciliation_report.h"
+#include "common/signed/signed_messages.h"
 #include "common/status/status_macros.h"
 #include "controller/cli/contract_reconciliation.h"
 #include "controller/intake/self_attestation_intake.h"
@@ -70,6 +72,36 @@ common::EnrollmentRecord ToRecord(const Enrollment& e) {
           .enrolled_at = e.enrolled_at,
           .banned = e.banned,
           .banned_at = e.banned_at};
+}
+
+// The head the recipient holds, checked against this log: signed by this
+// controller, of a size the log has reached, with the log's root at that
+// size. INVALID_ARGUMENT for a head that is not one; DATA_LOSS when the
+// controller signed a different root for that size than its log has now.
+absl::StatusOr<TreeHeadRow> HeadSince(const std::string& envelope,
+                                      const common::Ed25519PublicKey& key, const MerkleTree& tree,
+                                      uint64_t latest_size) {
+  absl::StatusOr<offboard::v1::TreeHead> head = common::VerifyTreeHead(envelope, key);
+  if (!head.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--since-head: not a tree head signed by this controller: ", head.status().message()));
+  }
+  if (head->tree_size() == 0 || head->tree_size() > latest_size) {
+    return absl::InvalidArgumentError(absl::StrCat("--since-head: size ", head->tree_size(),
+                                                   " is not in 1..", latest_size,
+                                                   ", the sizes this log has signed"));
+  }
+  OFFBOARD_ASSIGN_OR_RETURN(const common::MerkleHash root, tree.Root(head->tree_size()));
+  if (common::HexEncode(root) != head->root_hash_hex()) {
+    return absl::DataLossError(
+        absl::StrCat("--since-head: this log's root at size ", head->tree_size(), " is ",
+                     common::HexEncode(root), ", the signed head says ", head->root_hash_hex(),
+                     ": the log is not an extension of the one that head was signed for"));
+  }
+  return TreeHeadRow{.tree_size = head->tree_size(),
+                     .root_hash_hex = head->root_hash_hex(),
+                     .timestamp = head->timestamp().seconds(),
+                     .signed_envelope = envelope};
 }
 
 }  // namespace
@@ -177,6 +209,16 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
               [](const TreeHeadRow* a, const TreeHeadRow* b) { return a->tree_size < b->tree_size; });
     used.erase(std::unique(used.begin(), used.end()), used.end());
     if (used.empty() || used.back()->tree_size != latest->tree_size) used.push_back(&*latest);
+    std::optional<TreeHeadRow> since;
+    if (!options.since_head.empty()) {
+      OFFBOARD_ASSIGN_OR_RETURN(
+          since, HeadSince(options.since_head, home.key.PublicKey(), tree, latest->tree_size));
+      const auto at = std::lower_bound(
+          used.begin(), used.end(), since->tree_size,
+          [](const TreeHeadRow* head, uint64_t size) { return head->tree_size < size; });
+      // A head of that size is there already: the same root, checked above.
+      if (at == used.end() || (*at)->tree_size != since->tree_size) used.insert(at, &*since);
+    }
     for (size_t i = 0; i < used.size(); ++i) {
       log_record.heads.push_back(used[i]->signed_envelope);
       if (i == 0) continue;
@@ -191,6 +233,8 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
     latest_root = latest->root_hash_hex;
   } else if (!absl::IsNotFound(latest.status())) {
     return latest.status();
+  } else if (!options.since_head.empty()) {
+    return absl::InvalidArgumentError("--since-head: this log has no signed head yet");
   }
   OFFBOARD_RETURN_IF_ERROR(writer->Add(std::string(common::kTreeHeadsMember),
                                        common::DumpRecord(common::ToJson(log_record))));

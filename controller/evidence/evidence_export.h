@@ -30,6 +30,11 @@ struct ExportOptions {
   int64_t now = 0;            // the package's time: reconciliation is computed at it
   std::string organization = {};  // shown on the certificates when given
   std::string officer = {};       // the person exporting, when given
+  // A signed tree head the recipient kept from before (a package, a
+  // receipt), exact text: the package then holds it among its heads, tied to
+  // the latest by consistency proofs, so that `offboard-verify --known-head`
+  // proves this log extends the one the recipient saw.
+  std::string since_head = {};
 };
 
 struct ExportSummary {

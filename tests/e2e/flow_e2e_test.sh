@@ -279,9 +279,10 @@ if [[ -n "${3:-}" ]]; then
   pkg="$work/evidence-c-a.tar.gz"
   "$controller" evidence --data-dir "$C" --contract c-a --out "$pkg" --organization "Test Bank" \
     >"$work/evidence.out" 2>"$work/evidence.err" || fail "evidence export: $(tail -3 "$work/evidence.err")"
-  "$verify" "$pkg" --controller-key "$C/controller-ed25519.pub.pem" >"$work/verify.out" 2>"$work/verify.err"
+  "$verify" "$pkg" --controller-key "$C/controller-ed25519.pub.pem" --save-head "$work/head-a.json" \
+    >"$work/verify.out" 2>"$work/verify.err"
   rc=$?
-  [[ $rc -eq 0 ]] && grep -q "^OK: the package holds" "$work/verify.out" &&
+  [[ $rc -eq 0 ]] && grep -q "^OK: the package holds" "$work/verify.out" && [[ -s "$work/head-a.json" ]] &&
     ok "evidence package verifies offline: $(grep '^verdict' "$work/verify.out")" ||
     fail "offboard-verify on the exported package: exit $rc: $(tail -3 "$work/verify.err")"
   # Without the bank's key, the package is checked only against the key it
@@ -298,12 +299,15 @@ if [[ -n "${3:-}" ]]; then
     "$(printf 'hello' | sha256sum | cut -d' ' -f1)" >"$work/inventory-n.csv"
   "$controller" inventory import --data-dir "$C" "$work/inventory-n.csv" >/dev/null 2>&1 &&
     "$controller" evidence --data-dir "$C" --contract c-n --out "$work/evidence-c-n.tar.gz" \
+      --since-head "$work/head-a.json" \
       >/dev/null 2>"$work/evidence-n.err" || fail "evidence of c-n: $(tail -3 "$work/evidence-n.err")"
+  # The head kept from the first package: the second proves its log extends it.
   "$verify" "$work/evidence-c-n.tar.gz" --controller-key "$C/controller-ed25519.pub.pem" \
-    >"$work/verify-n.out" 2>"$work/verify-n.err"
+    --known-head "$work/head-a.json" >"$work/verify-n.out" 2>"$work/verify-n.err"
   rc=$?
   [[ $rc -eq 1 ]] && grep -q "^OK: the package holds, but its verdict is incomplete" "$work/verify-n.out" &&
-    ok "an incomplete contract's package holds but exits 1" ||
+    grep -q "known head .*this log extends it" "$work/verify-n.out" &&
+    ok "an incomplete contract's package holds but exits 1; it extends the log seen before" ||
     fail "verify of an incomplete contract: exit $rc: $(cat "$work/verify-n.out" "$work/verify-n.err" | tail -3)"
   before=$(sha256sum "$pkg")
   "$controller" evidence --data-dir "$C" --contract c-a --out "$pkg" >/dev/null 2>&1 &&

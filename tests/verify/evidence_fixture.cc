@@ -151,11 +151,15 @@ absl::Status EvidenceFixture::AppendUnchecked(const TestAgent& agent,
       .status();
 }
 
-boost::filesystem::path EvidenceFixture::Export(const std::string& contract) {
+boost::filesystem::path EvidenceFixture::Export(const std::string& contract,
+                                                const std::string& since_head) {
   const boost::filesystem::path out = temp_.path() / (contract + ".tar.gz");
-  const auto summary = controller::ExportEvidence(
-      *home_, {.contract_id = contract, .out = out, .now = kEvidenceNow + 60,
-               .organization = "Example Bank AG", .officer = "R. Officer"});
+  const auto summary = controller::ExportEvidence(*home_, {.contract_id = contract,
+                                                           .out = out,
+                                                           .now = kEvidenceNow + 60,
+                                                           .organization = "Example Bank AG",
+                                                           .officer = "R. Officer",
+                                                           .since_head = since_head});
   EXPECT_TRUE(summary.ok()) << summary.status();
   return out;
 }

@@ -58,8 +58,9 @@ class EvidenceFixture : public ::testing::Test {
   // intake's checks, as a controller that made none would.
   absl::Status AppendUnchecked(const TestAgent& agent, const controller::OrderRow& order,
                                const nlohmann::json& items, int64_t accepted_at);
-  // The package of `contract`, exported at kEvidenceNow + 60.
-  boost::filesystem::path Export(const std::string& contract);
+  // The package of `contract`, exported at kEvidenceNow + 60, proving the
+  // log consistent with `since_head` when given.
+  boost::filesystem::path Export(const std::string& contract, const std::string& since_head = "");
 
   std::string AttestationEnvelope(const TestAgent& agent, const controller::OrderRow& order,
                                   const nlohmann::json& items);

@@ -15,6 +15,7 @@
 #include "common/evidence/evidence_package.h"
 #include "common/intoto/statement.h"
 #include "common/io/read_file.h"
+#include "common/signed/signed_messages.h"
 #include "controller/evidence/evidence_export.h"
 #include "controller/intake/self_attestation_intake.h"
 #include "tests/verify/evidence_fixture.h"
@@ -328,6 +329,54 @@ TEST_F(PackageCheckTest, AnAttestationAcceptedOutsideItsAgentsCertificateIsRefus
   EXPECT_THAT(summary.status().message(),
               HasSubstr("accepted at 2027-01-15T08:00:10Z, when agent " + old.agent_id +
                         "'s client certificate was not valid"));
+}
+
+// A regulator keeps the latest head of each package and passes it with the
+// next: the package must hold a head of that size and root, tied to its
+// latest by consistency proofs. The bank adds one with --since-head; a head
+// of another log (a rewritten one, or one shown to someone else) fails.
+TEST_F(PackageCheckTest, AKnownHeadMustBeProvenPartOfThePackagesLog) {
+  // The log has heads of sizes 1, 2 and 3; c-1's package holds 1 and 3.
+  const auto heads = home_->store->TreeHeads();
+  ASSERT_TRUE(heads.ok() && heads->size() == 3u);
+  const std::string head1 = (*heads)[0].signed_envelope;
+  const std::string head2 = (*heads)[1].signed_envelope;
+  const auto check = [&](const std::string& known) {
+    return CheckEvidencePackage(package_,
+                                {.controller_key = home_->paths.PublicKey(), .known_head = known});
+  };
+  const auto with_head1 = check(head1);
+  ASSERT_TRUE(with_head1.ok()) << with_head1.status();
+  EXPECT_EQ(with_head1->known_head_size, 1u);
+  EXPECT_EQ(with_head1->latest_head, (*heads)[2].signed_envelope);
+  EXPECT_THAT(check(head2).status().message(),
+              HasSubstr("known head: consistency: the package holds no signed head of size 2"));
+
+  boost::filesystem::remove(package_);
+  package_ = Export("c-1", head2);
+  const auto with_head2 = check(head2);
+  ASSERT_TRUE(with_head2.ok()) << with_head2.status();
+  EXPECT_EQ(with_head2->known_head_size, 2u);
+  EXPECT_EQ(with_head2->tree_heads, 3u);
+
+  // The same size, another root, signed by the same controller: two logs.
+  offboard::v1::TreeHead forged;
+  forged.set_tree_size(2);
+  forged.set_root_hash_hex(std::string(64, 'f'));
+  forged.mutable_timestamp()->set_seconds(testing::kEvidenceNow);
+  EXPECT_THAT(check(common::SignTreeHead(forged, home_->key)).status().message(),
+              HasSubstr("the controller signed two different logs"));
+  const auto refused =
+      controller::ExportEvidence(*home_, {.contract_id = "c-1",
+                                          .out = temp_.path() / "forked.tar.gz",
+                                          .now = testing::kEvidenceNow + 60,
+                                          .since_head = common::SignTreeHead(forged, home_->key)});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+  EXPECT_FALSE(boost::filesystem::exists(temp_.path() / "forked.tar.gz"));
+  // Signed by anyone else: no head of this controller.
+  const common::Ed25519PrivateKey other = *common::Ed25519PrivateKey::Generate();
+  EXPECT_THAT(check(common::SignTreeHead(forged, other)).status().message(),
+              HasSubstr("known head: signature by the controller key"));
 }
 
 // The agents' and officers' keys are vouched for by the controller key

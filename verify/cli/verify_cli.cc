@@ -7,8 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/evidence/evidence_package.h"
 #include "common/cli/command_line.h"
+#include "common/evidence/evidence_package.h"
+#include "common/io/read_file.h"
+#include "common/io/write_file.h"
 #include "verify/cli/envelope_command.h"
 #include "verify/package_check.h"
 
@@ -18,6 +20,8 @@ namespace {
 struct PackageOptions {
   std::string package;
   std::string controller_key;
+  std::string known_head;  // files, when given
+  std::string save_head;
 };
 
 void PrintSummary(const PackageSummary& s) {
@@ -48,6 +52,9 @@ void PrintSummary(const PackageSummary& s) {
             << "  log             " << s.tree_heads << " signed tree heads, consistent; every "
             << "inclusion proof holds; latest size " << s.tree_size << " root " << s.root_hex
             << "\n"
+            << (s.known_head_size ? absl::StrCat("  known head      size ", *s.known_head_size,
+                                                 ": this log extends it\n")
+                                  : "")
             << "  reconciliation  recomputed from the attestations and " << s.files
             << " inventory files: equals the package's JSON, CSV and report\n"
             << "verdict: " << common::VerdictName(s.verdict) << " (assurance floor "
@@ -83,7 +90,7 @@ int Conclude(const PackageSummary& s) {
 
 int CheckPackage(const PackageOptions& options) {
   // A path that names no file is a usage error, not a package that fails.
-  for (const std::string& path : {options.package, options.controller_key}) {
+  for (const std::string& path : {options.package, options.controller_key, options.known_head}) {
     boost::system::error_code ec;
     if (!path.empty() && !boost::filesystem::is_regular_file(path, ec)) {
       return common::ReportError("offboard-verify",
@@ -92,6 +99,11 @@ int CheckPackage(const PackageOptions& options) {
   }
   PackageCheckOptions check;
   if (!options.controller_key.empty()) check.controller_key = options.controller_key;
+  if (!options.known_head.empty()) {
+    absl::StatusOr<std::string> head = common::ReadFileToString(options.known_head, 1 << 20);
+    if (!head.ok()) return common::ReportError("offboard-verify", head.status());
+    check.known_head = *std::move(head);
+  }
   absl::StatusOr<PackageSummary> summary = CheckEvidencePackage(options.package, check);
   if (!summary.ok()) {
     std::cerr << "offboard-verify: " << options.package << ": FAILED\n";
@@ -99,6 +111,20 @@ int CheckPackage(const PackageOptions& options) {
     return common::kExitAttention;  // whatever failed: the package does not hold
   }
   PrintSummary(*summary);
+  if (!options.save_head.empty()) {
+    if (summary->latest_head.empty()) {
+      std::cerr << "offboard-verify: --save-head: the package's log has no signed head\n";
+      return common::kExitAttention;
+    }
+    // Written only once the package held: it is the head to pass as
+    // --known-head with the next package.
+    if (absl::Status saved = common::WriteFileAtomically(options.save_head, summary->latest_head);
+        !saved.ok()) {
+      return common::ReportError("offboard-verify", saved);
+    }
+    std::cout << "  saved head      size " << summary->tree_size << " to " << options.save_head
+              << "\n";
+  }
   return Conclude(*summary);
 }
 
@@ -128,6 +154,13 @@ int RunVerifyCli(int argc, char** argv) {
   app.add_option("PKG", options->package, "the evidence package (.tar.gz)");
   app.add_option("--controller-key", options->controller_key,
                  "the controller's public key (PEM), as published by the bank");
+  app.add_option("--known-head", options->known_head,
+                 "a signed tree head kept from an earlier package (--save-head): the package "
+                 "must prove that its log extends it (the bank exports with --since-head), so "
+                 "that the log was not rewritten or shown differently to different parties");
+  app.add_option("--save-head", options->save_head,
+                 "once the package holds, write its latest signed tree head to this file, to "
+                 "pass as --known-head with the next package");
   common::CommandAction action;
   AddEnvelopeCommand(app, action);
   app.callback([&app, &action, options] {
