@@ -229,7 +229,7 @@ absl::StatusOr<PackageSummary> PackageChecker::Finish(size_t members_seen) {
       return Fail(required, "manifest", "missing from the package");
     }
   }
-  if (!options_.known_head.empty()) OFFBOARD_RETURN_IF_ERROR(CheckKnownHead());
+  if (options_.known_head) OFFBOARD_RETURN_IF_ERROR(CheckKnownHead());
   const common::Reconciliation& r = *reconciliation_;
   summary_.orders = orders_.size();
   summary_.refusals = refusals_;

@@ -48,7 +48,7 @@ struct PackageCheckOptions {
   // given: the package must hold a head of its size with its root, which
   // its consistency proofs tie to the latest, so that this log extends the
   // one the auditor saw. The bank exports such a package with --since-head.
-  std::string known_head = {};
+  std::optional<std::string> known_head = {};
 };
 
 struct PackageSummary {

@@ -185,9 +185,15 @@ absl::Status PackageChecker::CheckTreeHeads(const std::string& bytes) {
 absl::Status PackageChecker::CheckKnownHead() {
   // The package's key when the auditor gave none: the summary says so.
   absl::StatusOr<offboard::v1::TreeHead> known =
-      common::VerifyTreeHead(options_.known_head, *controller_key_);
+      common::VerifyTreeHead(*options_.known_head, *controller_key_);
   if (!known.ok()) return At("known head", "signature by the controller key", known.status());
   const uint64_t size = known->tree_size();
+  if (size > summary_.tree_size) {
+    return Fail("known head", "consistency",
+                absl::StrCat("the package's log (size ", summary_.tree_size,
+                             ") is older than the known head (size ", size,
+                             "): ask the bank for a package exported since"));
+  }
   const auto held = heads_.find(size);
   if (held == heads_.end()) {
     return Fail("known head", "consistency",

@@ -234,7 +234,12 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
   } else if (!absl::IsNotFound(latest.status())) {
     return latest.status();
   } else if (!options.since_head.empty()) {
-    return absl::InvalidArgumentError("--since-head: this log has no signed head yet");
+    if (common::VerifyTreeHead(options.since_head, home.key.PublicKey()).ok()) {
+      return absl::DataLossError(
+          "--since-head: this controller signed that head, but its log has no signed head now: "
+          "the log was reset");
+    }
+    return absl::InvalidArgumentError("--since-head: not a tree head signed by this controller");
   }
   OFFBOARD_RETURN_IF_ERROR(writer->Add(std::string(common::kTreeHeadsMember),
                                        common::DumpRecord(common::ToJson(log_record))));

@@ -373,6 +373,29 @@ TEST_F(PackageCheckTest, AKnownHeadMustBeProvenPartOfThePackagesLog) {
                                           .since_head = common::SignTreeHead(forged, home_->key)});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
   EXPECT_FALSE(boost::filesystem::exists(temp_.path() / "forked.tar.gz"));
+  // A head the package already holds adds nothing; one beyond the log's
+  // latest is no head of this log, and a package older than the known head
+  // says so.
+  boost::filesystem::remove(package_);
+  package_ = Export("c-1", head1);
+  const auto again = check(head1);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->tree_heads, 2u);
+  offboard::v1::TreeHead ahead;
+  ahead.set_tree_size(9);
+  ahead.set_root_hash_hex(std::string(64, 'a'));
+  const std::string ahead_head = common::SignTreeHead(ahead, home_->key);
+  EXPECT_THAT(controller::ExportEvidence(*home_, {.contract_id = "c-1",
+                                                  .out = temp_.path() / "ahead.tar.gz",
+                                                  .now = testing::kEvidenceNow + 60,
+                                                  .since_head = ahead_head})
+                  .status()
+                  .message(),
+              HasSubstr("--since-head: size 9 is not in 1..3"));
+  EXPECT_THAT(check(ahead_head).status().message(),
+              HasSubstr("the package's log (size 3) is older than the known head (size 9)"));
+  // An empty file (a truncated save) fails the check; it never skips it.
+  EXPECT_THAT(check("").status().message(), HasSubstr("known head: signature"));
   // Signed by anyone else: no head of this controller.
   const common::Ed25519PrivateKey other = *common::Ed25519PrivateKey::Generate();
   EXPECT_THAT(check(common::SignTreeHead(forged, other)).status().message(),

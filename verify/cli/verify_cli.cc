@@ -102,7 +102,7 @@ int CheckPackage(const PackageOptions& options) {
   if (!options.known_head.empty()) {
     absl::StatusOr<std::string> head = common::ReadFileToString(options.known_head, 1 << 20);
     if (!head.ok()) return common::ReportError("offboard-verify", head.status());
-    check.known_head = *std::move(head);
+    check.known_head = *std::move(head);  // an empty file fails the check, never skips it
   }
   absl::StatusOr<PackageSummary> summary = CheckEvidencePackage(options.package, check);
   if (!summary.ok()) {
@@ -160,7 +160,8 @@ int RunVerifyCli(int argc, char** argv) {
                  "that the log was not rewritten or shown differently to different parties");
   app.add_option("--save-head", options->save_head,
                  "once the package holds, write its latest signed tree head to this file, to "
-                 "pass as --known-head with the next package");
+                 "pass as --known-head with the next package (give --controller-key too: "
+                 "otherwise only the package's own key vouches for the head)");
   common::CommandAction action;
   AddEnvelopeCommand(app, action);
   app.callback([&app, &action, options] {
