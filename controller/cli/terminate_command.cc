@@ -120,12 +120,12 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
   for (const auto& [vendor, datasets] : by_vendor) {
     OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> enrollments,
                               home.store->ListEnrollments(vendor));
-    // A host enrolled since this run began is not asked now (its order
-    // would predate its enrollment): it is listed as without an order, and
-    // `terminate` run again asks it.
-    std::erase_if(enrollments, [now](const Enrollment& e) { return e.enrolled_at > now; });
     common::OrderRecipients<Enrollment> recipients =
         common::SelectOrderRecipients(std::move(enrollments));
+    // An agent enrolled since this run began is not asked now (its order
+    // would predate its enrollment), nor the one it replaced: the host is
+    // listed as without an order, and `terminate` run again asks it.
+    std::erase_if(recipients.agents, [now](const Enrollment& e) { return e.enrolled_at > now; });
     for (const Enrollment& old : recipients.superseded) {
       common::AuditEvent("wipe_order_withheld", {{"contract_id", options.contract},
                                                  {"vendor_id", vendor},

@@ -59,7 +59,8 @@ class EnrollmentService final : public offboard::v1::EnrollmentService::Service 
 };
 
 // Decommissions the caller, and only the caller: bans its enrollment at
-// `now` (ControllerStore::BanAgent) and writes an audit event. A caller that
+// `now`, or later if an attestation of it was logged later
+// (ControllerStore::BanAgent), and writes an audit event. A caller that
 // is banned already gets its original ban time with already_banned set, so a
 // repeated request is harmless. Errors: PERMISSION_DENIED when the caller is
 // not enrolled, its certificate names another vendor or host than its

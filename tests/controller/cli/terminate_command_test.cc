@@ -97,9 +97,14 @@ TEST_F(TerminateCommandTest, AgainItAsksOnlyTheHostsWithNoOrderToAnswer) {
 // A host whose enrollment is later than the run's own time (it enrolled
 // while `terminate` was reading the inventory) is left for the next run: an
 // order to it would predate its enrollment.
+// A host reinstalled meanwhile is left alone too: its old agent will never
+// answer, and the new one is asked by the next run.
 TEST_F(TerminateCommandTest, AHostEnrolledAfterTheRunBeganIsLeftForTheNext) {
+  const int64_t later = static_cast<int64_t>(std::time(nullptr)) + 3600;
   const testing::TestAgent host1 = EnrollHoursAgo("vendor-a", "host-1");
-  Enroll("vendor-a", "host-2", static_cast<int64_t>(std::time(nullptr)) + 3600);
+  Enroll("vendor-a", "host-2", later);
+  EnrollHoursAgo("vendor-a", "host-3");
+  Enroll("vendor-a", "host-3", later);
   ASSERT_EQ(Terminate(), 0);
   EXPECT_THAT(OrderedAgents(), ElementsAre(host1.agent_id));
 }
