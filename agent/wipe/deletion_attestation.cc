@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "agent/scan/scan_report_json.h"
 #include "agent/wipe/wipe_report_json.h"
+#include "common/encoding/rfc3339.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace offboard::agent {
@@ -49,14 +50,7 @@ HostFacts ReadHostFacts() {
   return facts;
 }
 
-std::string NowRfc3339() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  ::gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
+std::string NowRfc3339() { return common::UnixToRfc3339(std::time(nullptr)); }
 
 nlohmann::json PolicyToJson(const offboard::v1::WipePolicy& policy) {
   std::string json;

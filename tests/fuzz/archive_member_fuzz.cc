@@ -56,9 +56,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   offboard::agent::ExaminationLimits limits;
   // Small limits: an input that inflates (a compression bomb) meets them in
   // milliseconds, so the limit paths are exercised often and the fuzzer
-  // spends its time on parsers, not on scanning megabytes of zeros.
-  limits.max_member_bytes = 1ull << 20;
-  limits.max_archive_bytes = 4ull << 20;
+  // spends its time on parsers, not on scanning megabytes of zeros. Above
+  // the derived matcher's 1 MiB line limit, so that its cut is reached.
+  limits.max_member_bytes = 2ull << 20;
+  limits.max_archive_bytes = 8ull << 20;
   limits.per_file_timeout = std::chrono::seconds(20);
   offboard::agent::StreamExaminer examiner(limits, &Index());
 

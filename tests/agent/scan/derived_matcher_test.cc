@@ -209,6 +209,24 @@ TEST(DerivedMatcherTest, OverlongLineIsScannedInPieces) {
   EXPECT_THAT(Scan(index, text, 1000003), ElementsAre(Match("customers", 1000)));
 }
 
+// A line longer than 1 MiB is scanned in 1 MiB pieces, cut after the last
+// delimiter within 4 KiB of the piece's end: an identifier across the piece
+// boundary is then whole in the next piece. A delimiter just outside that
+// window is not used, and the identifier is split.
+TEST(DerivedMatcherTest, AnOverlongLineIsCutOnlyWithinTheLast4KiB) {
+  const FingerprintIndex index = MustBuild({Customers(1)});
+  constexpr size_t kPiece = size_t{1} << 20;
+  const auto line_with_delimiter_at = [&](size_t delimiter) {
+    std::string line(kPiece + 100, 'x');
+    line[delimiter] = ',';
+    line.replace(kPiece - 5, 13, CustomerId(7));  // across the piece boundary
+    return line;
+  };
+  EXPECT_THAT(Scan(index, line_with_delimiter_at(kPiece - 4096)),
+              ElementsAre(Match("customers", 1)));
+  EXPECT_THAT(Scan(index, line_with_delimiter_at(kPiece - 4097)), IsEmpty());
+}
+
 TEST(DerivedMatcherTest, IdentifiersOfEveryLengthAndLongKey) {
   // 1..150 bytes crosses the one-block HMAC fast path (<= 55 bytes); a key
   // longer than a SHA-256 block is hashed first.
