@@ -53,6 +53,14 @@ class PackageCheckTest : public testing::EvidenceFixture {
     return CheckEvidencePackage(package, {.controller_key = key});
   }
 
+  // c-1 exported again, replacing package_, and checked against the
+  // controller key.
+  absl::StatusOr<PackageSummary> ExportAndCheck() {
+    boost::filesystem::remove(package_);
+    package_ = Export("c-1");
+    return Check(package_, home_->paths.PublicKey());
+  }
+
   // Writes `members` as a package and checks it.
   absl::Status CheckRaw(const std::vector<RawMember>& members, const std::string& name = "x") {
     const boost::filesystem::path path = temp_.path() / (name + ".tar.gz");
@@ -228,13 +236,12 @@ TEST_F(PackageCheckTest, AReceiptTimeOutsideItsOrderAndTheExportIsRefused) {
       << status;
 }
 
-// An order issued before its agent enrolled, or after it was banned, cannot
-// come from `terminate`: refused.
+// An order issued before its agent enrolled cannot come from `terminate`:
+// refused.
 TEST_F(PackageCheckTest, AnOrderIssuedOutsideItsAgentsEnrollmentIsRefused) {
   const testing::TestAgent early = Enroll("vendor-a", "host-early");
   IssueOrder(early, "c-1", testing::kEvidenceNow - 100);
-  boost::filesystem::remove(package_);
-  const auto before = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto before = ExportAndCheck();
   ASSERT_FALSE(before.ok());
   EXPECT_THAT(before.status().message(),
               HasSubstr("issued at 2027-01-15T07:58:20Z, before agent " + early.agent_id +
@@ -275,8 +282,7 @@ TEST_F(PackageCheckTest, AnAttestationAfterItsOrdersExpiryMustBeARunBegunBefore)
   // Expires at kEvidenceNow + 5; the run began at kEvidenceNow, and the
   // intake accepts it late, at kEvidenceNow + 10.
   Attest(host3, IssueOrder(host3, "c-1", testing::kEvidenceNow - 595), {});
-  boost::filesystem::remove(package_);
-  const auto late = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto late = ExportAndCheck();
   ASSERT_TRUE(late.ok()) << late.status();
 
   // Expires at kEvidenceNow, when the run began: still in time.
@@ -284,16 +290,14 @@ TEST_F(PackageCheckTest, AnAttestationAfterItsOrdersExpiryMustBeARunBegunBefore)
   ASSERT_TRUE(AppendUnchecked(host5, IssueOrder(host5, "c-1", testing::kEvidenceNow - 600),
                               nlohmann::json::array(), testing::kEvidenceNow + 10)
                   .ok());
-  boost::filesystem::remove(package_);
-  const auto boundary = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto boundary = ExportAndCheck();
   ASSERT_TRUE(boundary.ok()) << boundary.status();
 
   const testing::TestAgent host4 = Enroll("vendor-a", "host-4", testing::kEvidenceNow - 7200);
   const controller::OrderRow expired = IssueOrder(host4, "c-1", testing::kEvidenceNow - 3600);
   ASSERT_TRUE(
       AppendUnchecked(host4, expired, nlohmann::json::array(), testing::kEvidenceNow + 10).ok());
-  boost::filesystem::remove(package_);
-  const auto refused = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto refused = ExportAndCheck();
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(
       refused.status().message(),
@@ -309,8 +313,7 @@ TEST_F(PackageCheckTest, AnAttestationAcceptedAfterTheExportsTimeIsLeftOut) {
   ASSERT_TRUE(AppendUnchecked(host3, IssueOrder(host3, "c-1"), nlohmann::json::array(),
                               testing::kEvidenceNow + 61)
                   .ok());
-  boost::filesystem::remove(package_);
-  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto summary = ExportAndCheck();
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->attestations, 2u);
   EXPECT_EQ(summary->orders, 3u);
@@ -323,8 +326,7 @@ TEST_F(PackageCheckTest, AnAttestationAcceptedOutsideItsAgentsCertificateIsRefus
   constexpr int64_t kDay = 24 * 3600;
   const testing::TestAgent old = Enroll("vendor-a", "host-old", testing::kEvidenceNow - 400 * kDay);
   Attest(old, IssueOrder(old, "c-1"), {});
-  boost::filesystem::remove(package_);
-  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto summary = ExportAndCheck();
   ASSERT_FALSE(summary.ok());
   EXPECT_THAT(summary.status().message(),
               HasSubstr("accepted at 2027-01-15T08:00:10Z, when agent " + old.agent_id +
@@ -408,8 +410,7 @@ TEST_F(PackageCheckTest, AKnownHeadMustBeProvenPartOfThePackagesLog) {
 TEST_F(PackageCheckTest, TheSigningKeysAreListedAndAnOfficerKeyIdMustBeItsKeys) {
   const common::Ed25519PrivateKey officer = RegisterOfficer("vendor-a", "A, CISO");
   const std::string officer_id = officer.PublicKey().KeyId();
-  boost::filesystem::remove(package_);
-  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto summary = ExportAndCheck();
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_THAT(
       summary->signing_keys,
@@ -529,8 +530,7 @@ TEST_F(PackageCheckTest, APackageOfFormat1IsRecomputedByItsOwnRules) {
     return members;
   };
   Enroll("vendor-a", "host-late");
-  boost::filesystem::remove(package_);
-  ASSERT_TRUE(Check(Export("c-1"), home_->paths.PublicKey()).ok());
+  ASSERT_TRUE(ExportAndCheck().ok());
   absl::Status status = CheckRaw(relabel(package_), "late-host");
   EXPECT_THAT(status.message(), HasSubstr("reconciliation.json: recomputed")) << status;
 
@@ -540,8 +540,7 @@ TEST_F(PackageCheckTest, APackageOfFormat1IsRecomputedByItsOwnRules) {
                   .ok());
   AddInventoryFile("c-1", "b-copy.csv", common::DigestHex(common::Sha256Of("zzz")), "vendor-b",
                    "ds-a");
-  boost::filesystem::remove(package_);
-  ASSERT_TRUE(Check(Export("c-1"), home_->paths.PublicKey()).ok());
+  ASSERT_TRUE(ExportAndCheck().ok());
   status = CheckRaw(relabel(package_), "shared");
   EXPECT_THAT(status.message(), HasSubstr("is also held by vendor vendor-b")) << status;
 }
@@ -551,8 +550,7 @@ TEST_F(PackageCheckTest, APackageOfFormat1IsRecomputedByItsOwnRules) {
 // back, naming the host.
 TEST_F(PackageCheckTest, AHostEnrolledAfterTheOrdersHoldsTheVerdictBack) {
   Enroll("vendor-a", "host-late");
-  boost::filesystem::remove(package_);
-  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto summary = ExportAndCheck();
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->verdict, common::Verdict::kIncomplete);
   EXPECT_THAT(summary->reasons, ::testing::ElementsAre("1 enrolled host without a wipe order"));
@@ -572,8 +570,7 @@ TEST_F(PackageCheckTest, AnExpiredOrderAnsweredAnewIsSuperseded) {
   IssueOrder(host3, "c-1", testing::kEvidenceNow - 3600);  // expired, never answered
   const auto again = IssueOrder(host3, "c-1");
   Attest(host3, again, {});
-  boost::filesystem::remove(package_);
-  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto summary = ExportAndCheck();
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->verdict, common::Verdict::kVerifiedComplete);
   std::string report;
@@ -591,8 +588,7 @@ TEST_F(PackageCheckTest, OneVendorsWipeDoesNotAccountForAnothersCopy) {
   const testing::TestAgent host_b = Enroll("vendor-b", "host-b");
   const auto order = IssueOrder(host_b, "c-1");
   ASSERT_TRUE(AttestItems(host_b, order, nlohmann::json::array()).ok());
-  boost::filesystem::remove(package_);
-  const auto before = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto before = ExportAndCheck();
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_EQ(before->verdict, common::Verdict::kIncomplete);
   EXPECT_THAT(before->reasons,
@@ -600,8 +596,7 @@ TEST_F(PackageCheckTest, OneVendorsWipeDoesNotAccountForAnothersCopy) {
 
   const auto again = IssueOrder(host_b, "c-1");
   Attest(host_b, again, {{"/srv/b-copy.csv", kShaA}});
-  boost::filesystem::remove(package_);
-  const auto after = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto after = ExportAndCheck();
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->verdict, common::Verdict::kVerifiedComplete);
 }
@@ -617,15 +612,13 @@ TEST_F(PackageCheckTest, AStatementOnADatasetSharedSinceCoversNothingAndStillVer
                                                 TapeStatement(officer, kShaC),
                                                 testing::kEvidenceNow)
                   .ok());
-  boost::filesystem::remove(package_);
-  const auto covered = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto covered = ExportAndCheck();
   ASSERT_TRUE(covered.ok()) << covered.status();
   EXPECT_EQ(covered->verdict, common::Verdict::kVerifiedComplete);
 
   AddInventoryFile("c-1", "b-copy.csv", common::DigestHex(common::Sha256Of("zzz")), "vendor-b",
                    "ds-a");
-  boost::filesystem::remove(package_);
-  const auto shared = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto shared = ExportAndCheck();
   ASSERT_TRUE(shared.ok()) << shared.status();
   EXPECT_EQ(shared->verdict, common::Verdict::kIncomplete);
   EXPECT_THAT(shared->reasons,
@@ -645,8 +638,7 @@ TEST_F(PackageCheckTest, AnOfficerStatementForAnotherVendorsDatasetIsRefused) {
                                         .envelope = TapeStatement(officer),
                                         .accepted_at = testing::kEvidenceNow})
                   .ok());
-  boost::filesystem::remove(package_);
-  const auto summary = Check(Export("c-1"), home_->paths.PublicKey());
+  const auto summary = ExportAndCheck();
   ASSERT_FALSE(summary.ok());
   EXPECT_THAT(summary.status().message(),
               HasSubstr("is not one that vendor vendor-b holds in contract c-1"));
