@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/ed25519.h"
 #include "common/dsse/envelope.h"
+#include "common/encoding/rfc3339.h"
 #include "common/intoto/statement.h"
 #include "common/log/audit.h"
 #include "common/reconcile/reconciler.h"
@@ -144,6 +145,15 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
                                      predicate);
       !items.ok()) {
     return absl::InvalidArgumentError(items.status().message());
+  }
+  // The verifier holds every receipt to its order's time: a clock that
+  // reads earlier than the order (stepped back since `terminate`) would
+  // store an attestation no package could carry.
+  if (now < order.issued_at) {
+    return absl::UnavailableError(absl::StrCat(
+        "order ", order.order_id, " was issued at ", common::UnixToRfc3339(order.issued_at),
+        ", later than the controller's clock reads now (", common::UnixToRfc3339(now),
+        "): its clock was set back; try again once it is right"));
   }
   if (now > order.expires_at) {
     // A resend of what was stored before the expiry (the agent lost its

@@ -153,8 +153,9 @@ TEST_F(ControllerServerTest, RefusesAnExpiredCertificateFromItsOwnCa) {
 
 // A connection TLS accepted may outlive its certificate: each call is
 // checked against the server's clock, so nothing is accepted after the
-// certificate's notAfter (the verifier holds every attestation to it).
-TEST_F(ControllerServerTest, RefusesACallAfterTheCertificateExpiredOnAnOpenChannel) {
+// certificate's notAfter (the verifier holds every attestation to it). The
+// server's clock moves here; TLS, on the real one, still lets the call in.
+TEST_F(ControllerServerTest, RefusesACallAfterTheCertificateExpiredByTheServersClock) {
   Agent agent = MustEnroll("vendor-a", "host-1");
   const OrderRow order = IssueOrder(agent, "vendor-a", kNow + 500 * 86400);
   offboard::v1::PullOrdersResponse pulled;
@@ -167,6 +168,23 @@ TEST_F(ControllerServerTest, RefusesACallAfterTheCertificateExpiredOnAnOpenChann
   EXPECT_EQ(late.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(late.error_message(), HasSubstr("is not valid now"));
   EXPECT_EQ(*home_->store->LogSize(), 0u);
+}
+
+// A controller whose clock was set back since `terminate` would log an
+// attestation accepted before its order was issued, which no evidence
+// package could carry: it refuses, and the agent retries later.
+TEST_F(ControllerServerTest, AClockSetBackBehindTheOrderRefusesForNow) {
+  Agent agent = MustEnroll("vendor-a", "host-1");
+  const OrderRow order = IssueOrder(agent, "vendor-a");  // issued at kNow
+  now_ = kNow - 60;
+  offboard::v1::SubmitAttestationResponse response;
+  const std::string envelope = Attestation(order, agent.attestation_key);
+  const grpc::Status early = Submit(agent, order.order_id, envelope, &response);
+  EXPECT_EQ(early.error_code(), grpc::StatusCode::UNAVAILABLE) << early.error_message();
+  EXPECT_THAT(early.error_message(), HasSubstr("its clock was set back"));
+  EXPECT_EQ(*home_->store->LogSize(), 0u);
+  now_ = kNow;
+  EXPECT_TRUE(Submit(agent, order.order_id, envelope, &response).ok());
 }
 
 TEST_F(ControllerServerTest, ATokenIsSpentOnce) {
