@@ -19,9 +19,6 @@ std::optional<bool> OptionalBool(const nlohmann::json& value) {
 constexpr ItemStatus kStatuses[] = {ItemStatus::kWiped, ItemStatus::kFailed,
                                     ItemStatus::kNeedsReview, ItemStatus::kSkipped,
                                     ItemStatus::kResidual};
-constexpr common::Assurance kLevels[] = {common::Assurance::kOverwriteVerified,
-                                         common::Assurance::kOverwriteFlash,
-                                         common::Assurance::kLogicalOnly};
 
 }  // namespace
 
@@ -142,9 +139,7 @@ absl::StatusOr<TargetOutcome> TargetOutcomeFromJson(const nlohmann::json& json) 
     outcome.method = json.at("method").get<std::string>();
     if (json.at("assurance").is_string()) {
       const std::string level = json["assurance"].get<std::string>();
-      for (common::Assurance candidate : kLevels) {
-        if (level == common::AssuranceName(candidate)) outcome.assurance = candidate;
-      }
+      outcome.assurance = common::ParseAgentAssurance(level);
       if (!outcome.assurance) {
         return absl::InvalidArgumentError(absl::StrCat("outcome: assurance '", level, "'"));
       }

@@ -14,6 +14,16 @@
 
 namespace offboard::controller {
 
+common::HostOrder HostOrderOf(const OrderRow& order, bool answered) {
+  return {.order_id = order.order_id,
+          .host_id = order.host_id,
+          .agent_id = order.agent_id,
+          .expires_at = order.expires_at,
+          .answered = answered,
+          .vendor_id = order.vendor_id,
+          .issued_at = order.issued_at};
+}
+
 absl::StatusOr<nlohmann::json> StoredPredicate(const std::string& envelope, absl::string_view what) {
   absl::StatusOr<common::DsseEnvelope> parsed = common::ParseDsseEnvelope(envelope);
   if (!parsed.ok()) return absl::DataLossError(absl::StrCat(what, ": ", parsed.status().message()));
@@ -55,13 +65,7 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
 
   std::vector<common::HostOrder> host_orders;
   for (const OrderRow& order : orders) {
-    host_orders.push_back({.order_id = order.order_id,
-                           .host_id = order.host_id,
-                           .agent_id = order.agent_id,
-                           .expires_at = order.expires_at,
-                           .answered = answered.contains(order.order_id),
-                           .vendor_id = order.vendor_id,
-                           .issued_at = order.issued_at});
+    host_orders.push_back(HostOrderOf(order, answered.contains(order.order_id)));
   }
   common::Reconciler reconciler({.contract_id = contract_id,
                                  .now = now,

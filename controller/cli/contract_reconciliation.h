@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/reconcile/reconciler.h"
 #include "common/reconcile/reconciliation.h"
 #include "controller/store/store.h"
 
@@ -26,6 +27,9 @@ struct ContractRecords {
 };
 absl::StatusOr<ContractRecords> LoadContractRecords(ControllerStore& store,
                                                     const std::string& contract_id);
+
+// A stored order as reconciliation and the order-recipient rule see it.
+common::HostOrder HostOrderOf(const OrderRow& order, bool answered);
 
 // The predicate of a stored in-toto envelope; DATA_LOSS naming `what` when
 // it no longer parses (the store was altered).

@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -28,7 +29,7 @@ struct EvidenceOptions {
 int Evidence(const EvidenceOptions& options) {
   absl::StatusOr<ControllerHome> home = OpenControllerHome(options.data_dir);
   if (!home.ok()) return common::ReportError(kProgram, home.status());
-  std::string since_head;
+  std::optional<std::string> since_head;  // an empty file is a head that fails, not none
   if (!options.since_head.empty()) {
     absl::StatusOr<std::string> read = common::ReadFileToString(options.since_head, 1 << 20);
     if (!read.ok()) return common::ReportError(kProgram, read.status());
@@ -62,7 +63,8 @@ void AddEvidenceCommand(CLI::App& app, common::CommandAction& action) {
   CLI::App* sub = app.add_subcommand(
       "evidence",
       "Export a contract's evidence package (.tar.gz) for a regulator: inventory, signed orders, "
-      "every attestation as received with its receipt and inclusion proof, signed tree heads "
+      "every attestation accepted by the export's time as received, with its receipt and "
+      "inclusion proof, signed tree heads "
       "with consistency proofs, the reconciliation (JSON, CSV) and an HTML report with a "
       "certificate of sanitization per host, under a manifest signed by the controller. "
       "offboard-verify checks it offline. An existing file is never overwritten.");

@@ -20,6 +20,7 @@
 #include "common/reconcile/order_recipients.h"
 #include "common/signed/signed_messages.h"
 #include "common/status/status_macros.h"
+#include "controller/cli/contract_reconciliation.h"
 #include "controller/cli/controller_home.h"
 #include "controller/service/controller_services.h"
 
@@ -107,13 +108,7 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
   for (const OrderRow& order : earlier) {
     vendors_ordered.insert(order.vendor_id);
     host_orders.push_back(
-        {.order_id = order.order_id,
-         .host_id = order.host_id,
-         .agent_id = order.agent_id,
-         .expires_at = order.expires_at,
-         .answered = std::binary_search(answered.begin(), answered.end(), order.order_id),
-         .vendor_id = order.vendor_id,
-         .issued_at = order.issued_at});
+        HostOrderOf(order, std::binary_search(answered.begin(), answered.end(), order.order_id)));
   }
 
   std::vector<OrderRow> orders;
@@ -195,8 +190,9 @@ void AddTerminateCommand(CLI::App& app, common::CommandAction& action) {
       "terminate",
       "End a contract: sign one wipe order per enrolled host of its vendor, with the policy, a "
       "fresh 256-bit nonce, the deadline, and the datasets' digests and fingerprint sets. The "
-      "agents pull their orders over mTLS. Run again, it issues orders only to hosts with none "
-      "to answer: enrolled since, or whose orders all expired unanswered.");
+      "agents pull their orders over mTLS. A host that enrolls while it runs is left for the "
+      "next run. Run again, it issues orders only to hosts with none to answer: enrolled since, "
+      "or whose orders all expired unanswered.");
   auto options = std::make_shared<TerminateOptions>();
   sub->add_option("--data-dir", options->data_dir, "the controller's data directory")->required();
   sub->add_option("--contract", options->contract, "the contract that ends")->required();

@@ -210,9 +210,9 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
     used.erase(std::unique(used.begin(), used.end()), used.end());
     if (used.empty() || used.back()->tree_size != latest->tree_size) used.push_back(&*latest);
     std::optional<TreeHeadRow> since;
-    if (!options.since_head.empty()) {
+    if (options.since_head) {
       OFFBOARD_ASSIGN_OR_RETURN(
-          since, HeadSince(options.since_head, home.key.PublicKey(), tree, latest->tree_size));
+          since, HeadSince(*options.since_head, home.key.PublicKey(), tree, latest->tree_size));
       const auto at = std::lower_bound(
           used.begin(), used.end(), since->tree_size,
           [](const TreeHeadRow* head, uint64_t size) { return head->tree_size < size; });
@@ -233,8 +233,8 @@ absl::StatusOr<ExportSummary> ExportEvidence(ControllerHome& home, const ExportO
     latest_root = latest->root_hash_hex;
   } else if (!absl::IsNotFound(latest.status())) {
     return latest.status();
-  } else if (!options.since_head.empty()) {
-    if (common::VerifyTreeHead(options.since_head, home.key.PublicKey()).ok()) {
+  } else if (options.since_head) {
+    if (common::VerifyTreeHead(*options.since_head, home.key.PublicKey()).ok()) {
       return absl::DataLossError(
           "--since-head: this controller signed that head, but its log has no signed head now: "
           "the log was reset");

@@ -1,6 +1,7 @@
 // `offboard-controller evidence`: writes a contract's evidence package
 // (common/evidence/evidence_package.h) from the store — the inventory, the
-// orders and every attestation as stored, the enrollments and officer keys,
+// orders and every attestation accepted by the export's time, as stored, the
+// enrollments and officer keys,
 // receipts with inclusion proofs against the signed tree heads handed out,
 // consistency proofs up to the latest head, the reconciliation as JSON and CSV,
 // and the HTML report with one certificate of sanitization per host — and
@@ -16,6 +17,7 @@
 
 #include <boost/filesystem/path.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -34,7 +36,7 @@ struct ExportOptions {
   // receipt), exact text: the package then holds it among its heads, tied to
   // the latest by consistency proofs, so that `offboard-verify --known-head`
   // proves this log extends the one the recipient saw.
-  std::string since_head = {};
+  std::optional<std::string> since_head = {};
 };
 
 struct ExportSummary {

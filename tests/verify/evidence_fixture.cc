@@ -154,12 +154,14 @@ absl::Status EvidenceFixture::AppendUnchecked(const TestAgent& agent,
 boost::filesystem::path EvidenceFixture::Export(const std::string& contract,
                                                 const std::string& since_head) {
   const boost::filesystem::path out = temp_.path() / (contract + ".tar.gz");
-  const auto summary = controller::ExportEvidence(*home_, {.contract_id = contract,
-                                                           .out = out,
-                                                           .now = kEvidenceNow + 60,
-                                                           .organization = "Example Bank AG",
-                                                           .officer = "R. Officer",
-                                                           .since_head = since_head});
+  const auto summary = controller::ExportEvidence(
+      *home_,
+      {.contract_id = contract,
+       .out = out,
+       .now = kEvidenceNow + 60,
+       .organization = "Example Bank AG",
+       .officer = "R. Officer",
+       .since_head = since_head.empty() ? std::nullopt : std::optional<std::string>(since_head)});
   EXPECT_TRUE(summary.ok()) << summary.status();
   return out;
 }
