@@ -11,9 +11,10 @@
 // Holding it until exit is not enough for a program that just closed a TLS
 // connection: gRPC's threads may still be closing it while exit() runs
 // OpenSSL's own cleanup, and what they free half way is lost. So a program's
-// main ends with FinishGrpc(), which releases the reference on the main thread,
-// where gRPC 1.51 shuts down synchronously: it joins its threads and waits
-// until every connection is freed.
+// main ends with FinishGrpc(), which releases the reference on the main
+// thread, where gRPC 1.51 shuts down synchronously: it joins its timer and
+// executor threads and waits, up to 10 s, for its I/O objects to be freed.
+// (Its EventEngine threads are detached; they are not waited for.)
 //
 //   common::KeepGrpcUntilExit();   // before the first channel or server
 //   ...                            // every channel and server destroyed
