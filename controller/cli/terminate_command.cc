@@ -63,9 +63,10 @@ offboard::v1::FingerprintSet ToProto(const common::FingerprintSet& set) {
 
 absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options) {
   OFFBOARD_ASSIGN_OR_RETURN(offboard::v1::WipePolicy policy, common::LoadWipePolicy(options.policy));
+  // A mistyped --deadline is reported before anything is read; the orders'
+  // deadline is computed from their own time below.
+  OFFBOARD_RETURN_IF_ERROR(ParseDeadline(options.deadline, SystemNow()).status());
   OFFBOARD_ASSIGN_OR_RETURN(ControllerHome home, OpenControllerHome(options.data_dir));
-  const int64_t now = SystemNow();
-  OFFBOARD_ASSIGN_OR_RETURN(const int64_t expires_at, ParseDeadline(options.deadline, now));
 
   // The contract's datasets, per vendor.
   std::map<std::string, std::map<std::string, offboard::v1::OrderedDataset>> by_vendor;
@@ -111,15 +112,23 @@ absl::StatusOr<std::vector<OrderRow>> Terminate(const TerminateOptions& options)
         HostOrderOf(order, std::binary_search(answered.begin(), answered.end(), order.order_id)));
   }
 
+  // The enrollments first, then the clock: every agent listed enrolled before
+  // the orders' time. A host that enrolls while this runs is not listed, and
+  // waits for the next run.
+  std::map<std::string, std::vector<Enrollment>> enrolled;
+  for (const auto& [vendor, datasets] : by_vendor) {
+    OFFBOARD_ASSIGN_OR_RETURN(enrolled[vendor], home.store->ListEnrollments(vendor));
+  }
+  const int64_t now = SystemNow();
+  OFFBOARD_ASSIGN_OR_RETURN(const int64_t expires_at, ParseDeadline(options.deadline, now));
+
   std::vector<OrderRow> orders;
   for (const auto& [vendor, datasets] : by_vendor) {
-    OFFBOARD_ASSIGN_OR_RETURN(std::vector<Enrollment> enrollments,
-                              home.store->ListEnrollments(vendor));
     common::OrderRecipients<Enrollment> recipients =
-        common::SelectOrderRecipients(std::move(enrollments));
-    // An agent enrolled since this run began is not asked now (its order
-    // would predate its enrollment), nor the one it replaced: the host is
-    // listed as without an order, and `terminate` run again asks it.
+        common::SelectOrderRecipients(std::move(enrolled[vendor]));
+    // An enrollment dated after the run's time (the clock was set back since)
+    // is not asked now, nor the agent it replaced: the host is listed as
+    // without an order, and `terminate` run again asks it.
     std::erase_if(recipients.agents, [now](const Enrollment& e) { return e.enrolled_at > now; });
     for (const Enrollment& old : recipients.superseded) {
       common::AuditEvent("wipe_order_withheld", {{"contract_id", options.contract},

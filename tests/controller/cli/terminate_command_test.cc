@@ -24,15 +24,16 @@ class TerminateCommandTest : public testing::EvidenceFixture {
   }
 
   // Runs `terminate` for c-1; its exit code.
-  int Terminate() {
+  int Terminate(const std::vector<std::string>& extra = {}, const std::string& contract = "c-1") {
     std::vector<std::string> args = {"offboard-controller",
                                      "terminate",
                                      "--data-dir",
                                      home_->paths.dir.string(),
                                      "--contract",
-                                     "c-1",
+                                     contract,
                                      "--policy",
                                      OFFBOARD_POLICY_DIR "/nist-800-88-clear.textproto"};
+    args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     return RunControllerCli(static_cast<int>(argv.size()), argv.data());
@@ -94,12 +95,12 @@ TEST_F(TerminateCommandTest, AgainItAsksOnlyTheHostsWithNoOrderToAnswer) {
   EXPECT_EQ(Terminate(), 2);
 }
 
-// A host whose enrollment is later than the run's own time (it enrolled
-// while `terminate` was reading the inventory) is left for the next run: an
-// order to it would predate its enrollment.
+// A host whose enrollment is dated later than the run's own time (the clock
+// was set back since it enrolled) is left for the next run: an order to it
+// would predate its enrollment.
 // A host reinstalled meanwhile is left alone too: its old agent will never
 // answer, and the new one is asked by the next run.
-TEST_F(TerminateCommandTest, AHostEnrolledAfterTheRunBeganIsLeftForTheNext) {
+TEST_F(TerminateCommandTest, AnEnrollmentDatedAfterTheRunsTimeIsLeftForTheNext) {
   const int64_t later = static_cast<int64_t>(std::time(nullptr)) + 3600;
   const testing::TestAgent host1 = EnrollHoursAgo("vendor-a", "host-1");
   Enroll("vendor-a", "host-2", later);
@@ -107,6 +108,17 @@ TEST_F(TerminateCommandTest, AHostEnrolledAfterTheRunBeganIsLeftForTheNext) {
   Enroll("vendor-a", "host-3", later);
   ASSERT_EQ(Terminate(), 0);
   EXPECT_THAT(OrderedAgents(), ElementsAre(host1.agent_id));
+}
+
+// A mistyped deadline is what the user hears of first, whatever else the
+// run would meet (here: a contract with no inventory).
+TEST_F(TerminateCommandTest, AMistypedDeadlineIsReportedBeforeAnythingElse) {
+  ::testing::internal::CaptureStderr();
+  const int exit_code = Terminate({"--deadline", "7x"}, "c-unknown");
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(exit_code, 2);
+  EXPECT_THAT(err, ::testing::HasSubstr("--deadline '7x'"));
+  EXPECT_TRUE(Orders().empty());
 }
 
 // A vendor asked before whose hosts were all decommissioned since is
