@@ -152,9 +152,13 @@ absl::StatusOr<AgentIdentity> ParseAgentIdentityUri(absl::string_view uri) {
 
 absl::StatusOr<AgentIdentity> AgentIdentityFromCertificate(absl::string_view certificate_pem) {
   OFFBOARD_ASSIGN_OR_RETURN(UniqueX509 certificate, ParseCertificatePem(certificate_pem));
+  return AgentIdentityFromCertificate(*certificate);
+}
+
+absl::StatusOr<AgentIdentity> AgentIdentityFromCertificate(const X509& certificate) {
   int critical = 0;
   UniqueGeneralNames names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(certificate.get(), NID_subject_alt_name, &critical, nullptr)));
+      X509_get_ext_d2i(&certificate, NID_subject_alt_name, &critical, nullptr)));
   if (!names) {
     if (critical == -1) {
       return absl::PermissionDeniedError(

@@ -16,6 +16,8 @@
 #ifndef OFFBOARD_COMMON_TLS_AGENT_IDENTITY_H_
 #define OFFBOARD_COMMON_TLS_AGENT_IDENTITY_H_
 
+#include <openssl/types.h>
+
 #include <cstddef>
 #include <string>
 
@@ -65,6 +67,8 @@ absl::StatusOr<AgentIdentity> ParseAgentIdentityUri(absl::string_view uri);
 // exactly one well-formed identity (any URI with scheme "offboard", in any
 // case, counts as an attempt to name one).
 absl::StatusOr<AgentIdentity> AgentIdentityFromCertificate(absl::string_view certificate_pem);
+// The same, for a certificate already parsed.
+absl::StatusOr<AgentIdentity> AgentIdentityFromCertificate(const X509& certificate);
 
 }  // namespace offboard::common
 

@@ -20,10 +20,10 @@ struct CertifiedCaller {
 };
 
 absl::StatusOr<CertifiedCaller> ParseCaller(absl::string_view certificate_pem) {
-  OFFBOARD_ASSIGN_OR_RETURN(common::AgentIdentity identity,
-                            common::AgentIdentityFromCertificate(certificate_pem));
   OFFBOARD_ASSIGN_OR_RETURN(common::UniqueX509 certificate,
                             common::ParseCertificatePem(certificate_pem));
+  OFFBOARD_ASSIGN_OR_RETURN(common::AgentIdentity identity,
+                            common::AgentIdentityFromCertificate(*certificate));
   OFFBOARD_ASSIGN_OR_RETURN(common::CertificateValidity validity,
                             common::ValidityOf(certificate.get()));
   return CertifiedCaller{std::move(identity), validity};
