@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -215,6 +216,29 @@ class LoopImageTest : public ::testing::Test {
   }
 
   const std::string& LastLoopDevice() const { return images_.back()->loop.device(); }
+
+  // Whether loop `device` is backed by `image` now.
+  static bool BackedBy(const std::string& device, const boost::filesystem::path& image) {
+    const std::string name = boost::filesystem::path(device).filename().string();
+    std::ifstream sysfs("/sys/block/" + name + "/loop/backing_file");
+    std::string backing;
+    if (!std::getline(sysfs, backing)) return false;  // detached
+    return backing == boost::filesystem::canonical(image).string();
+  }
+
+  // Whether loop `device` is still backed by `image` after its guard
+  // detached it. Not merely whether it has a backing file: a test running
+  // beside this one may attach the same device number as soon as it is free.
+  // And not at once: while another process has the device open (a probe of
+  // the new device), LOOP_CLR_FD only marks it to be detached on the last
+  // close, so this waits up to 5 s for that.
+  static bool StillBackedBy(const std::string& device, const boost::filesystem::path& image) {
+    for (int tries = 0; tries < 50; ++tries) {
+      if (!BackedBy(device, image)) return false;
+      ::usleep(100 * 1000);
+    }
+    return true;
+  }
 
   testing::TempDir temp_;  // declared first: outlives the mounts inside it
   std::vector<std::unique_ptr<MountedImage>> images_;
@@ -536,10 +560,10 @@ TEST_F(LoopImageTest, GuardsLeaveNoMountOrLoopDeviceBehind) {
   {
     ASSERT_FALSE(MakeMountedImage("scoped", "mkfs.ext4 -q -F -b 4096", 32, "ext4").empty());
     device = LastLoopDevice();
+    EXPECT_TRUE(BackedBy(device, temp_.path() / "scoped.img"));
     images_.pop_back();
   }
-  const std::string name = boost::filesystem::path(device).filename().string();
-  EXPECT_FALSE(boost::filesystem::exists("/sys/block/" + name + "/loop/backing_file"));
+  EXPECT_FALSE(StillBackedBy(device, temp_.path() / "scoped.img"));
   EXPECT_FALSE(
       RunShell("grep -qF " + ShellQuote(" " + dir.string() + " ") + " /proc/self/mountinfo"));
 }
@@ -557,9 +581,9 @@ TEST_F(LoopImageTest, FailedMountStillDetachesTheLoopDevice) {
     ASSERT_TRUE(mounted.loop.ok());
     EXPECT_FALSE(mounted.mount.ok());
     device = mounted.loop.device();
+    EXPECT_TRUE(BackedBy(device, image));
   }
-  const std::string name = boost::filesystem::path(device).filename().string();
-  EXPECT_FALSE(boost::filesystem::exists("/sys/block/" + name + "/loop/backing_file"));
+  EXPECT_FALSE(StillBackedBy(device, image));
 }
 
 }  // namespace
