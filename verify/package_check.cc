@@ -189,6 +189,7 @@ absl::Status PackageChecker::CheckRecomputed(const std::string& name, const std:
         return Fail(common::ReceiptMemberName(index), "receipt", "its attestation is missing");
       }
     }
+    SetHostsWithoutOrder();
     reconciliation_ = std::move(*reconciler_).Finish();
     reconciler_.reset();
   }

@@ -273,8 +273,6 @@ absl::Status PackageChecker::CheckAcceptedAt(const common::ReceiptRecord& receip
 }
 
 absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
-  std::set<std::string> answered;
-  for (const auto& [index, receipt] : receipts_) answered.insert(receipt.order_id);
   // A package of format 1 is recomputed by the rules it was written under.
   const bool format1 = manifest_.format == common::kEvidenceFormat1;
   common::ReconcileContext context{
@@ -283,26 +281,19 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
       .orders = {},
       .refused_attestations = refusals_,
       .rules = format1 ? common::ReconcileRules::kFormat1 : common::ReconcileRules::kCurrent};
-  std::vector<common::HostOrder> host_orders;
+  // Which orders are answered is known once every attestation (all parts)
+  // was added: the reconciler tells (SetHostsWithoutOrder).
   for (const std::string& id : order_sequence_) {
     const KnownOrder& order = orders_[id];
-    host_orders.push_back({.order_id = id,
-                           .host_id = order.host_id,
-                           .agent_id = order.agent_id,
-                           .expires_at = order.expires_at,
-                           .answered = answered.contains(id),
-                           .vendor_id = order.vendor_id,
-                           .issued_at = order.issued_at});
+    context.orders.push_back({.order_id = id,
+                              .host_id = order.host_id,
+                              .agent_id = order.agent_id,
+                              .expires_at = order.expires_at,
+                              .answered = false,
+                              .vendor_id = order.vendor_id,
+                              .issued_at = order.issued_at});
   }
-  context.orders = host_orders;
   reconciler_ = std::make_unique<common::Reconciler>(std::move(context));
-  if (!format1) {
-    // Every enrolled host must have been asked, by the rule `terminate` follows.
-    std::vector<common::EnrollmentRecord> enrolled;
-    for (const auto& [id, agent] : agents_) enrolled.push_back(agent.record);
-    reconciler_->SetHostsWithoutOrder(common::HostsOf(common::AgentsWithoutOrder(
-        common::SelectOrderRecipients(std::move(enrolled)).agents, host_orders)));
-  }
   return common::ForEachInventoryRecord(std::string_view(bytes), std::string_view(common::kInventoryMember.data(), common::kInventoryMember.size()),
                                         [&](const common::InventoryRecord& row) -> absl::Status {
     if (row.contract_id != manifest_.contract_id) {
@@ -317,6 +308,27 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
                                          .sha256 = row.sha256,
                                          .size = row.size});
   });
+}
+
+void PackageChecker::SetHostsWithoutOrder() {
+  // A package of format 1 lists none.
+  if (manifest_.format == common::kEvidenceFormat1) return;
+  std::vector<common::HostOrder> host_orders;
+  for (const std::string& id : order_sequence_) {
+    const KnownOrder& order = orders_[id];
+    host_orders.push_back({.order_id = id,
+                           .host_id = order.host_id,
+                           .agent_id = order.agent_id,
+                           .expires_at = order.expires_at,
+                           .answered = reconciler_->Answers(id),
+                           .vendor_id = order.vendor_id,
+                           .issued_at = order.issued_at});
+  }
+  // Every enrolled host must have been asked, by the rule `terminate` follows.
+  std::vector<common::EnrollmentRecord> enrolled;
+  for (const auto& [id, agent] : agents_) enrolled.push_back(agent.record);
+  reconciler_->SetHostsWithoutOrder(common::HostsOf(common::AgentsWithoutOrder(
+      common::SelectOrderRecipients(std::move(enrolled)).agents, host_orders)));
 }
 
 absl::Status PackageChecker::CheckSelfAttestation(const std::string&, const std::string& bytes) {

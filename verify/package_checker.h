@@ -128,6 +128,9 @@ class PackageChecker {
   // ban and its client certificate.
   absl::Status CheckAcceptedAt(const common::ReceiptRecord& receipt, const KnownOrder& order) const;
   absl::Status CheckInventory(const std::string& bytes);
+  // Once every attestation is added: the enrolled hosts without an order,
+  // by the orders the attestations answer (all their parts).
+  void SetHostsWithoutOrder();
   absl::Status CheckSelfAttestation(const std::string& name, const std::string& bytes);
   // Hands the member to a worker; takes finished ones in order.
   absl::Status SubmitAttestation(PackageMember& member);

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "common/evidence/evidence_package.h"
 #include "common/json/json_view.h"
+#include "common/reconcile/attestation_parts.h"
 #include "common/reconcile/reconciliation.h"
 
 namespace offboard::common {
@@ -78,6 +79,8 @@ EvidenceHost EvidenceHostOf(const EnrollmentRecord& record);
 struct CertificateFacts {
   uint64_t log_index = 0;
   std::string order_id;
+  std::string run_id;
+  AttestationPart part;  // of the order's attestation (attestation_parts.h)
   std::string hostname;
   std::string machine_id;
   std::string kernel;
@@ -94,7 +97,8 @@ struct CertificateFacts {
 };
 
 // Pure, so that attestations can be summarized on other threads.
-// INVALID_ARGUMENT naming the log index for an item that is not an object.
+// INVALID_ARGUMENT naming the log index for an item that is not an object
+// or a malformed "part".
 absl::StatusOr<CertificateFacts> CertificateFactsOf(uint64_t log_index,
                                                     const nlohmann::json& predicate);
 absl::StatusOr<CertificateFacts> CertificateFactsOf(uint64_t log_index, const SimdView& predicate);
@@ -130,6 +134,8 @@ class HostCertificateBuilder {
   std::vector<HostCertificate> certificates_;
   std::vector<Pending> pending_;  // parallel to certificates_
   std::map<std::string, size_t> by_agent_;
+  // An order is listed as answered on its certificate only with all parts.
+  AnsweredOrders answered_;
 };
 
 struct EvidenceReportInput {

@@ -68,9 +68,16 @@ absl::StatusOr<CertificateFacts> FactsOf(uint64_t log_index, View predicate) {
     return absl::InvalidArgumentError(absl::StrCat("attestation at log index ", log_index,
                                                    ": items[", index, "] is not an object"));
   }
+  absl::StatusOr<AttestationPart> part = PartOf(predicate);
+  if (!part.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attestation at log index ", log_index, ": ", part.status().message()));
+  }
   CertificateFacts facts;
   facts.log_index = log_index;
   facts.order_id = ToString(predicate["order_id"].string());
+  facts.run_id = ToString(predicate["run_id"].string());
+  facts.part = *part;
   const View host = predicate["host"];
   facts.hostname = ToString(host["hostname"].string());
   facts.machine_id = ToString(host["machine_id"].string());
@@ -148,7 +155,10 @@ absl::Status HostCertificateBuilder::AddAttestation(const std::string& agent_id,
   HostCertificate& certificate = certificates_[found->second];
   Pending& pending = pending_[found->second];
   certificate.log_indexes.push_back(facts.log_index);
-  if (!facts.order_id.empty()) pending.orders.emplace_back(facts.log_index, std::move(facts.order_id));
+  if (!facts.order_id.empty()) {
+    answered_.Add(facts.order_id, facts.run_id, facts.part);
+    pending.orders.emplace_back(facts.log_index, std::move(facts.order_id));
+  }
   if (certificate.host.hostname.empty()) certificate.host.hostname = std::move(facts.hostname);
   if (certificate.machine_id.empty()) certificate.machine_id = std::move(facts.machine_id);
   if (certificate.kernel.empty()) certificate.kernel = std::move(facts.kernel);
@@ -174,7 +184,11 @@ std::vector<HostCertificate> HostCertificateBuilder::Finish() && {
     Pending& pending = pending_[i];
     std::stable_sort(pending.orders.begin(), pending.orders.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& order : pending.orders) AddDistinct(certificate.order_ids, std::move(order.second));
+    for (auto& order : pending.orders) {
+      // An order with parts still missing is not answered yet.
+      if (answered_.Answered(order.second))
+        AddDistinct(certificate.order_ids, std::move(order.second));
+    }
     std::sort(certificate.log_indexes.begin(), certificate.log_indexes.end());
     certificate.method = absl::StrJoin(pending.methods, "; ");
     certificate.tool = absl::StrJoin(pending.tools, "; ");

@@ -18,7 +18,9 @@
 #include <simdjson.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +42,14 @@ class NlohmannView {
     return is_string() ? std::string_view(value_->get_ref<const std::string&>()) : "";
   }
   bool boolean() const { return is_boolean() && value_->get<bool>(); }
+  // The value of a non-negative integer; nullopt for anything else (1.0 too).
+  std::optional<uint64_t> unsigned_integer() const {
+    if (value_ == nullptr || !value_->is_number_integer()) return std::nullopt;
+    if (value_->is_number_unsigned()) return value_->get<uint64_t>();
+    const int64_t value = value_->get<int64_t>();
+    if (value < 0) return std::nullopt;
+    return static_cast<uint64_t>(value);
+  }
   // The member `key` of an object; absent otherwise.
   NlohmannView operator[](const char* key) const {
     if (!is_object()) return NlohmannView();
@@ -89,6 +99,14 @@ class SimdView {
   bool boolean() const {
     bool flag = false;
     return present_ && value_.get_bool().get(flag) == simdjson::SUCCESS && flag;
+  }
+  std::optional<uint64_t> unsigned_integer() const {
+    uint64_t value = 0;
+    if (!present_ || !(value_.is_uint64() || value_.is_int64()) ||
+        value_.get_uint64().get(value) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
+    return value;
   }
   SimdView operator[](const char* key) const {
     simdjson::dom::object object;

@@ -102,8 +102,13 @@ absl::StatusOr<CheckedItems> CheckItems(View predicate, const AttestationOrigin&
   if (!items.is_array()) {
     return absl::InvalidArgumentError(where + ": predicate has no \"items\" array");
   }
+  absl::StatusOr<AttestationPart> part = PartOf(predicate);
+  if (!part.ok())
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", part.status().message()));
 
   CheckedItems checked;
+  checked.part = *part;
+  checked.run_id = ToString(predicate["run_id"].string());
   checked.copies.reserve(items.size());
   // An attestation whose scan after the wipe could not look everywhere
   // proves no absence there; older attestations without the field have none.
@@ -243,7 +248,7 @@ absl::Status Reconciler::AddAttestation(const AcceptedAttestation& attestation) 
 
 void Reconciler::AddCheckedAttestation(const AttestationOrigin& origin, CheckedItems items) {
   ++accepted_attestations_;
-  attested_orders_.insert(origin.order_id);
+  answered_orders_.Add(origin.order_id, items.run_id, items.part);
   unexamined_after_wipe_ += items.unexamined;
   locations_seen_.reserve(locations_seen_.size() + items.copies.size());
   std::string location;  // reused: host, path, members, content of one item
@@ -404,7 +409,7 @@ Reconciliation Reconciler::Finish() && {
   }
 
   const auto answered = [&](const HostOrder& order) {
-    return order.answered || attested_orders_.contains(order.order_id);
+    return order.answered || answered_orders_.Answered(order.order_id);
   };
   // Each host's answered orders: when issued, to which agent.
   std::map<HostRef, std::vector<const HostOrder*>> answered_of_host;

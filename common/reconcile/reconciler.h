@@ -49,9 +49,9 @@
 #define OFFBOARD_COMMON_RECONCILE_RECONCILER_H_
 
 #include <array>
-#include <optional>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,6 +62,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/json/json_view.h"
+#include "common/reconcile/attestation_parts.h"
 #include "common/reconcile/reconciliation.h"
 
 namespace offboard::common {
@@ -81,7 +82,7 @@ struct HostOrder {
   std::string host_id;
   std::string agent_id;
   int64_t expires_at = 0;  // seconds since the epoch
-  bool answered = false;   // an attestation for it was accepted
+  bool answered = false;   // every part of an attestation for it was accepted
   std::string vendor_id = {};
   int64_t issued_at = 0;
 };
@@ -134,6 +135,10 @@ struct AttestedCopy {
 struct CheckedItems {
   std::vector<AttestedCopy> copies;
   uint64_t unexamined = 0;
+  // Which part of its order's attestation this is, of which run
+  // (common/reconcile/attestation_parts.h).
+  AttestationPart part;
+  std::string run_id;
 };
 
 // The checks AddAttestation makes, as a pure function, so that many
@@ -195,6 +200,10 @@ class Reconciler {
   // (common/reconcile/order_recipients.h); at any time before Finish.
   void SetHostsWithoutOrder(std::vector<HostRef> hosts) { hosts_without_order_ = std::move(hosts); }
 
+  // Whether the attestations added so far answer the order: all its parts
+  // (HostOrder::answered aside).
+  bool Answers(absl::string_view order_id) const { return answered_orders_.Answered(order_id); }
+
   // The result, with the verdict decided (DecideVerdict). Consumes the
   // reconciler: the inventory's strings move into the result.
   Reconciliation Finish() &&;
@@ -246,7 +255,7 @@ class Reconciler {
   // What self-attestations cover: whole datasets, and dataset '\0' sha256 hex.
   absl::flat_hash_set<std::string> self_attested_datasets_;
   absl::flat_hash_set<std::string> self_attested_contents_;
-  absl::flat_hash_set<std::string> attested_orders_;
+  AnsweredOrders answered_orders_;
   uint64_t accepted_attestations_ = 0;
   uint64_t self_attestations_ = 0;
   uint64_t unexamined_after_wipe_ = 0;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/dsse/envelope.h"
 #include "common/intoto/statement.h"
+#include "common/reconcile/attestation_parts.h"
 #include "common/reconcile/order_recipients.h"
 #include "common/reconcile/reconciler.h"
 #include "common/status/status_macros.h"
@@ -60,12 +61,14 @@ absl::StatusOr<common::Reconciliation> ReconcileContract(
   const std::vector<SelfAttestationRow>& self_attestations = records.self_attestations;
   std::map<std::string, const OrderRow*> order_by_id;
   for (const OrderRow& order : orders) order_by_id[order.order_id] = &order;
-  std::map<std::string, bool> answered;
-  for (const AttestationRow& row : attestations) answered[row.order_id] = true;
+  common::AnsweredOrders answered;
+  for (const AttestationRow& row : attestations) {
+    answered.Add(row.order_id, row.part.run_id, {.index = row.part.index, .count = row.part.count});
+  }
 
   std::vector<common::HostOrder> host_orders;
   for (const OrderRow& order : orders) {
-    host_orders.push_back(HostOrderOf(order, answered.contains(order.order_id)));
+    host_orders.push_back(HostOrderOf(order, answered.Answered(order.order_id)));
   }
   common::Reconciler reconciler({.contract_id = contract_id,
                                  .now = now,

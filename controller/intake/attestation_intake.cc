@@ -137,14 +137,25 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
   }
   // Items that reconciliation could not read are refused now, not stored to
   // break the contract's status later.
-  if (absl::StatusOr<common::CheckedItems> items =
-          common::CheckAttestedItems({.order_id = order.order_id,
-                                      .agent_id = caller.agent_id,
-                                      .host_id = caller.host_id,
-                                      .vendor_id = order.vendor_id},
-                                     predicate);
-      !items.ok()) {
-    return absl::InvalidArgumentError(items.status().message());
+  absl::StatusOr<common::CheckedItems> items =
+      common::CheckAttestedItems({.order_id = order.order_id,
+                                  .agent_id = caller.agent_id,
+                                  .host_id = caller.host_id,
+                                  .vendor_id = order.vendor_id},
+                                 predicate);
+  if (!items.ok()) return absl::InvalidArgumentError(items.status().message());
+  // Its parts are told apart, and kept together, by the run.
+  const LeafPart part{
+      .run_id = std::move(items->run_id), .index = items->part.index, .count = items->part.count};
+  if (part.count > 1 && part.run_id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order ", order.order_id, ": an attestation in parts without a run_id"));
+  }
+  // An agent cuts only what does not fit: a part without an item or an
+  // error would only take the log's space.
+  if (part.count > 1 && items->copies.empty() && items->unexamined == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("order ", order.order_id, ": part ", part.index,
+                                                   " of ", part.count, " holds nothing"));
   }
   // The verifier holds every receipt to its order's time: a clock that
   // reads earlier than the order (stepped back since `terminate`) would
@@ -159,7 +170,8 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
     // A resend of what was stored before the expiry (the agent lost its
     // receipt to a crash or a timeout) gets the stored receipt again: the
     // same envelope, the same answer, whenever it comes.
-    absl::StatusOr<AttestationRow> stored = store_.AttestationFor(order.order_id, caller.agent_id);
+    absl::StatusOr<AttestationRow> stored =
+        store_.AttestationFor(order.order_id, caller.agent_id, part.index);
     if (!stored.ok() && !absl::IsNotFound(stored.status())) {
       return CannotRead(stored.status(), absl::StrCat("order ", order.order_id), "attestations");
     }
@@ -178,7 +190,7 @@ absl::StatusOr<offboard::v1::Receipt> AttestationIntake::Check(
                           {"started_at", std::string(predicate["started_at"].string())}});
     }
   }
-  return log_.Append(order.order_id, caller.agent_id, envelope, now);
+  return log_.Append(order.order_id, caller.agent_id, envelope, now, part);
 }
 
 }  // namespace offboard::controller

@@ -47,8 +47,11 @@ class AttestationIntake {
   //     attestation key;
   //   INVALID_ARGUMENT: not a DSSE in-toto statement of the deletion predicate;
   //   FAILED_PRECONDITION: the order expired before the attestation arrived;
-  //   ALREADY_EXISTS: another attestation for this order was accepted before.
-  // The same envelope again returns its original receipt. When the store
+  //   ALREADY_EXISTS: another attestation for this order was accepted before
+  //     (another envelope as this part, or parts of another run or count).
+  // An attestation in parts (common/reconcile/attestation_parts.h) is
+  // accepted part by part, each with its own receipt. The same envelope
+  // again returns its original receipt. When the store
   // fails (UNAVAILABLE, INTERNAL, DATA_LOSS...), that error is returned and
   // audited but recorded as no refusal: the attestation was never judged.
   absl::StatusOr<offboard::v1::Receipt> Accept(const common::AgentIdentity& caller,

@@ -111,6 +111,37 @@ CREATE TABLE self_attestations (
 );
 )sql";
 
+// Attestations in parts (common/reconcile/attestation_parts.h): an order's
+// attestation may be several leaves, one per part, so the table is rebuilt
+// with the part's run id, index and count and unique per (order, agent,
+// part). Rows from before are run "" part 1 of 1, which they are. Nothing
+// refers to the table, so dropping it checks no foreign key; dropping does
+// not fire its delete trigger, which is created again.
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE attestations_v2 (
+  log_index INTEGER PRIMARY KEY NOT NULL CHECK (log_index >= 0),
+  order_id TEXT NOT NULL REFERENCES orders (order_id),
+  agent_id TEXT NOT NULL REFERENCES enrollments (agent_id),
+  envelope BLOB NOT NULL,
+  leaf_hash_hex TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  run_id TEXT NOT NULL,
+  part_index INTEGER NOT NULL CHECK (part_index >= 1),
+  part_count INTEGER NOT NULL CHECK (part_count >= part_index),
+  UNIQUE (order_id, agent_id, part_index)
+);
+INSERT INTO attestations_v2 (log_index, order_id, agent_id, envelope, leaf_hash_hex, accepted_at,
+                             run_id, part_index, part_count)
+  SELECT log_index, order_id, agent_id, envelope, leaf_hash_hex, accepted_at, '', 1, 1
+  FROM attestations;
+DROP TABLE attestations;
+ALTER TABLE attestations_v2 RENAME TO attestations;
+CREATE TRIGGER attestations_no_update BEFORE UPDATE ON attestations
+BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;
+CREATE TRIGGER attestations_no_delete BEFORE DELETE ON attestations
+BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;
+)sql";
+
 absl::Status Bootstrap(sqlite3* db) {
   return ExecSql(db,
                  "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -130,6 +161,7 @@ absl::Status TooNew(sqlite3* db, int64_t found, int64_t known) {
 const std::vector<Migration>& ControllerMigrations() {
   static const auto* const kMigrations = new std::vector<Migration>{
       {1, kSchemaV1},
+      {2, kSchemaV2},
   };
   return *kMigrations;
 }

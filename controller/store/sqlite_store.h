@@ -99,7 +99,8 @@ class SqliteStore final : public ControllerStore {
   absl::StatusOr<AttestationRow> GetAttestation(uint64_t log_index) override;
   absl::StatusOr<std::vector<std::string>> AnsweredOrders(absl::string_view contract_id) override;
   absl::StatusOr<AttestationRow> AttestationFor(absl::string_view order_id,
-                                                absl::string_view agent_id) override;
+                                                absl::string_view agent_id,
+                                                uint32_t part_index = 1) override;
   absl::StatusOr<uint64_t> LogSize() override;
   absl::StatusOr<std::vector<std::string>> LeafHashes(uint64_t begin, uint64_t end) override;
   absl::Status PutTreeHead(const TreeHeadRow& head) override;
@@ -123,7 +124,8 @@ class SqliteStore final : public ControllerStore {
   absl::StatusOr<uint64_t> LogSizeLocked();
   // AttestationFor with mutex_ held.
   absl::StatusOr<AttestationRow> AttestationForLocked(absl::string_view order_id,
-                                                      absl::string_view agent_id);
+                                                      absl::string_view agent_id,
+                                                      uint32_t part_index);
   // One leaf inside AppendBatch's transaction; `next_index` is the log size
   // so far and grows with each leaf added.
   absl::StatusOr<AttestationRow> AppendLocked(const NewLeaf& leaf, uint64_t& next_index);

@@ -47,15 +47,35 @@ absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> SqliteStore::AppendB
 absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
                                                          uint64_t& next_index) {
   sqlite3* db = db_.get();
-  absl::StatusOr<AttestationRow> existing = AttestationForLocked(leaf.order_id, leaf.agent_id);
+  const LeafPart& part = leaf.part;
+  const std::string which =
+      part.count == 1 ? "" : absl::StrCat(" (part ", part.index, " of ", part.count, ")");
+  absl::StatusOr<AttestationRow> existing =
+      AttestationForLocked(leaf.order_id, leaf.agent_id, part.index);
   if (existing.ok()) {
     // A retry after a lost receipt gets the stored row: committed already,
     // or committed with this batch when both came in it.
     if (existing->envelope == leaf.envelope) return existing;
-    return absl::AlreadyExistsError(absl::StrCat(
-        "order ", leaf.order_id, " already has another attestation from agent ", leaf.agent_id));
+    return absl::AlreadyExistsError(absl::StrCat("order ", leaf.order_id,
+                                                 " already has another attestation", which,
+                                                 " from agent ", leaf.agent_id));
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
+  // The parts of one attestation: one run, one count.
+  OFFBOARD_ASSIGN_OR_RETURN(Statement sibling,
+                            Statement::Prepare(db,
+                                               "SELECT run_id, part_count FROM attestations"
+                                               " WHERE order_id = ?1 AND agent_id = ?2 LIMIT 1"));
+  sibling.BindText(1, leaf.order_id);
+  sibling.BindText(2, leaf.agent_id);
+  OFFBOARD_ASSIGN_OR_RETURN(const bool has_sibling, sibling.Step());
+  if (has_sibling &&
+      (sibling.Bytes(0) != part.run_id || sibling.Int64(1) != static_cast<int64_t>(part.count))) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "order ", leaf.order_id, " already has an attestation from agent ", leaf.agent_id,
+        " of run \"", sibling.Bytes(0), "\" in ", sibling.Int64(1), " part(s); this one", which,
+        " is of run \"", part.run_id, "\" in ", part.count));
+  }
 
   // Checked again here, where the log's writes are serialized with the ban:
   // the intake checked the enrollment before this transaction began.
@@ -82,13 +102,17 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
       Statement insert,
       Statement::Prepare(db,
                          "INSERT INTO attestations (log_index, order_id, agent_id, envelope,"
-                         " leaf_hash_hex, accepted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+                         " leaf_hash_hex, accepted_at, run_id, part_index, part_count)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   insert.BindInt64(1, static_cast<int64_t>(next_index))
       .BindText(2, leaf.order_id)
       .BindText(3, leaf.agent_id)
       .BindBlob(4, leaf.envelope)
       .BindText(5, leaf.leaf_hash_hex)
-      .BindInt64(6, leaf.accepted_at);
+      .BindInt64(6, leaf.accepted_at)
+      .BindText(7, part.run_id)
+      .BindInt64(8, part.index)
+      .BindInt64(9, part.count);
   if (absl::Status inserted = insert.Run(); !inserted.ok()) {
     if (inserted.code() != absl::StatusCode::kFailedPrecondition) return inserted;
     return absl::FailedPreconditionError(absl::StrCat("agent ", leaf.agent_id, " is not enrolled"));
@@ -98,7 +122,8 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
                         std::string(leaf.agent_id),
                         std::string(leaf.envelope),
                         std::string(leaf.leaf_hash_hex),
-                        leaf.accepted_at};
+                        leaf.accepted_at,
+                        part};
 }
 
 }  // namespace offboard::controller

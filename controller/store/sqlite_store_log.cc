@@ -16,6 +16,15 @@ constexpr char kSelectOrders[] =
     "SELECT order_id, contract_id, vendor_id, host_id, agent_id, nonce_hex, policy_name,"
     " issued_at, expires_at, envelope FROM orders";
 
+// The columns AttestationFrom reads, in its order; the second as of the
+// attestations table's alias "a".
+constexpr char kSelectAttestations[] =
+    "SELECT log_index, order_id, agent_id, envelope, leaf_hash_hex, accepted_at, run_id,"
+    " part_index, part_count FROM attestations";
+constexpr char kSelectAttestationsAsA[] =
+    "SELECT a.log_index, a.order_id, a.agent_id, a.envelope, a.leaf_hash_hex, a.accepted_at,"
+    " a.run_id, a.part_index, a.part_count FROM attestations a";
+
 constexpr uint64_t kMaxIndex = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
 // Column order of every order SELECT below.
@@ -49,6 +58,9 @@ AttestationRow SqliteStore::AttestationFrom(const Statement& row) {
   attestation.envelope = row.Bytes(3);
   attestation.leaf_hash_hex = row.Bytes(4);
   attestation.accepted_at = row.Int64(5);
+  attestation.part.run_id = row.Bytes(6);
+  attestation.part.index = static_cast<uint32_t>(row.Int64(7));
+  attestation.part.count = static_cast<uint32_t>(row.Int64(8));
   return attestation;
 }
 
@@ -125,10 +137,9 @@ absl::StatusOr<std::vector<AttestationRow>> SqliteStore::AttestationsForContract
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(db_.get(),
-                         "SELECT a.log_index, a.order_id, a.agent_id, a.envelope, a.leaf_hash_hex,"
-                         " a.accepted_at FROM attestations a JOIN orders o"
-                         " ON o.order_id = a.order_id WHERE o.contract_id = ?1"
-                         " ORDER BY a.log_index"));
+                         absl::StrCat(kSelectAttestationsAsA,
+                                      " JOIN orders o ON o.order_id = a.order_id"
+                                      " WHERE o.contract_id = ?1 ORDER BY a.log_index")));
   query.BindText(1, contract_id);
   return AllRows<AttestationRow>(query, AttestationFrom);
 }
@@ -141,9 +152,7 @@ absl::StatusOr<AttestationRow> SqliteStore::GetAttestation(uint64_t log_index) {
   if (log_index > kMaxIndex) return not_found();
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(db_.get(),
-                         "SELECT log_index, order_id, agent_id, envelope, leaf_hash_hex,"
-                         " accepted_at FROM attestations WHERE log_index = ?1"));
+      Statement::Prepare(db_.get(), absl::StrCat(kSelectAttestations, " WHERE log_index = ?1")));
   query.BindInt64(1, static_cast<int64_t>(log_index));
   OFFBOARD_ASSIGN_OR_RETURN(const bool found, query.Step());
   if (!found) return not_found();
@@ -156,32 +165,40 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::AnsweredOrders(
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
       Statement::Prepare(db_.get(),
-                         "SELECT DISTINCT a.order_id FROM attestations a JOIN orders o"
+                         // The store keeps one run and count per (order, agent), and
+                         // an order has one agent: all parts are there when there
+                         // are as many as the count.
+                         "SELECT a.order_id FROM attestations a JOIN orders o"
                          " ON o.order_id = a.order_id WHERE o.contract_id = ?1"
+                         " GROUP BY a.order_id, a.agent_id HAVING COUNT(*) = MAX(a.part_count)"
                          " ORDER BY a.order_id"));
   query.BindText(1, contract_id);
   return AllRows<std::string>(query, [](const Statement& row) { return row.Bytes(0); });
 }
 
 absl::StatusOr<AttestationRow> SqliteStore::AttestationFor(absl::string_view order_id,
-                                                           absl::string_view agent_id) {
+                                                           absl::string_view agent_id,
+                                                           uint32_t part_index) {
   std::lock_guard<std::mutex> lock(mutex_);
-  return AttestationForLocked(order_id, agent_id);
+  return AttestationForLocked(order_id, agent_id, part_index);
 }
 
 absl::StatusOr<AttestationRow> SqliteStore::AttestationForLocked(absl::string_view order_id,
-                                                                 absl::string_view agent_id) {
+                                                                 absl::string_view agent_id,
+                                                                 uint32_t part_index) {
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(db_.get(),
-                         "SELECT log_index, order_id, agent_id, envelope, leaf_hash_hex,"
-                         " accepted_at FROM attestations WHERE order_id = ?1 AND agent_id = ?2"));
+      Statement::Prepare(
+          db_.get(), absl::StrCat(kSelectAttestations,
+                                  " WHERE order_id = ?1 AND agent_id = ?2 AND part_index = ?3")));
   query.BindText(1, order_id);
   query.BindText(2, agent_id);
+  query.BindInt64(3, part_index);
   OFFBOARD_ASSIGN_OR_RETURN(const bool found, query.Step());
   if (!found) {
     return absl::NotFoundError(
-        absl::StrCat("no attestation of agent ", agent_id, " for order ", order_id));
+        absl::StrCat("no attestation of agent ", agent_id, " for order ", order_id,
+                     part_index == 1 ? "" : absl::StrCat(" (part ", part_index, ")")));
   }
   return AttestationFrom(query);
 }

@@ -91,6 +91,16 @@ struct OrderRow {
   std::string envelope;  // the signed DSSE JSON, exact bytes
 };
 
+// Which part of its order's attestation an envelope is, and of which run
+// (common/reconcile/attestation_parts.h): the parts an agent sends for one
+// order share the run id and the count. Attestations stored before parts
+// existed read as run "" part 1 of 1.
+struct LeafPart {
+  std::string run_id;
+  uint32_t index = 1;  // 1-based
+  uint32_t count = 1;
+};
+
 // An accepted attestation and its leaf in the transparency log.
 struct AttestationRow {
   uint64_t log_index = 0;  // 0-based and dense: leaf n of the log
@@ -99,6 +109,7 @@ struct AttestationRow {
   std::string envelope;  // exact bytes as received
   std::string leaf_hash_hex;
   int64_t accepted_at = 0;
+  LeafPart part = {};
 };
 
 // A signed tree head of the transparency log.
@@ -228,6 +239,7 @@ class ControllerStore {
     absl::string_view envelope;
     absl::string_view leaf_hash_hex;
     int64_t accepted_at = 0;
+    LeafPart part = {};
   };
   // Called inside AppendBatch's transaction with the rows it appended, in
   // log order (consecutive indexes from the log size before the batch);
@@ -243,9 +255,10 @@ class ControllerStore {
   // commit is durable, so that receipts may be sent:
   //   - the new row;
   //   - the stored row unchanged for the same envelope bytes of the same
-  //     order and agent (a client retrying after a lost receipt, or twice in
-  //     one batch);
-  //   - ALREADY_EXISTS when the order and agent have another envelope stored;
+  //     order, agent and part (a client retrying after a lost receipt, or
+  //     twice in one batch);
+  //   - ALREADY_EXISTS when the order and agent have another envelope stored
+  //     as this part, or parts of another run or count;
   //     NOT_FOUND when the order is unknown; FAILED_PRECONDITION when the
   //     agent is not enrolled; PERMISSION_DENIED when it is banned. A
   //     refused leaf takes no index; the others go on.
@@ -273,14 +286,15 @@ class ControllerStore {
   // NOT_FOUND when `log_index` is not below the log size.
   virtual absl::StatusOr<AttestationRow> GetAttestation(uint64_t log_index) = 0;
 
-  // The ids of the contract's orders that an attestation answers, sorted;
-  // without reading the attestations themselves.
+  // The ids of the contract's orders that an attestation answers (every
+  // part of it stored), sorted; without reading the attestations themselves.
   virtual absl::StatusOr<std::vector<std::string>> AnsweredOrders(
       absl::string_view contract_id) = 0;
 
-  // The one attestation of this agent for this order; NOT_FOUND when none.
+  // This part of this agent's attestation for this order; NOT_FOUND when none.
   virtual absl::StatusOr<AttestationRow> AttestationFor(absl::string_view order_id,
-                                                        absl::string_view agent_id) = 0;
+                                                        absl::string_view agent_id,
+                                                        uint32_t part_index = 1) = 0;
 
   // The number of leaves in the log.
   virtual absl::StatusOr<uint64_t> LogSize() = 0;

@@ -91,9 +91,9 @@ struct TransparencyLog::PendingAppend {
 absl::StatusOr<offboard::v1::Receipt> TransparencyLog::Append(const std::string& order_id,
                                                               const std::string& agent_id,
                                                               const std::string& envelope,
-                                                              int64_t now) {
+                                                              int64_t now, const LeafPart& part) {
   const std::string leaf_hash_hex = common::HexEncode(common::LeafHash(std::string_view(envelope)));
-  PendingAppend mine{.leaf = {order_id, agent_id, envelope, leaf_hash_hex, now}};
+  PendingAppend mine{.leaf = {order_id, agent_id, envelope, leaf_hash_hex, now, part}};
   {
     std::unique_lock lock(queue_mutex_);
     queue_.push_back(&mine);

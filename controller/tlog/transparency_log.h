@@ -39,13 +39,14 @@ class TransparencyLog {
   static absl::StatusOr<std::unique_ptr<TransparencyLog>> Open(ControllerStore& store,
                                                                common::Ed25519PrivateKey key);
 
-  // Logs `envelope` for (order, agent) and returns its receipt. The same
-  // bytes again return a receipt for the same index; other bytes for an
-  // (order, agent) that already has an attestation are ALREADY_EXISTS (from
-  // the store). `now` is Unix seconds.
+  // Logs `envelope`, `part` of the attestation of (order, agent), and
+  // returns its receipt. The same bytes again return a receipt for the same
+  // index; other bytes for a part that is stored, or a part of another run
+  // or count, are ALREADY_EXISTS (from the store). `now` is Unix seconds.
   absl::StatusOr<offboard::v1::Receipt> Append(const std::string& order_id,
                                                const std::string& agent_id,
-                                               const std::string& envelope, int64_t now);
+                                               const std::string& envelope, int64_t now,
+                                               const LeafPart& part = {});
 
   // A receipt for an entry already in the log, against the latest tree head.
   absl::StatusOr<offboard::v1::Receipt> ReceiptFor(uint64_t log_index);

@@ -92,6 +92,11 @@ controller::OrderRow EvidenceFixture::IssueOrder(const TestAgent& agent,
 void EvidenceFixture::Attest(const TestAgent& agent, const controller::OrderRow& order,
                              const std::vector<std::pair<std::string, std::string>>& wiped,
                              const std::string& assurance) {
+  ASSERT_TRUE(AttestItems(agent, order, WipedItems(wiped, assurance)).ok());
+}
+
+nlohmann::json EvidenceFixture::WipedItems(
+    const std::vector<std::pair<std::string, std::string>>& wiped, const std::string& assurance) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& [path, sha256] : wiped) {
     items.push_back({{"path", path},
@@ -108,12 +113,13 @@ void EvidenceFixture::Attest(const TestAgent& agent, const controller::OrderRow&
                                   {"rotational", false}, {"shared_extents", false}}},
                      {"reason", ""}});
   }
-  ASSERT_TRUE(AttestItems(agent, order, items).ok());
+  return items;
 }
 
 std::string EvidenceFixture::AttestationEnvelope(const TestAgent& agent,
                                                  const controller::OrderRow& order,
-                                                 const nlohmann::json& items) {
+                                                 const nlohmann::json& items,
+                                                 const nlohmann::json& extra) {
   common::InTotoStatement statement;
   statement.predicate_type = std::string(common::kDeletionPredicateType);
   statement.subjects.push_back({.name = "inventory", .digest = {{"sha256", std::string(64, '0')}}});
@@ -125,18 +131,20 @@ std::string EvidenceFixture::AttestationEnvelope(const TestAgent& agent,
                          {"host", {{"hostname", agent.host_id}, {"machine_id", "m-1"}, {"kernel", "6.1"}}},
                          {"policy", {{"name", "nist-800-88-clear"}}},
                          {"items", items}};
+  statement.predicate.update(extra);
   return common::SerializeDsseEnvelope(common::SignDsse(
       common::kInTotoPayloadType, common::SerializeStatement(statement), agent.attestation_key));
 }
 
 absl::Status EvidenceFixture::AttestItems(const TestAgent& agent, const controller::OrderRow& order,
-                                          const nlohmann::json& items) {
+                                          const nlohmann::json& items,
+                                          const nlohmann::json& extra) {
   auto log = controller::TransparencyLog::Open(*home_->store, home_->key);
   if (!log.ok()) return log.status();
   controller::AttestationIntake intake(*home_->store, **log);
   return intake
       .Accept({agent.vendor_id, agent.host_id, agent.agent_id}, order.order_id,
-              AttestationEnvelope(agent, order, items), kEvidenceNow + 10)
+              AttestationEnvelope(agent, order, items, extra), kEvidenceNow + 10)
       .status();
 }
 

@@ -50,10 +50,15 @@ class EvidenceFixture : public ::testing::Test {
   void Attest(const TestAgent& agent, const controller::OrderRow& order,
               const std::vector<std::pair<std::string, std::string>>& wiped,
               const std::string& assurance = "overwrite_verified");
+  // Items of dataset "ds-a" saying that every (path, sha256) was wiped.
+  static nlohmann::json WipedItems(const std::vector<std::pair<std::string, std::string>>& wiped,
+                                   const std::string& assurance = "overwrite_verified");
   // Submits an attestation with exactly these items through the intake, at
-  // kEvidenceNow + 10. Its run started at kEvidenceNow.
+  // kEvidenceNow + 10. Its run started at kEvidenceNow. `extra` predicate
+  // fields are added ("run_id", "part").
   absl::Status AttestItems(const TestAgent& agent, const controller::OrderRow& order,
-                           const nlohmann::json& items);
+                           const nlohmann::json& items,
+                           const nlohmann::json& extra = nlohmann::json::object());
   // Appends the same attestation to the log at `accepted_at` without the
   // intake's checks, as a controller that made none would.
   absl::Status AppendUnchecked(const TestAgent& agent, const controller::OrderRow& order,
@@ -63,7 +68,8 @@ class EvidenceFixture : public ::testing::Test {
   boost::filesystem::path Export(const std::string& contract, const std::string& since_head = "");
 
   std::string AttestationEnvelope(const TestAgent& agent, const controller::OrderRow& order,
-                                  const nlohmann::json& items);
+                                  const nlohmann::json& items,
+                                  const nlohmann::json& extra = nlohmann::json::object());
 
   TempDir temp_;
   std::optional<controller::ControllerHome> home_;

@@ -122,7 +122,8 @@ TEST_F(PackageCheckTest, AnotherControllerKeyIsRefused) {
   const auto summary = Check(package_, key);
   ASSERT_FALSE(summary.ok());
   EXPECT_EQ(summary.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(summary.status().message(), HasSubstr("manifest.json: manifest: signature: the controller key given"));
+  EXPECT_THAT(summary.status().message(),
+              HasSubstr("manifest.json: manifest: signature: the controller key given"));
   // A package re-signed by another key and carrying that key fails against the real one.
   std::vector<RawMember> members = testing::ToRaw(testing::ReadMembers(package_));
   members[1].bytes = other.PublicKey().ToPem();
@@ -200,7 +201,8 @@ TEST_F(PackageCheckTest, AnAttestationFromAnotherContractIsRefusedEvenWhenTheBan
   std::vector<RawMember> added = testing::ToRaw(testing::ReadMembers(package_));
   std::vector<RawMember> rebuilt;
   for (RawMember& m : added) {
-    if (m.name == "inventory.csv") rebuilt.push_back({foreign_receipt.name, foreign_receipt.bytes, ""});
+    if (m.name == "inventory.csv")
+      rebuilt.push_back({foreign_receipt.name, foreign_receipt.bytes, ""});
     rebuilt.push_back(m);
   }
   testing::Resign(rebuilt, home_->key);
@@ -464,8 +466,9 @@ TEST_F(PackageCheckTest, HostilePackagesAreRefusedSafely) {
 
   // Over the size limit.
   const auto limited = CheckEvidencePackage(
-      package_, {.controller_key = std::nullopt,
-                 .limits = {.max_member_bytes = 1024, .max_total_bytes = 1 << 30, .max_members = 100}});
+      package_,
+      {.controller_key = std::nullopt,
+       .limits = {.max_member_bytes = 1024, .max_total_bytes = 1 << 30, .max_members = 100}});
   EXPECT_THAT(limited.status().message(), HasSubstr("over the limit"));
 
   // Truncated anywhere: never accepted.
@@ -479,8 +482,11 @@ TEST_F(PackageCheckTest, HostilePackagesAreRefusedSafely) {
 
 TEST_F(PackageCheckTest, ItemsReconciliationCannotReadAreRefusedAtIntake) {
   const auto order = IssueOrder(host2_, "c-2");
-  const nlohmann::json bad = {{{"path", "/x"}, {"dataset_id", "ds-a"}, {"sha256", kShaC},
-                               {"match", "exact"}, {"status", "vaporized"}}};
+  const nlohmann::json bad = {{{"path", "/x"},
+                               {"dataset_id", "ds-a"},
+                               {"sha256", kShaC},
+                               {"match", "exact"},
+                               {"status", "vaporized"}}};
   const absl::Status refused = AttestItems(host2_, order, bad);
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
   EXPECT_THAT(refused.message(), HasSubstr("items[0].status")) << refused;
@@ -561,6 +567,31 @@ TEST_F(PackageCheckTest, AHostEnrolledAfterTheOrdersHoldsTheVerdictBack) {
   EXPECT_THAT(
       report,
       HasSubstr(R"("hosts_without_order":[{"vendor_id":"vendor-a","host_id":"host-late"}])"));
+}
+
+// An attestation in parts answers its order once every part is in the log,
+// in the controller's report and in the verifier's recomputation alike.
+TEST_F(PackageCheckTest, AnAttestationInPartsAnswersItsOrderOnceComplete) {
+  const testing::TestAgent host3 = Enroll("vendor-a", "host-3");
+  const auto order = IssueOrder(host3, "c-1");
+  const auto part = [](uint32_t index) {
+    return nlohmann::json{{"run_id", "run-3"}, {"part", {{"index", index}, {"count", 2}}}};
+  };
+  ASSERT_TRUE(AttestItems(host3, order, WipedItems({{"/srv/3/b.csv", kShaB}}), part(2)).ok());
+  const auto half = ExportAndCheck();
+  ASSERT_TRUE(half.ok()) << half.status();
+  EXPECT_EQ(half->verdict, common::Verdict::kIncomplete);
+  EXPECT_THAT(half->reasons, ::testing::ElementsAre("1 order not yet answered"));
+
+  ASSERT_TRUE(AttestItems(host3, order, WipedItems({{"/srv/3/a.csv", kShaA}}), part(1)).ok());
+  const auto whole = ExportAndCheck();
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->verdict, common::Verdict::kVerifiedComplete);
+  EXPECT_EQ(whole->attestations, 4u);
+
+  // A part without an item or an error is not taken: it would only fill the log.
+  EXPECT_EQ(AttestItems(host3, IssueOrder(host3, "c-1"), nlohmann::json::array(), part(1)).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // An order that expired unanswered, its host asked again and answering: the

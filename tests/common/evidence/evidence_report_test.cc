@@ -132,6 +132,39 @@ TEST(HostCertificateBuilderTest, FoldsAttestationsPerHost) {
   EXPECT_EQ(b.items_not_wiped, 0u);
 }
 
+// An order answered in parts is listed as answered only once every part is
+// in; what the parts received so far attest still counts.
+TEST(HostCertificateBuilderTest, AnOrderInPartsIsAnsweredOnlyWithAllParts) {
+  const auto part = [](uint32_t index) {
+    Json predicate = Predicate("o-1", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z",
+                               {Item("wiped", "overwrite_verified")});
+    predicate["part"] = {{"index", index}, {"count", 2}};
+    return predicate;
+  };
+  const auto build = [&](std::vector<uint32_t> indexes) {
+    HostCertificateBuilder builder;
+    builder.AddHost(Host("a"));
+    uint64_t log_index = 0;
+    for (uint32_t index : indexes)
+      EXPECT_TRUE(builder.AddAttestation("agent-a", log_index++, part(index)).ok());
+    return std::move(builder).Finish().front();
+  };
+  const HostCertificate half = build({2});
+  EXPECT_THAT(half.order_ids, ::testing::IsEmpty());
+  EXPECT_EQ(half.items_wiped, 1u);
+  const HostCertificate whole = build({2, 1});
+  EXPECT_THAT(whole.order_ids, ElementsAre("o-1"));
+  EXPECT_EQ(whole.items_wiped, 2u);
+
+  HostCertificateBuilder builder;
+  builder.AddHost(Host("a"));
+  Json bad = part(1);
+  bad["part"]["index"] = 3;
+  const absl::Status refused = builder.AddAttestation("agent-a", 7, bad);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("log index 7"));
+}
+
 TEST(HostCertificateBuilderTest, HostWithoutAttestationStillGetsACertificate) {
   HostCertificateBuilder builder;
   builder.AddHost(Host("a"));

@@ -241,6 +241,99 @@ TEST(ReconcilerTest, WipedUnexpectedCopiesCountInTheFloor) {
   EXPECT_EQ(r.assurance_floor, Assurance::kLogicalOnly);
 }
 
+// The parts of one attestation (common/reconcile/attestation_parts.h):
+// their items count as they come, but the order is answered only by all of
+// them, from one run.
+AcceptedAttestation Part(const std::string& run, uint32_t index, uint32_t count,
+                         std::vector<nlohmann::json> items, uint64_t log_index) {
+  AcceptedAttestation part = Attestation("o-a", "host-a", std::move(items), log_index);
+  part.predicate["run_id"] = run;
+  part.predicate["part"] = {{"index", index}, {"count", count}};
+  return part;
+}
+
+TEST(ReconcilerTest, AnOrderIsAnsweredByAllPartsOfOneRun) {
+  const auto reconcile = [](std::vector<AcceptedAttestation> parts) {
+    return ReconcileAll({.context = Context({Order("o-a", "host-a", false)}),
+                         .inventory = Inventory(3),
+                         .attestations = std::move(parts)});
+  };
+  const std::vector<nlohmann::json> first = {Item({.sha256 = Sha(1), .path = "/1"}),
+                                             Item({.sha256 = Sha(2), .path = "/2"})};
+  const std::vector<nlohmann::json> second = {Item({.sha256 = Sha(3), .path = "/3"})};
+
+  const Reconciliation one_part = reconcile({Part("r-1", 1, 2, first, 0)});
+  EXPECT_THAT(States(one_part),
+              ElementsAre(FileState::kWiped, FileState::kWiped, FileState::kNotFound));
+  EXPECT_THAT(one_part.unanswered_orders, ElementsAre("o-a"));
+  EXPECT_EQ(one_part.verdict, Verdict::kIncomplete);
+
+  const Reconciliation both =
+      reconcile({Part("r-1", 2, 2, second, 0), Part("r-1", 1, 2, first, 1)});
+  EXPECT_THAT(both.unanswered_orders, IsEmpty());
+  EXPECT_EQ(both.accepted_attestations, 2u);
+  EXPECT_EQ(both.verdict, Verdict::kVerifiedComplete);
+
+  // Parts of two runs, or of two counts, do not make one attestation.
+  EXPECT_THAT(
+      reconcile({Part("r-1", 1, 2, first, 0), Part("r-2", 2, 2, second, 1)}).unanswered_orders,
+      ElementsAre("o-a"));
+  EXPECT_THAT(
+      reconcile({Part("r-1", 1, 2, first, 0), Part("r-1", 2, 3, second, 1)}).unanswered_orders,
+      ElementsAre("o-a"));
+  // The same part twice is still one part.
+  EXPECT_THAT(
+      reconcile({Part("r-1", 1, 2, first, 0), Part("r-1", 1, 2, first, 1)}).unanswered_orders,
+      ElementsAre("o-a"));
+}
+
+TEST(ReconcilerTest, AMalformedPartIsRefusedNamingTheAttestation) {
+  for (const nlohmann::json& bad :
+       {nlohmann::json{{"index", 0}, {"count", 2}}, nlohmann::json{{"index", 3}, {"count", 2}},
+        nlohmann::json{{"index", 1}}, nlohmann::json{{"index", "1"}, {"count", 1}},
+        nlohmann::json{{"index", 1}, {"count", 1.5}}, nlohmann::json{{"index", -1}, {"count", 1}},
+        nlohmann::json{{"index", 1}, {"count", 4097}}, nlohmann::json::array({1, 2})}) {
+    AcceptedAttestation attestation = Attestation("o-a", "host-a", {}, 4);
+    attestation.predicate["part"] = bad;
+    const absl::StatusOr<CheckedItems> checked = CheckAttestedItems(attestation);
+    ASSERT_FALSE(checked.ok()) << bad.dump();
+    EXPECT_EQ(checked.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(checked.status().message(),
+                HasSubstr("attestation 4 (order o-a): predicate \"part\""));
+  }
+  AcceptedAttestation good = Attestation("o-a", "host-a", {}, 4);
+  good.predicate["part"] = {{"index", 4096}, {"count", 4096}};
+  good.predicate["run_id"] = "r";
+  const absl::StatusOr<CheckedItems> checked = CheckAttestedItems(good);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->part, (AttestationPart{.index = 4096, .count = 4096}));
+  EXPECT_EQ(checked->run_id, "r");
+}
+
+// The controller reads stored predicates as trees, the verifier in place.
+TEST(AttestationPartTest, ReadsTheSameFromATreeAndInPlace) {
+  for (const std::string text :
+       {R"({})", R"({"part":{"index":2,"count":3}})", R"({"part":{"index":1,"count":1}})",
+        R"({"part":{"index":0,"count":3}})", R"({"part":{"index":2,"count":3.0}})",
+        R"({"part":{"index":-2,"count":3}})",
+        R"({"part":{"index":18446744073709551615,"count":3}})", R"({"part":null})",
+        R"({"part":{"count":3,"index":3}})"}) {
+    simdjson::dom::parser parser;
+    const absl::StatusOr<AttestationPart> in_place = PartOf(SimdView(parser.parse(text).value()));
+    const nlohmann::json tree = nlohmann::json::parse(text);
+    const absl::StatusOr<AttestationPart> from_tree = PartOf(NlohmannView(&tree));
+    ASSERT_EQ(in_place.ok(), from_tree.ok()) << text;
+    if (in_place.ok()) {
+      EXPECT_EQ(*in_place, *from_tree) << text;
+    }
+  }
+  simdjson::dom::parser parser;
+  EXPECT_EQ(
+      *PartOf(SimdView(parser.parse(std::string(R"({"part":{"index":2,"count":3}})")).value())),
+      (AttestationPart{.index = 2, .count = 3}));
+  EXPECT_FALSE(PartOf(SimdView(parser.parse(std::string(R"({"part":null})")).value())).ok());
+}
+
 TEST(ReconcilerTest, UnansweredOrderIsIncompleteAndOverdueAfterExpiry) {
   const Reconciliation r = ReconcileAll(
       {.context = Context({Order("o-a", "host-a", false), Order("o-b", "host-b", false, 999),

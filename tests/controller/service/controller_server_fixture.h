@@ -138,7 +138,8 @@ class ControllerServerTest : public ::testing::Test {
   }
 
   static std::string Attestation(const OrderRow& order, const common::Ed25519PrivateKey& key,
-                                 const std::string& extra = "") {
+                                 const std::string& extra = "",
+                                 const nlohmann::json& fields = nlohmann::json::object()) {
     common::InTotoStatement statement;
     statement.predicate_type = std::string(common::kDeletionPredicateType);
     statement.subjects.push_back({.name = "a.csv", .digest = {{"sha256", std::string(64, 'a')}}});
@@ -146,8 +147,22 @@ class ControllerServerTest : public ::testing::Test {
                            {"nonce", order.nonce_hex},
                            {"items", nlohmann::json::array()},
                            {"note", extra}};
+    statement.predicate.update(fields);
     return common::SerializeDsseEnvelope(
         common::SignDsse(common::kInTotoPayloadType, common::SerializeStatement(statement), key));
+  }
+
+  // Part `part` ({"index", "count"}) of run `run`'s attestation for `order`
+  // (common/reconcile/attestation_parts.h), holding one error of the
+  // post-wipe scan: a part that holds nothing is refused.
+  static std::string AttestationPart(const OrderRow& order, const common::Ed25519PrivateKey& key,
+                                     const std::string& run, const nlohmann::json& part,
+                                     const std::string& extra = "") {
+    return Attestation(order, key, extra,
+                       {{"run_id", run},
+                        {"part", part},
+                        {"post_wipe_scan",
+                         {{"errors", {{{"path", "/srv/locked.zip"}, {"reason", "encrypted"}}}}}}});
   }
 
   grpc::Status Submit(const Agent& agent, const std::string& order_id, const std::string& envelope,

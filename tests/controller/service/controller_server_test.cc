@@ -28,8 +28,8 @@ TEST_F(ControllerServerTest, EnrollPullAttestAndVerifyTheReceipt) {
   offboard::v1::PullOrdersResponse pulled;
   ASSERT_TRUE(Pull(agent, &pulled).ok());
   ASSERT_EQ(pulled.orders_size(), 1);
-  const auto verified = common::VerifyWipeOrder(pulled.orders(0).envelope(),
-                                                home_->key.PublicKey(), kNow);
+  const auto verified =
+      common::VerifyWipeOrder(pulled.orders(0).envelope(), home_->key.PublicKey(), kNow);
   ASSERT_TRUE(verified.ok()) << verified.status();
 
   const std::string envelope = Attestation(order, agent.attestation_key);
@@ -45,9 +45,53 @@ TEST_F(ControllerServerTest, EnrollPullAttestAndVerifyTheReceipt) {
   offboard::v1::SubmitAttestationResponse again;
   ASSERT_TRUE(Submit(agent, order.order_id, envelope, &again).ok());
   EXPECT_EQ(again.receipt().log_index(), 0u);
-  EXPECT_EQ(Submit(agent, order.order_id, Attestation(order, agent.attestation_key, "other"), &again)
-                .error_code(),
+  EXPECT_EQ(
+      Submit(agent, order.order_id, Attestation(order, agent.attestation_key, "other"), &again)
+          .error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
+}
+
+// An attestation too large for one message comes in parts: each gets its
+// own receipt, and the order counts as answered once all parts are stored.
+TEST_F(ControllerServerTest, AcceptsAnAttestationInPartsOfOneRun) {
+  Agent agent = MustEnroll("vendor-a", "host-1");
+  const OrderRow order = IssueOrder(agent, "vendor-a");
+  const auto part = [&](const std::string& run, uint32_t index, uint32_t count,
+                        const std::string& extra = "") {
+    return AttestationPart(order, agent.attestation_key, run, {{"index", index}, {"count", count}},
+                           extra);
+  };
+  const auto answered = [&] { return *home_->store->AnsweredOrders(order.contract_id); };
+  offboard::v1::SubmitAttestationResponse second;
+  ASSERT_TRUE(Submit(agent, order.order_id, part("run-1", 2, 2), &second).ok());
+  EXPECT_TRUE(
+      common::VerifyReceipt(second.receipt(), part("run-1", 2, 2), home_->key.PublicKey()).ok());
+  EXPECT_TRUE(answered().empty());
+
+  offboard::v1::SubmitAttestationResponse response;
+  EXPECT_EQ(Submit(agent, order.order_id, part("run-2", 1, 2), &response).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Submit(agent, order.order_id, part("run-1", 1, 3), &response).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Submit(agent, order.order_id, part("run-1", 2, 2, "other"), &response).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Submit(agent, order.order_id, part("", 1, 2), &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Submit(agent, order.order_id, part("run-1", 3, 2), &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string empty =
+      Attestation(order, agent.attestation_key, "",
+                  {{"run_id", "run-1"}, {"part", {{"index", 1}, {"count", 2}}}});
+  EXPECT_EQ(Submit(agent, order.order_id, empty, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  offboard::v1::SubmitAttestationResponse first;
+  ASSERT_TRUE(Submit(agent, order.order_id, part("run-1", 1, 2), &first).ok());
+  EXPECT_EQ(first.receipt().log_index(), 1u);
+  EXPECT_EQ(answered(), std::vector<std::string>{order.order_id});
+  offboard::v1::SubmitAttestationResponse again;
+  ASSERT_TRUE(Submit(agent, order.order_id, part("run-1", 2, 2), &again).ok());
+  EXPECT_EQ(again.receipt().log_index(), 0u);
 }
 
 // An agent that lost its receipt (a crash, a timeout) sends the stored
@@ -131,16 +175,16 @@ TEST_F(ControllerServerTest, RefusesAnExpiredCertificateFromItsOwnCa) {
   // The same identity and key, signed by the controller's own CA, but valid
   // only until yesterday.
   const auto ca_cert = *common::ParseCertificatePem(ca_pem_);
-  const auto ca_key = *common::ParsePrivateKeyPem(
-      *common::ReadFileToString(home_->paths.CaDir() / "ca-key.pem"));
+  const auto ca_key =
+      *common::ParsePrivateKeyPem(*common::ReadFileToString(home_->paths.CaDir() / "ca-key.pem"));
   const auto csr = *common::ParseCsrPem(agent.tls.csr_pem);
   auto builder = *CertificateBuilder::Start(X509_REQ_get0_pubkey(csr.get()));
   ASSERT_TRUE(builder.AddSubjectEntry(NID_commonName, agent.agent_id).ok());
   const std::time_t now = std::time(nullptr);
   ASSERT_TRUE(builder.SetValidity(now - 10 * 86400, now - 86400).ok());
   ASSERT_TRUE(builder
-                  .AddSubjectAltNames({{GEN_URI, common::AgentIdentityUri(
-                                                     {"vendor-a", "host-1", agent.agent_id})}})
+                  .AddSubjectAltNames(
+                      {{GEN_URI, common::AgentIdentityUri({"vendor-a", "host-1", agent.agent_id})}})
                   .ok());
   const auto expired = builder.Sign(ca_cert.get(), ca_key.get());
   ASSERT_TRUE(expired.ok()) << expired.status();
@@ -216,18 +260,22 @@ TEST_F(ControllerServerTest, AnotherVendorNeitherSeesNorAttests) {
   EXPECT_EQ(pulled.orders_size(), 0);
   offboard::v1::SubmitAttestationResponse response;
   // B signs with its own key, or even with a stolen copy of A's key: refused.
-  EXPECT_EQ(Submit(b, order.order_id, Attestation(order, b.attestation_key), &response).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(Submit(b, order.order_id, Attestation(order, a.attestation_key), &response).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      Submit(b, order.order_id, Attestation(order, b.attestation_key), &response).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      Submit(b, order.order_id, Attestation(order, a.attestation_key), &response).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   // A's own attestation signed by a key that is not A's enrolled one.
-  EXPECT_EQ(Submit(a, order.order_id, Attestation(order, b.attestation_key), &response).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Submit(a, order.order_id, Attestation(order, b.attestation_key), &response).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
   // A nonce from another order.
   OrderRow wrong = order;
   wrong.nonce_hex = std::string(64, 'f');
-  EXPECT_EQ(Submit(a, order.order_id, Attestation(wrong, a.attestation_key), &response).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      Submit(a, order.order_id, Attestation(wrong, a.attestation_key), &response).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(Submit(a, order.order_id, Attestation(order, a.attestation_key), &response).ok());
 }
 
@@ -241,7 +289,8 @@ TEST_F(ControllerServerTest, RefusesMalformedAndOversizedMessages) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(Submit(agent, "no-such-order", "{}", &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  EXPECT_TRUE(Submit(agent, order.order_id, Attestation(order, agent.attestation_key), &response).ok());
+  EXPECT_TRUE(
+      Submit(agent, order.order_id, Attestation(order, agent.attestation_key), &response).ok());
 }
 
 TEST_F(ControllerServerTest, DecommissionBansTheCallerAndOnlyTheCaller) {

@@ -120,6 +120,86 @@ TEST_F(SqliteStoreLogTest, AppendsDenseIndexesIdempotently) {
   EXPECT_EQ(c1[0].envelope, with_nul);
 }
 
+// An attestation in parts: one leaf per part, the order answered only once
+// every part is stored, and no part of another run or count mixed in.
+TEST_F(SqliteStoreLogTest, StoresAnAttestationInPartsOfOneRun) {
+  const std::string leaf_hash = Hex64(7);  // NewLeaf holds views
+  const auto append = [&](absl::string_view envelope, LeafPart part) {
+    const ControllerStore::NewLeaf leaf{.order_id = "o-1",
+                                        .agent_id = "agent-1",
+                                        .envelope = envelope,
+                                        .leaf_hash_hex = leaf_hash,
+                                        .accepted_at = 3000,
+                                        .part = part};
+    auto results = store_->AppendBatch({leaf}, nullptr);
+    EXPECT_TRUE(results.ok()) << results.status();
+    return results.ok() ? std::move(results->front()) : results.status();
+  };
+  const LeafPart part1{.run_id = "run-a", .index = 1, .count = 3};
+  const LeafPart part3{.run_id = "run-a", .index = 3, .count = 3};
+  ASSERT_TRUE(append("part 1", part1).ok());
+  EXPECT_EQ(*store_->AnsweredOrders("c-1"), std::vector<std::string>{});
+  ASSERT_TRUE(append("part 3", part3).ok());
+  EXPECT_EQ(append("part 1", part1)->log_index, 0u);  // a resend of a part
+
+  const absl::StatusOr<AttestationRow> other = append("another part 1", part1);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(other.status().message().find("part 1 of 3"), absl::string_view::npos)
+      << other.status();
+  const absl::StatusOr<AttestationRow> other_run =
+      append("part 2 of run b", {.run_id = "run-b", .index = 2, .count = 3});
+  EXPECT_EQ(other_run.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(other_run.status().message().find("run-b"), absl::string_view::npos)
+      << other_run.status();
+  EXPECT_EQ(append("part 2 of 4", {.run_id = "run-a", .index = 2, .count = 4}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(*store_->AnsweredOrders("c-1"), std::vector<std::string>{});
+
+  ASSERT_TRUE(append("part 2", {.run_id = "run-a", .index = 2, .count = 3}).ok());
+  EXPECT_EQ(*store_->AnsweredOrders("c-1"), std::vector<std::string>{"o-1"});
+  EXPECT_EQ(*store_->LogSize(), 3u);
+  const absl::StatusOr<AttestationRow> third = store_->AttestationFor("o-1", "agent-1", 3);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->envelope, "part 3");
+  EXPECT_EQ(third->part.run_id, "run-a");
+  EXPECT_EQ(third->part.index, 3u);
+  EXPECT_EQ(third->part.count, 3u);
+  const auto rows = *store_->AttestationsForContract("c-1");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].part.index, 3u);
+}
+
+TEST(SqliteStoreMigrationTest, AttestationsOfSchemaOneBecomeTheirOnlyPart) {
+  TempDir dir;
+  const auto path = dir.path() / "controller.db";
+  {
+    const std::vector<Migration> v1(ControllerMigrations().begin(),
+                                    ControllerMigrations().begin() + 1);
+    absl::StatusOr<std::unique_ptr<ControllerStore>> old = OpenSqliteStore(path, v1);
+    ASSERT_TRUE(old.ok()) << old.status();
+    Enroll(**old, "agent-1", "vendor-a");
+    ASSERT_TRUE((*old)->PutOrders({MakeOrder("o-1", "c-1", "agent-1")}).ok());
+    const SqliteDb raw = RawConnection(path);
+    ASSERT_TRUE(
+        ExecSql(raw.get(), "INSERT INTO attestations VALUES (0, 'o-1', 'agent-1', x'00ff', 'h', 5)")
+            .ok());
+  }
+  const auto store = OpenOrDie(path);
+  const absl::StatusOr<AttestationRow> row = store->GetAttestation(0);
+  ASSERT_TRUE(row.ok()) << row.status();
+  EXPECT_EQ(row->envelope, std::string("\0\xff", 2));
+  EXPECT_EQ(row->accepted_at, 5);
+  EXPECT_EQ(row->part.run_id, "");
+  EXPECT_EQ(row->part.index, 1u);
+  EXPECT_EQ(row->part.count, 1u);
+  EXPECT_EQ(*store->AnsweredOrders("c-1"), std::vector<std::string>{"o-1"});
+  // Still append-only after the rebuild.
+  const SqliteDb raw = RawConnection(path);
+  EXPECT_FALSE(ExecSql(raw.get(), "DELETE FROM attestations").ok());
+  EXPECT_FALSE(ExecSql(raw.get(), "UPDATE attestations SET envelope = 'x'").ok());
+  EXPECT_EQ(*store->IntegrityCheck(), "ok");
+}
+
 TEST_F(SqliteStoreLogTest, AppendsABatchWithItsHeadInOneCommit) {
   ASSERT_TRUE(store_->AppendAttestation("o-3", "agent-1", "e3", Hex64(3), 3000).ok());
   std::vector<uint64_t> seen;
@@ -192,7 +272,8 @@ TEST_F(SqliteStoreLogTest, IntegrityCheckAlsoReportsDanglingForeignKeys) {
   EXPECT_EQ(*store_->IntegrityCheck(), "ok");
   const SqliteDb raw = RawConnection(path_);  // foreign keys are off by default
   ASSERT_TRUE(
-      ExecSql(raw.get(), "INSERT INTO attestations VALUES (0, 'o-gone', 'agent-1', x'00', 'h', 1)")
+      ExecSql(raw.get(),
+              "INSERT INTO attestations VALUES (0, 'o-gone', 'agent-1', x'00', 'h', 1, '', 1, 1)")
           .ok());
   const std::string report = *store_->IntegrityCheck();
   EXPECT_NE(report.find("foreign key violation: attestations"), std::string::npos) << report;
