@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "agent/service/agent_loop.h"
+#include "agent/service/controller_client.h"
 #include "agent/service/plan_approval.h"
 #include "agent/service/stop_signal.h"
 
@@ -25,6 +27,7 @@ struct RunCommandOptions {
   bool cross_filesystems = false;
   unsigned threads = 0;
   bool approve_plan = false;
+  size_t max_attestation_bytes = kMaxEnvelopeBytes;
 };
 
 int Run(const RunCommandOptions& options) {
@@ -37,7 +40,8 @@ int Run(const RunCommandOptions& options) {
                     .cross_filesystems = options.cross_filesystems,
                     .threads = options.threads,
                     .agent_version = OFFBOARD_VERSION,
-                    .approve_plan = options.approve_plan},
+                    .approve_plan = options.approve_plan,
+                    .max_attestation_bytes = options.max_attestation_bytes},
                    stop, std::cout);
   if (!result.ok()) return common::ReportError("offboard-agent run", result.status());
   if (!result->awaiting_approval.empty()) {
@@ -85,6 +89,12 @@ void AddRunCommand(CLI::App& app, common::CommandAction& action) {
                 "wipe nothing before a person approved the plan with `offboard-agent approve "
                 "ORDER`; if a new scan before wiping finds anything else, write the new plan and "
                 "wait again. With --once: exit 3 while a plan awaits approval");
+  sub->add_option("--max-attestation-bytes", options->max_attestation_bytes,
+                  absl::StrCat("an attestation larger than this goes to the controller in parts, "
+                               "each signed, each at most this size (for a proxy that limits "
+                               "messages; default and largest: ",
+                               kMaxEnvelopeBytes, ", what one message may carry)"))
+      ->check(CLI::Range(size_t{8192}, kMaxEnvelopeBytes));
   sub->callback([&action, options] { action = [options] { return Run(*options); }; });
 }
 

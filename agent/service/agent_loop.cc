@@ -7,6 +7,7 @@
 #include <ctime>
 #include <iostream>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -98,7 +99,8 @@ absl::StatusOr<AgentLoopResult> RunAgentLoop(const AgentLoopOptions& options, St
                       .cross_filesystems = options.cross_filesystems,
                       .threads = options.threads,
                       .agent_version = options.agent_version,
-                      .approve_plan = options.approve_plan},
+                      .approve_plan = options.approve_plan,
+                      .max_envelope_bytes = options.max_attestation_bytes},
                      outbox);
   common::AuditEvent("agent_started", {{"agent_id", enrollment.agent_id},
                                        {"vendor_id", enrollment.vendor_id},
@@ -197,18 +199,25 @@ absl::StatusOr<AgentLoopResult> RunAgentLoop(const AgentLoopOptions& options, St
     while (!stop.requested()) {
       const DeliveryReport delivery =
           DeliverOutbox(outbox, submit, enrollment.controller_key, stop_requested);
-      for (const std::string& order_id : delivery.delivered) {
-        out << "order " << order_id << ": attestation delivered, receipt "
-            << outbox.ReceiptPath(order_id).string() << std::endl;
-        offboard::v1::HeartbeatRequest done;
-        done.set_order_id(order_id);
-        done.set_phase(offboard::v1::AGENT_PHASE_DONE);
-        heartbeat(done);
+      std::set<std::string> done_orders;
+      for (const std::string& entry : delivery.delivered) {
+        const std::string order_id = OrderOfEntry(entry);
+        out << "order " << order_id << ": attestation " << (entry == order_id ? "" : entry + " ")
+            << "delivered, receipt " << outbox.ReceiptPath(entry).string() << std::endl;
+        // Done once every part has its receipt, and said once.
+        if (outbox.HasReceipt(order_id) && done_orders.insert(order_id).second) {
+          offboard::v1::HeartbeatRequest done;
+          done.set_order_id(order_id);
+          done.set_phase(offboard::v1::AGENT_PHASE_DONE);
+          heartbeat(done);
+        }
       }
       if (!delivery.refused.empty()) round.all_good = false;
-      for (const auto& [order_id, reason] : delivery.refused) {
-        out << "order " << order_id << ": attestation REFUSED by the controller: " << reason
-            << " (kept in " << outbox.RefusedPath(order_id).string() << ")" << std::endl;
+      for (const auto& [entry, reason] : delivery.refused) {
+        const std::string order_id = OrderOfEntry(entry);
+        out << "order " << order_id << ": attestation " << (entry == order_id ? "" : entry + " ")
+            << "REFUSED by the controller: " << reason << " (kept in "
+            << outbox.RefusedPath(entry).string() << ")" << std::endl;
       }
       if (!delivery.local.ok()) return delivery.local;
       transient_failure = !delivery.transient.ok();

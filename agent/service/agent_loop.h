@@ -38,6 +38,8 @@ struct AgentLoopOptions {
   unsigned threads = 0;
   std::string agent_version;
   bool approve_plan = false;  // wipe nothing before a person approved the plan
+  // Larger attestations go in parts (OrderRunnerOptions); 0: kMaxEnvelopeBytes.
+  size_t max_attestation_bytes = 0;
 };
 
 struct AgentLoopResult {

@@ -167,11 +167,11 @@ absl::StatusOr<std::vector<std::string>> DecommissionBlockers(const fs::path& da
   for (const std::string& order_id : order_ids) {
     if (outbox.HasReceipt(order_id)) continue;
     const fs::path dir = orders_dir / order_id;
-    if (outbox.WasRefused(order_id)) {
+    if (const std::optional<fs::path> refused = outbox.Refusal(order_id)) {
       blockers.push_back(absl::StrCat("order ", order_id,
                                       ": its attestation was refused by the "
                                       "controller (",
-                                      outbox.RefusedPath(order_id).string(), ")"));
+                                      refused->string(), ")"));
     } else if (fs::exists(dir / "done", error)) {
       blockers.push_back(absl::StrCat("order ", order_id,
                                       ": wiped, but the controller has not answered its "
@@ -185,7 +185,7 @@ absl::StatusOr<std::vector<std::string>> DecommissionBlockers(const fs::path& da
   }
   OFFBOARD_ASSIGN_OR_RETURN(const std::vector<std::string> pending, outbox.Pending());
   if (!pending.empty()) {
-    blockers.push_back(absl::StrCat(pending.size(), " attestation(s) wait in ",
+    blockers.push_back(absl::StrCat(pending.size(), " attestation(s) or parts wait in ",
                                     (data_dir / "outbox").string(),
                                     " for delivery; `offboard-agent run --once` delivers them"));
   }

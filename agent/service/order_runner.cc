@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/scan/scanner.h"
+#include "agent/service/controller_client.h"
 #include "agent/service/plan_approval.h"
 #include "agent/wipe/wipe_report_json.h"
 #include "agent/wipe/wipe_run.h"
@@ -201,6 +202,9 @@ absl::StatusOr<OrderOutcome> OrderRunner::Execute(const offboard::v1::WipeOrder&
   request.agent_version = options_.agent_version;
   request.cross_filesystems = options_.cross_filesystems;
   request.threads = options_.threads;
+  // What one message to the controller may carry; larger goes in parts.
+  request.max_envelope_bytes =
+      options_.max_envelope_bytes != 0 ? options_.max_envelope_bytes : kMaxEnvelopeBytes;
   request.plan_gate = gate;
   OFFBOARD_ASSIGN_OR_RETURN(WipeRunResult result, ExecuteWipeRun(request));
   if (result.held) {
@@ -215,7 +219,9 @@ absl::StatusOr<OrderOutcome> OrderRunner::Execute(const offboard::v1::WipeOrder&
   }
 
   // The attestation is durable in the outbox before anyone is told it exists.
-  OFFBOARD_RETURN_IF_ERROR(outbox_.Put(order_id, result.attestation_envelope));
+  OFFBOARD_RETURN_IF_ERROR(outbox_.Put(order_id, result.attestation_parts.empty()
+                                                     ? std::vector{result.attestation_envelope}
+                                                     : result.attestation_parts));
   const fs::path dir = OrderDir(order_id);
   OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(dir));
   OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(

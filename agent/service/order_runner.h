@@ -46,6 +46,9 @@ struct OrderRunnerOptions {
   // `run --approve-plan`: nothing is wiped before a person approved the
   // exact plan (agent/service/plan_approval.h).
   bool approve_plan = false;
+  // An attestation larger than this goes to the controller in parts; 0:
+  // what one message may carry (kMaxEnvelopeBytes).
+  size_t max_envelope_bytes = 0;
 };
 
 enum class OrderOutcome {

@@ -4,16 +4,21 @@
 
 #include <algorithm>
 #include <boost/filesystem/operations.hpp>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "agent/service/controller_client.h"
 #include "common/io/read_file.h"
 #include "common/io/write_file.h"
 #include "common/log/audit.h"
+#include "common/reconcile/attestation_parts.h"
 #include "common/signed/signed_messages.h"
 #include "common/status/status_macros.h"
 
@@ -23,12 +28,65 @@ namespace {
 namespace fs = boost::filesystem;
 
 constexpr absl::string_view kEntrySuffix = ".dsse.json";
+constexpr absl::string_view kPartMark = "+part-";
 
 absl::Status CheckOrderId(const std::string& order_id) {
   if (IsSafeOrderId(order_id)) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("order id '", absl::CHexEscape(order_id.substr(0, 160)),
                    "' cannot name a file (expected [A-Za-z0-9._-], at most 128)"));
+}
+
+// An entry's order, and which part of its attestation it is (1 of 1 for an
+// entry named by the order id).
+struct ParsedEntry {
+  std::string order_id;
+  uint32_t index = 1;
+  uint32_t count = 1;
+};
+
+std::optional<ParsedEntry> ParseEntry(absl::string_view entry) {
+  const size_t mark = entry.find('+');
+  if (mark == absl::string_view::npos) {
+    if (!IsSafeOrderId(entry)) return std::nullopt;
+    return ParsedEntry{.order_id = std::string(entry)};
+  }
+  const absl::string_view order_id = entry.substr(0, mark);
+  absl::string_view rest = entry.substr(mark);
+  if (!IsSafeOrderId(order_id) || !absl::ConsumePrefix(&rest, kPartMark)) return std::nullopt;
+  const size_t of = rest.find("-of-");
+  uint32_t index = 0;
+  uint32_t count = 0;
+  if (of == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, of), &index) ||
+      !absl::SimpleAtoi(rest.substr(of + 4), &count) || index < 1 || index > count ||
+      count > common::kMaxAttestationParts || PartEntry(order_id, index, count) != entry) {
+    return std::nullopt;  // only the one spelling PartEntry writes
+  }
+  return ParsedEntry{.order_id = std::string(order_id), .index = index, .count = count};
+}
+
+absl::Status CheckEntry(const std::string& entry) {
+  if (ParseEntry(entry)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("outbox entry '", absl::CHexEscape(entry.substr(0, 160)),
+                   "' is neither an order id ([A-Za-z0-9._-], at most 128) nor one's part"));
+}
+
+// The entries of `order_id` among the files of `dir` ending in `suffix`.
+absl::StatusOr<std::vector<ParsedEntry>> EntriesOf(const fs::path& dir, absl::string_view suffix,
+                                                   absl::string_view order_id) {
+  std::vector<ParsedEntry> found;
+  boost::system::error_code error;
+  if (!fs::is_directory(dir, error)) return found;
+  for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (!absl::StartsWith(name, order_id) || !absl::EndsWith(name, suffix)) continue;
+    std::optional<ParsedEntry> entry =
+        ParseEntry(absl::string_view(name).substr(0, name.size() - suffix.size()));
+    if (entry && entry->order_id == order_id) found.push_back(*std::move(entry));
+  }
+  if (error) return absl::InternalError(absl::StrCat("list ", dir.string(), ": ", error.message()));
+  return found;
 }
 
 absl::Status Remove(const fs::path& path) {
@@ -48,25 +106,57 @@ bool IsSafeOrderId(absl::string_view order_id) {
   });
 }
 
+std::string PartEntry(absl::string_view order_id, uint32_t index, uint32_t count) {
+  return absl::StrFormat("%s%s%05d-of-%05d", order_id, kPartMark, index, count);
+}
+
+std::string OrderOfEntry(absl::string_view entry) {
+  std::optional<ParsedEntry> parsed = ParseEntry(entry);
+  return parsed ? std::move(parsed->order_id) : std::string();
+}
+
 Outbox::Outbox(const fs::path& data_dir)
     : dir_(data_dir / "outbox"),
       refused_dir_(dir_ / "refused"),
       receipts_dir_(data_dir / "receipts") {}
 
-fs::path Outbox::EntryPath(const std::string& order_id) const {
-  return dir_ / absl::StrCat(order_id, kEntrySuffix);
+fs::path Outbox::EntryPath(const std::string& entry) const {
+  return dir_ / absl::StrCat(entry, kEntrySuffix);
 }
-fs::path Outbox::ReceiptPath(const std::string& order_id) const {
-  return receipts_dir_ / absl::StrCat(order_id, ".json");
+fs::path Outbox::ReceiptPath(const std::string& entry) const {
+  return receipts_dir_ / absl::StrCat(entry, ".json");
 }
-fs::path Outbox::RefusedPath(const std::string& order_id) const {
-  return refused_dir_ / absl::StrCat(order_id, kEntrySuffix);
+fs::path Outbox::RefusedPath(const std::string& entry) const {
+  return refused_dir_ / absl::StrCat(entry, kEntrySuffix);
 }
 
-absl::Status Outbox::Put(const std::string& order_id, absl::string_view envelope) {
+absl::Status Outbox::Put(const std::string& order_id, const std::vector<std::string>& envelopes) {
   OFFBOARD_RETURN_IF_ERROR(CheckOrderId(order_id));
+  if (envelopes.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order ", order_id, ": no attestation to queue"));
+  }
+  if (envelopes.size() > common::kMaxAttestationParts) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order ", order_id, ": ", envelopes.size(), " parts are too many"));
+  }
   OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(dir_));
-  return common::WriteFileAtomically(EntryPath(order_id), envelope);
+  const auto count = static_cast<uint32_t>(envelopes.size());
+  std::set<std::string> written;
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::string entry = count == 1 ? order_id : PartEntry(order_id, i + 1, count);
+    OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(EntryPath(entry), envelopes[i]));
+    written.insert(entry);
+  }
+  // What the order queued before in another cut is replaced, not sent too.
+  OFFBOARD_ASSIGN_OR_RETURN(const std::vector<ParsedEntry> queued,
+                            EntriesOf(dir_, kEntrySuffix, order_id));
+  for (const ParsedEntry& old : queued) {
+    const std::string entry =
+        old.count == 1 ? old.order_id : PartEntry(old.order_id, old.index, old.count);
+    if (!written.contains(entry)) OFFBOARD_RETURN_IF_ERROR(Remove(EntryPath(entry)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> Outbox::Pending() const {
@@ -77,8 +167,8 @@ absl::StatusOr<std::vector<std::string>> Outbox::Pending() const {
     const std::string name = it->path().filename().string();
     if (!absl::EndsWith(name, kEntrySuffix)) continue;  // temporaries, refused/
     if (!fs::is_regular_file(it->symlink_status())) continue;
-    const std::string order_id = name.substr(0, name.size() - kEntrySuffix.size());
-    if (IsSafeOrderId(order_id)) pending.push_back(order_id);
+    const std::string entry = name.substr(0, name.size() - kEntrySuffix.size());
+    if (ParseEntry(entry)) pending.push_back(entry);
   }
   if (error)
     return absl::InternalError(absl::StrCat("list ", dir_.string(), ": ", error.message()));
@@ -86,49 +176,72 @@ absl::StatusOr<std::vector<std::string>> Outbox::Pending() const {
   return pending;
 }
 
-absl::StatusOr<std::string> Outbox::Read(const std::string& order_id) const {
-  OFFBOARD_RETURN_IF_ERROR(CheckOrderId(order_id));
-  return common::ReadFileToString(EntryPath(order_id), kMaxMessageBytes);
+absl::StatusOr<std::string> Outbox::Read(const std::string& entry) const {
+  OFFBOARD_RETURN_IF_ERROR(CheckEntry(entry));
+  return common::ReadFileToString(EntryPath(entry), kMaxMessageBytes);
 }
 
-absl::Status Outbox::Delivered(const std::string& order_id, const offboard::v1::Receipt& receipt) {
-  OFFBOARD_RETURN_IF_ERROR(CheckOrderId(order_id));
+absl::Status Outbox::Delivered(const std::string& entry, const offboard::v1::Receipt& receipt) {
+  OFFBOARD_RETURN_IF_ERROR(CheckEntry(entry));
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
   if (!google::protobuf::util::MessageToJsonString(receipt, &json, options).ok()) {
-    return absl::InternalError(absl::StrCat("receipt of order ", order_id, ": cannot encode"));
+    return absl::InternalError(absl::StrCat("receipt of ", entry, ": cannot encode"));
   }
   OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(receipts_dir_));
-  OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(ReceiptPath(order_id), json));
-  return Remove(EntryPath(order_id));
+  OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(ReceiptPath(entry), json));
+  return Remove(EntryPath(entry));
 }
 
-absl::Status Outbox::Refused(const std::string& order_id, absl::string_view reason) {
-  OFFBOARD_RETURN_IF_ERROR(CheckOrderId(order_id));
+absl::Status Outbox::Refused(const std::string& entry, absl::string_view reason) {
+  OFFBOARD_RETURN_IF_ERROR(CheckEntry(entry));
   OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(refused_dir_));
   OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(
-      refused_dir_ / absl::StrCat(order_id, ".reason.txt"), absl::StrCat(reason, "\n")));
+      refused_dir_ / absl::StrCat(entry, ".reason.txt"), absl::StrCat(reason, "\n")));
   // Moved, not copied: the envelope may be too large to read back.
   boost::system::error_code error;
-  fs::rename(EntryPath(order_id), RefusedPath(order_id), error);
+  fs::rename(EntryPath(entry), RefusedPath(entry), error);
   if (error) {
     return absl::InternalError(
-        absl::StrCat("move the attestation of order ", order_id, " aside: ", error.message()));
+        absl::StrCat("move the attestation ", entry, " aside: ", error.message()));
   }
   OFFBOARD_RETURN_IF_ERROR(common::SyncDirectory(refused_dir_));
-  return common::SyncDirectory(EntryPath(order_id).parent_path());
+  return common::SyncDirectory(EntryPath(entry).parent_path());
 }
 
 bool Outbox::HasReceipt(const std::string& order_id) const {
+  if (!IsSafeOrderId(order_id)) return false;
   boost::system::error_code error;
-  return IsSafeOrderId(order_id) && fs::exists(ReceiptPath(order_id), error);
+  if (fs::exists(ReceiptPath(order_id), error)) return true;
+  // In parts: a receipt for each part of one count. A directory that cannot
+  // be read proves no receipt.
+  const absl::StatusOr<std::vector<ParsedEntry>> receipts =
+      EntriesOf(receipts_dir_, ".json", order_id);
+  if (!receipts.ok() || receipts->empty()) return false;
+  const std::vector<ParsedEntry>& parts = *receipts;
+  std::set<uint32_t> indexes;
+  for (const ParsedEntry& part : parts) {
+    if (part.count != parts.front().count) return false;
+    indexes.insert(part.index);
+  }
+  return indexes.size() == parts.front().count;
 }
 
-bool Outbox::WasRefused(const std::string& order_id) const {
-  boost::system::error_code error;
-  return IsSafeOrderId(order_id) && fs::exists(RefusedPath(order_id), error);
+std::optional<fs::path> Outbox::Refusal(const std::string& order_id) const {
+  if (!IsSafeOrderId(order_id)) return std::nullopt;
+  const absl::StatusOr<std::vector<ParsedEntry>> listed =
+      EntriesOf(refused_dir_, kEntrySuffix, order_id);
+  // Unreadable: the directory itself, so that the order is not taken as fine.
+  if (!listed.ok()) return refused_dir_;
+  const std::vector<ParsedEntry>& refused = *listed;
+  if (refused.empty()) return std::nullopt;
+  const ParsedEntry& first = *std::min_element(
+      refused.begin(), refused.end(),
+      [](const ParsedEntry& a, const ParsedEntry& b) { return a.index < b.index; });
+  return RefusedPath(first.count == 1 ? first.order_id
+                                      : PartEntry(first.order_id, first.index, first.count));
 }
 
 DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
@@ -142,8 +255,9 @@ DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
   }
   size_t next = 0;
   for (; next < pending->size() && !stop_requested(); ++next) {
-    const std::string& order_id = (*pending)[next];
-    absl::StatusOr<std::string> envelope = outbox.Read(order_id);
+    const std::string& entry = (*pending)[next];
+    const std::string order_id = OrderOfEntry(entry);
+    absl::StatusOr<std::string> envelope = outbox.Read(entry);
     // An attestation over what one message may carry can never be sent (a
     // wipe of some 13,000 items or more): set aside with its reason, not
     // retried forever in front of the others. It stays on disk.
@@ -152,12 +266,13 @@ DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
       const std::string reason =
           absl::StrCat("not sent: the attestation is larger than the ", kMaxEnvelopeBytes,
                        " bytes one message to the controller may carry");
-      common::AuditEvent("attestation_undeliverable", {{"order_id", order_id}, {"reason", reason}});
-      if (const absl::Status moved = outbox.Refused(order_id, reason); !moved.ok()) {
+      common::AuditEvent("attestation_undeliverable",
+                         {{"order_id", order_id}, {"entry", entry}, {"reason", reason}});
+      if (const absl::Status moved = outbox.Refused(entry, reason); !moved.ok()) {
         report.local = moved;
         break;
       }
-      report.refused.emplace_back(order_id, reason);
+      report.refused.emplace_back(entry, reason);
       continue;
     }
     if (!envelope.ok()) {
@@ -172,22 +287,24 @@ DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
               common::VerifyReceipt(*receipt, *envelope, controller_key);
           !head.ok()) {
         const std::string reason(head.status().message());
-        common::AuditEvent("receipt_invalid", {{"order_id", order_id}, {"reason", reason}});
+        common::AuditEvent("receipt_invalid",
+                           {{"order_id", order_id}, {"entry", entry}, {"reason", reason}});
         report.transient = absl::UnavailableError(
-            absl::StrCat("order ", order_id, ": the controller's receipt does not verify (", reason,
+            absl::StrCat(entry, ": the controller's receipt does not verify (", reason,
                          "); the attestation stays in the outbox"));
         break;
       }
-      const absl::Status saved = outbox.Delivered(order_id, *receipt);
+      const absl::Status saved = outbox.Delivered(entry, *receipt);
       if (!saved.ok()) {
         report.local = saved;
         break;
       }
       common::AuditEvent("attestation_delivered",
                          {{"order_id", order_id},
+                          {"entry", entry},
                           {"log_index", std::to_string(receipt->log_index())},
                           {"leaf_hash", receipt->leaf_hash_hex()}});
-      report.delivered.push_back(order_id);
+      report.delivered.push_back(entry);
       continue;
     }
     if (IsTransient(receipt.status())) {
@@ -195,13 +312,14 @@ DeliveryReport DeliverOutbox(Outbox& outbox, const SubmitFunction& submit,
       break;
     }
     const std::string reason = receipt.status().ToString();
-    const absl::Status moved = outbox.Refused(order_id, reason);
-    common::AuditEvent("attestation_refused", {{"order_id", order_id}, {"reason", reason}});
+    const absl::Status moved = outbox.Refused(entry, reason);
+    common::AuditEvent("attestation_refused",
+                       {{"order_id", order_id}, {"entry", entry}, {"reason", reason}});
     if (!moved.ok()) {
       report.local = moved;
       break;
     }
-    report.refused.emplace_back(order_id, reason);
+    report.refused.emplace_back(entry, reason);
   }
   absl::StatusOr<std::vector<std::string>> left = outbox.Pending();
   report.pending = left.ok() ? left->size() : pending->size() - report.delivered.size();

@@ -2,16 +2,22 @@
 // before it is first sent and leaves only when the controller has answered
 // with a receipt, so one made while the controller is down (or lost to a
 // crash between signing and sending) is delivered later. The controller
-// accepts each (order, agent) once and answers a resend with the same
+// accepts each (order, agent, part) once and answers a resend with the same
 // receipt, so delivering twice is harmless.
 //
-//   DIR/outbox/<order_id>.dsse.json           waiting for delivery
-//   DIR/outbox/refused/<order_id>.dsse.json   refused by the controller (kept for people)
-//   DIR/outbox/refused/<order_id>.reason.txt  the controller's reason
-//   DIR/receipts/<order_id>.json              the receipt (proto3 JSON)
+//   DIR/outbox/<entry>.dsse.json           waiting for delivery
+//   DIR/outbox/refused/<entry>.dsse.json   refused by the controller (kept for people)
+//   DIR/outbox/refused/<entry>.reason.txt  the controller's reason
+//   DIR/receipts/<entry>.json              the receipt (proto3 JSON)
+//
+// An entry is an order's attestation, named by the order id, or one part of
+// an attestation too large for one message (common/reconcile/
+// attestation_parts.h), named "<order_id>+part-00002-of-00005": '+' is no
+// character of an order id, so the two never meet. An order is delivered
+// when it has a receipt for each of its entries.
 //
 //   Outbox outbox(data_dir);
-//   OFFBOARD_RETURN_IF_ERROR(outbox.Put(order_id, envelope));
+//   OFFBOARD_RETURN_IF_ERROR(outbox.Put(order_id, {envelope}));
 //   DeliveryReport report = DeliverOutbox(outbox, submit, controller_key, stop_requested);
 //
 // Every write is atomic and durable (common/io/write_file.h). Not
@@ -21,7 +27,9 @@
 
 #include <boost/filesystem/path.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,30 +45,41 @@ namespace offboard::agent {
 // Order ids name files: 1..128 characters of [A-Za-z0-9._-], not starting with '.'.
 bool IsSafeOrderId(absl::string_view order_id);
 
+// The entry of part `index` of `count` of the order's attestation.
+std::string PartEntry(absl::string_view order_id, uint32_t index, uint32_t count);
+// The order an entry belongs to; "" when `entry` names none.
+std::string OrderOfEntry(absl::string_view entry);
+
 class Outbox {
  public:
   explicit Outbox(const boost::filesystem::path& data_dir);
 
-  // Queues `envelope` (replacing an older one of the same order).
-  // INVALID_ARGUMENT for an unsafe order id; write errors name the path.
-  absl::Status Put(const std::string& order_id, absl::string_view envelope);
+  // Queues the order's attestation: one envelope, or its parts in order
+  // (each an entry of its own). Replaces what the order queued before.
+  // INVALID_ARGUMENT for an unsafe order id or no envelope; write errors
+  // name the path.
+  absl::Status Put(const std::string& order_id, const std::vector<std::string>& envelopes);
 
-  // Order ids waiting for delivery, sorted. Errors name the directory.
+  // Entries waiting for delivery, sorted: an order's parts in part order.
+  // Errors name the directory.
   absl::StatusOr<std::vector<std::string>> Pending() const;
-  absl::StatusOr<std::string> Read(const std::string& order_id) const;
+  absl::StatusOr<std::string> Read(const std::string& entry) const;
 
   // Saves the receipt, then removes the entry: a crash in between leaves
   // both, and the resend gets the same receipt.
-  absl::Status Delivered(const std::string& order_id, const offboard::v1::Receipt& receipt);
+  absl::Status Delivered(const std::string& entry, const offboard::v1::Receipt& receipt);
   // Moves the entry to refused/ with `reason` beside it.
-  absl::Status Refused(const std::string& order_id, absl::string_view reason);
+  absl::Status Refused(const std::string& entry, absl::string_view reason);
 
+  // A receipt for the order's attestation, or for every one of its parts.
   bool HasReceipt(const std::string& order_id) const;
-  bool WasRefused(const std::string& order_id) const;
+  // The refused entry of the order (itself or one of its parts), if any.
+  std::optional<boost::filesystem::path> Refusal(const std::string& order_id) const;
+  bool WasRefused(const std::string& order_id) const { return Refusal(order_id).has_value(); }
 
-  boost::filesystem::path EntryPath(const std::string& order_id) const;
-  boost::filesystem::path ReceiptPath(const std::string& order_id) const;
-  boost::filesystem::path RefusedPath(const std::string& order_id) const;
+  boost::filesystem::path EntryPath(const std::string& entry) const;
+  boost::filesystem::path ReceiptPath(const std::string& entry) const;
+  boost::filesystem::path RefusedPath(const std::string& entry) const;
 
  private:
   boost::filesystem::path dir_;
@@ -72,8 +91,8 @@ using SubmitFunction = std::function<absl::StatusOr<offboard::v1::Receipt>(
     const std::string& order_id, const std::string& envelope)>;
 
 struct DeliveryReport {
-  std::vector<std::string> delivered;
-  std::vector<std::pair<std::string, std::string>> refused;  // order id, reason
+  std::vector<std::string> delivered;                        // entries
+  std::vector<std::pair<std::string, std::string>> refused;  // entry, reason
   size_t pending = 0;                                        // still in the outbox afterwards
   absl::Status transient;  // the error that stopped delivery early, if any
   absl::Status local;      // an error of the outbox itself, if any

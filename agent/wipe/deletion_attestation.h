@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "agent/scan/finding.h"
 #include "agent/wipe/wipe_engine.h"
 #include "common/crypto/ed25519.h"
@@ -70,6 +71,17 @@ struct DeletionRun {
 // The statement; `policy` is the policy the items were wiped under.
 common::InTotoStatement BuildDeletionStatement(const DeletionRun& run,
                                                const offboard::v1::WipePolicy& policy);
+
+// The same statement cut into parts (common/reconcile/attestation_parts.h),
+// for an attestation too large for one message: each part holds the run's
+// facts, "part": {"index", "count"}, a share of the items (with their
+// subjects, "summary" and the post-wipe scan's "residual" counting only
+// those) and a share of the post-wipe scan's errors, in their order, and
+// serializes to at most about `max_payload_bytes`. One part when all fits.
+// RESOURCE_EXHAUSTED when one item, or the run's facts alone, would not fit,
+// or more than kMaxAttestationParts parts would be needed.
+absl::StatusOr<std::vector<common::InTotoStatement>> BuildDeletionStatementParts(
+    const DeletionRun& run, const offboard::v1::WipePolicy& policy, size_t max_payload_bytes);
 
 // The policy as the predicate shows it (name, passes, verification, ...).
 nlohmann::json PolicyToJson(const offboard::v1::WipePolicy& policy);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "agent/identity/agent_key.h"
 #include "agent/wipe/confined_file.h"
 #include "agent/wipe/deletion_attestation.h"
@@ -50,18 +51,68 @@ std::vector<WipeItem> ResidualItems(const std::vector<WipeItem>& items, const Sc
 
 namespace {
 
-// Signs the statement and writes the envelope; returns its path and bytes.
-absl::StatusOr<std::pair<std::string, std::string>> WriteAttestation(
-    const fs::path& data_dir, const DeletionRun& run, const offboard::v1::WipePolicy& policy,
-    const common::Ed25519PrivateKey& key) {
-  const common::InTotoStatement statement = BuildDeletionStatement(run, policy);
-  std::string envelope = common::SerializeDsseEnvelope(
+std::string SignStatement(const common::InTotoStatement& statement,
+                          const common::Ed25519PrivateKey& key) {
+  return common::SerializeDsseEnvelope(
       common::SignDsse(common::kInTotoPayloadType, common::SerializeStatement(statement), key));
+}
+
+// Signs the statement and writes the envelope into `result`; and its parts,
+// when it is larger than `max_envelope_bytes` (not 0) and can be cut so.
+absl::Status WriteAttestation(const fs::path& data_dir, const DeletionRun& run,
+                              const offboard::v1::WipePolicy& policy,
+                              const common::Ed25519PrivateKey& key, size_t max_envelope_bytes,
+                              WipeRunResult& result) {
   const fs::path dir = data_dir / "attestations";
   OFFBOARD_RETURN_IF_ERROR(common::CreateDirectoriesDurably(dir));
+  std::string envelope = SignStatement(BuildDeletionStatement(run, policy), key);
   const fs::path path = dir / absl::StrCat(run.run_id, ".dsse.json");
   OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(path, envelope, 0644));
-  return std::make_pair(path.string(), std::move(envelope));
+  result.attestation_path = path.string();
+  result.attestation_envelope = std::move(envelope);
+  if (max_envelope_bytes == 0 || result.attestation_envelope.size() <= max_envelope_bytes) {
+    return absl::OkStatus();
+  }
+  // A DSSE envelope carries its payload in base64 (4 bytes for 3), beside a
+  // signature and a few keys; a part that still comes out too large is cut
+  // again with less room.
+  size_t payload_bytes = (max_envelope_bytes - std::min<size_t>(max_envelope_bytes, 1024)) / 4 * 3;
+  absl::Status cut = absl::OkStatus();
+  for (int attempt = 0; attempt < 4; ++attempt, payload_bytes = payload_bytes / 10 * 9) {
+    absl::StatusOr<std::vector<common::InTotoStatement>> statements =
+        BuildDeletionStatementParts(run, policy, payload_bytes);
+    if (!statements.ok()) {
+      cut = statements.status();
+      break;
+    }
+    std::vector<std::string> parts;
+    for (const common::InTotoStatement& statement : *statements) {
+      parts.push_back(SignStatement(statement, key));
+      if (parts.back().size() > max_envelope_bytes) break;
+    }
+    if (parts.back().size() > max_envelope_bytes) {
+      cut = absl::ResourceExhaustedError(
+          absl::StrCat("a part came out larger than ", max_envelope_bytes, " bytes"));
+      continue;
+    }
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const fs::path part_path =
+          dir / absl::StrFormat("%s.part-%05d-of-%05d.dsse.json", run.run_id, i + 1, parts.size());
+      OFFBOARD_RETURN_IF_ERROR(common::WriteFileAtomically(part_path, parts[i], 0644));
+      result.attestation_part_paths.push_back(part_path.string());
+    }
+    result.attestation_parts = std::move(parts);
+    return absl::OkStatus();
+  }
+  // The wipe is done and the whole attestation is signed and kept: it goes
+  // out whole, and where no message can carry it the outbox sets it aside
+  // with its reason. Failing the run instead would fail every retry alike.
+  common::AuditEvent("attestation_not_cut",
+                     {{"run_id", run.run_id},
+                      {"bytes", absl::StrCat(result.attestation_envelope.size())},
+                      {"limit", absl::StrCat(max_envelope_bytes)},
+                      {"reason", std::string(cut.message())}});
+  return absl::OkStatus();
 }
 
 nlohmann::json ApprovalToJson(const PlanApproval& approval) {
@@ -131,6 +182,18 @@ absl::StatusOr<std::optional<WipeRunResult>> FinishedRun(const fs::path& data_di
     result.attestation_path = result.report.value("attestation", "");
     OFFBOARD_ASSIGN_OR_RETURN(result.attestation_envelope,
                               common::ReadFileToString(result.attestation_path));
+    if (const auto parts = result.report.find("attestation_parts");
+        parts != result.report.end() && parts->is_array()) {
+      for (const auto& part : *parts) {
+        if (!part.is_string()) {
+          return absl::DataLossError(absl::StrCat("report of run ", run_id, " is damaged"));
+        }
+        result.attestation_part_paths.push_back(part.get<std::string>());
+        OFFBOARD_ASSIGN_OR_RETURN(std::string envelope,
+                                  common::ReadFileToString(result.attestation_part_paths.back()));
+        result.attestation_parts.push_back(std::move(envelope));
+      }
+    }
     bool complete = result.report["errors"].empty() &&
                     result.report["post_wipe_scan"]["errors"].empty();
     for (const auto& item : result.report["items"]) complete = complete && item.value("status", "") == "wiped";
@@ -308,12 +371,13 @@ absl::StatusOr<WipeRunResult> ExecuteWipeRun(const WipeRunRequest& request) {
     run.post_scan_stats = result.post_scan.stats;
     run.post_scan_errors = result.post_scan.errors;
     run.approval = approval;
-    OFFBOARD_ASSIGN_OR_RETURN(auto attestation,
-                              WriteAttestation(data_dir, run, request.policy, key.key));
-    result.attestation_path = std::move(attestation.first);
-    result.attestation_envelope = std::move(attestation.second);
+    OFFBOARD_RETURN_IF_ERROR(WriteAttestation(data_dir, run, request.policy, key.key,
+                                              request.max_envelope_bytes, result));
     result.report = WipeReportToJson(result.first_scan, result.items, result.post_scan,
                                      result.attestation_path);
+    if (!result.attestation_part_paths.empty()) {
+      result.report["attestation_parts"] = result.attestation_part_paths;
+    }
     if (!request.order_id.empty()) result.report["order_id"] = request.order_id;
 
     // The run is complete: keep its report and journal as a record, out of the

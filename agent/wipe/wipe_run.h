@@ -60,6 +60,12 @@ struct WipeRunRequest {
   std::string agent_version;
   bool cross_filesystems = false;
   unsigned threads = 0;
+  // For an order: when the signed attestation is larger than this, it is
+  // also written in parts of at most this size each, for delivery
+  // (BuildDeletionStatementParts); when it cannot be cut so (one item alone
+  // too large), only whole, with an audit event. 0: no limit (a standalone
+  // wipe).
+  size_t max_envelope_bytes = 0;
   // Null: every plan proceeds. Not consulted when an interrupted run is
   // resumed: that one follows the plan (and approval) it journaled.
   PlanGate plan_gate;
@@ -73,6 +79,11 @@ struct WipeRunResult {
   ScanReport post_scan;
   std::string attestation_path;
   std::string attestation_envelope;  // the DSSE JSON, byte for byte
+  // The same attestation in parts, when it is over max_envelope_bytes:
+  // their files and envelopes, in part order; empty otherwise. The report's
+  // "attestation_parts" lists the files.
+  std::vector<std::string> attestation_part_paths;
+  std::vector<std::string> attestation_parts;
   nlohmann::ordered_json report;     // INTERFACE.md's wipe report
   // Set when an order's run had finished before (the process died before its
   // attestation was handed on): items and scans are then only in `report`.

@@ -91,6 +91,8 @@ put(os.path.join(h1, "src/app.py"), b"print('hi')\n")
 h2 = os.path.join(work, "host2")
 put(os.path.join(h2, "tmp/x1"), scans)
 put(os.path.join(h2, "srv/data/accounts-copy.csv"), accounts)
+for i in range(24):  # enough items for an attestation in parts (run --max-attestation-bytes)
+    put(os.path.join(h2, "srv/cache/scan-%02d.bin" % i), scans)
 put(os.path.join(h2, "readme.md"), b"# host 2\n")
 # vendor B's host holds a copy too: its agent must not touch it (no order for it)
 put(os.path.join(work, "hostb/customers.csv"), customers)
@@ -162,7 +164,10 @@ rc=$?
 
 # --- the controller killed with SIGKILL; agent 2 starts while it is down ----
 kill -9 "$serve_pid"; wait "$serve_pid" 2>/dev/null; serve_pid=""
-"$agent" run --data-dir "$A2" --root "$work/host2" --once --threads 2 >"$work/run2.out" 2>"$work/run2.err" &
+# Agent 2 sends its attestation in parts, as it must when one message
+# cannot carry it (a host with some 13,000 copies or more).
+"$agent" run --data-dir "$A2" --root "$work/host2" --once --threads 2 --max-attestation-bytes 8192 \
+  >"$work/run2.out" 2>"$work/run2.err" &
 late_agent_pid=$!
 sleep 2
 start_controller "$port"
@@ -178,7 +183,7 @@ late_agent_pid=""
 for f in import/customers.csv old/acct_backup_2024.dat reports/extract.csv; do
   [[ ! -e "$work/host1/$f" ]] || fail "host1/$f still exists"
 done
-for f in tmp/x1 srv/data/accounts-copy.csv; do
+for f in tmp/x1 srv/data/accounts-copy.csv srv/cache/scan-00.bin srv/cache/scan-23.bin; do
   [[ ! -e "$work/host2/$f" ]] || fail "host2/$f still exists"
 done
 if [[ -e "$work/host1/archive/export.tar.gz" ]]; then
@@ -191,6 +196,9 @@ for a in "$A1" "$A2"; do
   ls "$a"/receipts/*.json >/dev/null 2>&1 || fail "no receipt in $a"
   [[ -z "$(ls "$a/outbox"/*.dsse.json 2>/dev/null)" ]] || fail "outbox of $a not empty"
 done
+parts=$(ls "$A2"/receipts/*+part-*.json 2>/dev/null | wc -l)
+[[ $parts -ge 2 ]] && ok "agent 2's attestation delivered in $parts parts, a receipt each" ||
+  fail "agent 2: $parts part receipts: $(ls "$A2/receipts")"
 
 # --- status -------------------------------------------------------------------
 check_status() {  # check_status LABEL

@@ -144,14 +144,14 @@ TEST_F(DecommissionTest, AnUnreachableControllerDestroysNothing) {
 TEST_F(DecommissionTest, OutstandingOrdersAndAttestationsBlockUnlessForced) {
   // An order whose plan waits for approval, and an attestation not yet delivered.
   temp_.WriteFile("agent/orders/order-1/plan.json", "{}");
-  ASSERT_TRUE(Outbox(dir_).Put("order-2", "{}").ok());
+  ASSERT_TRUE(Outbox(dir_).Put("order-2", {"{}"}).ok());
   absl::StatusOr<DecommissionReport> report =
       DecommissionAgent({.data_dir = dir_, .force = false}, Controller());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(report.status().message().find("order order-1: its plan awaits approval"),
             std::string::npos)
       << report.status();
-  EXPECT_NE(report.status().message().find("1 attestation(s) wait in"), std::string::npos)
+  EXPECT_NE(report.status().message().find("1 attestation(s) or parts wait in"), std::string::npos)
       << report.status();
   EXPECT_EQ(calls_, 0);
   ExpectKeysIntact();

@@ -8,11 +8,17 @@
 #include <gtest/gtest.h>
 
 #include <boost/filesystem/operations.hpp>
+#include <set>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "agent/identity/agent_key.h"
 #include "common/crypto/sha256.h"
+#include "common/dsse/envelope.h"
+#include "common/intoto/statement.h"
 #include "common/io/read_file.h"
 #include "common/policy/wipe_policy.h"
+#include "common/reconcile/reconciler.h"
 #include "common/signed/signed_messages.h"
 #include "tests/support/temp_dir.h"
 
@@ -64,7 +70,8 @@ class OrderRunnerTest : public ::testing::Test {
     return signed_order;
   }
 
-  OrderResult Run(const offboard::v1::SignedWipeOrder& signed_order, int64_t now = kNow) {
+  OrderResult Run(const offboard::v1::SignedWipeOrder& signed_order, int64_t now = kNow,
+                  size_t max_envelope_bytes = 0) {
     OrderRunner runner({.data_dir = temp_.path() / "agent",
                         .agent_id = "agent-1",
                         .vendor_id = "vendor-a",
@@ -72,7 +79,8 @@ class OrderRunnerTest : public ::testing::Test {
                         .roots = {(temp_.path() / "root").string()},
                         .threads = 1,
                         .agent_version = "test",
-                        .approve_plan = false},
+                        .approve_plan = false,
+                        .max_envelope_bytes = max_envelope_bytes},
                        outbox_);
     return runner.Run(signed_order, now, [this](const offboard::v1::HeartbeatRequest& beat) {
       phases_.push_back(beat.phase());
@@ -110,6 +118,71 @@ TEST_F(OrderRunnerTest, AValidOrderIsWipedAttestedAndNotRunTwice) {
   EXPECT_TRUE(again.already_done);
   EXPECT_EQ(again.outcome, OrderOutcome::kWipedComplete);
   EXPECT_TRUE(phases_.empty());
+}
+
+// An attestation over what one message may carry is queued in parts, each
+// signed and small enough, which together hold every item once and answer
+// the order by the controller's rules; a crash before the order was marked
+// done queues the very same parts again.
+TEST_F(OrderRunnerTest, ALargeAttestationIsQueuedInPartsThatAnswerTheOrder) {
+  for (int i = 0; i < 60; ++i)
+    temp_.WriteFile(absl::StrCat("root/copies/copy-", i, ".csv"), kSecret);
+  constexpr size_t kMax = 12 << 10;
+  const OrderResult result = Run(Signed(Order(), controller_), kNow, kMax);
+  ASSERT_EQ(result.outcome, OrderOutcome::kWipedComplete) << result.message;
+  const std::vector<std::string> entries = *outbox_.Pending();
+  ASSERT_GT(entries.size(), 2u);
+  const common::Ed25519PublicKey agent_key =
+      LoadOrCreateAttestationKey(temp_.path() / "agent")->key.PublicKey();
+  common::DsseVerifier verifier({{agent_key.KeyId(), agent_key}}, 1,
+                                {std::string(common::kInTotoPayloadType)});
+  common::AnsweredOrders answered;
+  std::set<std::string> paths;
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i], PartEntry("order-1", i + 1, entries.size()));
+    EXPECT_EQ(OrderOfEntry(entries[i]), "order-1");
+    parts.push_back(*outbox_.Read(entries[i]));
+    EXPECT_LE(parts.back().size(), kMax);
+    const absl::StatusOr<common::VerifiedPayload> verified = verifier.Verify(parts.back());
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    const common::InTotoStatement statement = *common::ParseStatement(verified->payload);
+    const absl::StatusOr<common::CheckedItems> items =
+        common::CheckAttestedItems({.order_id = "order-1",
+                                    .agent_id = "agent-1",
+                                    .host_id = "host-1",
+                                    .predicate = statement.predicate});
+    ASSERT_TRUE(items.ok()) << items.status();
+    EXPECT_EQ(items->part,
+              (common::AttestationPart{.index = static_cast<uint32_t>(i + 1),
+                                       .count = static_cast<uint32_t>(entries.size())}));
+    EXPECT_FALSE(answered.Answered("order-1"));
+    answered.Add("order-1", items->run_id, items->part);
+    for (const common::AttestedCopy& copy : items->copies) {
+      EXPECT_EQ(copy.status, common::CopyStatus::kWiped);
+      EXPECT_TRUE(paths.insert(copy.path).second) << copy.path << " in two parts";
+    }
+  }
+  EXPECT_TRUE(answered.Answered("order-1"));
+  EXPECT_EQ(paths.size(), 62u);  // the two copies of SetUp and sixty more
+
+  // Lost before the order was marked done: the finished run is handed on
+  // again, in the same parts.
+  for (const std::string& entry : entries) fs::remove(outbox_.EntryPath(entry));
+  fs::remove(temp_.path() / "agent/orders/order-1/done");
+  ASSERT_EQ(Run(Signed(Order(), controller_), kNow, kMax).outcome, OrderOutcome::kWipedComplete);
+  ASSERT_EQ(*outbox_.Pending(), entries);
+  for (size_t i = 0; i < entries.size(); ++i) EXPECT_EQ(*outbox_.Read(entries[i]), parts[i]);
+}
+
+// A limit too small for even one item and the run's facts: the attestation
+// is queued whole (the outbox sets aside what no message carries), not left
+// behind by a run that would fail alike on every retry.
+TEST_F(OrderRunnerTest, AnAttestationThatCannotBeCutIsQueuedWhole) {
+  const OrderResult result = Run(Signed(Order(), controller_), kNow, 1500);
+  ASSERT_EQ(result.outcome, OrderOutcome::kWipedComplete) << result.message;
+  EXPECT_EQ(*outbox_.Pending(), std::vector<std::string>{"order-1"});
+  EXPECT_GT(outbox_.Read("order-1")->size(), 1500u);
 }
 
 TEST_F(OrderRunnerTest, AForgedOrderIsRefusedAndNothingIsTouched) {

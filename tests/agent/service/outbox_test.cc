@@ -65,8 +65,8 @@ TEST(OutboxTest, PutKeepsTheEnvelopeByteForByteUntilDelivered) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
   const std::string envelope = "{\"payload\":\"x\"}\n\x01 bytes";
-  ASSERT_TRUE(outbox.Put("order-1", envelope).ok());
-  ASSERT_TRUE(outbox.Put("order-0", "other").ok());
+  ASSERT_TRUE(outbox.Put("order-1", {envelope}).ok());
+  ASSERT_TRUE(outbox.Put("order-0", {"other"}).ok());
   EXPECT_EQ(*outbox.Pending(), (std::vector<std::string>{"order-0", "order-1"}));
   EXPECT_EQ(*outbox.Read("order-1"), envelope);
   EXPECT_FALSE(outbox.HasReceipt("order-1"));
@@ -85,7 +85,7 @@ TEST(OutboxTest, PutKeepsTheEnvelopeByteForByteUntilDelivered) {
 TEST(OutboxTest, RefusesUnsafeOrderIds) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
-  EXPECT_EQ(outbox.Put("../escape", "x").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(outbox.Put("../escape", {"x"}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(fs::exists(temp.path() / "escape.dsse.json"));
   EXPECT_TRUE(outbox.Pending()->empty());
 }
@@ -93,7 +93,7 @@ TEST(OutboxTest, RefusesUnsafeOrderIds) {
 TEST(OutboxTest, IgnoresTemporariesAndStrayFiles) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
-  ASSERT_TRUE(outbox.Put("order-1", "x").ok());
+  ASSERT_TRUE(outbox.Put("order-1", {"x"}).ok());
   temp.WriteFile("outbox/.order-2.dsse.json.tmp-123", "half");
   temp.WriteFile("outbox/notes.txt", "n");
   EXPECT_EQ(*outbox.Pending(), std::vector<std::string>{"order-1"});
@@ -102,8 +102,8 @@ TEST(OutboxTest, IgnoresTemporariesAndStrayFiles) {
 TEST(DeliverOutboxTest, DeliversEverythingAndSavesReceipts) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
-  ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
-  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  ASSERT_TRUE(outbox.Put("a", {"envelope-a"}).ok());
+  ASSERT_TRUE(outbox.Put("b", {"envelope-b"}).ok());
   std::map<std::string, std::string> submitted;
   const DeliveryReport report = DeliverOutbox(
       outbox,
@@ -120,11 +120,96 @@ TEST(DeliverOutboxTest, DeliversEverythingAndSavesReceipts) {
   EXPECT_TRUE(outbox.HasReceipt("a") && outbox.HasReceipt("b"));
 }
 
+// Parts of one attestation are entries of their own, named so that no
+// order id can be mistaken for one.
+TEST(OutboxTest, PartEntriesNameTheirOrderAndNothingElseDoes) {
+  EXPECT_EQ(PartEntry("o-1", 2, 13), "o-1+part-00002-of-00013");
+  EXPECT_EQ(OrderOfEntry("o-1+part-00002-of-00013"), "o-1");
+  EXPECT_EQ(OrderOfEntry("o-1"), "o-1");
+  EXPECT_EQ(OrderOfEntry("o-1.part-00002-of-00013"), "o-1.part-00002-of-00013");
+  for (const char* bad :
+       {"o-1+part-2-of-13", "o-1+part-00003-of-00002", "o-1+part-00000-of-00002",
+        "o-1+part-00001-of-99999", "+part-00001-of-00002", "../o+part-00001-of-00002",
+        "o-1+part-00001-of-00002x", "o-1+00001-of-00002", "o+1"}) {
+    EXPECT_EQ(OrderOfEntry(bad), "") << bad;
+  }
+}
+
+TEST(DeliverOutboxTest, AnOrderInPartsIsDeliveredOnceEveryPartHasItsReceipt) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("a", {"whole a"}).ok());
+  ASSERT_TRUE(outbox.Put("b", {"b 1", "b 2", "b 3"}).ok());
+  EXPECT_EQ(*outbox.Pending(),
+            (std::vector<std::string>{"a", PartEntry("b", 1, 3), PartEntry("b", 2, 3),
+                                      PartEntry("b", 3, 3)}));
+  std::vector<std::pair<std::string, std::string>> submitted;
+  int calls = 0;
+  const auto submit = [&](const std::string& order_id, const std::string& envelope) {
+    // The controller is gone after the third call.
+    if (++calls > 3) return absl::StatusOr<offboard::v1::Receipt>(absl::UnavailableError("down"));
+    submitted.emplace_back(order_id, envelope);
+    return absl::StatusOr<offboard::v1::Receipt>(SignedReceipt(envelope));
+  };
+  DeliveryReport report = DeliverOutbox(outbox, submit, ControllerKey().PublicKey(), kNeverStop);
+  EXPECT_EQ(report.delivered,
+            (std::vector<std::string>{"a", PartEntry("b", 1, 3), PartEntry("b", 2, 3)}));
+  EXPECT_EQ(submitted, (std::vector<std::pair<std::string, std::string>>{
+                           {"a", "whole a"}, {"b", "b 1"}, {"b", "b 2"}}));
+  EXPECT_TRUE(outbox.HasReceipt("a"));
+  EXPECT_FALSE(outbox.HasReceipt("b"));
+  EXPECT_EQ(report.pending, 1u);
+
+  calls = 0;
+  report = DeliverOutbox(outbox, submit, ControllerKey().PublicKey(), kNeverStop);
+  EXPECT_EQ(report.delivered, std::vector<std::string>{PartEntry("b", 3, 3)});
+  EXPECT_TRUE(outbox.HasReceipt("b"));
+  EXPECT_TRUE(fs::exists(outbox.ReceiptPath(PartEntry("b", 3, 3))));
+  EXPECT_FALSE(outbox.WasRefused("b"));
+}
+
+TEST(DeliverOutboxTest, ARefusedPartRefusesItsOrder) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("b", {"b 1", "b 2"}).ok());
+  const DeliveryReport report = DeliverOutbox(
+      outbox,
+      [&](const std::string&, const std::string& envelope) {
+        if (envelope == "b 2") {
+          return absl::StatusOr<offboard::v1::Receipt>(absl::AlreadyExistsError("another run"));
+        }
+        return absl::StatusOr<offboard::v1::Receipt>(SignedReceipt(envelope));
+      },
+      ControllerKey().PublicKey(), kNeverStop);
+  ASSERT_EQ(report.refused.size(), 1u);
+  EXPECT_EQ(report.refused[0].first, PartEntry("b", 2, 2));
+  EXPECT_FALSE(outbox.HasReceipt("b"));
+  ASSERT_TRUE(outbox.Refusal("b").has_value());
+  EXPECT_EQ(*outbox.Refusal("b"), outbox.RefusedPath(PartEntry("b", 2, 2)));
+  EXPECT_FALSE(outbox.WasRefused("a"));
+}
+
+// Queued again in another cut (one envelope instead of parts, or the other
+// way round), the order's old entries go: nothing is sent twice over.
+TEST(OutboxTest, PuttingAnOrderAgainReplacesItsEntries) {
+  testing::TempDir temp;
+  Outbox outbox(temp.path());
+  ASSERT_TRUE(outbox.Put("b", {"b 1", "b 2", "b 3"}).ok());
+  ASSERT_TRUE(outbox.Put("bb", {"other order"}).ok());
+  ASSERT_TRUE(outbox.Put("b", {"b 1 of 2", "b 2 of 2"}).ok());
+  EXPECT_EQ(*outbox.Pending(),
+            (std::vector<std::string>{PartEntry("b", 1, 2), PartEntry("b", 2, 2), "bb"}));
+  ASSERT_TRUE(outbox.Put("b", {"whole b"}).ok());
+  EXPECT_EQ(*outbox.Pending(), (std::vector<std::string>{"b", "bb"}));
+  EXPECT_EQ(*outbox.Read("b"), "whole b");
+  EXPECT_EQ(outbox.Put("b", {}).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(DeliverOutboxTest, AnUnreachableControllerKeepsEverythingForLater) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
-  ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
-  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  ASSERT_TRUE(outbox.Put("a", {"envelope-a"}).ok());
+  ASSERT_TRUE(outbox.Put("b", {"envelope-b"}).ok());
   int calls = 0;
   const DeliveryReport down = DeliverOutbox(
       outbox,
@@ -169,8 +254,8 @@ TEST(DeliverOutboxTest, AnUnreachableControllerKeepsEverythingForLater) {
 TEST(DeliverOutboxTest, ARefusalMovesTheEntryAsideWithItsReason) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
-  ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
-  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  ASSERT_TRUE(outbox.Put("a", {"envelope-a"}).ok());
+  ASSERT_TRUE(outbox.Put("b", {"envelope-b"}).ok());
   const DeliveryReport report = DeliverOutbox(
       outbox,
       [&](const std::string& order_id,
@@ -198,8 +283,8 @@ TEST(DeliverOutboxTest, AnAttestationTooLargeToSendIsSetAsideNotRetried) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
   const std::string huge(kMaxEnvelopeBytes + 1, 'x');
-  ASSERT_TRUE(outbox.Put("a-huge", huge).ok());
-  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  ASSERT_TRUE(outbox.Put("a-huge", {huge}).ok());
+  ASSERT_TRUE(outbox.Put("b", {"envelope-b"}).ok());
   std::vector<std::string> sent;
   const DeliveryReport report = DeliverOutbox(
       outbox,
@@ -222,8 +307,8 @@ TEST(DeliverOutboxTest, AnAttestationTooLargeToSendIsSetAsideNotRetried) {
 TEST(DeliverOutboxTest, StopsWhenAStopIsRequested) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
-  ASSERT_TRUE(outbox.Put("a", "x").ok());
-  ASSERT_TRUE(outbox.Put("b", "y").ok());
+  ASSERT_TRUE(outbox.Put("a", {"x"}).ok());
+  ASSERT_TRUE(outbox.Put("b", {"y"}).ok());
   int calls = 0;
   bool stop = false;
   const DeliveryReport report = DeliverOutbox(
@@ -245,8 +330,8 @@ TEST(DeliverOutboxTest, StopsWhenAStopIsRequested) {
 TEST(DeliverOutboxTest, AReceiptThatDoesNotVerifyKeepsTheAttestation) {
   testing::TempDir temp;
   Outbox outbox(temp.path());
-  ASSERT_TRUE(outbox.Put("a", "envelope-a").ok());
-  ASSERT_TRUE(outbox.Put("b", "envelope-b").ok());
+  ASSERT_TRUE(outbox.Put("a", {"envelope-a"}).ok());
+  ASSERT_TRUE(outbox.Put("b", {"envelope-b"}).ok());
   const auto other_key = *common::Ed25519PrivateKey::Generate();
   for (const auto& [what, bad] : std::vector<std::pair<std::string, offboard::v1::Receipt>>{
            {"another envelope's", SignedReceipt("envelope-b")},
