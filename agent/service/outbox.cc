@@ -58,9 +58,9 @@ std::optional<ParsedEntry> ParseEntry(absl::string_view entry) {
   uint32_t index = 0;
   uint32_t count = 0;
   if (of == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, of), &index) ||
-      !absl::SimpleAtoi(rest.substr(of + 4), &count) || index < 1 || index > count ||
+      !absl::SimpleAtoi(rest.substr(of + 4), &count) || index < 1 || index > count || count < 2 ||
       count > common::kMaxAttestationParts || PartEntry(order_id, index, count) != entry) {
-    return std::nullopt;  // only the one spelling PartEntry writes
+    return std::nullopt;  // only what Put writes: one part is the order's own entry
   }
   return ParsedEntry{.order_id = std::string(order_id), .index = index, .count = count};
 }

@@ -130,7 +130,7 @@ TEST(OutboxTest, PartEntriesNameTheirOrderAndNothingElseDoes) {
   for (const char* bad :
        {"o-1+part-2-of-13", "o-1+part-00003-of-00002", "o-1+part-00000-of-00002",
         "o-1+part-00001-of-99999", "+part-00001-of-00002", "../o+part-00001-of-00002",
-        "o-1+part-00001-of-00002x", "o-1+00001-of-00002", "o+1"}) {
+        "o-1+part-00001-of-00002x", "o-1+00001-of-00002", "o+1", "o-1+part-00001-of-00001"}) {
     EXPECT_EQ(OrderOfEntry(bad), "") << bad;
   }
 }
