@@ -272,6 +272,21 @@ absl::Status PackageChecker::CheckAcceptedAt(const common::ReceiptRecord& receip
   return absl::OkStatus();
 }
 
+std::vector<common::HostOrder> PackageChecker::HostOrders() const {
+  std::vector<common::HostOrder> host_orders;
+  for (const std::string& id : order_sequence_) {
+    const KnownOrder& order = orders_.at(id);
+    host_orders.push_back({.order_id = id,
+                           .host_id = order.host_id,
+                           .agent_id = order.agent_id,
+                           .expires_at = order.expires_at,
+                           .answered = false,
+                           .vendor_id = order.vendor_id,
+                           .issued_at = order.issued_at});
+  }
+  return host_orders;
+}
+
 absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
   // A package of format 1 is recomputed by the rules it was written under.
   const bool format1 = manifest_.format == common::kEvidenceFormat1;
@@ -283,16 +298,7 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
       .rules = format1 ? common::ReconcileRules::kFormat1 : common::ReconcileRules::kCurrent};
   // Which orders are answered is known once every attestation (all parts)
   // was added: the reconciler tells (SetHostsWithoutOrder).
-  for (const std::string& id : order_sequence_) {
-    const KnownOrder& order = orders_[id];
-    context.orders.push_back({.order_id = id,
-                              .host_id = order.host_id,
-                              .agent_id = order.agent_id,
-                              .expires_at = order.expires_at,
-                              .answered = false,
-                              .vendor_id = order.vendor_id,
-                              .issued_at = order.issued_at});
-  }
+  context.orders = HostOrders();
   reconciler_ = std::make_unique<common::Reconciler>(std::move(context));
   return common::ForEachInventoryRecord(std::string_view(bytes), std::string_view(common::kInventoryMember.data(), common::kInventoryMember.size()),
                                         [&](const common::InventoryRecord& row) -> absl::Status {
@@ -313,16 +319,9 @@ absl::Status PackageChecker::CheckInventory(const std::string& bytes) {
 void PackageChecker::SetHostsWithoutOrder() {
   // A package of format 1 lists none.
   if (manifest_.format == common::kEvidenceFormat1) return;
-  std::vector<common::HostOrder> host_orders;
-  for (const std::string& id : order_sequence_) {
-    const KnownOrder& order = orders_[id];
-    host_orders.push_back({.order_id = id,
-                           .host_id = order.host_id,
-                           .agent_id = order.agent_id,
-                           .expires_at = order.expires_at,
-                           .answered = reconciler_->Answers(id),
-                           .vendor_id = order.vendor_id,
-                           .issued_at = order.issued_at});
+  std::vector<common::HostOrder> host_orders = HostOrders();
+  for (common::HostOrder& order : host_orders) {
+    order.answered = reconciler_->Answers(order.order_id);
   }
   // Every enrolled host must have been asked, by the rule `terminate` follows.
   std::vector<common::EnrollmentRecord> enrolled;

@@ -128,6 +128,8 @@ class PackageChecker {
   // ban and its client certificate.
   absl::Status CheckAcceptedAt(const common::ReceiptRecord& receipt, const KnownOrder& order) const;
   absl::Status CheckInventory(const std::string& bytes);
+  // The package's orders in their sequence, none marked answered.
+  std::vector<common::HostOrder> HostOrders() const;
   // Once every attestation is added: the enrolled hosts without an order,
   // by the orders the attestations answer (all their parts).
   void SetHostsWithoutOrder();
