@@ -74,6 +74,42 @@ absl::StatusOr<Statement> Statement::Prepare(sqlite3* db, absl::string_view sql)
   return statement;
 }
 
+void StatementRelease::operator()(sqlite3_stmt* statement) const {
+  if (borrowed == nullptr) {
+    sqlite3_finalize(statement);
+    return;
+  }
+  sqlite3_reset(statement);
+  sqlite3_clear_bindings(statement);
+  *borrowed = false;
+}
+
+StatementCache::~StatementCache() {
+  for (auto& [sql, entry] : entries_) sqlite3_finalize(entry->statement);
+}
+
+absl::StatusOr<Statement> StatementCache::Prepare(absl::string_view sql) {
+  auto found = entries_.find(sql);
+  if (found != entries_.end()) {
+    Entry& entry = *found->second;
+    if (entry.borrowed) return Statement::Prepare(db_, sql);
+    entry.borrowed = true;
+    return Statement(db_, entry.statement, StatementRelease{&entry.borrowed});
+  }
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return SqliteStatus(db_, rc, absl::StrCat("prepare ", sql));
+  }
+  if (raw == nullptr) return absl::InternalError(absl::StrCat("empty SQL: ", sql));
+  auto entry = std::make_unique<Entry>(Entry{.statement = raw, .borrowed = true});
+  bool* borrowed = &entry->borrowed;
+  entries_.emplace(sql, std::move(entry));
+  return Statement(db_, raw, StatementRelease{borrowed});
+}
+
 void Statement::NoteBind(int rc, int index) {
   if (rc != SQLITE_OK && bind_status_.ok()) {
     bind_status_ = SqliteStatus(

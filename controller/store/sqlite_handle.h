@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -35,8 +36,12 @@ struct SqliteCloser {
 };
 using SqliteDb = std::unique_ptr<sqlite3, SqliteCloser>;
 
-struct SqliteFinalizer {
-  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+// Finalizes a statement of its own; a statement borrowed from a
+// StatementCache goes back to it instead, reset and with its bindings
+// cleared.
+struct StatementRelease {
+  bool* borrowed = nullptr;  // the cache's flag, or null when owned
+  void operator()(sqlite3_stmt* statement) const;
 };
 
 // The status for SQLite result code `rc` (an extended code) on `db`:
@@ -81,12 +86,44 @@ class Statement {
   sqlite3_stmt* get() const { return statement_.get(); }
 
  private:
-  Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  friend class StatementCache;
+  Statement(sqlite3* db, sqlite3_stmt* statement, StatementRelease release = {})
+      : db_(db), statement_(statement, release) {}
   void NoteBind(int rc, int index);
 
   sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, SqliteFinalizer> statement_;
+  std::unique_ptr<sqlite3_stmt, StatementRelease> statement_;
   absl::Status bind_status_;
+};
+
+// The prepared statements of one connection, kept for reuse: the attestation
+// path runs the same few statements for every attestation, and parsing their
+// SQL each time was a tenth of the intake's CPU under load. Prepare() lends
+// the cached statement of that text; it comes back when the Statement is
+// destroyed. Asked for a text whose statement is still lent (a query inside
+// a loop over the same query), it prepares one of the caller's own.
+//
+// Guarded like its connection: used by one thread at a time, and every lent
+// Statement destroyed before that thread lets go of the connection and
+// before the cache itself is destroyed. Declare it after its connection, so
+// that it finalizes its statements before the connection closes.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+  ~StatementCache();
+
+  absl::StatusOr<Statement> Prepare(absl::string_view sql);
+
+ private:
+  struct Entry {
+    sqlite3_stmt* statement = nullptr;
+    bool borrowed = false;
+  };
+  sqlite3* db_;
+  // Entries are boxed: a lent Statement points at its entry's flag.
+  absl::flat_hash_map<std::string, std::unique_ptr<Entry>> entries_;
 };
 
 // A transaction on `db`: BEGIN IMMEDIATE, so a writer takes the write lock

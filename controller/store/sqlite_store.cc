@@ -188,8 +188,7 @@ absl::StatusOr<Enrollment> SqliteStore::GetEnrollment(absl::string_view agent_id
   std::lock_guard<std::mutex> lock(reader_mutex_);
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(
-          reader_.get(),
+      reader_statements_.Prepare(
           "SELECT agent_id, vendor_id, host_id, hostname, attestation_public_key_pem,"
           " attestation_key_id, client_certificate_pem, certificate_serial_hex,"
           " enrolled_at, banned, banned_at FROM enrollments WHERE agent_id = ?1"));

@@ -66,7 +66,9 @@ class SqliteStore final : public ControllerStore {
   SqliteStore(boost::filesystem::path path, SqliteDb db, SqliteDb reader, SqliteDb checkpointer)
       : path_(std::move(path)),
         db_(std::move(db)),
+        statements_(db_.get()),
         reader_(std::move(reader)),
+        reader_statements_(reader_.get()),
         checkpointer_(WalCheckpointer::Start(db_.get(), std::move(checkpointer))) {}
 
   absl::Status PutToken(const EnrollmentToken& token) override;
@@ -136,11 +138,15 @@ class SqliteStore final : public ControllerStore {
   const boost::filesystem::path path_;
   std::mutex mutex_;
   SqliteDb db_;  // guarded by mutex_
+  // The statements every attestation runs on db_, prepared once; those run
+  // now and then (imports, listings, checks) are prepared when run.
+  StatementCache statements_;  // guarded by mutex_
   // The lookups every attestation makes (GetOrder, GetEnrollment) read here:
   // in WAL mode a reader does not wait for the writer, so they go on while a
   // batch commits under mutex_, which takes milliseconds for its fsync.
   std::mutex reader_mutex_;
   SqliteDb reader_;  // guarded by reader_mutex_
+  StatementCache reader_statements_;  // guarded by reader_mutex_
   // Last, so that it stops before the connections close.
   const std::unique_ptr<WalCheckpointer> checkpointer_;
 };

@@ -46,7 +46,6 @@ absl::StatusOr<std::vector<absl::StatusOr<AttestationRow>>> SqliteStore::AppendB
 
 absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
                                                          uint64_t& next_index) {
-  sqlite3* db = db_.get();
   const LeafPart& part = leaf.part;
   const std::string which =
       part.count == 1 ? "" : absl::StrCat(" (part ", part.index, " of ", part.count, ")");
@@ -63,9 +62,8 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
   if (!absl::IsNotFound(existing.status())) return existing.status();
   // The parts of one attestation: one run, one count.
   OFFBOARD_ASSIGN_OR_RETURN(Statement sibling,
-                            Statement::Prepare(db,
-                                               "SELECT run_id, part_count FROM attestations"
-                                               " WHERE order_id = ?1 AND agent_id = ?2 LIMIT 1"));
+                            statements_.Prepare("SELECT run_id, part_count FROM attestations"
+                                                " WHERE order_id = ?1 AND agent_id = ?2 LIMIT 1"));
   sibling.BindText(1, leaf.order_id);
   sibling.BindText(2, leaf.agent_id);
   OFFBOARD_ASSIGN_OR_RETURN(const bool has_sibling, sibling.Step());
@@ -81,7 +79,7 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
   // the intake checked the enrollment before this transaction began.
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement banned,
-      Statement::Prepare(db, "SELECT 1 FROM enrollments WHERE agent_id = ?1 AND banned = 1"));
+      statements_.Prepare("SELECT 1 FROM enrollments WHERE agent_id = ?1 AND banned = 1"));
   banned.BindText(1, leaf.agent_id);
   OFFBOARD_ASSIGN_OR_RETURN(const bool is_banned, banned.Step());
   if (is_banned) {
@@ -89,7 +87,7 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
   }
 
   OFFBOARD_ASSIGN_OR_RETURN(Statement order,
-                            Statement::Prepare(db, "SELECT 1 FROM orders WHERE order_id = ?1"));
+                            statements_.Prepare("SELECT 1 FROM orders WHERE order_id = ?1"));
   order.BindText(1, leaf.order_id);
   OFFBOARD_ASSIGN_OR_RETURN(const bool order_known, order.Step());
   if (!order_known) {
@@ -100,10 +98,9 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
   // take this index: the log stays dense.
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement insert,
-      Statement::Prepare(db,
-                         "INSERT INTO attestations (log_index, order_id, agent_id, envelope,"
-                         " leaf_hash_hex, accepted_at, run_id, part_index, part_count)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+      statements_.Prepare("INSERT INTO attestations (log_index, order_id, agent_id, envelope,"
+                          " leaf_hash_hex, accepted_at, run_id, part_index, part_count)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   insert.BindInt64(1, static_cast<int64_t>(next_index))
       .BindText(2, leaf.order_id)
       .BindText(3, leaf.agent_id)

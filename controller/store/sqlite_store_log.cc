@@ -101,9 +101,8 @@ absl::Status SqliteStore::PutOrders(const std::vector<OrderRow>& orders) {
 
 absl::StatusOr<OrderRow> SqliteStore::GetOrder(absl::string_view order_id) {
   std::lock_guard<std::mutex> lock(reader_mutex_);
-  OFFBOARD_ASSIGN_OR_RETURN(
-      Statement query,
-      Statement::Prepare(reader_.get(), absl::StrCat(kSelectOrders, " WHERE order_id = ?1")));
+  OFFBOARD_ASSIGN_OR_RETURN(Statement query, reader_statements_.Prepare(absl::StrCat(
+                                                 kSelectOrders, " WHERE order_id = ?1")));
   query.BindText(1, order_id);
   OFFBOARD_ASSIGN_OR_RETURN(const bool found, query.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("order ", order_id, " is unknown"));
@@ -188,9 +187,8 @@ absl::StatusOr<AttestationRow> SqliteStore::AttestationForLocked(absl::string_vi
                                                                  uint32_t part_index) {
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(
-          db_.get(), absl::StrCat(kSelectAttestations,
-                                  " WHERE order_id = ?1 AND agent_id = ?2 AND part_index = ?3")));
+      statements_.Prepare(absl::StrCat(
+          kSelectAttestations, " WHERE order_id = ?1 AND agent_id = ?2 AND part_index = ?3")));
   query.BindText(1, order_id);
   query.BindText(2, agent_id);
   query.BindInt64(3, part_index);
@@ -213,7 +211,7 @@ absl::StatusOr<uint64_t> SqliteStore::LogSizeLocked() {
   // of the key rather than a count of every row.
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement query,
-      Statement::Prepare(db_.get(), "SELECT COALESCE(MAX(log_index) + 1, 0) FROM attestations"));
+      statements_.Prepare("SELECT COALESCE(MAX(log_index) + 1, 0) FROM attestations"));
   OFFBOARD_ASSIGN_OR_RETURN(const bool row, query.Step());
   return row ? static_cast<uint64_t>(query.Int64(0)) : 0;
 }
@@ -249,14 +247,13 @@ absl::Status SqliteStore::PutTreeHead(const TreeHeadRow& head) {
 }
 
 absl::Status SqliteStore::PutTreeHeadLocked(const TreeHeadRow& head, uint64_t log_size) {
-  sqlite3* db = db_.get();
   if (head.tree_size > log_size) {
     return absl::FailedPreconditionError(absl::StrCat("tree head for size ", head.tree_size,
                                                       " but the log holds ", log_size, " leaves"));
   }
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement stored,
-      Statement::Prepare(db, "SELECT root_hash_hex FROM tree_heads WHERE tree_size = ?1"));
+      statements_.Prepare("SELECT root_hash_hex FROM tree_heads WHERE tree_size = ?1"));
   stored.BindInt64(1, static_cast<int64_t>(head.tree_size));
   OFFBOARD_ASSIGN_OR_RETURN(const bool found, stored.Step());
   if (found) {
@@ -268,9 +265,8 @@ absl::Status SqliteStore::PutTreeHeadLocked(const TreeHeadRow& head, uint64_t lo
   }
   OFFBOARD_ASSIGN_OR_RETURN(
       Statement insert,
-      Statement::Prepare(db,
-                         "INSERT INTO tree_heads (tree_size, root_hash_hex, timestamp,"
-                         " signed_envelope) VALUES (?1, ?2, ?3, ?4)"));
+      statements_.Prepare("INSERT INTO tree_heads (tree_size, root_hash_hex, timestamp,"
+                          " signed_envelope) VALUES (?1, ?2, ?3, ?4)"));
   insert.BindInt64(1, static_cast<int64_t>(head.tree_size))
       .BindText(2, head.root_hash_hex)
       .BindInt64(3, head.timestamp)
