@@ -208,6 +208,11 @@ if run_id and not os.path.isfile(os.path.join(data_dir, "journal", run_id + ".js
     problems.append("DATA_DIR/journal/%s.jsonl does not exist (journal/: %s)" % (
         run_id, sorted(os.listdir(os.path.join(data_dir, "journal")))
         if os.path.isdir(os.path.join(data_dir, "journal")) else "missing"))
+# What the scans could not examine: the usual reason for an exit of 1.
+for label, errors in (("scan", report.get("errors", [])),
+                      ("post-wipe scan", report.get("post_wipe_scan", {}).get("errors", []))):
+    for e in errors if problems else []:
+        problems.append("%s error: %s" % (label, json.dumps(e)[:300]))
 for p in problems:
     print("    " + p)
 sys.exit(1 if problems else 0)
