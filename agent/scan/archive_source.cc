@@ -80,6 +80,62 @@ ArchiveReader NewReader(bool raw_only) {
   return reader;
 }
 
+// The fixed part of a binary cpio header: magic, dev, ino, mode, uid, gid,
+// nlink, rdev (2 bytes each), mtime (4), namesize (2), filesize (4).
+constexpr size_t kBinaryCpioHeaderBytes = 26;
+constexpr size_t kBinaryCpioModeAt = 6;
+constexpr size_t kBinaryCpioNameSizeAt = 20;
+
+bool StartsWith(std::span<const uint8_t> head, uint8_t first, uint8_t second) {
+  return head.size() >= 2 && head[0] == first && head[1] == second;
+}
+
+// The first header of binary cpio as a cpio writer makes it: the name holds
+// at least its terminating NUL, which is where the name size says (when that
+// is within `head`), and the mode has a file type (0 in a trailer).
+bool PlausibleBinaryCpio(std::span<const uint8_t> head, bool big_endian) {
+  if (head.size() < kBinaryCpioHeaderBytes) return true;  // too short to tell
+  const auto field = [&](size_t at) -> uint32_t {
+    return big_endian ? head[at] * 256u + head[at + 1] : head[at] + head[at + 1] * 256u;
+  };
+  const uint32_t name_size = field(kBinaryCpioNameSizeAt);
+  if (name_size == 0) return false;
+  const size_t name_end = kBinaryCpioHeaderBytes + name_size;
+  if (name_end <= head.size() && head[name_end - 1] != 0) return false;
+  switch (field(kBinaryCpioModeAt) & 0170000) {
+    case 0:        // no type: a trailer
+    case 0010000:  // FIFO
+    case 0020000:  // character device
+    case 0040000:  // directory
+    case 0060000:  // block device
+    case 0100000:  // regular file
+    case 0120000:  // symbolic link
+    case 0140000:  // socket
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The start of a compress (.Z) stream: codes of 9 to 16 bits at most, and a
+// first code (9 bits, least significant first) that is a byte, or the clear
+// code: the table holds nothing else yet.
+bool PlausibleCompress(std::span<const uint8_t> head) {
+  if (head.size() < 3) return true;
+  const int max_bits = head[2] & 0x1f;
+  if (max_bits < 9 || max_bits > 16) return false;
+  if (head.size() < 5) return true;
+  const unsigned first_code = head[3] | (head[4] & 1u) << 8;
+  return first_code <= 256;
+}
+
+bool HasCompressFilter(archive* a) {
+  for (int i = 0; i < archive_filter_count(a); ++i) {
+    if (archive_filter_code(a, i) == ARCHIVE_FILTER_COMPRESS) return true;
+  }
+  return false;
+}
+
 constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
                                                 ".lz4", ".Z",   ".lzma", ".lz"};
 
@@ -104,6 +160,30 @@ absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data) {
     return LibarchiveError(reader.get(), "archive_read_open_memory");
   }
   return reader;
+}
+
+bool ReadsWeakSignatureFormat(archive* a) {
+  const int format = archive_format(a);
+  return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE ||
+         HasCompressFilter(a);
+}
+
+bool MisreadWeakSignature(archive* a, std::span<const uint8_t> head) {
+  // 070707 octal is 0x71c7.
+  if (StartsWith(head, 0x1f, 0x9d) && (a == nullptr || HasCompressFilter(a))) {
+    return !PlausibleCompress(head);
+  }
+  // `head` is what the format saw only when no filter decompressed it (the
+  // client reader itself counts as one).
+  if (a == nullptr || archive_filter_count(a) > 1) return false;
+  const int format = archive_format(a);
+  if (format == ARCHIVE_FORMAT_CPIO_BIN_LE && StartsWith(head, 0xc7, 0x71)) {
+    return !PlausibleBinaryCpio(head, /*big_endian=*/false);
+  }
+  if (format == ARCHIVE_FORMAT_CPIO_BIN_BE && StartsWith(head, 0x71, 0xc7)) {
+    return !PlausibleBinaryCpio(head, /*big_endian=*/true);
+  }
+  return false;
 }
 
 bool ReadsRawContent(archive* a) {

@@ -43,6 +43,11 @@ class ArchiveInput {
   // Skips up to `request` bytes without reading them; returns how many were
   // skipped. 0 makes libarchive read through them instead.
   virtual int64_t Skip(int64_t /*request*/) { return 0; }
+  // The first bytes of the stream, up to scratch.size(), wherever it has been
+  // read to, without feeding any digest: in `scratch` or in the input's own
+  // memory, valid until the next call to Next. Fewer or none when they can no
+  // longer be had.
+  virtual std::span<const uint8_t> Head(std::span<uint8_t> /*scratch*/) { return {}; }
 };
 
 struct ArchiveReadDeleter {
@@ -61,6 +66,24 @@ absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_on
 // The same over a buffer, with random access (for 7z members); `data` must
 // outlive the reader.
 absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data);
+
+// libarchive takes a stream for binary cpio (octal 070707, in either byte
+// order) or for compress (.Z, 1f 9d) on its first two bytes alone, so some 3
+// in 65,536 streams of random bytes (encrypted or compressed data, media)
+// look like one of them and then fail to read, as "truncated" or "invalid
+// compressed data". Each would be an error on a file that was examined in
+// full, and keep a wipe from ever being complete.
+//
+// ReadsWeakSignatureFormat: `a` reads the stream as one of these formats.
+// MisreadWeakSignature: `a` (null when the stream failed to open) took the
+// stream starting with `head` for one of them, although the bytes after the
+// signature cannot begin it: the stream is then no archive, and is content
+// like any other. A first header that any writer of the format could have
+// made is trusted, so a real archive damaged after it is still an error.
+bool ReadsWeakSignatureFormat(archive* a);
+bool MisreadWeakSignature(archive* a, std::span<const uint8_t> head);
+// Bytes of `head` MisreadWeakSignature looks at, at most.
+inline constexpr size_t kWeakSignatureHeadBytes = 4096;
 
 enum class StreamKind {
   kPlain,           // no format and no compression: the content itself

@@ -1,6 +1,7 @@
 #include "agent/scan/stream_examiner.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -222,6 +223,14 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   OpenedStream opened = OpenStream(input, /*raw_only=*/false);
   // A failed input or a stopped file is reported by whoever owns them.
   if (input.failed() || file_.stopped()) return false;
+  // Bytes that only start like binary cpio or compress: content. Looked at
+  // only when one of those was taken, or nothing could be opened.
+  if (!opened.ok() || ReadsWeakSignatureFormat(opened.get())) {
+    std::array<uint8_t, kWeakSignatureHeadBytes> scratch;
+    if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr, input.Head(scratch))) {
+      return false;
+    }
+  }
   if (!opened.ok()) {
     // Recognized (compressed, or an archive) but unreadable from the start,
     // e.g. a gzip cut short before libarchive could decompress its first

@@ -131,6 +131,11 @@ int64_t FileInput::Seek(int64_t offset, int whence) {
   return static_cast<int64_t>(position_);
 }
 
+std::span<const uint8_t> FileInput::Head(std::span<uint8_t> scratch) {
+  const ssize_t n = ::pread(fd_, scratch.data(), scratch.size(), 0);
+  return n > 0 ? scratch.first(static_cast<size_t>(n)) : std::span<const uint8_t>();
+}
+
 int64_t FileInput::Skip(int64_t request) {
   if (request <= 0 || (read_through_skips_ && position_ == hashed_)) return 0;
   const uint64_t left = size_ > position_ ? size_ - position_ : 0;
@@ -225,6 +230,11 @@ absl::StatusOr<std::span<const uint8_t>> MemberInput::Next() {
 void MemberInput::StopCapture() {
   capturing_ = false;
   if (!replaying_) std::vector<uint8_t>().swap(replay_);
+}
+
+std::span<const uint8_t> MemberInput::Head(std::span<uint8_t> scratch) {
+  if (!capturing_ && !replaying_) return {};
+  return std::span<const uint8_t>(replay_).first(std::min(replay_.size(), scratch.size()));
 }
 
 bool MemberInput::Rewind() {
