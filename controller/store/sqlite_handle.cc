@@ -131,6 +131,13 @@ Statement& Statement::BindBlob(int index, absl::string_view bytes) {
   return *this;
 }
 
+Statement& Statement::BindBlobNoCopy(int index, absl::string_view bytes) {
+  NoteBind(
+      sqlite3_bind_blob64(statement_.get(), index, NonNull(bytes), bytes.size(), SQLITE_STATIC),
+      index);
+  return *this;
+}
+
 Statement& Statement::BindInt64(int index, int64_t value) {
   NoteBind(sqlite3_bind_int64(statement_.get(), index, value), index);
   return *this;

@@ -68,6 +68,9 @@ class Statement {
   Statement& BindText(int index, absl::string_view text);
   Statement& BindBlob(int index, absl::string_view bytes);
   Statement& BindInt64(int index, int64_t value);
+  // Binds `bytes` without a copy, for large values: they must stay valid
+  // until the statement is reset, rebound or destroyed.
+  Statement& BindBlobNoCopy(int index, absl::string_view bytes);
 
   // True when a row is ready, false when the statement is done.
   absl::StatusOr<bool> Step();

@@ -104,7 +104,7 @@ absl::StatusOr<AttestationRow> SqliteStore::AppendLocked(const NewLeaf& leaf,
   insert.BindInt64(1, static_cast<int64_t>(next_index))
       .BindText(2, leaf.order_id)
       .BindText(3, leaf.agent_id)
-      .BindBlob(4, leaf.envelope)
+      .BindBlobNoCopy(4, leaf.envelope)  // the caller's, alive until the insert is done
       .BindText(5, leaf.leaf_hash_hex)
       .BindInt64(6, leaf.accepted_at)
       .BindText(7, part.run_id)
