@@ -91,17 +91,20 @@ bool StartsWith(std::span<const uint8_t> head, uint8_t first, uint8_t second) {
 }
 
 // The first header of binary cpio as a cpio writer makes it: the name holds
-// at least its terminating NUL, which is where the name size says (when that
-// is within `head`), and the mode has a file type (0 in a trailer).
-bool PlausibleBinaryCpio(std::span<const uint8_t> head, bool big_endian) {
-  if (head.size() < kBinaryCpioHeaderBytes) return true;  // too short to tell
+// at least its terminating NUL, which is where the name size says, and the
+// mode has a file type (0 in a trailer). A stream that ends inside the header
+// or the name holds no member either.
+bool PlausibleBinaryCpio(const StreamHead& head, bool big_endian) {
+  const std::span<const uint8_t> bytes = head.bytes;
+  if (bytes.size() < kBinaryCpioHeaderBytes) return !head.whole;
   const auto field = [&](size_t at) -> uint32_t {
-    return big_endian ? head[at] * 256u + head[at + 1] : head[at] + head[at + 1] * 256u;
+    return big_endian ? bytes[at] * 256u + bytes[at + 1] : bytes[at] + bytes[at + 1] * 256u;
   };
   const uint32_t name_size = field(kBinaryCpioNameSizeAt);
   if (name_size == 0) return false;
   const size_t name_end = kBinaryCpioHeaderBytes + name_size;
-  if (name_end <= head.size() && head[name_end - 1] != 0) return false;
+  if (name_end > bytes.size()) return !head.whole;  // else a short read: cannot tell
+  if (bytes[name_end - 1] != 0) return false;
   switch (field(kBinaryCpioModeAt) & 0170000) {
     case 0:        // no type: a trailer
     case 0010000:  // FIFO
@@ -109,6 +112,7 @@ bool PlausibleBinaryCpio(std::span<const uint8_t> head, bool big_endian) {
     case 0040000:  // directory
     case 0060000:  // block device
     case 0100000:  // regular file
+    case 0110000:  // network special (HP-UX), which GNU cpio still writes
     case 0120000:  // symbolic link
     case 0140000:  // socket
       return true;
@@ -117,23 +121,24 @@ bool PlausibleBinaryCpio(std::span<const uint8_t> head, bool big_endian) {
   }
 }
 
-// The start of a compress (.Z) stream: codes of 9 to 16 bits at most, and a
-// first code (9 bits, least significant first) that is a byte, or the clear
-// code: the table holds nothing else yet.
-bool PlausibleCompress(std::span<const uint8_t> head) {
-  if (head.size() < 3) return true;
-  const int max_bits = head[2] & 0x1f;
-  if (max_bits < 9 || max_bits > 16) return false;
-  if (head.size() < 5) return true;
-  const unsigned first_code = head[3] | (head[4] & 1u) << 8;
+// The start of a compress (.Z) stream: codes of at most 16 bits (decoders
+// refuse more; fewer than 9 only stops the table from growing), and a first
+// code (9 bits, least significant first) that is a byte or the clear code,
+// since the table holds nothing else yet.
+bool PlausibleCompress(const StreamHead& head) {
+  const std::span<const uint8_t> bytes = head.bytes;
+  if (bytes.size() < 3) return !head.whole;
+  if ((bytes[2] & 0x1f) > 16) return false;
+  if (bytes.size() < 5) return true;
+  const unsigned first_code = bytes[3] | (bytes[4] & 1u) << 8;
   return first_code <= 256;
 }
 
-bool HasCompressFilter(archive* a) {
-  for (int i = 0; i < archive_filter_count(a); ++i) {
-    if (archive_filter_code(a, i) == ARCHIVE_FILTER_COMPRESS) return true;
-  }
-  return false;
+// The filter next to the client reader (which counts as one) decompresses
+// compress's format: the one that read the stream's own first bytes.
+bool CompressReadsTheStream(archive* a) {
+  const int count = archive_filter_count(a);
+  return count >= 2 && archive_filter_code(a, count - 2) == ARCHIVE_FILTER_COMPRESS;
 }
 
 constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
@@ -165,22 +170,21 @@ absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data) {
 bool ReadsWeakSignatureFormat(archive* a) {
   const int format = archive_format(a);
   return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE ||
-         HasCompressFilter(a);
+         CompressReadsTheStream(a);
 }
 
-bool MisreadWeakSignature(archive* a, std::span<const uint8_t> head) {
-  // 070707 octal is 0x71c7.
-  if (StartsWith(head, 0x1f, 0x9d) && (a == nullptr || HasCompressFilter(a))) {
+bool MisreadWeakSignature(archive* a, const StreamHead& head) {
+  if (StartsWith(head.bytes, 0x1f, 0x9d) && (a == nullptr || CompressReadsTheStream(a))) {
     return !PlausibleCompress(head);
   }
-  // `head` is what the format saw only when no filter decompressed it (the
-  // client reader itself counts as one).
+  // `head` is what the format saw only when no filter decompressed it.
   if (a == nullptr || archive_filter_count(a) > 1) return false;
+  // 070707 octal is 0x71c7.
   const int format = archive_format(a);
-  if (format == ARCHIVE_FORMAT_CPIO_BIN_LE && StartsWith(head, 0xc7, 0x71)) {
+  if (format == ARCHIVE_FORMAT_CPIO_BIN_LE && StartsWith(head.bytes, 0xc7, 0x71)) {
     return !PlausibleBinaryCpio(head, /*big_endian=*/false);
   }
-  if (format == ARCHIVE_FORMAT_CPIO_BIN_BE && StartsWith(head, 0x71, 0xc7)) {
+  if (format == ARCHIVE_FORMAT_CPIO_BIN_BE && StartsWith(head.bytes, 0x71, 0xc7)) {
     return !PlausibleBinaryCpio(head, /*big_endian=*/true);
   }
   return false;

@@ -26,6 +26,14 @@
 
 namespace offboard::agent {
 
+// The first bytes of a stream: in the caller's scratch buffer or in the
+// input's own memory, valid until the input is read again. Fewer than asked
+// for, or none, when they can no longer be had.
+struct StreamHead {
+  std::span<const uint8_t> bytes;
+  bool whole = false;  // `bytes` is all of the stream
+};
+
 // Where a libarchive reader gets its (possibly compressed) bytes.
 class ArchiveInput {
  public:
@@ -44,10 +52,8 @@ class ArchiveInput {
   // skipped. 0 makes libarchive read through them instead.
   virtual int64_t Skip(int64_t /*request*/) { return 0; }
   // The first bytes of the stream, up to scratch.size(), wherever it has been
-  // read to, without feeding any digest: in `scratch` or in the input's own
-  // memory, valid until the next call to Next. Fewer or none when they can no
-  // longer be had.
-  virtual std::span<const uint8_t> Head(std::span<uint8_t> /*scratch*/) { return {}; }
+  // read to, without feeding any digest (see StreamHead).
+  virtual StreamHead Head(std::span<uint8_t> /*scratch*/) { return {}; }
 };
 
 struct ArchiveReadDeleter {
@@ -77,13 +83,16 @@ absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data);
 // ReadsWeakSignatureFormat: `a` reads the stream as one of these formats.
 // MisreadWeakSignature: `a` (null when the stream failed to open) took the
 // stream starting with `head` for one of them, although the bytes after the
-// signature cannot begin it: the stream is then no archive, and is content
-// like any other. A first header that any writer of the format could have
-// made is trusted, so a real archive damaged after it is still an error.
+// signature cannot begin it, or the stream ends before anything could follow
+// its header: the stream is then no archive, and is content like any other
+// (hashed and matched whole). A first header that a writer of the format
+// could have made is trusted, so a real archive damaged after it is still an
+// error.
 bool ReadsWeakSignatureFormat(archive* a);
-bool MisreadWeakSignature(archive* a, std::span<const uint8_t> head);
-// Bytes of `head` MisreadWeakSignature looks at, at most.
-inline constexpr size_t kWeakSignatureHeadBytes = 4096;
+bool MisreadWeakSignature(archive* a, const StreamHead& head);
+// Bytes of the head MisreadWeakSignature looks at, at most: a binary cpio
+// header and the longest name it can announce.
+inline constexpr size_t kWeakSignatureHeadBytes = 26 + 65535;
 
 enum class StreamKind {
   kPlain,           // no format and no compression: the content itself

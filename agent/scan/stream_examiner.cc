@@ -1,7 +1,6 @@
 #include "agent/scan/stream_examiner.h"
 
 #include <algorithm>
-#include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -226,7 +225,7 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   // Bytes that only start like binary cpio or compress: content. Looked at
   // only when one of those was taken, or nothing could be opened.
   if (!opened.ok() || ReadsWeakSignatureFormat(opened.get())) {
-    std::array<uint8_t, kWeakSignatureHeadBytes> scratch;
+    std::vector<uint8_t> scratch(kWeakSignatureHeadBytes);
     if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr, input.Head(scratch))) {
       return false;
     }

@@ -131,9 +131,11 @@ int64_t FileInput::Seek(int64_t offset, int whence) {
   return static_cast<int64_t>(position_);
 }
 
-std::span<const uint8_t> FileInput::Head(std::span<uint8_t> scratch) {
+StreamHead FileInput::Head(std::span<uint8_t> scratch) {
   const ssize_t n = ::pread(fd_, scratch.data(), scratch.size(), 0);
-  return n > 0 ? scratch.first(static_cast<size_t>(n)) : std::span<const uint8_t>();
+  if (n < 0) return {};
+  return {.bytes = scratch.first(static_cast<size_t>(n)),
+          .whole = static_cast<uint64_t>(n) >= size_};
 }
 
 int64_t FileInput::Skip(int64_t request) {
@@ -232,9 +234,11 @@ void MemberInput::StopCapture() {
   if (!replaying_) std::vector<uint8_t>().swap(replay_);
 }
 
-std::span<const uint8_t> MemberInput::Head(std::span<uint8_t> scratch) {
+StreamHead MemberInput::Head(std::span<uint8_t> scratch) {
   if (!capturing_ && !replaying_) return {};
-  return std::span<const uint8_t>(replay_).first(std::min(replay_.size(), scratch.size()));
+  const size_t n = std::min(replay_.size(), scratch.size());
+  return {.bytes = std::span<const uint8_t>(replay_).first(n),
+          .whole = at_end_ && n == replay_.size()};
 }
 
 bool MemberInput::Rewind() {

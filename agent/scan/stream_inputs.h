@@ -85,7 +85,7 @@ class FileInput final : public ArchiveInput {
   int64_t Seek(int64_t offset, int whence) override;
   int64_t Skip(int64_t request) override;
   // Read again from the disk.
-  std::span<const uint8_t> Head(std::span<uint8_t> scratch) override;
+  StreamHead Head(std::span<uint8_t> scratch) override;
 
   // Reads on to the end of the file, feeding the digest. False on a read error
   // or when the time is up (the file is then stopped).
@@ -121,7 +121,7 @@ class MemberInput final : public ArchiveInput {
   absl::StatusOr<std::span<const uint8_t>> Peek();
   // From the bytes kept since StartCapture (called before anything was read);
   // none when capturing was off or has stopped.
-  std::span<const uint8_t> Head(std::span<uint8_t> scratch) override;
+  StreamHead Head(std::span<uint8_t> scratch) override;
   // Reads the rest of the member, feeding the digest.
   void Drain();
 

@@ -451,12 +451,34 @@ TEST_F(StreamExaminerTest, ContentStartingWithZeroBlocksIsContent) {
   EXPECT_THAT(out.errors, IsEmpty());
 }
 
+std::string CustomerId(int n) { return absl::StrCat("CUST-", 10000000 + n); }
+
+// The fingerprints of CUST-10000000 .. CUST-10000099, 5 of which make a
+// derived copy.
+absl::StatusOr<FingerprintIndex> CustomersIndex() {
+  common::FingerprintSet set;
+  set.dataset_id = "customers";
+  set.hmac_key.assign(32, 7);
+  set.identifier_regex = R"(CUST-\d{8})";
+  set.min_matches = 5;
+  for (int i = 0; i < 100; ++i) {
+    std::array<uint8_t, 32> digest{};
+    unsigned int length = 0;
+    const std::string id = CustomerId(i);
+    HMAC(EVP_sha256(), set.hmac_key.data(), static_cast<int>(set.hmac_key.size()),
+         reinterpret_cast<const unsigned char*>(id.data()), id.size(), digest.data(), &length);
+    set.digests.push_back(digest);
+  }
+  std::sort(set.digests.begin(), set.digests.end());
+  return FingerprintIndex::Build({set});
+}
+
 // Binary cpio as cpio writers make it: per entry a 26-byte header (16-bit
 // words in the given byte order; mtime and filesize as two words, the high
 // one first), the name with its NUL padded to even, the data padded to even;
 // then the trailer.
 std::string BinaryCpio(const std::vector<std::pair<std::string, std::string>>& files,
-                       bool big_endian) {
+                       bool big_endian, uint32_t first_mode = 0100644) {
   std::string out;
   const auto word = [&](uint32_t value) {
     const char high = static_cast<char>(value >> 8 & 0xff), low = static_cast<char>(value & 0xff);
@@ -475,7 +497,9 @@ std::string BinaryCpio(const std::vector<std::pair<std::string, std::string>>& f
     out += data;
     if (data.size() % 2 != 0) out += '\0';
   };
-  for (const auto& [name, data] : files) entry(name, data, 0100644);
+  for (size_t i = 0; i < files.size(); ++i) {
+    entry(files[i].first, files[i].second, i == 0 ? first_mode : 0100644);
+  }
   entry("TRAILER!!!", "", 0);
   return out;
 }
@@ -505,24 +529,45 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeCpioOrCompressAreContent) {
   cpio_be[30] = 'x';     // ... whose last byte is no NUL
   cpio_be[6] = '\x81';   // a regular file: the name alone gives it away
   std::string z_bits = "\x1f\x9d" + NoiseBytes(300000, 3);
-  z_bits[2] = '\x05';  // 5-bit codes
+  z_bits[2] = '\x97';  // 23-bit codes (block mode) ...
+  z_bits[3] = '\x41';
+  z_bits[4] = '\x00';  // ... though the first code, 'A', could be one
   std::string z_code = "\x1f\x9d" + NoiseBytes(300000, 4);
   z_code[2] = '\x90';  // 16 bits, block mode ...
   z_code[3] = '\xff';
   z_code[4] = '\x01';  // ... but a first code of 511, with nothing in the table
-  for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::string>>{
-           {"le.bin", cpio_le}, {"be.bin", cpio_be}, {"z5.bin", z_bits}, {"z511.bin", z_code}}) {
+  const std::string tiny = "\xc7\x71" + NoiseBytes(20, 5);  // ends inside a header
+  for (const auto& [name, bytes] :
+       std::vector<std::pair<std::string, std::string>>{{"le.bin", cpio_le},
+                                                        {"be.bin", cpio_be},
+                                                        {"z5.bin", z_bits},
+                                                        {"z511.bin", z_code},
+                                                        {"tiny.bin", tiny}}) {
     Write(name, bytes);
     Outcome out = Examine(name);
     EXPECT_EQ(out.streams, std::vector<Seen>{Content({}, bytes)}) << name;
     EXPECT_THAT(out.errors, IsEmpty()) << name;
     EXPECT_EQ(out.stats.archives_opened, 0u) << name;
   }
-  Sh("bsdtar -cf blobs.tar le.bin be.bin z5.bin z511.bin");
-  const Outcome out = Examine("blobs.tar");
+  Sh("bsdtar -cf blobs.tar le.bin be.bin z5.bin z511.bin tiny.bin");
+  Outcome out = Examine("blobs.tar");
   EXPECT_THAT(out.streams, ElementsAre(Content({"le.bin"}, cpio_le), Content({"be.bin"}, cpio_be),
                                        Content({"z5.bin"}, z_bits), Content({"z511.bin"}, z_code),
-                                       ArchiveFile("blobs.tar")));
+                                       Content({"tiny.bin"}, tiny), ArchiveFile("blobs.tar")));
+  EXPECT_THAT(out.errors, IsEmpty());
+
+  // A Latin-1 CSV whose header starts with "\xc7q" ("Çq") is text, matched
+  // for records. Read as cpio, its mode is a block device ("d") and its name
+  // 24,941 bytes long ("ma"), without the NUL at the end.
+  absl::StatusOr<FingerprintIndex> index = CustomersIndex();
+  ASSERT_TRUE(index.ok()) << index.status();
+  std::string latin1 = "\xc7qty,cod,customer,remarks\n" + Csv(3000, 18);
+  for (int i = 0; i < 10; ++i) absl::StrAppend(&latin1, "1,", CustomerId(i), "\n");
+  Write("latin1.csv", latin1);
+  out = Examine("latin1.csv", /*hash_file=*/true, {}, &*index);
+  EXPECT_EQ(out.streams, std::vector<Seen>{Content({}, latin1)});
+  ASSERT_EQ(out.derived.size(), 1u);
+  EXPECT_EQ(out.derived[0].second.at(0).records_matched, 10u);
   EXPECT_THAT(out.errors, IsEmpty());
 }
 
@@ -544,12 +589,19 @@ TEST_F(StreamExaminerTest, RealBinaryCpioAndCompressAreStillArchives) {
     EXPECT_FALSE(out.streams[0].hashed) << name;
     EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path(name), {"export.csv"}, "failed"))) << name;
   }
+  // GNU cpio still writes HP-UX network special files (type 0110000).
+  Write("net.cpio", BinaryCpio({{"net", ""}, {"export.csv", csv}}, false, 0110644));
+  EXPECT_THAT(Examine("net.cpio").streams,
+              ElementsAre(Content({"export.csv"}, csv), ArchiveFile("net.cpio")));
   // "ab" in compress's format: 16-bit codes at most, block mode, then the
-  // 9-bit codes of 'a' and 'b', least significant bit first.
-  Write("ab.Z", std::string("\x1f\x9d\x90\x61\xc4\x00", 6));
-  const Outcome out = Examine("ab.Z");
-  EXPECT_THAT(out.streams, ElementsAre(Content({"ab"}, "ab"), ArchiveFile("ab.Z")));
-  EXPECT_THAT(out.errors, IsEmpty());
+  // 9-bit codes of 'a' and 'b', least significant bit first; then the same
+  // with codes of "at most 8 bits", which decoders read all the same.
+  for (const char* flags : {"\x90", "\x08"}) {
+    Write("ab.Z", absl::StrCat("\x1f\x9d", flags, std::string("\x61\xc4\x00", 3)));
+    const Outcome out = Examine("ab.Z");
+    EXPECT_THAT(out.streams, ElementsAre(Content({"ab"}, "ab"), ArchiveFile("ab.Z"))) << flags;
+    EXPECT_THAT(out.errors, IsEmpty());
+  }
 }
 
 TEST_F(StreamExaminerTest, TimeLimitStopsTheFile) {
@@ -582,24 +634,8 @@ TEST_F(StreamExaminerTest, HardLinksAreExaminedOnce) {
               ElementsAre(Content({"b.csv"}, data), ArchiveFile("links.cpio")));
 }
 
-std::string CustomerId(int n) { return absl::StrCat("CUST-", 10000000 + n); }
-
 TEST_F(StreamExaminerTest, DerivedCopiesAreMatchedInPlainFilesAndMembers) {
-  common::FingerprintSet set;
-  set.dataset_id = "customers";
-  set.hmac_key.assign(32, 7);
-  set.identifier_regex = R"(CUST-\d{8})";
-  set.min_matches = 5;
-  for (int i = 0; i < 100; ++i) {
-    std::array<uint8_t, 32> digest{};
-    unsigned int length = 0;
-    const std::string id = CustomerId(i);
-    HMAC(EVP_sha256(), set.hmac_key.data(), static_cast<int>(set.hmac_key.size()),
-         reinterpret_cast<const unsigned char*>(id.data()), id.size(), digest.data(), &length);
-    set.digests.push_back(digest);
-  }
-  std::sort(set.digests.begin(), set.digests.end());
-  absl::StatusOr<FingerprintIndex> index = FingerprintIndex::Build({set});
+  absl::StatusOr<FingerprintIndex> index = CustomersIndex();
   ASSERT_TRUE(index.ok()) << index.status();
 
   std::string extract = "customer,name\n";
