@@ -65,13 +65,28 @@ absl::Status ExecSql(sqlite3* db, const char* sql) {
   return SqliteStatus(db, sqlite3_extended_errcode(db), text.substr(0, text.find('\n')));
 }
 
-absl::StatusOr<Statement> Statement::Prepare(sqlite3* db, absl::string_view sql) {
+namespace {
+
+// A statement the caller owns from here; nothing is left prepared on failure.
+// `flags` as sqlite3_prepare_v3's (0 prepares as sqlite3_prepare_v2).
+absl::StatusOr<sqlite3_stmt*> PrepareRaw(sqlite3* db, absl::string_view sql, unsigned flags) {
   sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
-  Statement statement(db, raw);  // owns `raw` from here, also on failure
-  if (rc != SQLITE_OK) return SqliteStatus(db, rc, absl::StrCat("prepare ", sql));
+  const int rc =
+      sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &raw, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return SqliteStatus(db, rc, absl::StrCat("prepare ", sql));
+  }
   if (raw == nullptr) return absl::InternalError(absl::StrCat("empty SQL: ", sql));
-  return statement;
+  return raw;
+}
+
+}  // namespace
+
+absl::StatusOr<Statement> Statement::Prepare(sqlite3* db, absl::string_view sql) {
+  absl::StatusOr<sqlite3_stmt*> raw = PrepareRaw(db, sql, 0);
+  if (!raw.ok()) return raw.status();
+  return Statement(db, *raw);
 }
 
 void StatementRelease::operator()(sqlite3_stmt* statement) const {
@@ -96,18 +111,12 @@ absl::StatusOr<Statement> StatementCache::Prepare(absl::string_view sql) {
     entry.borrowed = true;
     return Statement(db_, entry.statement, StatementRelease{&entry.borrowed});
   }
-  sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                                    SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-  if (rc != SQLITE_OK) {
-    sqlite3_finalize(raw);
-    return SqliteStatus(db_, rc, absl::StrCat("prepare ", sql));
-  }
-  if (raw == nullptr) return absl::InternalError(absl::StrCat("empty SQL: ", sql));
-  auto entry = std::make_unique<Entry>(Entry{.statement = raw, .borrowed = true});
+  absl::StatusOr<sqlite3_stmt*> raw = PrepareRaw(db_, sql, SQLITE_PREPARE_PERSISTENT);
+  if (!raw.ok()) return raw.status();
+  auto entry = std::make_unique<Entry>(Entry{.statement = *raw, .borrowed = true});
   bool* borrowed = &entry->borrowed;
   entries_.emplace(sql, std::move(entry));
-  return Statement(db_, raw, StatementRelease{borrowed});
+  return Statement(db_, *raw, StatementRelease{borrowed});
 }
 
 void Statement::NoteBind(int rc, int index) {
