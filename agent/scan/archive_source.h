@@ -26,9 +26,9 @@
 
 namespace offboard::agent {
 
-// The first bytes of a stream: in the caller's scratch buffer or in the
-// input's own memory, valid until the input is read again. Fewer than asked
-// for, or none, when they can no longer be had.
+// The first bytes of a stream, in the input's own memory, valid until the
+// input is read again or asked again. Fewer than asked for, or none, when they
+// can no longer be had.
 struct StreamHead {
   std::span<const uint8_t> bytes;
   bool whole = false;  // `bytes` is all of the stream
@@ -51,9 +51,9 @@ class ArchiveInput {
   // Skips up to `request` bytes without reading them; returns how many were
   // skipped. 0 makes libarchive read through them instead.
   virtual int64_t Skip(int64_t /*request*/) { return 0; }
-  // The first bytes of the stream, up to scratch.size(), wherever it has been
+  // The first bytes of the stream, up to `max_bytes`, wherever it has been
   // read to, without feeding any digest (see StreamHead).
-  virtual StreamHead Head(std::span<uint8_t> /*scratch*/) { return {}; }
+  virtual StreamHead Head(size_t /*max_bytes*/) { return {}; }
 };
 
 struct ArchiveReadDeleter {

@@ -225,8 +225,8 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   // Bytes that only start like binary cpio or compress: content. Looked at
   // only when one of those was taken, or nothing could be opened.
   if (!opened.ok() || ReadsWeakSignatureFormat(opened.get())) {
-    std::vector<uint8_t> scratch(kWeakSignatureHeadBytes);
-    if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr, input.Head(scratch))) {
+    if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr,
+                             input.Head(kWeakSignatureHeadBytes))) {
       return false;
     }
   }

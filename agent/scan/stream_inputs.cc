@@ -131,10 +131,11 @@ int64_t FileInput::Seek(int64_t offset, int whence) {
   return static_cast<int64_t>(position_);
 }
 
-StreamHead FileInput::Head(std::span<uint8_t> scratch) {
-  const ssize_t n = ::pread(fd_, scratch.data(), scratch.size(), 0);
+StreamHead FileInput::Head(size_t max_bytes) {
+  head_.resize(max_bytes);
+  const ssize_t n = ::pread(fd_, head_.data(), head_.size(), 0);
   if (n < 0) return {};
-  return {.bytes = scratch.first(static_cast<size_t>(n)),
+  return {.bytes = std::span<const uint8_t>(head_).first(static_cast<size_t>(n)),
           .whole = static_cast<uint64_t>(n) >= size_};
 }
 
@@ -234,9 +235,9 @@ void MemberInput::StopCapture() {
   if (!replaying_) std::vector<uint8_t>().swap(replay_);
 }
 
-StreamHead MemberInput::Head(std::span<uint8_t> scratch) {
+StreamHead MemberInput::Head(size_t max_bytes) {
   if (!capturing_ && !replaying_) return {};
-  const size_t n = std::min(replay_.size(), scratch.size());
+  const size_t n = std::min(replay_.size(), max_bytes);
   return {.bytes = std::span<const uint8_t>(replay_).first(n),
           .whole = at_end_ && n == replay_.size()};
 }

@@ -84,8 +84,8 @@ class FileInput final : public ArchiveInput {
   bool seekable() const override { return true; }
   int64_t Seek(int64_t offset, int whence) override;
   int64_t Skip(int64_t request) override;
-  // Read again from the disk.
-  StreamHead Head(std::span<uint8_t> scratch) override;
+  // Read again from the disk, into a buffer made on the first call.
+  StreamHead Head(size_t max_bytes) override;
 
   // Reads on to the end of the file, feeding the digest. False on a read error
   // or when the time is up (the file is then stopped).
@@ -105,6 +105,7 @@ class FileInput final : public ArchiveInput {
   uint64_t position_ = 0;
   uint64_t hashed_ = 0;  // the digest has seen [0, hashed_)
   bool hashed_to_end_ = false;
+  std::vector<uint8_t> head_;  // for Head only
   absl::Status error_;
 };
 
@@ -121,7 +122,7 @@ class MemberInput final : public ArchiveInput {
   absl::StatusOr<std::span<const uint8_t>> Peek();
   // From the bytes kept since StartCapture (called before anything was read);
   // none when capturing was off or has stopped.
-  StreamHead Head(std::span<uint8_t> scratch) override;
+  StreamHead Head(size_t max_bytes) override;
   // Reads the rest of the member, feeding the digest.
   void Drain();
 
