@@ -20,6 +20,11 @@
 #
 #   flow_e2e_test.sh AGENT_BINARY CONTROLLER_BINARY [VERIFY_BINARY]
 #
+# With OFFBOARD_KEEP_PACKAGE=DIR, the package of contract c-a and the
+# controller's public key are copied to DIR as package.tar.gz and
+# controller-ed25519.pub.pem: that is how the golden packages under
+# tests/testdata/evidence/ were made.
+#
 # Everything happens in a temporary directory removed on exit; every
 # background process is killed by the trap.
 set -uo pipefail
@@ -293,6 +298,12 @@ if [[ -n "${3:-}" ]]; then
   [[ $rc -eq 0 ]] && grep -q "^OK: the package holds" "$work/verify.out" && [[ -s "$work/head-a.json" ]] &&
     ok "evidence package verifies offline: $(grep '^verdict' "$work/verify.out")" ||
     fail "offboard-verify on the exported package: exit $rc: $(tail -3 "$work/verify.err")"
+  if [[ -n "${OFFBOARD_KEEP_PACKAGE:-}" ]]; then
+    mkdir -p "$OFFBOARD_KEEP_PACKAGE" &&
+      cp "$pkg" "$OFFBOARD_KEEP_PACKAGE/package.tar.gz" &&
+      cp "$C/controller-ed25519.pub.pem" "$OFFBOARD_KEEP_PACKAGE/controller-ed25519.pub.pem" ||
+      fail "could not keep the package in $OFFBOARD_KEEP_PACKAGE"
+  fi
   # Without the bank's key, the package is checked only against the key it
   # carries, which anyone can make: not exit 0.
   "$verify" "$pkg" >"$work/verify-nokey.out" 2>"$work/verify-nokey.err"
