@@ -234,6 +234,7 @@ absl::StatusOr<PackageSummary> PackageChecker::Finish(size_t members_seen) {
   const common::Reconciliation& r = *reconciliation_;
   summary_.orders = orders_.size();
   summary_.refusals = refusals_;
+  summary_.attestation_runs = r.accepted_runs;
   summary_.verdict = r.verdict;
   summary_.assurance_floor = r.assurance_floor;
   summary_.reasons = r.reasons;

@@ -62,7 +62,8 @@ struct PackageSummary {
   uint64_t members = 0;
   uint64_t enrollments = 0;
   uint64_t orders = 0;
-  uint64_t attestations = 0;
+  uint64_t attestations = 0;      // signed envelopes: an attestation in parts counts each
+  uint64_t attestation_runs = 0;  // the wipe runs they belong to
   uint64_t self_attestations = 0;
   uint64_t refusals = 0;
   uint64_t tree_heads = 0;

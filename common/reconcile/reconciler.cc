@@ -248,6 +248,7 @@ absl::Status Reconciler::AddAttestation(const AcceptedAttestation& attestation) 
 
 void Reconciler::AddCheckedAttestation(const AttestationOrigin& origin, CheckedItems items) {
   ++accepted_attestations_;
+  accepted_runs_.insert(absl::StrCat(origin.order_id, absl::string_view("\0", 1), items.run_id));
   answered_orders_.Add(origin.order_id, items.run_id, items.part);
   unexamined_after_wipe_ += items.unexamined;
   locations_seen_.reserve(locations_seen_.size() + items.copies.size());
@@ -359,6 +360,7 @@ Reconciliation Reconciler::Finish() && {
   Reconciliation result;
   result.contract_id = std::move(context_.contract_id);
   result.accepted_attestations = accepted_attestations_;
+  result.accepted_runs = accepted_runs_.size();
   result.refused_attestations = context_.refused_attestations;
   result.self_attestations = self_attestations_;
   result.unexamined_after_wipe = unexamined_after_wipe_;

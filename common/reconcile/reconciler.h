@@ -257,6 +257,7 @@ class Reconciler {
   absl::flat_hash_set<std::string> self_attested_contents_;
   AnsweredOrders answered_orders_;
   uint64_t accepted_attestations_ = 0;
+  absl::flat_hash_set<std::string> accepted_runs_;  // order id '\0' run id
   uint64_t self_attestations_ = 0;
   uint64_t unexamined_after_wipe_ = 0;
   std::vector<HostRef> hosts_without_order_;

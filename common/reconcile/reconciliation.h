@@ -111,7 +111,13 @@ struct Reconciliation {
   // Enrolled hosts of the contract's vendors that no order was issued to (a
   // host enrolled after `terminate`): nothing was asked of them yet.
   std::vector<HostRef> hosts_without_order;
+  // Signed attestation envelopes accepted. An attestation too large for one
+  // message travels in parts, each its own envelope, so one wipe run may
+  // count several times here; accepted_runs counts it once.
   uint64_t accepted_attestations = 0;
+  // The wipe runs those envelopes belong to (distinct order and run id). Not
+  // in the JSON: packages already exported are recomputed byte for byte.
+  uint64_t accepted_runs = 0;
   uint64_t refused_attestations = 0;
   uint64_t self_attestations = 0;
   // Places the attestations' scans after the wipe could not examine

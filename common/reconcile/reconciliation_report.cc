@@ -194,9 +194,12 @@ std::string ReconciliationTable(const Reconciliation& r, size_t max_rows) {
   for (const std::string& reason : r.reasons) absl::StrAppend(&out, "  - ", reason, "\n");
   absl::StrAppend(&out, "Assurance floor: ",
                   r.assurance_floor ? AssuranceName(*r.assurance_floor) : "none", "\n");
-  absl::StrAppend(&out, "Attestations: ", r.accepted_attestations, " accepted, ",
-                  r.refused_attestations, " refused; self-attestations: ", r.self_attestations,
-                  "\n");
+  absl::StrAppend(&out, "Attestations: ", r.accepted_runs, " accepted",
+                  r.accepted_runs != r.accepted_attestations
+                      ? absl::StrCat(" (in ", r.accepted_attestations, " signed parts)")
+                      : "",
+                  ", ", r.refused_attestations,
+                  " refused; self-attestations: ", r.self_attestations, "\n");
   if (!r.unanswered_orders.empty()) {
     std::vector<std::string> orders;
     for (const std::string& order : r.unanswered_orders) {

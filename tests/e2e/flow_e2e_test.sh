@@ -223,6 +223,11 @@ print("ok: %s: verified_complete, %d files wiped, assurance floor %s" % (
 PY
 }
 check_status "status after the wipes" || { failures=$((failures + 1)); cat "$work/status.json" "$work/status.err" >&2; }
+# The table counts a wipe run once, however many parts carried it.
+"$controller" status --data-dir "$C" --contract c-a >"$work/status.txt" 2>&1
+grep -q "^Attestations: 2 accepted (in $((parts + 1)) signed parts), 0 refused" "$work/status.txt" &&
+  ok "status table: 2 attestations accepted, in $((parts + 1)) signed parts" ||
+  fail "status table: $(grep -m1 '^Attestations' "$work/status.txt")"
 
 # --- replay: the same envelope again gets the same receipt ------------------
 order1=$(basename "$(ls "$A1"/receipts/*.json | head -1)" .json)

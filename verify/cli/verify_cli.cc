@@ -47,6 +47,12 @@ void PrintSummary(const PackageSummary& s) {
             << " signed by their enrolled agents, bound to their orders and nonces,\n"
             << "                  accepted in time, while the agent was not banned and its "
                "certificate valid\n"
+            << (s.attestation_runs != s.attestations
+                    ? absl::StrCat("                  (", s.attestation_runs,
+                                   s.attestation_runs == 1 ? " wipe run" : " wipe runs",
+                                   ": an attestation too large for one message is sent in "
+                                   "parts)\n")
+                    : "")
             << "  self-attested   " << s.self_attestations << " officer statements\n"
             << "  refusals        " << s.refusals << "\n"
             << "  log             " << s.tree_heads << " signed tree heads, consistent; every "

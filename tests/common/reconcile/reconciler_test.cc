@@ -271,13 +271,16 @@ TEST(ReconcilerTest, AnOrderIsAnsweredByAllPartsOfOneRun) {
   const Reconciliation both =
       reconcile({Part("r-1", 2, 2, second, 0), Part("r-1", 1, 2, first, 1)});
   EXPECT_THAT(both.unanswered_orders, IsEmpty());
+  // Two signed envelopes, one wipe run.
   EXPECT_EQ(both.accepted_attestations, 2u);
+  EXPECT_EQ(both.accepted_runs, 1u);
   EXPECT_EQ(both.verdict, Verdict::kVerifiedComplete);
 
   // Parts of two runs, or of two counts, do not make one attestation.
-  EXPECT_THAT(
-      reconcile({Part("r-1", 1, 2, first, 0), Part("r-2", 2, 2, second, 1)}).unanswered_orders,
-      ElementsAre("o-a"));
+  const Reconciliation two_runs =
+      reconcile({Part("r-1", 1, 2, first, 0), Part("r-2", 2, 2, second, 1)});
+  EXPECT_THAT(two_runs.unanswered_orders, ElementsAre("o-a"));
+  EXPECT_EQ(two_runs.accepted_runs, 2u);
   EXPECT_THAT(
       reconcile({Part("r-1", 1, 2, first, 0), Part("r-1", 2, 3, second, 1)}).unanswered_orders,
       ElementsAre("o-a"));

@@ -121,6 +121,18 @@ TEST(ReconciliationReportTest, TableShowsVerdictAndReasonsFirst) {
   EXPECT_THAT(table, Not(HasSubstr("/delivered/ds/file1.csv")));
 }
 
+TEST(ReconciliationReportTest, TableCountsAnAttestationInPartsOnce) {
+  Reconciliation r = Mixed();
+  r.accepted_attestations = 3;
+  r.accepted_runs = 3;
+  EXPECT_THAT(ReconciliationTable(r), HasSubstr("\nAttestations: 3 accepted, 0 refused;"));
+  // Two hosts answered; one sent its attestation in 7 parts.
+  r.accepted_attestations = 8;
+  r.accepted_runs = 2;
+  EXPECT_THAT(ReconciliationTable(r),
+              HasSubstr("\nAttestations: 2 accepted (in 8 signed parts), 0 refused;"));
+}
+
 TEST(ReconciliationReportTest, TableLimitsRowsAndEscapesControlCharacters) {
   Reconciliation r;
   r.contract_id = "C-1";
