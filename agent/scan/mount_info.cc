@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace offboard::agent {
 namespace {
@@ -63,6 +64,18 @@ bool AtOrBelow(absl::string_view path, absl::string_view root) {
   return absl::StartsWith(path, root) && (path.size() == root.size() || path[root.size()] == '/');
 }
 
+// The subvolume a btrfs mount shows, from "subvol=/@data" among its super
+// options, or empty. (btrfs names there the subvolume holding the mount's
+// root: for a bind mount of a directory inside it, that differs from the
+// mount's root.)
+std::string BtrfsSubvolume(const MountInfoEntry& entry) {
+  if (entry.fs_type != "btrfs") return "";
+  for (absl::string_view option : absl::StrSplit(entry.super_options, ',')) {
+    if (absl::ConsumePrefix(&option, "subvol=")) return DecodeOctalEscapes(option);
+  }
+  return "";
+}
+
 }  // namespace
 
 std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64_t mount_id,
@@ -91,15 +104,27 @@ std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64
                           ", whose data lives elsewhere");
     }
   }
-  if (crossed->root != "/") {
+  // A whole btrfs subvolume is a tree of its own, like a whole filesystem:
+  // what `mount -o subvol=@data` shows lives nowhere else, unless the same
+  // subvolume is mounted again (checked below).
+  const bool whole_subvolume = crossed->root != "/" && BtrfsSubvolume(*crossed) == crossed->root;
+  if (crossed->root != "/" && !whole_subvolume) {
     return absl::StrCat("the mount at ", crossed->mount_point, " shows only ", crossed->root,
                         " of filesystem ", device, " (a bind mount)");
   }
   for (const MountInfoEntry& other : entries) {
+    // Another mount of the filesystem outside the root shows the same files
+    // under other names when one of the two mounted trees holds the other
+    // (a mount of the whole filesystem holds everything); two sibling
+    // subvolumes share no file.
     if (other.major == crossed->major && other.minor == crossed->minor &&
-        !AtOrBelow(other.mount_point, root)) {
+        !AtOrBelow(other.mount_point, root) &&
+        (AtOrBelow(other.root, crossed->root) || AtOrBelow(crossed->root, other.root))) {
       return absl::StrCat("the filesystem ", device, " mounted at ", crossed->mount_point,
-                          " is also mounted at ", other.mount_point, ", outside ", root);
+                          whole_subvolume ? absl::StrCat(" (subvolume ", crossed->root, ")") : "",
+                          " is also mounted at ", other.mount_point,
+                          other.root == "/" ? "" : absl::StrCat(" (", other.root, ")"),
+                          ", outside ", root);
     }
   }
   return std::nullopt;

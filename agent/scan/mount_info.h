@@ -40,9 +40,12 @@ std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line);
 // reach data that lives outside `root`, or nullopt if it cannot. `mountinfo`
 // is the whole text of /proc/self/mountinfo. The mount is refused when it is
 // not in the table, when it mounts a part of its filesystem rather than the
-// whole (a bind mount of a directory: its root is not "/"), or when the same
-// filesystem is also mounted anywhere outside `root` — wiping a file there
-// would destroy it under its other name too, as with a hard link. Network,
+// whole (a bind mount of a directory: its root is not "/"; a whole btrfs
+// subvolume, `-o subvol=@data`, counts as whole), or when the same filesystem
+// is also mounted outside `root` in a way that shows some of the same files
+// (a mount of the whole filesystem, the same subvolume, one nested in it, or
+// one it is nested in) — wiping a file there would destroy it under its other
+// name too, as with a hard link. Network,
 // FUSE and overlay filesystems are refused (their data lives elsewhere), and
 // so is any crossing when a mountinfo line cannot be read. Nothing is outside
 // the root "/".

@@ -5,9 +5,14 @@
 # "logical_only", never a claim that the content was overwritten on the
 # medium, and storage.fs_type "btrfs". Files not in the inventory survive.
 #
+# Then a whole subvolume mounted inside a wipe root (`mount -o subvol=`), as
+# distributions lay out btrfs: with --cross-filesystems its copies are wiped,
+# but only once the filesystem's top level is no longer mounted outside the
+# root, where the same files would show under other names.
+#
 #   wipe_btrfs_test.sh AGENT_BINARY VERIFY_BINARY
 #
-# Needs root, losetup, mkfs.btrfs and a kernel that mounts btrfs; otherwise
+# Needs root, losetup, mkfs.btrfs, btrfs and a kernel that mounts btrfs; otherwise
 # prints SKIP and exits 77. The mount and loop device are undone on exit,
 # failures included.
 set -uo pipefail
@@ -18,17 +23,23 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 policies="$here/../../policies"
 
 if [[ $(id -u) -ne 0 ]]; then echo "SKIP: needs root (loop devices and mounts)"; exit 77; fi
-for tool in losetup mkfs.btrfs mount umount python3; do
+for tool in losetup mkfs.btrfs btrfs mount umount python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is missing"; exit 77; }
 done
 
 work=$(mktemp -d)
 mnt="$work/mnt"
+sub_mnt="$work/vendor/data"  # where the subvolume is mounted, inside the root "$work/vendor"
 loopdev=""
 cleanup() {
-  if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" 2>/dev/null || umount -l "$mnt"; fi
+  local m
+  for m in "$sub_mnt" "$mnt"; do
+    if mountpoint -q "$m" 2>/dev/null; then umount "$m" 2>/dev/null || umount -l "$m"; fi
+  done
   [[ -n $loopdev ]] && losetup -d "$loopdev" 2>/dev/null
-  if mountpoint -q "$mnt" 2>/dev/null; then echo "cleanup: $mnt still mounted; leaving $work" >&2; return; fi
+  for m in "$sub_mnt" "$mnt"; do
+    if mountpoint -q "$m" 2>/dev/null; then echo "cleanup: $m still mounted; leaving $work" >&2; return; fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -135,6 +146,48 @@ if [[ -n $att && -f $att ]] && "$verify" envelope "$att" --key "$work/data/attes
   ok "attestation verifies"
 else
   fail "attestation ${att:-<none>} does not verify: $(head -c 800 "$work/verify.out" 2>/dev/null)"
+fi
+
+# --- a whole subvolume mounted inside the wipe root -------------------------
+btrfs subvolume create "$mnt/@data" >"$work/subvol.out" 2>&1 ||
+  { echo "FAIL: btrfs subvolume create: $(head -c 300 "$work/subvol.out")" >&2; exit 1; }
+head -c 70000 /dev/urandom >"$mnt/@data/e.bin"
+printf 'contract_id,vendor_id,dataset_id,classification,path,size,sha256\nCT-B,V-1,DS-B,restricted,e.bin,70000,%s\n' \
+  "$(sha256sum "$mnt/@data/e.bin" | cut -d' ' -f1)" >"$work/inventory-sub.csv"
+head -c 5000 /dev/urandom >"$mnt/@data/keep.bin"
+keep_sum=$(sha256sum "$mnt/@data/keep.bin" | cut -d' ' -f1)
+mkdir -p "$sub_mnt"
+mount -o subvol=@data "$loopdev" "$sub_mnt" 2>"$work/mount-sub.err" ||
+  { echo "FAIL: mount -o subvol=@data: $(head -c 300 "$work/mount-sub.err")" >&2; exit 1; }
+wipe_sub() {  # wipe_sub NAME: wipes the root "$work/vendor", crossing into the subvolume
+  "$agent" wipe --inventory "$work/inventory-sub.csv" --root "$work/vendor" --cross-filesystems \
+    --policy "$policies/nist-800-88-clear.textproto" --data-dir "$work/data-$1" \
+    --report "$work/report-$1.json" >"$work/wipe-$1.out" 2>"$work/wipe-$1.err"
+}
+item_of() {  # item_of REPORT: "status reason" of the one item
+  python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))["items"]; print(len(i), i[0]["status"], i[0].get("reason","")) if i else print(0)' "$1"
+}
+# The top level is still mounted at "$mnt", outside the root: the same file
+# shows there as @data/e.bin, so the wipe must not touch it.
+mkdir -p "$work/data-outside"
+wipe_sub outside
+code=$?
+result=$(item_of "$work/report-outside.json" 2>&1)
+if [[ $code -ne 0 && $result == "1 failed "*"also mounted at $mnt, outside $work/vendor"* && -f "$sub_mnt/e.bin" ]]; then
+  ok "subvolume also shown outside the root (top level mounted at $mnt): refused, file kept"
+else
+  fail "subvolume with the top level mounted outside: exit $code, item: $result"
+fi
+umount "$mnt" || fail "umount $mnt"
+mkdir -p "$work/data-inside"
+wipe_sub inside
+code=$?
+result=$(item_of "$work/report-inside.json" 2>&1)
+if [[ $code -eq 0 && $result == "1 wiped"* && ! -e "$sub_mnt/e.bin" ]] &&
+  [[ $(sha256sum "$sub_mnt/keep.bin" | cut -d' ' -f1) == "$keep_sum" ]]; then
+  ok "a whole subvolume mounted only inside the root: its copy wiped, other files kept"
+else
+  fail "subvolume mounted only inside the root: exit $code, item: $result; $(grep -v 'audit event=' "$work/wipe-inside.err" | head -c 600)"
 fi
 
 if [[ $failures -ne 0 ]]; then
