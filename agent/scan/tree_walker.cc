@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,29 @@ std::string ResolveLexically(const std::string& dir, const std::string& target) 
   return joined.lexically_normal().string();
 }
 
+// The mount holding `name` in `dir_fd` (or `dir_fd` itself with "" and
+// AT_EMPTY_PATH), by statx's mount id, without following a symlink or
+// triggering an automount; nullopt when the kernel cannot say.
+std::optional<uint64_t> MountIdOf(int dir_fd, const char* name, int flags) {
+  struct statx stx {};
+  if (::statx(dir_fd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) !=
+          0 ||
+      (stx.stx_mask & STATX_MNT_ID) == 0) {
+    return std::nullopt;
+  }
+  return stx.stx_mnt_id;
+}
+
+// Whether an entry whose device is not its tree's is still on the walk's
+// mount: a btrfs subvolume (a device of its own, not mounted anywhere) or a
+// file of an overlay's lower layer. Something mounted there, even another
+// view of the same filesystem, is a mount of its own with another id.
+bool OnMount(int dir_fd, const char* name, int flags, uint64_t mount_id) {
+  if (mount_id == 0) return false;
+  const std::optional<uint64_t> id = MountIdOf(dir_fd, name, flags);
+  return id.has_value() && *id == mount_id;
+}
+
 // Where something is mounted, from /proc/self/mountinfo, or nullopt when it
 // cannot be read or parsed (the walk then stats every entry).
 std::optional<std::unordered_set<std::string>> ReadMountPoints() {
@@ -60,8 +84,12 @@ std::optional<std::unordered_set<std::string>> ReadMountPoints() {
 class Walker {
  public:
   Walker(const WalkOptions& options, const std::function<void(WalkedFile)>& on_file,
-         std::vector<ScanError>& errors)
-      : options_(options), on_file_(on_file), errors_(errors), mount_points_(ReadMountPoints()) {}
+         std::vector<ScanError>& errors, uint64_t root_mount_id)
+      : options_(options),
+        on_file_(on_file),
+        errors_(errors),
+        root_mount_id_(root_mount_id),
+        mount_points_(ReadMountPoints()) {}
 
   void WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std::string& path,
                      dev_t root_device);
@@ -80,6 +108,7 @@ class Walker {
   std::vector<ScanError>& errors_;
   std::set<std::pair<dev_t, ino_t>> visited_directories_;
   std::set<std::string> reported_loops_;
+  const uint64_t root_mount_id_;  // 0 when the kernel cannot say
   // Entries where something is mounted are stat'ed whatever their d_type:
   // the listing gives the type of the covered entry, not of what is mounted
   // on it (/dev/null bound over a file, as containers do). Without the list,
@@ -151,7 +180,11 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
       // OpenWalkedFile checks what it opens (type and filesystem) with fstat,
       // so no stat of the name here. In a tree of small files that lookup
       // was a fifth of the scan's CPU.
-      on_file_(WalkedFile{.dir = dir, .name = name, .path = child, .root_device = root_device});
+      on_file_(WalkedFile{.dir = dir,
+                          .name = name,
+                          .path = child,
+                          .root_device = root_device,
+                          .root_mount_id = root_mount_id_});
       continue;
     }
     struct stat info {};
@@ -159,16 +192,23 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
       if (errno != ENOENT) Error(child, absl::StrCat("cannot stat: ", std::strerror(errno)));
       continue;  // removed since the listing: nothing left to find
     }
+    const bool other_device = info.st_dev != root_device;
     if (S_ISREG(info.st_mode)) {
-      if (info.st_dev != root_device && !options_.cross_filesystems) {
+      if (other_device && !options_.cross_filesystems &&
+          !OnMount(dir->fd(), name.c_str(), 0, root_mount_id_)) {
         // A single file bind-mounted in from elsewhere (a container's secret).
         Error(child, std::string(kMountedFile));
         continue;
       }
-      on_file_(WalkedFile{
-          .dir = dir, .name = name, .path = child, .info = info, .root_device = root_device});
+      on_file_(WalkedFile{.dir = dir,
+                          .name = name,
+                          .path = child,
+                          .info = info,
+                          .root_device = root_device,
+                          .root_mount_id = root_mount_id_});
     } else if (S_ISDIR(info.st_mode)) {
-      if (info.st_dev != root_device && !options_.cross_filesystems) {
+      if (other_device && !options_.cross_filesystems &&
+          !OnMount(dir->fd(), name.c_str(), 0, root_mount_id_)) {
         Error(child, "mount point of another filesystem, not scanned (use --cross-filesystems)");
         continue;
       }
@@ -187,7 +227,8 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
       }
       // A bind mount can show one directory twice; walk it once.
       if (!visited_directories_.insert({opened.st_dev, opened.st_ino}).second) continue;
-      WalkDirectory(std::move(handle), child, root_device);
+      // Below a btrfs subvolume, its files carry its device.
+      WalkDirectory(std::move(handle), child, other_device ? opened.st_dev : root_device);
     } else if (S_ISLNK(info.st_mode)) {
       ReportSymlinkIfLoop(dir->fd(), name.c_str(), child);
     }
@@ -214,7 +255,8 @@ absl::StatusOr<OpenedFile> OpenWalkedFile(const WalkedFile& file, const WalkOpti
     return absl::FailedPreconditionError(
         "changed into something other than a regular file during the scan");
   }
-  if (opened.info.st_dev != file.root_device && !options.cross_filesystems) {
+  if (opened.info.st_dev != file.root_device && !options.cross_filesystems &&
+      !OnMount(fd, "", AT_EMPTY_PATH, file.root_mount_id)) {
     // A single file bind-mounted in from elsewhere (a container's secret).
     return absl::FailedPreconditionError(kMountedFile);
   }
@@ -233,7 +275,8 @@ absl::Status WalkTree(const boost::filesystem::path& root, const WalkOptions& op
   if (::stat(resolved, &info) != 0) {
     return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
   }
-  Walker walker(options, on_file, errors);
+  const uint64_t root_mount_id = MountIdOf(AT_FDCWD, resolved, 0).value_or(0);
+  Walker walker(options, on_file, errors, root_mount_id);
   if (S_ISREG(info.st_mode)) {
     const boost::filesystem::path as_path(root_path);
     const int parent = ::open(as_path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -244,7 +287,8 @@ absl::Status WalkTree(const boost::filesystem::path& root, const WalkOptions& op
                        .name = as_path.filename().string(),
                        .path = root_path,
                        .info = info,
-                       .root_device = info.st_dev});
+                       .root_device = info.st_dev,
+                       .root_mount_id = root_mount_id});
     return absl::OkStatus();
   }
   if (!S_ISDIR(info.st_mode)) {

@@ -2,7 +2,7 @@
 // symlinks are never followed (a link inside the root reaches a file the walk
 // visits anyway; a link out of the root leads out of scope), every directory
 // is opened relative to its parent's descriptor with O_NOFOLLOW, the walk stays
-// on the root's filesystem unless asked, and device nodes, FIFOs and sockets
+// on the root's mount unless asked, and device nodes, FIFOs and sockets
 // are never opened. Files are opened with OpenWalkedFile, which checks the
 // same of what it opened.
 //
@@ -50,7 +50,10 @@ struct WalkedFile {
   // the entry is a regular file (d_type): then the walk saves a lookup of the
   // name, and OpenWalkedFile checks what it opens instead.
   struct stat info {};
-  dev_t root_device = 0;  // the filesystem the walk stays on
+  // The device of the tree the file was found in: the root's, or that of a
+  // btrfs subvolume below it (a device of its own on the root's mount).
+  dev_t root_device = 0;
+  uint64_t root_mount_id = 0;  // the mount the walk stays on (statx); 0: unknown
 };
 
 struct WalkOptions {
@@ -66,7 +69,7 @@ struct OpenedFile {
 // Opens `file` relative to its directory without following a symlink,
 // without blocking on a FIFO and without changing its access time (where the
 // caller may), and checks that what opened is a regular file on the root's
-// filesystem (unless `options` cross filesystems). NOT_FOUND when the file
+// mount (unless `options` cross filesystems). NOT_FOUND when the file
 // was removed since the walk (nothing is left to examine); otherwise
 // FAILED_PRECONDITION whose message is the reason to report for its path.
 absl::StatusOr<OpenedFile> OpenWalkedFile(const WalkedFile& file, const WalkOptions& options);

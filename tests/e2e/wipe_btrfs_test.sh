@@ -60,8 +60,12 @@ if ! mount "$loopdev" "$mnt" 2>"$work/mount.err"; then
 fi
 root="$mnt"   # the mount point this script created
 
-# The tree: bank files (some in subdirectories), reflinked copies of two of
-# them (same content, shared extents), and files not in the inventory.
+# The tree: bank files (some in subdirectories, one in a nested subvolume,
+# which has a device of its own but is the same mount and is walked without
+# --cross-filesystems), reflinked copies of two of them (same content, shared
+# extents), and files not in the inventory.
+btrfs subvolume create "$root/nested" >"$work/nested.out" 2>&1 ||
+  { echo "FAIL: btrfs subvolume create: $(head -c 300 "$work/nested.out")" >&2; exit 1; }
 python3 - "$root" "$work/inventory.csv" "$work/keep.txt" "$work/bank.txt" <<'PY'
 import hashlib, os, sys
 root, inventory, keep_list, bank_list = sys.argv[1:5]
@@ -72,12 +76,12 @@ def write(rel, data):
     open(p, "wb").write(data)
     return p
 for rel, n in [("a.bin", 1), ("sub/b.bin", 4096), ("sub/deep/c.bin", 300 * 1024),
-               ("d.bin", 2 * 1024 * 1024 + 5)]:
+               ("d.bin", 2 * 1024 * 1024 + 5), ("nested/deeper/e.bin", 9000)]:
     data = os.urandom(n)
     bank.append(write(rel, data))
     rows.append((os.path.basename(rel), n, hashlib.sha256(data).hexdigest()))
 with open(keep_list, "w") as k:
-    for rel, n in [("keep/x.bin", 10000), ("y.txt", 12)]:
+    for rel, n in [("keep/x.bin", 10000), ("y.txt", 12), ("nested/z.bin", 7000)]:
         data = os.urandom(n)
         k.write("%s %s\n" % (hashlib.sha256(data).hexdigest(), write(rel, data)))
 with open(inventory, "w") as f:
