@@ -134,12 +134,55 @@ bool PlausibleCompress(const StreamHead& head) {
   return first_code <= 256;
 }
 
-// The filter next to the client reader (which counts as one) decompresses
-// compress's format: the one that read the stream's own first bytes.
-bool CompressReadsTheStream(archive* a) {
-  const int count = archive_filter_count(a);
-  return count >= 2 && archive_filter_code(a, count - 2) == ARCHIVE_FILTER_COMPRESS;
+// The .lzma ("LZMA alone") header: a properties byte, the dictionary size
+// and the uncompressed size (little-endian, all ones when unknown). No magic.
+constexpr size_t kLzmaHeaderBytes = 13;
+constexpr uint64_t kLzmaUnknownSize = ~uint64_t{0};
+
+uint64_t LittleEndian(std::span<const uint8_t> bytes) {
+  uint64_t value = 0;
+  for (size_t i = bytes.size(); i-- > 0;) value = value << 8 | bytes[i];
+  return value;
 }
+
+// What libarchive's lzma bidder takes for .lzma: a properties byte of at most
+// 224 and a dictionary size that encoders write (a power of two from 4 KiB to
+// 128 MiB, or, with the default properties and an unknown size, a whole
+// number of MiB from 3 to 63).
+bool BidsAsLzma(std::span<const uint8_t> bytes) {
+  if (bytes.size() < kLzmaHeaderBytes + 1 || bytes[0] > 224) return false;
+  const uint64_t dictionary = LittleEndian(bytes.subspan(1, 4));
+  if (dictionary >= (1u << 12) && dictionary <= (1u << 27) &&
+      (dictionary & (dictionary - 1)) == 0) {
+    return true;
+  }
+  return (bytes[0] == 0x5d || bytes[0] == 0x5e) &&
+         LittleEndian(bytes.subspan(5, 8)) == kLzmaUnknownSize && dictionary >= (3u << 20) &&
+         dictionary <= (63u << 20) && dictionary % (1u << 20) == 0;
+}
+
+// The start of an .lzma stream that a decoder reads: an uncompressed size
+// that is unknown or below 2^38 (liblzma refuses more), and a range coder
+// whose first byte is 0, as every encoder writes it and every decoder
+// requires. A stream that ends before the range coder's 5 bytes holds
+// nothing to decompress.
+bool PlausibleLzma(const StreamHead& head) {
+  const std::span<const uint8_t> bytes = head.bytes;
+  if (bytes.size() < kLzmaHeaderBytes + 1) return !head.whole;
+  const uint64_t size = LittleEndian(bytes.subspan(5, 8));
+  if (size != kLzmaUnknownSize && size >= (uint64_t{1} << 38)) return false;
+  if (bytes[kLzmaHeaderBytes] != 0) return false;
+  return !head.whole || bytes.size() >= kLzmaHeaderBytes + 5;
+}
+
+// The filter next to the client reader (which counts as one) is `code`: the
+// one that read the stream's own first bytes.
+bool FilterReadsTheStream(archive* a, int code) {
+  const int count = archive_filter_count(a);
+  return count >= 2 && archive_filter_code(a, count - 2) == code;
+}
+
+bool CompressReadsTheStream(archive* a) { return FilterReadsTheStream(a, ARCHIVE_FILTER_COMPRESS); }
 
 constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
                                                 ".lz4", ".Z",   ".lzma", ".lz"};
@@ -170,12 +213,15 @@ absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data) {
 bool ReadsWeakSignatureFormat(archive* a) {
   const int format = archive_format(a);
   return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE ||
-         CompressReadsTheStream(a);
+         CompressReadsTheStream(a) || FilterReadsTheStream(a, ARCHIVE_FILTER_LZMA);
 }
 
 bool MisreadWeakSignature(archive* a, const StreamHead& head) {
   if (StartsWith(head.bytes, 0x1f, 0x9d) && (a == nullptr || CompressReadsTheStream(a))) {
     return !PlausibleCompress(head);
+  }
+  if (a == nullptr ? BidsAsLzma(head.bytes) : FilterReadsTheStream(a, ARCHIVE_FILTER_LZMA)) {
+    return !PlausibleLzma(head);
   }
   // `head` is what the format saw only when no filter decompressed it.
   if (a == nullptr || archive_filter_count(a) > 1) return false;

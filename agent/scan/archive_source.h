@@ -77,8 +77,12 @@ absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data);
 // order) or for compress (.Z, 1f 9d) on its first two bytes alone, so some 3
 // in 65,536 streams of random bytes (encrypted or compressed data, media)
 // look like one of them and then fail to read, as "truncated" or "invalid
-// compressed data". Each would be an error on a file that was examined in
-// full, and keep a wipe from ever being complete.
+// compressed data". .lzma has no magic at all: a small properties byte and a
+// power of two in the next four bytes are enough, as in the symbol table of
+// every static library (.a), resource files in Java jars and browser .pak
+// files ("Lzma library error: Corrupted input data"). Each would be an error
+// on a file that was examined in full, and keep a wipe from ever being
+// complete.
 //
 // ReadsWeakSignatureFormat: `a` reads the stream as one of these formats.
 // MisreadWeakSignature: `a` (null when the stream failed to open) took the

@@ -108,28 +108,54 @@ class StreamExaminerTest : public ::testing::Test {
   }
 
   Outcome Examine(const std::string& name, bool hash_file = true, ExaminationLimits limits = {},
-                  const FingerprintIndex* fingerprints = nullptr) {
-    Outcome out;
-    const std::string path = Path(name);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    EXPECT_GE(fd, 0) << path;
-    struct stat st {};
-    ::fstat(fd, &st);
-    StreamExaminer examiner(limits, fingerprints);
-    examiner.ExamineFile(
-        fd, path, static_cast<uint64_t>(st.st_size), hash_file,
-        [&](const StreamResult& r) {
-          out.streams.push_back({r.member, r.hashed ? common::DigestHex(r.sha256) : "", r.size,
-                                 r.hashed, r.is_archive});
-          if (!r.derived.empty()) out.derived.emplace_back(r.member, r.derived);
-        },
-        out.errors, out.stats);
-    ::close(fd);
-    return out;
+                  const FingerprintIndex* fingerprints = nullptr);
+
+  // Each of `files` (name, bytes) is content, not an archive: no error, no
+  // archive opened, the bytes hashed whole; as a file, and as a member of
+  // blobs.tar.
+  void ExpectContent(const std::vector<std::pair<std::string, std::string>>& files) {
+    std::string names;
+    std::vector<Seen> members;
+    for (const auto& [name, bytes] : files) {
+      Write(name, bytes);
+      const Outcome out = Examine(name);
+      EXPECT_EQ(out.streams, std::vector<Seen>{Content({}, bytes)}) << name;
+      EXPECT_THAT(out.errors, IsEmpty()) << name;
+      EXPECT_EQ(out.stats.archives_opened, 0u) << name;
+      absl::StrAppend(&names, " ", name);
+      members.push_back(Content({name}, bytes));
+    }
+    Sh("bsdtar -cf blobs.tar" + names);
+    members.push_back(ArchiveFile("blobs.tar"));
+    const Outcome out = Examine("blobs.tar");
+    EXPECT_EQ(out.streams, members);
+    EXPECT_THAT(out.errors, IsEmpty());
   }
 
   offboard::testing::TempDir dir_;
 };
+
+StreamExaminerTest::Outcome StreamExaminerTest::Examine(const std::string& name, bool hash_file,
+                                                        ExaminationLimits limits,
+                                                        const FingerprintIndex* fingerprints) {
+  Outcome out;
+  const std::string path = Path(name);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0) << path;
+  struct stat st {};
+  ::fstat(fd, &st);
+  StreamExaminer examiner(limits, fingerprints);
+  examiner.ExamineFile(
+      fd, path, static_cast<uint64_t>(st.st_size), hash_file,
+      [&](const StreamResult& r) {
+        out.streams.push_back({r.member, r.hashed ? common::DigestHex(r.sha256) : "", r.size,
+                               r.hashed, r.is_archive});
+        if (!r.derived.empty()) out.derived.emplace_back(r.member, r.derived);
+      },
+      out.errors, out.stats);
+  ::close(fd);
+  return out;
+}
 
 TEST_F(StreamExaminerTest, PlainFileIsHashedWhenAsked) {
   const std::string text = Csv(5000, 1);
@@ -537,24 +563,11 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeCpioOrCompressAreContent) {
   z_code[3] = '\xff';
   z_code[4] = '\x01';  // ... but a first code of 511, with nothing in the table
   const std::string tiny = "\xc7\x71" + NoiseBytes(20, 5);  // ends inside a header
-  for (const auto& [name, bytes] :
-       std::vector<std::pair<std::string, std::string>>{{"le.bin", cpio_le},
-                                                        {"be.bin", cpio_be},
-                                                        {"z5.bin", z_bits},
-                                                        {"z511.bin", z_code},
-                                                        {"tiny.bin", tiny}}) {
-    Write(name, bytes);
-    Outcome out = Examine(name);
-    EXPECT_EQ(out.streams, std::vector<Seen>{Content({}, bytes)}) << name;
-    EXPECT_THAT(out.errors, IsEmpty()) << name;
-    EXPECT_EQ(out.stats.archives_opened, 0u) << name;
-  }
-  Sh("bsdtar -cf blobs.tar le.bin be.bin z5.bin z511.bin tiny.bin");
-  Outcome out = Examine("blobs.tar");
-  EXPECT_THAT(out.streams, ElementsAre(Content({"le.bin"}, cpio_le), Content({"be.bin"}, cpio_be),
-                                       Content({"z5.bin"}, z_bits), Content({"z511.bin"}, z_code),
-                                       Content({"tiny.bin"}, tiny), ArchiveFile("blobs.tar")));
-  EXPECT_THAT(out.errors, IsEmpty());
+  ExpectContent({{"le.bin", cpio_le},
+                 {"be.bin", cpio_be},
+                 {"z5.bin", z_bits},
+                 {"z511.bin", z_code},
+                 {"tiny.bin", tiny}});
 
   // A Latin-1 CSV whose header starts with "\xc7q" ("Çq") is text, matched
   // for records. Read as cpio, its mode is a block device ("d") and its name
@@ -564,7 +577,7 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeCpioOrCompressAreContent) {
   std::string latin1 = "\xc7qty,cod,customer,remarks\n" + Csv(3000, 18);
   for (int i = 0; i < 10; ++i) absl::StrAppend(&latin1, "1,", CustomerId(i), "\n");
   Write("latin1.csv", latin1);
-  out = Examine("latin1.csv", /*hash_file=*/true, {}, &*index);
+  const Outcome out = Examine("latin1.csv", /*hash_file=*/true, {}, &*index);
   EXPECT_EQ(out.streams, std::vector<Seen>{Content({}, latin1)});
   ASSERT_EQ(out.derived.size(), 1u);
   EXPECT_EQ(out.derived[0].second.at(0).records_matched, 10u);
@@ -602,6 +615,45 @@ TEST_F(StreamExaminerTest, RealBinaryCpioAndCompressAreStillArchives) {
     EXPECT_THAT(out.streams, ElementsAre(Content({"ab"}, "ab"), ArchiveFile("ab.Z"))) << flags;
     EXPECT_THAT(out.errors, IsEmpty());
   }
+}
+
+// .lzma has no magic: libarchive bids on a properties byte below 225 and a
+// power of two after it. The symbol table that starts every static library,
+// Java resource files and browser .pak files pass that, then fail to
+// decompress; they are content.
+TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeLzmaAreContent) {
+  // An ar symbol table: a big-endian count (16) then offsets. As .lzma:
+  // properties 0, a 1 MiB dictionary, and a range coder starting with 0x2a.
+  std::string symbols = std::string("\x00\x00\x00\x10\x00", 5) + NoiseBytes(200000, 6);
+  symbols[13] = '\x2a';
+  // Properties and dictionary as xz --format=lzma writes them and a range
+  // coder starting with 0, but an uncompressed size of 2^40 bytes.
+  std::string huge = std::string("\x5d\x00\x00\x80\x00", 5) + std::string(5, '\0') +
+                     std::string("\x01\x00\x00\x00", 4) + NoiseBytes(200000, 7);
+  ASSERT_EQ(huge[13], '\0');
+  // A whole header and less than the range coder's 5 bytes.
+  const std::string tiny = std::string("\x5d\x00\x00\x80\x00", 5) + std::string(8, '\xff') +
+                           std::string("\x00\x01\x02", 3);
+  ExpectContent({{"symbols.bin", symbols}, {"huge.bin", huge}, {"tiny.bin", tiny}});
+
+  // Real .lzma is still decompressed: a single file, and a tar in it; cut
+  // short, it is an error.
+  const std::string csv = Csv(300, 19);
+  Write("export.csv", csv);
+  Sh("python3 -c 'import lzma, sys; sys.stdout.buffer.write(lzma.compress(open(\"export.csv\", "
+     "\"rb\").read(), format=lzma.FORMAT_ALONE))' > export.csv.lzma");
+  Outcome out = Examine("export.csv.lzma");
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({"export.csv"}, csv), ArchiveFile("export.csv.lzma")));
+  EXPECT_THAT(out.errors, IsEmpty());
+  Sh("bsdtar --lzma -cf export.tar.lzma export.csv");
+  out = Examine("export.tar.lzma");
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({"export.csv"}, csv), ArchiveFile("export.tar.lzma")));
+  EXPECT_THAT(out.errors, IsEmpty());
+  Sh("head -c 600 export.csv.lzma > cut.csv.lzma");
+  out = Examine("cut.csv.lzma");
+  EXPECT_THAT(out.errors, Not(IsEmpty()));
 }
 
 TEST_F(StreamExaminerTest, TimeLimitStopsTheFile) {
