@@ -1,5 +1,8 @@
 #include "agent/scan/mount_info.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <utility>
 #include <vector>
 
@@ -78,8 +81,20 @@ std::string BtrfsSubvolume(const MountInfoEntry& entry) {
 
 }  // namespace
 
-std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64_t mount_id,
-                                             absl::string_view root) {
+bool MountRootIsSubvolumeRoot(const MountInfoEntry& mount) {
+  constexpr uint64_t kBtrfsSubvolumeRootInode = 256;
+  struct statx stx {};
+  if (::statx(AT_FDCWD, mount.mount_point.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+              STATX_INO | STATX_MNT_ID, &stx) != 0) {
+    return false;
+  }
+  return (stx.stx_mask & STATX_MNT_ID) != 0 && stx.stx_mnt_id == mount.mount_id &&
+         (stx.stx_mask & STATX_INO) != 0 && stx.stx_ino == kBtrfsSubvolumeRootInode;
+}
+
+std::optional<std::string> MountLeadsOutside(
+    absl::string_view mountinfo, uint64_t mount_id, absl::string_view root,
+    const std::function<bool(const MountInfoEntry&)>& is_subvolume_root) {
   if (root == "/") return std::nullopt;  // nothing lies outside "/"
   std::vector<MountInfoEntry> entries;
   std::optional<MountInfoEntry> crossed;
@@ -107,7 +122,8 @@ std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64
   // A whole btrfs subvolume is a tree of its own, like a whole filesystem:
   // what `mount -o subvol=@data` shows lives nowhere else, unless the same
   // subvolume is mounted again (checked below).
-  const bool whole_subvolume = crossed->root != "/" && BtrfsSubvolume(*crossed) == crossed->root;
+  const bool whole_subvolume = crossed->root != "/" && BtrfsSubvolume(*crossed) == crossed->root &&
+                               is_subvolume_root(*crossed);
   if (crossed->root != "/" && !whole_subvolume) {
     return absl::StrCat("the mount at ", crossed->mount_point, " shows only ", crossed->root,
                         " of filesystem ", device, " (a bind mount)");

@@ -13,6 +13,7 @@
 #define OFFBOARD_AGENT_SCAN_MOUNT_INFO_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -41,7 +42,8 @@ std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line);
 // is the whole text of /proc/self/mountinfo. The mount is refused when it is
 // not in the table, when it mounts a part of its filesystem rather than the
 // whole (a bind mount of a directory: its root is not "/"; a whole btrfs
-// subvolume, `-o subvol=@data`, counts as whole), or when the same filesystem
+// subvolume, `-o subvol=@data`, counts as whole when `is_subvolume_root`
+// confirms it), or when the same filesystem
 // is also mounted outside `root` in a way that shows some of the same files
 // (a mount of the whole filesystem, the same subvolume, one nested in it, or
 // one it is nested in) — wiping a file there would destroy it under its other
@@ -49,8 +51,16 @@ std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line);
 // FUSE and overlay filesystems are refused (their data lives elsewhere), and
 // so is any crossing when a mountinfo line cannot be read. Nothing is outside
 // the root "/".
-std::optional<std::string> MountLeadsOutside(absl::string_view mountinfo, uint64_t mount_id,
-                                             absl::string_view root);
+// Whether the root directory of `mount` is the root of a btrfs subvolume
+// (inode 256), asked of its mount point and believed only when statx finds
+// that very mount there. Kernels before 5.9 show a bind mount of a directory
+// inside a subvolume with that directory as its subvol=, so the option alone
+// does not tell.
+bool MountRootIsSubvolumeRoot(const MountInfoEntry& mount);
+
+std::optional<std::string> MountLeadsOutside(
+    absl::string_view mountinfo, uint64_t mount_id, absl::string_view root,
+    const std::function<bool(const MountInfoEntry&)>& is_subvolume_root = MountRootIsSubvolumeRoot);
 
 }  // namespace offboard::agent
 

@@ -220,8 +220,12 @@ void Walker::WalkDirectory(std::shared_ptr<const DirectoryHandle> dir, const std
       }
       auto handle = std::make_shared<const DirectoryHandle>(fd);
       struct stat opened {};
+      // What was opened is what was looked at, and, when its device is not
+      // its parent's, still on the root's mount.
       if (::fstat(fd, &opened) != 0 || opened.st_dev != info.st_dev ||
-          opened.st_ino != info.st_ino) {
+          opened.st_ino != info.st_ino ||
+          (other_device && !options_.cross_filesystems &&
+           !OnMount(fd, "", AT_EMPTY_PATH, root_mount_id_))) {
         Error(child, "directory changed while it was being opened, not scanned");
         continue;
       }
@@ -275,20 +279,18 @@ absl::Status WalkTree(const boost::filesystem::path& root, const WalkOptions& op
   if (::stat(resolved, &info) != 0) {
     return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
   }
-  const uint64_t root_mount_id = MountIdOf(AT_FDCWD, resolved, 0).value_or(0);
-  Walker walker(options, on_file, errors, root_mount_id);
   if (S_ISREG(info.st_mode)) {
     const boost::filesystem::path as_path(root_path);
     const int parent = ::open(as_path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent < 0) {
       return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
     }
+    // The file's own device is its tree's: no mount id is needed.
     on_file(WalkedFile{.dir = std::make_shared<const DirectoryHandle>(parent),
                        .name = as_path.filename().string(),
                        .path = root_path,
                        .info = info,
-                       .root_device = info.st_dev,
-                       .root_mount_id = root_mount_id});
+                       .root_device = info.st_dev});
     return absl::OkStatus();
   }
   if (!S_ISDIR(info.st_mode)) {
@@ -297,8 +299,15 @@ absl::Status WalkTree(const boost::filesystem::path& root, const WalkOptions& op
   }
   const int fd = ::open(resolved, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
-  walker.MarkVisited(info);
-  walker.WalkDirectory(std::make_shared<const DirectoryHandle>(fd), root_path, info.st_dev);
+  auto root_dir = std::make_shared<const DirectoryHandle>(fd);
+  // Device and mount of what was opened, not of the path looked at before.
+  struct stat opened {};
+  if (::fstat(fd, &opened) != 0) {
+    return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
+  }
+  Walker walker(options, on_file, errors, MountIdOf(fd, "", AT_EMPTY_PATH).value_or(0));
+  walker.MarkVisited(opened);
+  walker.WalkDirectory(std::move(root_dir), root_path, opened.st_dev);
   return absl::OkStatus();
 }
 

@@ -416,6 +416,8 @@ TEST(MountInfoTest, AMountLeadsOutWhenItShowsDataFromElsewhere) {
 // btrfs: "/" is subvolume @ and the vendor's data subvolume @data is mounted
 // inside the root, as distributions lay btrfs out.
 TEST(MountInfoTest, AWholeBtrfsSubvolumeIsAWholeTreeUnlessShownElsewhereToo) {
+  // Every mount's root is a subvolume's root, as the kernel would confirm.
+  const auto subvolume_roots = [](const MountInfoEntry&) { return true; };
   const std::string layout =
       "1 0 0:31 /@ / rw - btrfs /dev/sda2 rw,ssd,subvolid=256,subvol=/@\n"
       "2 1 0:31 /@home /home rw - btrfs /dev/sda2 rw,ssd,subvolid=257,subvol=/@home\n"
@@ -426,36 +428,45 @@ TEST(MountInfoTest, AWholeBtrfsSubvolumeIsAWholeTreeUnlessShownElsewhereToo) {
       "6 1 0:32 /@a /srv/vendor/a rw - xfs /dev/sdb1 rw,subvol=/@a\n"
       "7 1 0:31 /@database /srv/vendor/db rw - btrfs /dev/sda2 rw,subvolid=260,subvol=/@database\n";
   // Sibling subvolumes mounted outside the root share no file with @data.
-  EXPECT_EQ(MountLeadsOutside(layout, 3, "/srv/vendor"), std::nullopt);
+  EXPECT_EQ(MountLeadsOutside(layout, 3, "/srv/vendor", subvolume_roots), std::nullopt);
   // A subvolume nested in @data and mounted inside the root as well: both
   // mounts are inside, so nothing is shown outside.
-  EXPECT_EQ(MountLeadsOutside(layout, 5, "/srv/vendor"), std::nullopt);
+  EXPECT_EQ(MountLeadsOutside(layout, 5, "/srv/vendor", subvolume_roots), std::nullopt);
   // "/@database" is not below "/@data".
-  EXPECT_EQ(MountLeadsOutside(layout, 7, "/srv/vendor"), std::nullopt);
+  EXPECT_EQ(MountLeadsOutside(layout, 7, "/srv/vendor", subvolume_roots), std::nullopt);
   // A directory inside a subvolume is still a bind mount.
-  EXPECT_THAT(MountLeadsOutside(layout, 4, "/srv/vendor").value_or(""),
+  EXPECT_THAT(MountLeadsOutside(layout, 4, "/srv/vendor", subvolume_roots).value_or(""),
+              HasSubstr("shows only /@data/x of filesystem 0:31 (a bind mount)"));
+  // Before Linux 5.9, btrfs showed a bind mount's own root as its subvol=:
+  // only the mount point's inode (256 for a subvolume root) tells.
+  const std::string old_kernel =
+      layout + "8 1 0:31 /@data/x /srv/vendor/y rw - btrfs /dev/sda2 rw,subvol=/@data/x\n";
+  EXPECT_THAT(MountLeadsOutside(old_kernel, 8, "/srv/vendor",
+                                [](const MountInfoEntry& m) { return m.mount_id != 8; })
+                  .value_or(""),
               HasSubstr("shows only /@data/x of filesystem 0:31 (a bind mount)"));
   // subvol= counts only on btrfs.
-  EXPECT_THAT(MountLeadsOutside(layout, 6, "/srv/vendor").value_or(""), HasSubstr("a bind mount"));
+  EXPECT_THAT(MountLeadsOutside(layout, 6, "/srv/vendor", subvolume_roots).value_or(""),
+              HasSubstr("a bind mount"));
 
   // The whole filesystem (subvolid 5) mounted outside shows @data again.
   const std::string top =
       layout + "8 1 0:31 / /mnt/pool rw - btrfs /dev/sda2 rw,ssd,subvolid=5,subvol=/\n";
-  EXPECT_THAT(MountLeadsOutside(top, 3, "/srv/vendor").value_or(""),
+  EXPECT_THAT(MountLeadsOutside(top, 3, "/srv/vendor", subvolume_roots).value_or(""),
               HasSubstr("mounted at /srv/vendor/data (subvolume /@data) is also mounted at "
                         "/mnt/pool, outside /srv/vendor"));
   // So does a second mount of @data, or of a subvolume nested in it.
   const std::string again =
       layout + "8 1 0:31 /@data /mnt/copy rw - btrfs /dev/sda2 rw,subvolid=258,subvol=/@data\n";
-  EXPECT_THAT(MountLeadsOutside(again, 3, "/srv/vendor").value_or(""),
+  EXPECT_THAT(MountLeadsOutside(again, 3, "/srv/vendor", subvolume_roots).value_or(""),
               HasSubstr("also mounted at /mnt/copy (/@data), outside"));
   const std::string nested =
       layout + "8 1 0:31 /@data/inner /mnt/in rw - btrfs /dev/sda2 rw,subvol=/@data/inner\n";
-  EXPECT_THAT(MountLeadsOutside(nested, 3, "/srv/vendor").value_or(""),
+  EXPECT_THAT(MountLeadsOutside(nested, 3, "/srv/vendor", subvolume_roots).value_or(""),
               HasSubstr("also mounted at /mnt/in (/@data/inner), outside"));
   // And @data is inside @inner's parent: crossing into @inner is refused
   // when @data is mounted outside.
-  EXPECT_TRUE(MountLeadsOutside(again, 5, "/srv/vendor").has_value());
+  EXPECT_TRUE(MountLeadsOutside(again, 5, "/srv/vendor", subvolume_roots).has_value());
 }
 
 // ---------------------------------------------------------------- real files
