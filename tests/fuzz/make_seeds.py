@@ -2,7 +2,7 @@
 """Writes the seed corpora under tests/fuzz/corpus/ (committed; run again
 only to change them). Seeds are small valid inputs of each format plus a few
 near-misses, so the fuzzers start from deep inside the parsers."""
-import base64, gzip, hashlib, hmac, io, json, os, pathlib, shutil, subprocess, tarfile, tempfile, zipfile
+import base64, gzip, hashlib, hmac, io, json, lzma, os, pathlib, shutil, subprocess, tarfile, tempfile, zipfile
 
 here = pathlib.Path(__file__).resolve().parent
 repo = here.parent.parent
@@ -81,6 +81,22 @@ put("archive_member_fuzz", "members.tar.gz", tar_bytes([("a.csv", csv), ("b.bin"
 put("archive_member_fuzz", "members.tar", tar_bytes([("a.csv", csv)], "w"))
 put("archive_member_fuzz", "members.zip", zip_bytes([("x/a.csv", csv)]))
 put("archive_member_fuzz", "zip_in_tar.tar.gz", tar_bytes([("inner.zip", zip_bytes([("a.csv", csv)]))]))
+put("archive_member_fuzz", "csv.lzma", lzma.compress(csv, format=lzma.FORMAT_ALONE))
+
+
+def ar_bytes(members):
+    out = b"!<arch>\n"
+    for name, data in members:
+        out += b"%-16s%-12d%-6d%-6d%-8s%-10d`\n" % (name, 0, 0, 0, b"644", len(data)) + data
+        out += b"\n" if len(data) % 2 else b""
+    return out
+
+
+# A static library: its first member, the symbol table, passes for .lzma
+# (libarchive's bidder) without being one.
+put("archive_member_fuzz", "symbols.a", ar_bytes([
+    (b"/", b"\x00\x00\x00\x01\x00\x00\x00\x4a" + b"export_rows\x00"),
+    (b"a.csv/", csv)]))
 with tempfile.TemporaryDirectory() as tmp:
     (pathlib.Path(tmp) / "a.csv").write_bytes(csv)
     for name, output, cmd in (("members.7z", "out.7z", ["7z", "a", "-bd", "-bso0", "out.7z", "a.csv"]),
