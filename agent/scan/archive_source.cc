@@ -161,18 +161,28 @@ bool BidsAsLzma(std::span<const uint8_t> bytes) {
          dictionary <= (63u << 20) && dictionary % (1u << 20) == 0;
 }
 
+// LZMA's probabilities have 11 bits and move by 1/32 of the way, so one
+// binary decision costs at least 0.022 bits; the longest match (273 bytes)
+// takes 14 decisions. A byte of input thus yields at most some 7,100 bytes.
+constexpr uint64_t kLzmaMaxOutputPerInputByte = 16384;  // with a margin
+
 // The start of an .lzma stream that a decoder reads: an uncompressed size
 // that is unknown or below 2^38 (liblzma refuses more), and a range coder
 // whose first byte is 0, as every encoder writes it and every decoder
 // requires. A stream that ends before the range coder's 5 bytes holds
-// nothing to decompress.
+// nothing to decompress, and one known whole cannot announce more than its
+// bytes can yield (matrix files start with zeros and a size in the same
+// places).
 bool PlausibleLzma(const StreamHead& head) {
   const std::span<const uint8_t> bytes = head.bytes;
   if (bytes.size() < kLzmaHeaderBytes + 1) return !head.whole;
   const uint64_t size = LittleEndian(bytes.subspan(5, 8));
   if (size != kLzmaUnknownSize && size >= (uint64_t{1} << 38)) return false;
   if (bytes[kLzmaHeaderBytes] != 0) return false;
-  return !head.whole || bytes.size() >= kLzmaHeaderBytes + 5;
+  if (!head.whole) return true;
+  return bytes.size() >= kLzmaHeaderBytes + 5 &&
+         (size == kLzmaUnknownSize ||
+          size <= (bytes.size() - kLzmaHeaderBytes) * kLzmaMaxOutputPerInputByte);
 }
 
 // The filter next to the client reader (which counts as one) is `code`: the

@@ -179,13 +179,18 @@ absl::StatusOr<std::span<const uint8_t>> MemberInput::Next() {
       return chunk;
     }
     // The reader is done with the last replayed chunk once it asks for more.
+    // A capture still running goes on after what it holds.
     replaying_ = false;
-    std::vector<uint8_t>().swap(replay_);
+    if (!capturing_) std::vector<uint8_t>().swap(replay_);
   }
+  return Fetch(buffer_);
+}
+
+absl::StatusOr<std::span<const uint8_t>> MemberInput::Fetch(std::span<uint8_t> into) {
   if (file_.stopped() || file_.TimeUp(member_)) {
     return Fail(absl::AbortedError(file_.stop_reason), /*own=*/false);
   }
-  const la_ssize_t n = archive_read_data(parent_, buffer_.data(), buffer_.size());
+  const la_ssize_t n = archive_read_data(parent_, into.data(), into.size());
   if (n < 0) {
     parent_fatal_ = n == ARCHIVE_FATAL;
     const char* message = archive_error_string(parent_);
@@ -218,7 +223,7 @@ absl::StatusOr<std::span<const uint8_t>> MemberInput::Next() {
                                      " bytes read (limit ", limits.max_compression_ratio, ":1)"));
   }
   if (file_.stopped()) return Fail(absl::AbortedError(file_.stop_reason), /*own=*/false);
-  const std::span<const uint8_t> chunk(buffer_.data(), static_cast<size_t>(n));
+  const std::span<const uint8_t> chunk(into.data(), static_cast<size_t>(n));
   digest_.Consume(chunk);
   if (capturing_) {
     if (replay_.size() + chunk.size() <= kReplayCapBytes) {
@@ -237,6 +242,22 @@ void MemberInput::StopCapture() {
 
 StreamHead MemberInput::Head(size_t max_bytes) {
   if (!capturing_ && !replaying_) return {};
+  max_bytes = std::min(max_bytes, kReplayCapBytes);
+  if (capturing_ && !replaying_ && !has_peeked_ && !at_end_ && error_.ok() &&
+      replay_.size() < max_bytes) {
+    // Read on to `max_bytes` or the member's end, so that the head says
+    // whether it is the whole member. Into a buffer of its own: the reader
+    // may still hold the last chunk of buffer_. The capture keeps what is
+    // read, and the reader gets it from there before anything new.
+    const size_t served = replay_.size();
+    std::vector<uint8_t> scratch(std::min(max_bytes - served, buffer_.size()));
+    while (replay_.size() < max_bytes) {
+      const absl::StatusOr<std::span<const uint8_t>> chunk = Fetch(scratch);
+      if (!chunk.ok() || chunk->empty()) break;
+    }
+    replaying_ = replay_.size() > served;
+    replay_position_ = served;
+  }
   const size_t n = std::min(replay_.size(), max_bytes);
   return {.bytes = std::span<const uint8_t>(replay_).first(n),
           .whole = at_end_ && n == replay_.size()};

@@ -121,7 +121,9 @@ class MemberInput final : public ArchiveInput {
   // The first chunk, which the next call to Next returns again.
   absl::StatusOr<std::span<const uint8_t>> Peek();
   // From the bytes kept since StartCapture (called before anything was read);
-  // none when capturing was off or has stopped.
+  // none when capturing was off or has stopped. While capturing, reads on
+  // to `max_bytes` (at most the capture's cap) or the member's end first;
+  // the reader is served those bytes later, from the capture.
   StreamHead Head(size_t max_bytes) override;
   // Reads the rest of the member, feeding the digest.
   void Drain();
@@ -144,6 +146,9 @@ class MemberInput final : public ArchiveInput {
 
  private:
   absl::Status Fail(absl::Status status, bool own);
+  // Reads the member's next bytes from `parent` into `into`, counted against
+  // the limits, fed to the digest and captured; empty at the member's end.
+  absl::StatusOr<std::span<const uint8_t>> Fetch(std::span<uint8_t> into);
 
   archive* parent_;
   FileState& file_;

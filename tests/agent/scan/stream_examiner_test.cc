@@ -634,7 +634,13 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeLzmaAreContent) {
   // A whole header and less than the range coder's 5 bytes.
   const std::string tiny = std::string("\x5d\x00\x00\x80\x00", 5) + std::string(8, '\xff') +
                            std::string("\x00\x01\x02", 3);
-  ExpectContent({{"symbols.bin", symbols}, {"huge.bin", huge}, {"tiny.bin", tiny}});
+  // A MATLAB v4 matrix file: as .lzma, a 32 MiB dictionary, a range coder
+  // starting with 0, and 32 MiB announced from 25 bytes.
+  const std::string matrix = std::string("\x00\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00", 12) +
+                             std::string("\x00\x00\x00\x00\x02\x00\x00\x00\x61\x00", 10) +
+                             "\x9a\x99\x99\x99\x99\x99\xb9\x3f\x33\x33\x33\x33\x33\x33\xf3\x3f";
+  ExpectContent(
+      {{"symbols.bin", symbols}, {"huge.bin", huge}, {"tiny.bin", tiny}, {"matrix.mat", matrix}});
 
   // Real .lzma is still decompressed: a single file, and a tar in it; cut
   // short, it is an error.
@@ -651,6 +657,25 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeLzmaAreContent) {
   EXPECT_THAT(out.streams,
               ElementsAre(Content({"export.csv"}, csv), ArchiveFile("export.tar.lzma")));
   EXPECT_THAT(out.errors, IsEmpty());
+  // As members whose data starts 512 bytes before the end of the first read
+  // from the file (64 KiB): the reader is handed a short chunk, and the look
+  // at the head reads further ahead than it did; it must still get every
+  // byte in order.
+  const std::string big = Csv(40000, 23);
+  Write("big.csv", big);
+  Sh("python3 -c 'import lzma, sys; sys.stdout.buffer.write(lzma.compress(open(\"big.csv\", "
+     "\"rb\").read(), format=lzma.FORMAT_ALONE))' > big.csv.lzma");
+  Write("pad.bin", std::string(64000, 'p'));  // 512 + 64000 + 512 = 65024
+  Write("big.cpio", BinaryCpio({{"big.csv", big}}, /*big_endian=*/false));
+  for (const char* second : {"big.csv.lzma", "big.cpio"}) {
+    Sh(absl::StrCat("bsdtar --format ustar -cf members.tar pad.bin ", second));
+    out = Examine("members.tar");
+    EXPECT_THAT(out.streams, ElementsAre(Content({"pad.bin"}, Read("pad.bin")),
+                                         Content({second, "big.csv"}, big),
+                                         ArchiveFile(second, {second}), ArchiveFile("members.tar")))
+        << second;
+    EXPECT_THAT(out.errors, IsEmpty()) << second;
+  }
   Sh("head -c 600 export.csv.lzma > cut.csv.lzma");
   out = Examine("cut.csv.lzma");
   EXPECT_THAT(out.errors, Not(IsEmpty()));
