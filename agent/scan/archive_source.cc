@@ -1,5 +1,8 @@
 #include "agent/scan/archive_source.h"
 
+#include <lzma.h>
+
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -161,28 +164,40 @@ bool BidsAsLzma(std::span<const uint8_t> bytes) {
          dictionary <= (63u << 20) && dictionary % (1u << 20) == 0;
 }
 
-// LZMA's probabilities have 11 bits and move by 1/32 of the way, so one
-// binary decision costs at least 0.022 bits; the longest match (273 bytes)
-// takes 14 decisions. A byte of input thus yields at most some 7,100 bytes.
-constexpr uint64_t kLzmaMaxOutputPerInputByte = 16384;  // with a margin
+// Output a trial decode may give before it fails, and still count as
+// garbage: impostors fail within their first few hundred bytes, a real
+// stream damaged further in has yielded more by then.
+constexpr uint64_t kLzmaGarbageOutputBytes = 1024;
 
-// The start of an .lzma stream that a decoder reads: an uncompressed size
-// that is unknown or below 2^38 (liblzma refuses more), and a range coder
-// whose first byte is 0, as every encoder writes it and every decoder
-// requires. A stream that ends before the range coder's 5 bytes holds
-// nothing to decompress, and one known whole cannot announce more than its
-// bytes can yield (matrix files start with zeros and a size in the same
-// places).
+// Whether `head` starts an .lzma stream that decodes: liblzma's own decoder
+// for the format (the one libarchive uses) is run over it. A stream whose
+// decoding fails before it gave kLzmaGarbageOutputBytes is no .lzma (the
+// symbol table of a static library fails at once: the range coder's first
+// byte must be 0; a matrix file after a few bytes). One that runs out of
+// input, or decodes on, is trusted, so a real stream cut short or damaged
+// further in is still read, and its error still reported. A whole stream
+// shorter than a header and the range coder's 5 bytes decodes nothing.
 bool PlausibleLzma(const StreamHead& head) {
   const std::span<const uint8_t> bytes = head.bytes;
-  if (bytes.size() < kLzmaHeaderBytes + 1) return !head.whole;
-  const uint64_t size = LittleEndian(bytes.subspan(5, 8));
-  if (size != kLzmaUnknownSize && size >= (uint64_t{1} << 38)) return false;
-  if (bytes[kLzmaHeaderBytes] != 0) return false;
-  if (!head.whole) return true;
-  return bytes.size() >= kLzmaHeaderBytes + 5 &&
-         (size == kLzmaUnknownSize ||
-          size <= (bytes.size() - kLzmaHeaderBytes) * kLzmaMaxOutputPerInputByte);
+  if (bytes.size() < kLzmaHeaderBytes + 5) return !head.whole;
+  lzma_stream stream = LZMA_STREAM_INIT;
+  if (lzma_alone_decoder(&stream, UINT64_MAX) != LZMA_OK) return true;  // cannot tell
+  std::array<uint8_t, 4096> out;
+  stream.next_in = bytes.data();
+  stream.avail_in = bytes.size();
+  lzma_ret result = LZMA_OK;
+  while (result == LZMA_OK && stream.total_out < kLzmaGarbageOutputBytes) {
+    stream.next_out = out.data();
+    stream.avail_out = out.size();
+    result = lzma_code(&stream, head.whole ? LZMA_FINISH : LZMA_RUN);
+    // All of a head that is not the whole stream taken: it wants more.
+    if (!head.whole && result == LZMA_OK && stream.avail_in == 0 && stream.avail_out != 0) break;
+  }
+  const uint64_t decoded = stream.total_out;
+  lzma_end(&stream);
+  const bool failed = result == LZMA_DATA_ERROR || result == LZMA_FORMAT_ERROR ||
+                      result == LZMA_OPTIONS_ERROR || (result == LZMA_BUF_ERROR && head.whole);
+  return !(failed && decoded < kLzmaGarbageOutputBytes);
 }
 
 // The filter next to the client reader (which counts as one) is `code`: the

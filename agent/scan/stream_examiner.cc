@@ -225,10 +225,10 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   // Bytes that only start like binary cpio or compress: content. Looked at
   // only when one of those was taken, or nothing could be opened.
   if (!opened.ok() || ReadsWeakSignatureFormat(opened.get())) {
-    if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr,
-                             input.Head(kWeakSignatureHeadBytes))) {
-      return false;
-    }
+    const StreamHead head = input.Head(kWeakSignatureHeadBytes);
+    // Reading the head may have met the input's own error or a file stop.
+    if (input.failed() || file_.stopped()) return false;
+    if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr, head)) return false;
   }
   if (!opened.ok()) {
     // Recognized (compressed, or an archive) but unreadable from the start,

@@ -166,18 +166,20 @@ absl::Status MemberInput::Fail(absl::Status status, bool own) {
 }
 
 absl::StatusOr<std::span<const uint8_t>> MemberInput::Next() {
-  if (!error_.ok()) return error_;
+  if (!error_.ok() && !replaying_) return error_;
   if (has_peeked_) {
     has_peeked_ = false;
     return peeked_;
   }
   if (replaying_) {
+    // Bytes read ahead before an error are still the member's: served first.
     if (replay_position_ < replay_.size()) {
       const size_t n = std::min(buffer_.size(), replay_.size() - replay_position_);
       const std::span<const uint8_t> chunk(replay_.data() + replay_position_, n);
       replay_position_ += n;
       return chunk;
     }
+    if (!error_.ok()) return error_;
     // The reader is done with the last replayed chunk once it asks for more.
     // A capture still running goes on after what it holds.
     replaying_ = false;
@@ -187,6 +189,7 @@ absl::StatusOr<std::span<const uint8_t>> MemberInput::Next() {
 }
 
 absl::StatusOr<std::span<const uint8_t>> MemberInput::Fetch(std::span<uint8_t> into) {
+  if (at_end_) return std::span<const uint8_t>();
   if (file_.stopped() || file_.TimeUp(member_)) {
     return Fail(absl::AbortedError(file_.stop_reason), /*own=*/false);
   }
@@ -251,8 +254,11 @@ StreamHead MemberInput::Head(size_t max_bytes) {
     // read, and the reader gets it from there before anything new.
     const size_t served = replay_.size();
     std::vector<uint8_t> scratch(std::min(max_bytes - served, buffer_.size()));
-    while (replay_.size() < max_bytes) {
-      const absl::StatusOr<std::span<const uint8_t>> chunk = Fetch(scratch);
+    // Never past `max_bytes`, so never past the capture's cap.
+    while (capturing_ && replay_.size() < max_bytes) {
+      const size_t room = std::min(scratch.size(), max_bytes - replay_.size());
+      const absl::StatusOr<std::span<const uint8_t>> chunk =
+          Fetch(std::span<uint8_t>(scratch).first(room));
       if (!chunk.ok() || chunk->empty()) break;
     }
     replaying_ = replay_.size() > served;

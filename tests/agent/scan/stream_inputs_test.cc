@@ -42,9 +42,10 @@ std::string Text(std::span<const uint8_t> bytes) { return std::string(bytes.begi
 
 class MemberInputTest : public ::testing::Test {
  protected:
-  // Opens a tar of `data` and stands on its member; chunks of 100 bytes.
-  MemberInput& Open(const std::string& data) {
-    tar_ = TarOf(data);
+  // Opens a tar of `data` (its first `cut` bytes, when given) and stands on
+  // its member; chunks of 100 bytes.
+  MemberInput& Open(const std::string& data, size_t cut = std::string::npos) {
+    tar_ = TarOf(data).substr(0, cut);
     reader_.reset(archive_read_new());
     archive_read_support_format_tar(reader_.get());
     EXPECT_EQ(archive_read_open_memory(reader_.get(), tar_.data(), tar_.size()), ARCHIVE_OK);
@@ -125,6 +126,27 @@ TEST_F(MemberInputTest, RewindAfterTheHeadServesTheMemberFromItsStart) {
   ASSERT_TRUE(input.Rewind());
   EXPECT_EQ(Rest(input), data);
   EXPECT_EQ(digest_.size(), data.size());
+}
+
+// The archive fails while the head reads ahead: the reader still gets every
+// byte read before the failure, then the error.
+TEST_F(MemberInputTest, AnErrorWhileReadingAheadComesAfterTheBytesReadBeforeIt) {
+  const std::string data = Pattern(5000);
+  MemberInput& input = Open(data, 512 + 3000);  // the header, then 3,000 bytes
+  input.StartCapture();
+  std::string got = Text(*input.Next());
+  const StreamHead head = input.Head(4000);
+  EXPECT_FALSE(head.whole);
+  EXPECT_TRUE(input.failed());
+  for (;;) {
+    absl::StatusOr<std::span<const uint8_t>> chunk = input.Next();
+    if (!chunk.ok()) break;
+    ASSERT_FALSE(chunk->empty()) << "the member cannot end cleanly";
+    got += Text(*chunk);
+  }
+  EXPECT_GE(got.size(), 2900u);
+  EXPECT_EQ(got, data.substr(0, got.size()));
+  EXPECT_EQ(digest_.size(), got.size());
 }
 
 // Without a capture there is no head to give.
