@@ -30,8 +30,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   server->enrollment_ = std::make_unique<EnrollmentService>(
       *home.store, *server->ca_, home.key.PublicKey().ToPem(), options.clock);
   server->orders_ = std::make_unique<OrderService>(*home.store, options.clock);
-  server->attestations_ =
-      std::make_unique<AttestationService>(*home.store, *server->intake_, options.clock);
+  server->attestations_ = std::make_unique<AttestationService>(*server->intake_, options.clock);
 
   common::KeepGrpcUntilExit();  // the caller has set its signal mask by now
   grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);

@@ -91,14 +91,14 @@ class OrderService final : public offboard::v1::OrderService::Service {
 
 class AttestationService final : public offboard::v1::AttestationService::Service {
  public:
-  AttestationService(ControllerStore& store, AttestationIntake& intake, Clock clock)
-      : store_(store), intake_(intake), clock_(std::move(clock)) {}
+  // The intake checks the caller's enrollment against the store itself.
+  AttestationService(AttestationIntake& intake, Clock clock)
+      : intake_(intake), clock_(std::move(clock)) {}
   grpc::Status Submit(grpc::ServerContext* context,
                       const offboard::v1::SubmitAttestationRequest* request,
                       offboard::v1::SubmitAttestationResponse* response) override;
 
  private:
-  ControllerStore& store_;
   AttestationIntake& intake_;
   Clock clock_;
 };
