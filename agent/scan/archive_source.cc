@@ -207,8 +207,6 @@ bool FilterReadsTheStream(archive* a, int code) {
   return count >= 2 && archive_filter_code(a, count - 2) == code;
 }
 
-bool CompressReadsTheStream(archive* a) { return FilterReadsTheStream(a, ARCHIVE_FILTER_COMPRESS); }
-
 constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
                                                 ".lz4", ".Z",   ".lzma", ".lz"};
 
@@ -238,11 +236,13 @@ absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data) {
 bool ReadsWeakSignatureFormat(archive* a) {
   const int format = archive_format(a);
   return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE ||
-         CompressReadsTheStream(a) || FilterReadsTheStream(a, ARCHIVE_FILTER_LZMA);
+         FilterReadsTheStream(a, ARCHIVE_FILTER_COMPRESS) ||
+         FilterReadsTheStream(a, ARCHIVE_FILTER_LZMA);
 }
 
 bool MisreadWeakSignature(archive* a, const StreamHead& head) {
-  if (StartsWith(head.bytes, 0x1f, 0x9d) && (a == nullptr || CompressReadsTheStream(a))) {
+  if (StartsWith(head.bytes, 0x1f, 0x9d) &&
+      (a == nullptr || FilterReadsTheStream(a, ARCHIVE_FILTER_COMPRESS))) {
     return !PlausibleCompress(head);
   }
   if (a == nullptr ? BidsAsLzma(head.bytes) : FilterReadsTheStream(a, ARCHIVE_FILTER_LZMA)) {

@@ -222,8 +222,8 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   OpenedStream opened = OpenStream(input, /*raw_only=*/false);
   // A failed input or a stopped file is reported by whoever owns them.
   if (input.failed() || file_.stopped()) return false;
-  // Bytes that only start like binary cpio or compress: content. Looked at
-  // only when one of those was taken, or nothing could be opened.
+  // Bytes that only start like binary cpio, compress or .lzma: content.
+  // Looked at only when one of those was taken, or nothing could be opened.
   if (!opened.ok() || ReadsWeakSignatureFormat(opened.get())) {
     const StreamHead head = input.Head(kWeakSignatureHeadBytes);
     // Reading the head may have met the input's own error or a file stop.
