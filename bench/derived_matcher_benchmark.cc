@@ -186,6 +186,23 @@ void BM_DerivedMatcherWideCsv1M(benchmark::State& state) {
   RunMatcher(state, *fixture.index, fixture.wide_csv);
 }
 
+// The worst text for a regex with a literal prefix: the prefix on every byte
+// ("1111...", as in a numeric dump, for identifiers "1" and five digits).
+// Each line costs a few anchored attempts and one unanchored pass.
+void BM_DerivedMatcherPrefixOnEveryByte(benchmark::State& state) {
+  const Fixture& fixture = SharedFixture();
+  static const FingerprintIndex* index =
+      new FingerprintIndex(MakeIndex(R"(\b1[0-9]{5}\b)", fixture.digests_copy));
+  static const std::string* text = [] {
+    std::string line(99, '1');
+    line += '\n';
+    auto* all = new std::string;
+    while (all->size() < kCsvBytes / 4) *all += line;
+    return all;
+  }();
+  RunMatcher(state, *index, *text);
+}
+
 // The floor: every identifier costs two SHA-256 compressions. This machine's
 // SHA-256 speed, in the same run, puts the figures above in proportion.
 void BM_OpenSslSha256Reference(benchmark::State& state) {
@@ -202,6 +219,7 @@ void BM_OpenSslSha256Reference(benchmark::State& state) {
 BENCHMARK(BM_DerivedMatcherCsv1M)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DerivedMatcherCsv1MCapture)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DerivedMatcherWideCsv1M)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DerivedMatcherPrefixOnEveryByte)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_OpenSslSha256Reference)->Unit(benchmark::kMillisecond);
 
 }  // namespace

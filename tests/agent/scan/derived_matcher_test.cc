@@ -178,6 +178,38 @@ TEST(DerivedMatcherTest, RegexWithoutLiteralPrefix) {
   EXPECT_THAT(Scan(index, text, 3), ElementsAre(Match("people", 2)));
 }
 
+// Identifiers 100000..100019 (prefix "1") among runs of that prefix: after a
+// few failed attempts on a line the rest of it is searched in one pass, which
+// must find what the attempts at each "1" would have found, and no more.
+TEST(DerivedMatcherTest, LinesDenseWithThePrefixFindTheSameIdentifiers) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(std::to_string(100000 + i));
+  const FingerprintIndex index =
+      MustBuild({MakeSet("accounts", Key(3), R"(\b1[0-9]{5}\b)", 1, ids)});
+  const std::string ones(40, '1');
+  // On the first line: 100001 and 100002 after 40 misses, two more after
+  // them on the same line, 1100005 (no word boundary) is not one.
+  const std::string text = ones + " 100001 " + ones + " 100002,1 1 1 1 1 1 1 1 1 1 1 100003 " +
+                           "1100005 100004\n" + "100006 " + ones + "\n" + ones + "\n" +
+                           "1 1 1 1 1 1 1 1 1 1 1 100007";
+  EXPECT_THAT(Scan(index, text), ElementsAre(Match("accounts", 6)));
+  EXPECT_THAT(Scan(index, text, 5), ElementsAre(Match("accounts", 6)));
+  // One identifier per line, each after the misses.
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += ones + " " + std::to_string(100000 + i) + " 1\n";
+  EXPECT_THAT(Scan(index, many), ElementsAre(Match("accounts", 20)));
+}
+
+TEST(DerivedMatcherTest, AnchoredRegexOnALineDenseWithThePrefix) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(std::to_string(100000 + i));
+  const FingerprintIndex index = MustBuild({MakeSet("accounts", Key(3), R"(^1[0-9]{5})", 1, ids)});
+  // Only the line starts count, however many "1"s follow them.
+  const std::string text = "100001 1 1 1 1 1 1 1 1 1 1 1 1 100002 100003\n" + std::string(30, '1') +
+                           " 100004\n100005 1 1 1 1 1 1 1 1 1 1 100006\n";
+  EXPECT_THAT(Scan(index, text), ElementsAre(Match("accounts", 2)));
+}
+
 TEST(DerivedMatcherTest, NulByteMeansBinaryAndNoMatch) {
   const FingerprintIndex index = MustBuild({Customers(1)});
   std::string text = Csv(EveryThird(30));
