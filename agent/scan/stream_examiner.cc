@@ -184,7 +184,7 @@ Examination::MemberOutcome Examination::ExamineMember(archive* parent, const Arc
                                                       bool may_be_archive, uint64_t size_hint) {
   ++file_.stats.members_examined;
   StreamDigest digest(fingerprints_);
-  MemberInput input(parent, file_, digest, chain, MemberBuffer(chain.size()));
+  MemberInput input(parent, file_, digest, chain, MemberBuffer(chain.size()), size_hint);
   StreamResult result;
   result.member = chain;
   if (may_be_archive) result.is_archive = ExamineNested(input, digest, chain, size_hint);

@@ -25,6 +25,17 @@ constexpr uint64_t kRatioFloorBytes = 1 << 20;
 // one and still be served again: libarchive's bidders look at far less.
 constexpr size_t kReplayCapBytes = 1 << 20;
 
+// libarchive's zip reader names zlib's return code only ("ZIP decompression
+// failed (-5)"); the two a damaged archive gives are told in words.
+std::string Explained(std::string message) {
+  if (message.ends_with("decompression failed (-5)")) {
+    message += ": the compressed data ends early (archive cut short)";
+  } else if (message.ends_with("decompression failed (-3)")) {
+    message += ": corrupt compressed data";
+  }
+  return message;
+}
+
 }  // namespace
 
 FileState::FileState(const ExaminationLimits& limits_in, const std::string& path_in,
@@ -156,8 +167,14 @@ bool FileInput::HashToEnd() {
 }
 
 MemberInput::MemberInput(archive* parent, FileState& file, StreamDigest& digest,
-                         const std::vector<std::string>& member, std::span<uint8_t> buffer)
-    : parent_(parent), file_(file), digest_(digest), member_(member), buffer_(buffer) {}
+                         const std::vector<std::string>& member, std::span<uint8_t> buffer,
+                         uint64_t declared_size)
+    : parent_(parent),
+      file_(file),
+      digest_(digest),
+      member_(member),
+      buffer_(buffer),
+      declared_size_(declared_size) {}
 
 absl::Status MemberInput::Fail(absl::Status status, bool own) {
   error_ = std::move(status);
@@ -197,8 +214,16 @@ absl::StatusOr<std::span<const uint8_t>> MemberInput::Fetch(std::span<uint8_t> i
   if (n < 0) {
     parent_fatal_ = n == ARCHIVE_FATAL;
     const char* message = archive_error_string(parent_);
-    return Fail(absl::DataLossError(message != nullptr ? message : "archive_read_data failed"),
-                /*own=*/true);
+    if (message != nullptr) return Fail(absl::DataLossError(Explained(message)), /*own=*/true);
+    // cpio's reader, for one, fails a cut member without a word. How far it
+    // got is unknown: archive_read_data drops what it copied before failing.
+    return Fail(
+        absl::DataLossError(absl::StrCat(
+            "member data unreadable before its end",
+            declared_size_ > 0 ? absl::StrCat(" (its header declares ", declared_size_, " bytes)")
+                               : "",
+            ": archive cut short or damaged")),
+        /*own=*/true);
   }
   if (n == 0) {
     at_end_ = true;

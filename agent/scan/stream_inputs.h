@@ -112,8 +112,11 @@ class FileInput final : public ArchiveInput {
 // The data of the current entry of `parent`, decompressed by libarchive.
 class MemberInput final : public ArchiveInput {
  public:
+  // `declared_size`: what the entry's header says it holds, 0 when unknown;
+  // named in the error when libarchive fails a read without a reason.
   MemberInput(archive* parent, FileState& file, StreamDigest& digest,
-              const std::vector<std::string>& member, std::span<uint8_t> buffer);
+              const std::vector<std::string>& member, std::span<uint8_t> buffer,
+              uint64_t declared_size = 0);
 
   absl::StatusOr<std::span<const uint8_t>> Next() override;
   bool failed() const override { return !error_.ok(); }
@@ -155,6 +158,7 @@ class MemberInput final : public ArchiveInput {
   StreamDigest& digest_;
   const std::vector<std::string> member_;  // a copy: the caller's chain grows
   std::span<uint8_t> buffer_;
+  uint64_t declared_size_;
   uint64_t bytes_ = 0;
   std::span<const uint8_t> peeked_;
   bool has_peeked_ = false;

@@ -391,6 +391,31 @@ TEST_F(StreamExaminerTest, TruncatedTarGzIsAnErrorOnTheCutMember) {
   EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("t.tar.gz"), {"big.csv"}, "runcated")));
 }
 
+// zlib's codes, which libarchive's zip reader gives bare, are told in words.
+TEST_F(StreamExaminerTest, CutAndCorruptZipMembersAreErrorsInWords) {
+  Write("big.csv", Csv(60000, 9));
+  Sh("zip -q t.zip big.csv");
+  const std::string bytes = Read("t.zip");
+  Write("cut.zip", bytes.substr(0, bytes.size() / 2));
+  EXPECT_THAT(Examine("cut.zip").errors,
+              ElementsAre(ErrorAt(Path("cut.zip"), {"big.csv"},
+                                  "ZIP decompression failed (-5): the compressed data ends early "
+                                  "(archive cut short)")));
+  // A deflate block of reserved type 3 (the first byte's bits 1-2) where the
+  // data starts: after the local header's 30 bytes, the name and the extra
+  // field (their lengths at offsets 26 and 28, little-endian).
+  const auto u16 = [&](size_t at) {
+    return static_cast<size_t>(static_cast<uint8_t>(bytes[at])) |
+           static_cast<size_t>(static_cast<uint8_t>(bytes[at + 1])) << 8;
+  };
+  std::string corrupt = bytes;
+  corrupt[30 + u16(26) + u16(28)] = static_cast<char>(0x07);
+  Write("corrupt.zip", corrupt);
+  EXPECT_THAT(Examine("corrupt.zip").errors,
+              ElementsAre(ErrorAt(Path("corrupt.zip"), {"big.csv"},
+                                  "ZIP decompression failed (-3): corrupt compressed data")));
+}
+
 TEST_F(StreamExaminerTest, EncryptedZipMembersAreErrors) {
   const std::string open_data = Csv(50, 10);
   Write("secret.csv", Csv(500, 11));
@@ -595,12 +620,15 @@ TEST_F(StreamExaminerTest, RealBinaryCpioAndCompressAreStillArchives) {
     Outcome out = Examine(name);
     EXPECT_THAT(out.streams, ElementsAre(Content({"export.csv"}, csv), ArchiveFile(name))) << name;
     EXPECT_THAT(out.errors, IsEmpty()) << name;
-    // Cut in the member's data (libarchive gives no reason of its own).
+    // Cut in the member's data: libarchive gives no reason of its own.
     Write(name, cpio.substr(0, cpio.size() / 2));
     out = Examine(name);
     ASSERT_EQ(out.streams.size(), 2u) << name;
     EXPECT_FALSE(out.streams[0].hashed) << name;
-    EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path(name), {"export.csv"}, "failed"))) << name;
+    const std::string reason =
+        absl::StrCat("member data unreadable before its end (its header declares ", csv.size(),
+                     " bytes): archive cut short or damaged");
+    EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path(name), {"export.csv"}, reason))) << name;
   }
   // GNU cpio still writes HP-UX network special files (type 0110000).
   Write("net.cpio", BinaryCpio({{"net", ""}, {"export.csv", csv}}, false, 0110644));
