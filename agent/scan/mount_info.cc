@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status/errno_status.h"
 
 namespace offboard::agent {
 namespace {
@@ -81,15 +83,27 @@ std::string BtrfsSubvolume(const MountInfoEntry& entry) {
 
 }  // namespace
 
+absl::StatusOr<MountStat> StatMount(int dir_fd, const char* name, int flags,
+                                    absl::string_view what) {
+  struct statx stx {};
+  if (::statx(dir_fd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_INO | STATX_MNT_ID,
+              &stx) != 0) {
+    return common::ErrnoToStatus(errno, absl::StrCat("statx ", what));
+  }
+  MountStat stat;
+  if ((stx.stx_mask & STATX_MNT_ID) != 0) stat.mount_id = stx.stx_mnt_id;
+  if ((stx.stx_mask & STATX_INO) != 0) stat.inode = stx.stx_ino;
+  stat.mount_root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
+                    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  return stat;
+}
+
 bool MountRootIsSubvolumeRoot(const MountInfoEntry& mount) {
   constexpr uint64_t kBtrfsSubvolumeRootInode = 256;
-  struct statx stx {};
-  if (::statx(AT_FDCWD, mount.mount_point.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-              STATX_INO | STATX_MNT_ID, &stx) != 0) {
-    return false;
-  }
-  return (stx.stx_mask & STATX_MNT_ID) != 0 && stx.stx_mnt_id == mount.mount_id &&
-         (stx.stx_mask & STATX_INO) != 0 && stx.stx_ino == kBtrfsSubvolumeRootInode;
+  const absl::StatusOr<MountStat> stat =
+      StatMount(AT_FDCWD, mount.mount_point.c_str(), 0, mount.mount_point);
+  return stat.ok() && stat->mount_id != 0 && stat->mount_id == mount.mount_id &&
+         stat->inode == kBtrfsSubvolumeRootInode;
 }
 
 std::optional<std::string> MountLeadsOutside(

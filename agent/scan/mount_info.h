@@ -17,9 +17,23 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace offboard::agent {
+
+// What statx says of a file's place among the mounts, asked without
+// following a symlink or triggering an automount.
+struct MountStat {
+  uint64_t mount_id = 0;  // 0 when the kernel cannot say (before 5.8)
+  uint64_t inode = 0;
+  bool mount_root = false;  // the root directory of a mount
+};
+
+// Of `name` in `dir_fd`, or of `dir_fd` itself with "" and AT_EMPTY_PATH in
+// `flags`; an error naming `what` when statx fails.
+absl::StatusOr<MountStat> StatMount(int dir_fd, const char* name, int flags,
+                                    absl::string_view what);
 
 // One line of /proc/self/mountinfo, with its octal escapes ("\040") decoded.
 struct MountInfoEntry {
@@ -37,6 +51,13 @@ struct MountInfoEntry {
 // Parses one mountinfo line; nullopt if it is malformed.
 std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line);
 
+// Whether the root directory of `mount` is the root of a btrfs subvolume
+// (inode 256), asked of its mount point and believed only when statx finds
+// that very mount there. Kernels before 5.9 show a bind mount of a directory
+// inside a subvolume with that directory as its subvol=, so the option alone
+// does not tell.
+bool MountRootIsSubvolumeRoot(const MountInfoEntry& mount);
+
 // Why crossing into the mount `mount_id` below the directory `root` could
 // reach data that lives outside `root`, or nullopt if it cannot. `mountinfo`
 // is the whole text of /proc/self/mountinfo. The mount is refused when it is
@@ -51,13 +72,6 @@ std::optional<MountInfoEntry> ParseMountInfoLine(absl::string_view line);
 // FUSE and overlay filesystems are refused (their data lives elsewhere), and
 // so is any crossing when a mountinfo line cannot be read. Nothing is outside
 // the root "/".
-// Whether the root directory of `mount` is the root of a btrfs subvolume
-// (inode 256), asked of its mount point and believed only when statx finds
-// that very mount there. Kernels before 5.9 show a bind mount of a directory
-// inside a subvolume with that directory as its subvol=, so the option alone
-// does not tell.
-bool MountRootIsSubvolumeRoot(const MountInfoEntry& mount);
-
 std::optional<std::string> MountLeadsOutside(
     absl::string_view mountinfo, uint64_t mount_id, absl::string_view root,
     const std::function<bool(const MountInfoEntry&)>& is_subvolume_root = MountRootIsSubvolumeRoot);

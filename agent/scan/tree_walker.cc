@@ -41,27 +41,14 @@ std::string ResolveLexically(const std::string& dir, const std::string& target) 
   return joined.lexically_normal().string();
 }
 
-// The mount holding `name` in `dir_fd` (or `dir_fd` itself with "" and
-// AT_EMPTY_PATH), by statx's mount id, without following a symlink or
-// triggering an automount; nullopt when the kernel cannot say.
-std::optional<uint64_t> MountIdOf(int dir_fd, const char* name, int flags) {
-  struct statx stx {};
-  if (::statx(dir_fd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) !=
-          0 ||
-      (stx.stx_mask & STATX_MNT_ID) == 0) {
-    return std::nullopt;
-  }
-  return stx.stx_mnt_id;
-}
-
 // Whether an entry whose device is not its tree's is still on the walk's
 // mount: a btrfs subvolume (a device of its own, not mounted anywhere) or a
 // file of an overlay's lower layer. Something mounted there, even another
 // view of the same filesystem, is a mount of its own with another id.
 bool OnMount(int dir_fd, const char* name, int flags, uint64_t mount_id) {
   if (mount_id == 0) return false;
-  const std::optional<uint64_t> id = MountIdOf(dir_fd, name, flags);
-  return id.has_value() && *id == mount_id;
+  const absl::StatusOr<MountStat> stat = StatMount(dir_fd, name, flags, name);
+  return stat.ok() && stat->mount_id == mount_id;
 }
 
 // Where something is mounted, from /proc/self/mountinfo, or nullopt when it
@@ -305,7 +292,11 @@ absl::Status WalkTree(const boost::filesystem::path& root, const WalkOptions& op
   if (::fstat(fd, &opened) != 0) {
     return common::ErrnoToStatus(errno, absl::StrCat("scan root ", root_path));
   }
-  Walker walker(options, on_file, errors, MountIdOf(fd, "", AT_EMPTY_PATH).value_or(0));
+  // 0 (no entry of another device is then taken for the root's mount) when
+  // the kernel cannot say.
+  const uint64_t root_mount_id =
+      StatMount(fd, "", AT_EMPTY_PATH, root_path).value_or(MountStat{}).mount_id;
+  Walker walker(options, on_file, errors, root_mount_id);
   walker.MarkVisited(opened);
   walker.WalkDirectory(std::move(root_dir), root_path, opened.st_dev);
   return absl::OkStatus();

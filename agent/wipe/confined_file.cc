@@ -22,29 +22,12 @@ namespace {
 
 using common::UniqueFd;
 
-struct MountFacts {
-  uint64_t mount_id = 0;
-  bool mount_root = false;
-};
-
-absl::StatusOr<MountFacts> StatMount(int fd, absl::string_view what) {
-  struct statx stx {};
-  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) != 0) {
-    return common::ErrnoToStatus(errno, absl::StrCat("statx ", what));
-  }
-  MountFacts facts;
-  facts.mount_id = (stx.stx_mask & STATX_MNT_ID) != 0 ? stx.stx_mnt_id : 0;
-  facts.mount_root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
-                     (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-  return facts;
-}
-
 // Checks that a freshly opened component stays on the root's mount, or, when
 // crossing mounts is allowed, on a mount that shows nothing from outside the
 // root at `root_path`.
 absl::Status CheckSameMount(int fd, uint64_t root_mount_id, absl::string_view root_path,
                             bool cross_mounts, bool leaf, absl::string_view what) {
-  OFFBOARD_ASSIGN_OR_RETURN(MountFacts facts, StatMount(fd, what));
+  OFFBOARD_ASSIGN_OR_RETURN(const MountStat facts, StatMount(fd, "", AT_EMPTY_PATH, what));
   if (facts.mount_root && (leaf || !cross_mounts)) {
     return absl::PermissionDeniedError(absl::StrCat(what, ": is a mount point; refusing"));
   }
@@ -96,8 +79,9 @@ absl::StatusOr<WipeRoot> WipeRoot::Open(const boost::filesystem::path& root) {
     }
     return common::ErrnoToStatus(open_error, absl::StrCat("wipe root ", root.string()));
   }
-  OFFBOARD_ASSIGN_OR_RETURN(MountFacts facts,
-                            StatMount(fd.get(), absl::StrCat("wipe root ", root.string())));
+  OFFBOARD_ASSIGN_OR_RETURN(
+      const MountStat facts,
+      StatMount(fd.get(), "", AT_EMPTY_PATH, absl::StrCat("wipe root ", root.string())));
   return WipeRoot(canonical.string(), std::move(fd), facts.mount_id);
 }
 

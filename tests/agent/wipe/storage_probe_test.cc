@@ -11,6 +11,7 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,8 +25,11 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/scan/mount_info.h"
 #include "agent/wipe/wipe_outcome.h"
+#include "common/io/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace offboard::agent {
@@ -477,6 +481,46 @@ TEST(ProbeStorageTest, RefusesWhatIsNotARegularFile) {
   ASSERT_GE(dir.get(), 0);
   EXPECT_EQ(ProbeStorage(dir.get()).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(ProbeStorage(-1).ok());
+}
+
+TEST(MountInfoTest, StatMountSaysWhichMountAndWhetherItsRoot) {
+  // /proc is a mount of its own on every system the agent runs on.
+  const absl::StatusOr<MountStat> proc = StatMount(AT_FDCWD, "/proc", 0, "/proc");
+  ASSERT_TRUE(proc.ok()) << proc.status();
+  EXPECT_TRUE(proc->mount_root);
+  EXPECT_NE(proc->mount_id, 0u);
+  const absl::StatusOr<std::string> mountinfo = common::ReadFileToString("/proc/self/mountinfo");
+  ASSERT_TRUE(mountinfo.ok());
+  bool listed = false;
+  for (absl::string_view line : absl::StrSplit(*mountinfo, '\n')) {
+    const auto entry = ParseMountInfoLine(line);
+    if (entry && entry->mount_point == "/proc" && entry->mount_id == proc->mount_id) listed = true;
+  }
+  EXPECT_TRUE(listed) << "statx's mount id of /proc is not mountinfo's";
+
+  testing::TempDir temp;
+  const std::string file = (temp.path() / "data.bin").string();
+  std::ofstream(file) << "x";
+  UniqueFd dir(::open(temp.path().c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_GE(dir.get(), 0);
+  const absl::StatusOr<MountStat> by_name = StatMount(dir.get(), "data.bin", 0, "data.bin");
+  const absl::StatusOr<MountStat> of_dir = StatMount(dir.get(), "", AT_EMPTY_PATH, "dir");
+  ASSERT_TRUE(by_name.ok() && of_dir.ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(by_name->inode, st.st_ino);
+  EXPECT_FALSE(by_name->mount_root);
+  EXPECT_EQ(by_name->mount_id, of_dir->mount_id);
+  EXPECT_NE(by_name->mount_id, proc->mount_id);
+  // A symlink is not followed: it lives where it is, not on /proc.
+  ASSERT_EQ(::symlink("/proc", (temp.path() / "link").c_str()), 0);
+  const absl::StatusOr<MountStat> link = StatMount(dir.get(), "link", 0, "link");
+  ASSERT_TRUE(link.ok());
+  EXPECT_FALSE(link->mount_root);
+  EXPECT_EQ(link->mount_id, of_dir->mount_id);
+  const absl::StatusOr<MountStat> missing = StatMount(dir.get(), "nothing", 0, "the thing");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("statx the thing"));
 }
 
 TEST(ProbeStorageTest, FileInTheTestsOwnTempDir) {
