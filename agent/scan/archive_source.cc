@@ -47,20 +47,20 @@ absl::Status LibarchiveError(archive* a, absl::string_view what) {
 // Filters: only those libarchive decodes in-process. filter_all would also
 // register lrzip, lzop and grzip, which run external programs on the vendor's
 // data; such files fail to open and are reported as errors instead.
-ArchiveReader NewReader(bool raw_only) {
+constexpr int kInProcessFilters[] = {
+    ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_BZIP2, ARCHIVE_FILTER_XZ,  ARCHIVE_FILTER_LZMA,
+    ARCHIVE_FILTER_LZIP, ARCHIVE_FILTER_ZSTD,  ARCHIVE_FILTER_LZ4, ARCHIVE_FILTER_COMPRESS,
+    ARCHIVE_FILTER_UU,   ARCHIVE_FILTER_RPM};
+// The same without the two that bid on a weak signature (compress, .lzma).
+constexpr int kStrongFilters[] = {ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_BZIP2, ARCHIVE_FILTER_XZ,
+                                  ARCHIVE_FILTER_LZIP, ARCHIVE_FILTER_ZSTD,  ARCHIVE_FILTER_LZ4,
+                                  ARCHIVE_FILTER_UU,   ARCHIVE_FILTER_RPM};
+
+ArchiveReader NewReader(bool raw_only, std::span<const int> filters = kInProcessFilters) {
   ArchiveReader reader(archive_read_new());
   if (!reader) return reader;
   archive* a = reader.get();
-  archive_read_support_filter_gzip(a);
-  archive_read_support_filter_bzip2(a);
-  archive_read_support_filter_xz(a);
-  archive_read_support_filter_lzma(a);
-  archive_read_support_filter_lzip(a);
-  archive_read_support_filter_zstd(a);
-  archive_read_support_filter_lz4(a);
-  archive_read_support_filter_compress(a);
-  archive_read_support_filter_uu(a);
-  archive_read_support_filter_rpm(a);
+  for (const int code : filters) archive_read_support_filter_by_code(a, code);
   if (raw_only) {
     archive_read_support_format_empty(a);
     archive_read_support_format_raw(a);
@@ -212,8 +212,9 @@ constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
 
 }  // namespace
 
-absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_only) {
-  ArchiveReader reader = NewReader(raw_only);
+namespace {
+
+absl::StatusOr<ArchiveReader> OpenReader(ArchiveReader reader, ArchiveInput& input) {
   if (!reader) return absl::ResourceExhaustedError("archive_read_new failed");
   archive* a = reader.get();
   archive_read_set_read_callback(a, ReadCallback);
@@ -222,6 +223,20 @@ absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_on
   archive_read_set_callback_data(a, &input);
   if (archive_read_open1(a) != ARCHIVE_OK) return LibarchiveError(a, "archive_read_open");
   return reader;
+}
+
+}  // namespace
+
+absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_only) {
+  return OpenReader(NewReader(raw_only), input);
+}
+
+absl::StatusOr<ArchiveReader> OpenOuterFilterReader(ArchiveInput& input, int filter_code) {
+  const int one[] = {filter_code};
+  return OpenReader(NewReader(/*raw_only=*/true, filter_code == kAnyStrongFilter
+                                                     ? std::span<const int>(kStrongFilters)
+                                                     : std::span<const int>(one)),
+                    input);
 }
 
 absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data) {
@@ -238,6 +253,19 @@ bool ReadsWeakSignatureFormat(archive* a) {
   return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE ||
          FilterReadsTheStream(a, ARCHIVE_FILTER_COMPRESS) ||
          FilterReadsTheStream(a, ARCHIVE_FILTER_LZMA);
+}
+
+bool StacksWeakSignature(archive* a) {
+  const int count = archive_filter_count(a);
+  if (count < 2) return false;  // no filter: the client reader alone
+  // Filters from the one nearest the format (0) to the one inside the filter
+  // that reads the stream's own bytes (count - 2).
+  for (int i = 0; i < count - 2; ++i) {
+    const int code = archive_filter_code(a, i);
+    if (code == ARCHIVE_FILTER_COMPRESS || code == ARCHIVE_FILTER_LZMA) return true;
+  }
+  const int format = archive_format(a);
+  return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE;
 }
 
 bool MisreadWeakSignature(archive* a, const StreamHead& head) {

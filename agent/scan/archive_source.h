@@ -69,6 +69,13 @@ using ArchiveReader = std::unique_ptr<archive, ArchiveReadDeleter>;
 // status carries libarchive's message (DATA_LOSS).
 absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_only = false);
 
+// A reader of one layer: only the filter `filter_code` (libarchive's code),
+// or with kAnyStrongFilter any filter but compress and .lzma, and only the
+// "raw" and "empty" formats. What the filter gives is then examined as a
+// stream of its own (see StacksWeakSignature).
+inline constexpr int kAnyStrongFilter = -1;
+absl::StatusOr<ArchiveReader> OpenOuterFilterReader(ArchiveInput& input, int filter_code);
+
 // The same over a buffer, with random access (for 7z members); `data` must
 // outlive the reader.
 absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data);
@@ -94,6 +101,11 @@ absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data);
 // error.
 bool ReadsWeakSignatureFormat(archive* a);
 bool MisreadWeakSignature(archive* a, const StreamHead& head);
+// `a` took what a filter gives for compress, .lzma or binary cpio: random
+// bytes gzipped fail that way as often as bare ones. Such a stream is read one
+// filter at a time (OpenOuterFilterReader), so that what the filter gives is
+// judged by MisreadWeakSignature on its own first bytes.
+bool StacksWeakSignature(archive* a);
 // Bytes of the head MisreadWeakSignature looks at, at most: a binary cpio
 // header and the longest name it can announce.
 inline constexpr size_t kWeakSignatureHeadBytes = 26 + 65535;

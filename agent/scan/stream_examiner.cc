@@ -46,13 +46,17 @@ struct OpenedStream {
   }
 };
 
-OpenedStream OpenStream(ArchiveInput& input, bool raw_only) {
+OpenedStream FirstHeader(absl::StatusOr<ArchiveReader> reader) {
   OpenedStream opened;
-  opened.reader = OpenArchiveReader(input, raw_only);
+  opened.reader = std::move(reader);
   if (opened.reader.ok()) {
     opened.first_header = archive_read_next_header(opened.reader->get(), &opened.entry);
   }
   return opened;
+}
+
+OpenedStream OpenStream(ArchiveInput& input, bool raw_only) {
+  return FirstHeader(OpenArchiveReader(input, raw_only));
 }
 
 // One ExamineFile call: the recursion over nested streams.
@@ -74,8 +78,10 @@ class Examination {
 
   void ExamineEntries(archive* a, const ArchiveInput* input, std::vector<std::string>& chain, int r,
                       archive_entry* entry);
+  // `content_may_be_archive`: `a` reads one filter only (OpenOuterFilterReader),
+  // so no format has looked at the content yet.
   void ExamineCompressedFile(archive* a, const ArchiveInput& input, std::vector<std::string>& chain,
-                             absl::string_view parent_name, int r);
+                             absl::string_view parent_name, int r, bool content_may_be_archive);
   MemberOutcome ExamineMember(archive* parent, const ArchiveInput* upstream,
                               std::vector<std::string>& chain, bool may_be_archive,
                               uint64_t size_hint);
@@ -162,7 +168,8 @@ void Examination::ExamineEntries(archive* a, const ArchiveInput* input,
 
 void Examination::ExamineCompressedFile(archive* a, const ArchiveInput& input,
                                         std::vector<std::string>& chain,
-                                        absl::string_view parent_name, int r) {
+                                        absl::string_view parent_name, int r,
+                                        bool content_may_be_archive) {
   ++file_.stats.archives_opened;
   std::string name = DecompressedName(parent_name, archive_filter_count(a) - 1);
   chain.push_back(std::move(name));
@@ -173,8 +180,9 @@ void Examination::ExamineCompressedFile(archive* a, const ArchiveInput& input,
     StreamDigest(fingerprints_).Finish(/*complete=*/true, result);
     on_stream_(result);
   } else {
-    // libarchive found no format inside, so the content is no archive.
-    ExamineMember(a, &input, chain, /*may_be_archive=*/false, 0);
+    // Unless only the filter was read, libarchive found no format inside,
+    // so the content is no archive.
+    ExamineMember(a, &input, chain, content_may_be_archive, 0);
   }
   chain.pop_back();
 }
@@ -230,6 +238,31 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
     if (input.failed() || file_.stopped()) return false;
     if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr, head)) return false;
   }
+  // Random bytes compressed may look like compress, .lzma or binary cpio to
+  // the reader that also decompressed them; a failed open may be such a
+  // layer under a good one too. The outer filter is then read alone, and what
+  // it gives examined as a member, judged on its own first bytes.
+  const bool weak_inside = opened.reader.ok() && StacksWeakSignature(opened.get());
+  bool outer_filter_only = false;
+  if (weak_inside || !opened.reader.ok()) {
+    const int filter =
+        weak_inside ? archive_filter_code(opened.get(), archive_filter_count(opened.get()) - 2)
+                    : kAnyStrongFilter;
+    const bool rewound =
+        member_input != nullptr ? member_input->Rewind() : input.Seek(0, SEEK_SET) == 0;
+    OpenedStream outer;
+    if (rewound) outer = FirstHeader(OpenOuterFilterReader(input, filter));
+    if (input.failed() || file_.stopped()) return false;
+    if (rewound && outer.ok() && archive_filter_count(outer.get()) >= 2) {
+      opened = std::move(outer);
+      outer_filter_only = true;
+    } else if (weak_inside) {
+      // The first reader was read from, so it cannot go on.
+      file_.AddError(chain, !rewound ? "compressed content not examined: could not be read again"
+                                     : outer.error());
+      return false;
+    }
+  }
   if (!opened.ok()) {
     // Recognized (compressed, or an archive) but unreadable from the start,
     // e.g. a gzip cut short before libarchive could decompress its first
@@ -265,7 +298,7 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   if (member_input != nullptr) member_input->StopCapture();
   digest.StopMatching();
   if (kind == StreamKind::kCompressedFile) {
-    ExamineCompressedFile(opened.get(), input, chain, name, opened.first_header);
+    ExamineCompressedFile(opened.get(), input, chain, name, opened.first_header, outer_filter_only);
   } else {
     ExamineEntries(opened.get(), &input, chain, opened.first_header, opened.entry);
   }

@@ -566,14 +566,37 @@ std::string NoiseBytes(size_t size, uint32_t seed) {
   return bytes;
 }
 
+// Noise taken for little-endian binary cpio, whose mode (030000) has no type.
+std::string CpioLikeNoise() {
+  std::string bytes = "\xc7\x71" + NoiseBytes(300000, 1);
+  bytes[6] = '\x00';
+  bytes[7] = '\x30';
+  return bytes;
+}
+
+// Noise taken for compress: 16 bits, block mode, but a first code of 511,
+// with nothing in the table.
+std::string CompressLikeNoise() {
+  std::string bytes = "\x1f\x9d" + NoiseBytes(300000, 4);
+  bytes[2] = '\x90';
+  bytes[3] = '\xff';
+  bytes[4] = '\x01';
+  return bytes;
+}
+
+// An ar symbol table: a big-endian count (16) then offsets. As .lzma:
+// properties 0, a 1 MiB dictionary, and a range coder starting with 0x2a.
+std::string LzmaLikeSymbolTable() {
+  std::string bytes = std::string("\x00\x00\x00\x10\x00", 5) + NoiseBytes(200000, 6);
+  bytes[13] = '\x2a';
+  return bytes;
+}
+
 // libarchive takes binary cpio and compress (.Z) on two bytes alone; random
 // bytes that start with them (3 files in 65,536) are content, not archives
 // that failed to read: no error, the file hashed whole, as a file or as a
 // member.
 TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeCpioOrCompressAreContent) {
-  std::string cpio_le = "\xc7\x71" + NoiseBytes(300000, 1);
-  cpio_le[6] = '\x00';
-  cpio_le[7] = '\x30';  // mode 030000: no file type
   std::string cpio_be = "\x71\xc7" + NoiseBytes(300000, 2);
   cpio_be[20] = '\x00';
   cpio_be[21] = '\x05';  // a 5-byte name ...
@@ -583,15 +606,11 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeCpioOrCompressAreContent) {
   z_bits[2] = '\x97';  // 23-bit codes (block mode) ...
   z_bits[3] = '\x41';
   z_bits[4] = '\x00';  // ... though the first code, 'A', could be one
-  std::string z_code = "\x1f\x9d" + NoiseBytes(300000, 4);
-  z_code[2] = '\x90';  // 16 bits, block mode ...
-  z_code[3] = '\xff';
-  z_code[4] = '\x01';  // ... but a first code of 511, with nothing in the table
   const std::string tiny = "\xc7\x71" + NoiseBytes(20, 5);  // ends inside a header
-  ExpectContent({{"le.bin", cpio_le},
+  ExpectContent({{"le.bin", CpioLikeNoise()},
                  {"be.bin", cpio_be},
                  {"z5.bin", z_bits},
-                 {"z511.bin", z_code},
+                 {"z511.bin", CompressLikeNoise()},
                  {"tiny.bin", tiny}});
 
   // A Latin-1 CSV whose header starts with "\xc7q" ("Çq") is text, matched
@@ -607,6 +626,65 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeCpioOrCompressAreContent) {
   ASSERT_EQ(out.derived.size(), 1u);
   EXPECT_EQ(out.derived[0].second.at(0).records_matched, 10u);
   EXPECT_THAT(out.errors, IsEmpty());
+}
+
+// The same bytes compressed: libarchive bids compress, .lzma and binary cpio
+// on what gzip or xz gives too. Such content is read one filter at a time and
+// judged on its own first bytes: no error, hashed whole as the gzip's member.
+TEST_F(StreamExaminerTest, ImpostorsInsideACompressedFileAreContent) {
+  for (const auto& [name, bytes] :
+       std::vector<std::pair<std::string, std::string>>{{"le.bin", CpioLikeNoise()},
+                                                        {"z511.bin", CompressLikeNoise()},
+                                                        {"symbols.bin", LzmaLikeSymbolTable()}}) {
+    Write(name, bytes);
+    for (const char* tool : {"gzip", "xz"}) {
+      const std::string packed = absl::StrCat(name, tool == std::string("gzip") ? ".gz" : ".xz");
+      Sh(absl::StrCat(tool, " -c ", name, " > ", packed));
+      const Outcome out = Examine(packed);
+      EXPECT_THAT(out.streams, ElementsAre(Content({name}, bytes), ArchiveFile(packed))) << packed;
+      EXPECT_THAT(out.errors, IsEmpty()) << packed;
+      // And as a member of a tar.
+      Sh(absl::StrCat("bsdtar -cf packed.tar ", packed));
+      const Outcome in_tar = Examine("packed.tar");
+      EXPECT_THAT(in_tar.streams,
+                  ElementsAre(Content({packed, name}, bytes), ArchiveFile(packed, {packed}),
+                              ArchiveFile("packed.tar")))
+          << packed;
+      EXPECT_THAT(in_tar.errors, IsEmpty()) << packed;
+    }
+  }
+
+  // Real ones inside are still read, a layer at a time.
+  const std::string csv = Csv(300, 19);
+  Write("export.csv", csv);
+  Sh("python3 -c 'import lzma, sys; sys.stdout.buffer.write(lzma.compress(open(\"export.csv\", "
+     "\"rb\").read(), format=lzma.FORMAT_ALONE))' > export.csv.lzma && "
+     "gzip -c export.csv.lzma > export.csv.lzma.gz");
+  Outcome out = Examine("export.csv.lzma.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"export.csv.lzma", "export.csv"}, csv),
+                                       ArchiveFile("export.csv.lzma", {"export.csv.lzma"}),
+                                       ArchiveFile("export.csv.lzma.gz")));
+  EXPECT_THAT(out.errors, IsEmpty());
+  Write("export.cpio", BinaryCpio({{"export.csv", csv}}, /*big_endian=*/false));
+  Sh("gzip -c export.cpio > export.cpio.gz");
+  out = Examine("export.cpio.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"export.cpio", "export.csv"}, csv),
+                                       ArchiveFile("export.cpio", {"export.cpio"}),
+                                       ArchiveFile("export.cpio.gz")));
+  EXPECT_THAT(out.errors, IsEmpty());
+  // Damaged after a real first header, inside the gzip: still an error.
+  const std::string cpio = Read("export.cpio");
+  Write("cut.cpio", cpio.substr(0, cpio.size() / 2));
+  Sh("gzip -c cut.cpio > cut.cpio.gz");
+  EXPECT_THAT(Examine("cut.cpio.gz").errors,
+              ElementsAre(ErrorAt(Path("cut.cpio.gz"), {"cut.cpio", "export.csv"},
+                                  "archive cut short or damaged")));
+  // A gzip cut inside its first block (after its 22-byte header, which
+  // names export.cpio) is an error on the file, as before.
+  const std::string gz = Read("export.cpio.gz");
+  Write("cut.gz", gz.substr(0, 40));
+  EXPECT_THAT(Examine("cut.gz").errors,
+              ElementsAre(ErrorAt(Path("cut.gz"), {}, "truncated gzip input")));
 }
 
 // What a real archive of those formats starts with is trusted: it is read,
@@ -650,10 +728,6 @@ TEST_F(StreamExaminerTest, RealBinaryCpioAndCompressAreStillArchives) {
 // Java resource files and browser .pak files pass that, then fail to
 // decompress; they are content.
 TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeLzmaAreContent) {
-  // An ar symbol table: a big-endian count (16) then offsets. As .lzma:
-  // properties 0, a 1 MiB dictionary, and a range coder starting with 0x2a.
-  std::string symbols = std::string("\x00\x00\x00\x10\x00", 5) + NoiseBytes(200000, 6);
-  symbols[13] = '\x2a';
   // Properties and dictionary as xz --format=lzma writes them and a range
   // coder starting with 0, then bytes no encoder wrote: decoding fails at
   // once.
@@ -668,8 +742,10 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeLzmaAreContent) {
   const std::string matrix = std::string("\x00\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00", 12) +
                              std::string("\x00\x00\x00\x00\x02\x00\x00\x00\x61\x00", 10) +
                              "\x9a\x99\x99\x99\x99\x99\xb9\x3f\x33\x33\x33\x33\x33\x33\xf3\x3f";
-  ExpectContent(
-      {{"symbols.bin", symbols}, {"huge.bin", huge}, {"tiny.bin", tiny}, {"matrix.mat", matrix}});
+  ExpectContent({{"symbols.bin", LzmaLikeSymbolTable()},
+                 {"huge.bin", huge},
+                 {"tiny.bin", tiny},
+                 {"matrix.mat", matrix}});
 
   // Real .lzma is still decompressed: a single file, and a tar in it; cut
   // short, it is an error.
