@@ -232,10 +232,13 @@ absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_on
 }
 
 absl::StatusOr<ArchiveReader> OpenOuterFilterReader(ArchiveInput& input, int filter_code) {
-  const int one[] = {filter_code};
-  return OpenReader(NewReader(/*raw_only=*/true, filter_code == kAnyStrongFilter
-                                                     ? std::span<const int>(kStrongFilters)
-                                                     : std::span<const int>(one)),
+  // A strong outer filter takes the strong ones inside it along, as a failed
+  // open (which cannot say which filter it met) does: either way the reader
+  // stops at the first weak layer.
+  const int weak[] = {filter_code};
+  const bool strong = filter_code != ARCHIVE_FILTER_COMPRESS && filter_code != ARCHIVE_FILTER_LZMA;
+  return OpenReader(NewReader(/*raw_only=*/true, strong ? std::span<const int>(kStrongFilters)
+                                                        : std::span<const int>(weak)),
                     input);
 }
 

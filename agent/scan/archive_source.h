@@ -69,10 +69,11 @@ using ArchiveReader = std::unique_ptr<archive, ArchiveReadDeleter>;
 // status carries libarchive's message (DATA_LOSS).
 absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_only = false);
 
-// A reader of one layer: only the filter `filter_code` (libarchive's code),
-// or with kAnyStrongFilter any filter but compress and .lzma, and only the
-// "raw" and "empty" formats. What the filter gives is then examined as a
-// stream of its own (see StacksWeakSignature).
+// A reader of the outer layer: only the weak filter `filter_code` (compress,
+// .lzma; libarchive's code), or any filter with a real signature (not those
+// two) for a strong one or kAnyStrongFilter, and only the "raw" and "empty"
+// formats. What it gives is then examined as a stream of its own (see
+// StacksWeakSignature).
 inline constexpr int kAnyStrongFilter = -1;
 absl::StatusOr<ArchiveReader> OpenOuterFilterReader(ArchiveInput& input, int filter_code);
 

@@ -106,6 +106,8 @@ class Examination {
   std::vector<std::vector<uint8_t>>& member_buffers_;
   FileState file_;
   uint64_t buffered_seven_zip_bytes_ = 0;
+  // Members of `chain` that are a compressed layer read alone: 0 or 1.
+  size_t peeled_levels_ = 0;
 };
 
 void Examination::Run(int fd, uint64_t size, bool hash_file, std::vector<uint8_t>& read_buffer) {
@@ -209,7 +211,9 @@ Examination::MemberOutcome Examination::ExamineMember(archive* parent, const Arc
 
 bool Examination::ExamineNested(MemberInput& input, StreamDigest& digest,
                                 std::vector<std::string>& chain, uint64_t size_hint) {
-  const bool too_deep = chain.size() > file_.limits.max_depth;
+  // A layer read alone (see OpenAndExamine) does not count: libarchive
+  // would have read it with what it holds.
+  const bool too_deep = chain.size() - peeled_levels_ > file_.limits.max_depth;
   input.StartCapture();
   absl::StatusOr<std::span<const uint8_t>> head = input.Peek();
   if (!head.ok() || head->empty()) return false;
@@ -241,26 +245,30 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   // Random bytes compressed may look like compress, .lzma or binary cpio to
   // the reader that also decompressed them; a failed open may be such a
   // layer under a good one too. The outer filter is then read alone, and what
-  // it gives examined as a member, judged on its own first bytes.
+  // it gives examined as a member, judged on its own first bytes. Within such
+  // a member the first reader is kept, which bounds the chain of members.
   const bool weak_inside = opened.reader.ok() && StacksWeakSignature(opened.get());
   bool outer_filter_only = false;
-  if (weak_inside || !opened.reader.ok()) {
+  if (!too_deep && peeled_levels_ == 0 && (weak_inside || !opened.reader.ok())) {
     const int filter =
         weak_inside ? archive_filter_code(opened.get(), archive_filter_count(opened.get()) - 2)
                     : kAnyStrongFilter;
-    const bool rewound =
-        member_input != nullptr ? member_input->Rewind() : input.Seek(0, SEEK_SET) == 0;
-    OpenedStream outer;
-    if (rewound) outer = FirstHeader(OpenOuterFilterReader(input, filter));
-    if (input.failed() || file_.stopped()) return false;
-    if (rewound && outer.ok() && archive_filter_count(outer.get()) >= 2) {
-      opened = std::move(outer);
-      outer_filter_only = true;
-    } else if (weak_inside) {
-      // The first reader was read from, so it cannot go on.
-      file_.AddError(chain, !rewound ? "compressed content not examined: could not be read again"
-                                     : outer.error());
-      return false;
+    // A member read past what its capture holds cannot be read again (lz4
+    // and bzip2 take in blocks of up to 4 MiB before a first header): the
+    // first reader then goes on.
+    if (member_input != nullptr ? member_input->Rewind() : input.Seek(0, SEEK_SET) == 0) {
+      OpenedStream outer = FirstHeader(OpenOuterFilterReader(input, filter));
+      if (input.failed() || file_.stopped()) return false;
+      if (outer.ok() && archive_filter_count(outer.get()) >= 2) {
+        opened = std::move(outer);
+        outer_filter_only = true;
+      } else if (weak_inside) {
+        // The first reader's input was read again: it cannot go on.
+        file_.AddError(chain, outer.ok() ? "compressed content not examined: its outer filter "
+                                           "could not be read alone"
+                                         : outer.error());
+        return false;
+      }
     }
   }
   if (!opened.ok()) {
@@ -298,7 +306,9 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   if (member_input != nullptr) member_input->StopCapture();
   digest.StopMatching();
   if (kind == StreamKind::kCompressedFile) {
+    peeled_levels_ += outer_filter_only ? 1 : 0;
     ExamineCompressedFile(opened.get(), input, chain, name, opened.first_header, outer_filter_only);
+    peeled_levels_ -= outer_filter_only ? 1 : 0;
   } else {
     ExamineEntries(opened.get(), &input, chain, opened.first_header, opened.entry);
   }
