@@ -257,9 +257,14 @@ class IdentifierRegex {
           }
         } else if (!re2_->Match(line, start - line_start, line.size(), RE2::UNANCHORED,
                                 groups.data(), 2)) {
-          // Every match starts with the prefix, so the leftmost match from
-          // `start` is the one the anchored attempts would have reached.
-          pos = line_end + 1;
+          pos = line_end + 1;  // no match in the rest of the line
+          continue;
+        } else if (!std::string_view(groups[0].data(), groups[0].size()).starts_with(prefix_)) {
+          // The prefix holds for a match at the start of a text; mid-line a
+          // \b before a non-word character ("\b-?1\d{5}") may start one
+          // elsewhere, which no anchored attempt would have found. None found
+          // one before it, so the attempts go on after its start.
+          pos = static_cast<size_t>(groups[0].data() - text.data()) + 1;
           continue;
         }
       } else if (!re2_->Match(re2::StringPiece(text.data(), text.size()), pos, text.size(),

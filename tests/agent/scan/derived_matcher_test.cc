@@ -200,6 +200,23 @@ TEST(DerivedMatcherTest, LinesDenseWithThePrefixFindTheSameIdentifiers) {
   EXPECT_THAT(Scan(index, many), ElementsAre(Match("accounts", 20)));
 }
 
+// The prefix ("1") is worked out for a match at the start of a text, where
+// \b cannot come before "-"; mid-line it can. Such a match ("-100001") is
+// not what the attempts at each "1" find ("100001"), however many "1"s come
+// first on the line.
+TEST(DerivedMatcherTest, DenseLinesFindWhatTheAttemptsAtThePrefixFind) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(std::to_string(100000 + i));
+  const FingerprintIndex index =
+      MustBuild({MakeSet("accounts", Key(3), R"(\b-?1\d{5}\b)", 1, ids)});
+  for (int ones : {0, 3, 9, 40}) {
+    std::string text;
+    for (int i = 0; i < ones; ++i) text += "1 ";
+    text += "ORDER-100001 ORDER-100002\n";
+    EXPECT_THAT(Scan(index, text), ElementsAre(Match("accounts", 2))) << ones;
+  }
+}
+
 TEST(DerivedMatcherTest, AnchoredRegexOnALineDenseWithThePrefix) {
   std::vector<std::string> ids;
   for (int i = 0; i < 20; ++i) ids.push_back(std::to_string(100000 + i));
