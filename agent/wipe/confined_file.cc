@@ -82,6 +82,14 @@ absl::StatusOr<WipeRoot> WipeRoot::Open(const boost::filesystem::path& root) {
   OFFBOARD_ASSIGN_OR_RETURN(
       const MountStat facts,
       StatMount(fd.get(), "", AT_EMPTY_PATH, absl::StrCat("wipe root ", root.string())));
+  // Without mount ids every component would pass for the root's mount (0 is
+  // 0), bind mounts leading out included.
+  if (facts.mount_id == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "wipe root ", root.string(),
+        ": this kernel does not report mount ids (statx STATX_MNT_ID, Linux 5.8 or later), so "
+        "the wipe cannot keep to the root's mount; refusing"));
+  }
   return WipeRoot(canonical.string(), std::move(fd), facts.mount_id);
 }
 

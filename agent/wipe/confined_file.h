@@ -44,7 +44,9 @@ class WipeRoot {
  public:
   // Opens `root` (absolute; symlinks in the root's own path are resolved once,
   // here) as the anchor of every later open. INVALID_ARGUMENT for a relative
-  // path or one that is not a directory; the errno status otherwise.
+  // path or one that is not a directory; FAILED_PRECONDITION on a kernel
+  // without statx mount ids (before 5.8), where mounts cannot be told
+  // apart; the errno status otherwise.
   static absl::StatusOr<WipeRoot> Open(const boost::filesystem::path& root);
 
   // The canonical absolute path of the root.
