@@ -29,7 +29,7 @@ constexpr size_t kReplayCapBytes = 1 << 20;
 // failed (-5)"); the two a damaged archive gives are told in words.
 std::string Explained(std::string message) {
   if (message.ends_with("decompression failed (-5)")) {
-    message += ": the compressed data ends early (archive cut short)";
+    message += ": the compressed data ends early (archive cut short or damaged)";
   } else if (message.ends_with("decompression failed (-3)")) {
     message += ": corrupt compressed data";
   }

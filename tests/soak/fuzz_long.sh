@@ -34,7 +34,9 @@ if ((${#targets[@]} == 0)); then
 fi
 
 fork=()
-[[ ${OFFBOARD_FUZZ_FORK:-1} == 1 ]] || fork=(-fork="$OFFBOARD_FUZZ_FORK")
+# Fork mode would count timeouts and out-of-memory inputs and go on.
+[[ ${OFFBOARD_FUZZ_FORK:-1} == 1 ]] ||
+  fork=(-fork="$OFFBOARD_FUZZ_FORK" -ignore_timeouts=0 -ignore_ooms=0 -ignore_crashes=0)
 printf '%-24s %12s %9s %9s %8s  %s\n' target executions seconds exec/s rss_mb result
 failed=0
 for t in "${targets[@]}"; do

@@ -400,7 +400,7 @@ TEST_F(StreamExaminerTest, CutAndCorruptZipMembersAreErrorsInWords) {
   EXPECT_THAT(Examine("cut.zip").errors,
               ElementsAre(ErrorAt(Path("cut.zip"), {"big.csv"},
                                   "ZIP decompression failed (-5): the compressed data ends early "
-                                  "(archive cut short)")));
+                                  "(archive cut short or damaged)")));
   // A deflate block of reserved type 3 (the first byte's bits 1-2) where the
   // data starts: after the local header's 30 bytes, the name and the extra
   // field (their lengths at offsets 26 and 28, little-endian).
