@@ -207,6 +207,15 @@ bool FilterReadsTheStream(archive* a, int code) {
   return count >= 2 && archive_filter_code(a, count - 2) == code;
 }
 
+// compress and .lzma: filters libarchive bids on a weak signature.
+bool IsWeakFilter(int code) {
+  return code == ARCHIVE_FILTER_COMPRESS || code == ARCHIVE_FILTER_LZMA;
+}
+
+bool IsBinaryCpio(int format) {
+  return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE;
+}
+
 constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
                                                 ".lz4", ".Z",   ".lzma", ".lz"};
 
@@ -236,9 +245,9 @@ absl::StatusOr<ArchiveReader> OpenOuterFilterReader(ArchiveInput& input, int fil
   // open (which cannot say which filter it met) does: either way the reader
   // stops at the first weak layer.
   const int weak[] = {filter_code};
-  const bool strong = filter_code != ARCHIVE_FILTER_COMPRESS && filter_code != ARCHIVE_FILTER_LZMA;
-  return OpenReader(NewReader(/*raw_only=*/true, strong ? std::span<const int>(kStrongFilters)
-                                                        : std::span<const int>(weak)),
+  return OpenReader(NewReader(/*raw_only=*/true, IsWeakFilter(filter_code)
+                                                     ? std::span<const int>(weak)
+                                                     : std::span<const int>(kStrongFilters)),
                     input);
 }
 
@@ -252,10 +261,9 @@ absl::StatusOr<ArchiveReader> OpenArchiveMemory(std::span<const uint8_t> data) {
 }
 
 bool ReadsWeakSignatureFormat(archive* a) {
-  const int format = archive_format(a);
-  return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE ||
-         FilterReadsTheStream(a, ARCHIVE_FILTER_COMPRESS) ||
-         FilterReadsTheStream(a, ARCHIVE_FILTER_LZMA);
+  const int count = archive_filter_count(a);
+  return IsBinaryCpio(archive_format(a)) ||
+         (count >= 2 && IsWeakFilter(archive_filter_code(a, count - 2)));
 }
 
 bool StacksWeakSignature(archive* a) {
@@ -264,11 +272,9 @@ bool StacksWeakSignature(archive* a) {
   // Filters from the one nearest the format (0) to the one inside the filter
   // that reads the stream's own bytes (count - 2).
   for (int i = 0; i < count - 2; ++i) {
-    const int code = archive_filter_code(a, i);
-    if (code == ARCHIVE_FILTER_COMPRESS || code == ARCHIVE_FILTER_LZMA) return true;
+    if (IsWeakFilter(archive_filter_code(a, i))) return true;
   }
-  const int format = archive_format(a);
-  return format == ARCHIVE_FORMAT_CPIO_BIN_LE || format == ARCHIVE_FORMAT_CPIO_BIN_BE;
+  return IsBinaryCpio(archive_format(a));
 }
 
 bool MisreadWeakSignature(archive* a, const StreamHead& head) {

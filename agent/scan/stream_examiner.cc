@@ -59,6 +59,12 @@ OpenedStream OpenStream(ArchiveInput& input, bool raw_only) {
   return FirstHeader(OpenArchiveReader(input, raw_only));
 }
 
+// Back to the start of `input`, for another reader: a member (`member_input`
+// is `input`) only while its capture holds what was read; the file always.
+bool RewindToStart(ArchiveInput& input, MemberInput* member_input) {
+  return member_input != nullptr ? member_input->Rewind() : input.Seek(0, SEEK_SET) == 0;
+}
+
 // One ExamineFile call: the recursion over nested streams.
 class Examination {
  public:
@@ -256,7 +262,7 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
     // A member read past what its capture holds cannot be read again (lz4
     // and bzip2 take in blocks of up to 4 MiB before a first header): the
     // first reader then goes on.
-    if (member_input != nullptr ? member_input->Rewind() : input.Seek(0, SEEK_SET) == 0) {
+    if (RewindToStart(input, member_input)) {
       OpenedStream outer = FirstHeader(OpenOuterFilterReader(input, filter));
       if (input.failed() || file_.stopped()) return false;
       if (outer.ok() && archive_filter_count(outer.get()) >= 2) {
@@ -293,8 +299,7 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
     // Decompressed content that merely looked like an (empty) archive: read
     // it again from the start, as content.
     opened = OpenedStream();
-    const bool rewound =
-        member_input != nullptr ? member_input->Rewind() : input.Seek(0, SEEK_SET) == 0;
+    const bool rewound = RewindToStart(input, member_input);
     if (rewound) opened = OpenStream(input, /*raw_only=*/true);
     if (input.failed() || file_.stopped()) return false;
     if (!rewound || !opened.ok()) {
