@@ -240,6 +240,10 @@ absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_on
   return OpenReader(NewReader(raw_only), input);
 }
 
+absl::StatusOr<ArchiveReader> OpenContentReader(ArchiveInput& input) {
+  return OpenReader(NewReader(/*raw_only=*/true, {}), input);
+}
+
 absl::StatusOr<ArchiveReader> OpenOuterFilterReader(ArchiveInput& input, int filter_code) {
   // A strong outer filter takes the strong ones inside it along, as a failed
   // open (which cannot say which filter it met) does: either way the reader

@@ -54,6 +54,11 @@ class ArchiveInput {
   // The first bytes of the stream, up to `max_bytes`, wherever it has been
   // read to, without feeding any digest (see StreamHead).
   virtual StreamHead Head(size_t /*max_bytes*/) { return {}; }
+  // Back to the start of the stream, for another reader; false when it can
+  // no longer be read again. The digest does not see the same bytes twice.
+  virtual bool Rewind() { return false; }
+  // No Rewind will come: what was kept for it can go.
+  virtual void StopRewinding() {}
 };
 
 struct ArchiveReadDeleter {
@@ -68,6 +73,10 @@ using ArchiveReader = std::unique_ptr<archive, ArchiveReadDeleter>;
 // bid here, formats at the first archive_read_next_header. On failure, the
 // status carries libarchive's message (DATA_LOSS).
 absl::StatusOr<ArchiveReader> OpenArchiveReader(ArchiveInput& input, bool raw_only = false);
+
+// A reader that takes the stream for content as it is: no filter, only the
+// "raw" and "empty" formats.
+absl::StatusOr<ArchiveReader> OpenContentReader(ArchiveInput& input);
 
 // A reader of the outer layer: only the weak filter `filter_code` (compress,
 // .lzma; libarchive's code), or any filter with a real signature (not those

@@ -59,12 +59,6 @@ OpenedStream OpenStream(ArchiveInput& input, bool raw_only) {
   return FirstHeader(OpenArchiveReader(input, raw_only));
 }
 
-// Back to the start of `input`, for another reader: a member (`member_input`
-// is `input`) only while its capture holds what was read; the file always.
-bool RewindToStart(ArchiveInput& input, MemberInput* member_input) {
-  return member_input != nullptr ? member_input->Rewind() : input.Seek(0, SEEK_SET) == 0;
-}
-
 // One ExamineFile call: the recursion over nested streams.
 class Examination {
  public:
@@ -85,17 +79,33 @@ class Examination {
   void ExamineEntries(archive* a, const ArchiveInput* input, std::vector<std::string>& chain, int r,
                       archive_entry* entry);
   // `content_may_be_archive`: `a` reads one filter only (OpenOuterFilterReader),
-  // so no format has looked at the content yet.
+  // so no format has looked at the content yet. `gzip_layers`: layers of
+  // compression under `a` that `input` took off (GunzipInput).
   void ExamineCompressedFile(archive* a, const ArchiveInput& input, std::vector<std::string>& chain,
-                             absl::string_view parent_name, int r, bool content_may_be_archive);
+                             absl::string_view parent_name, int r, bool content_may_be_archive,
+                             int gzip_layers = 0);
   MemberOutcome ExamineMember(archive* parent, const ArchiveInput* upstream,
                               std::vector<std::string>& chain, bool may_be_archive,
                               uint64_t size_hint);
   // Opens `input` as an archive and examines what is inside, if it is one
-  // and not `too_deep`; returns whether it did. `member_input` is `input` when
-  // it is a member (null for the file itself).
-  bool OpenAndExamine(ArchiveInput& input, MemberInput* member_input, StreamDigest& digest,
-                      std::vector<std::string>& chain, bool too_deep, std::string name);
+  // and not `too_deep`; returns whether it did. `gunzipped`: `input` is a
+  // GunzipInput, whose content is examined as a member when it is no archive.
+  bool OpenAndExamine(ArchiveInput& input, StreamDigest& digest, std::vector<std::string>& chain,
+                      bool too_deep, std::string name, bool gunzipped = false);
+  // A gzip stream: decompressed by a GunzipInput, which checks its trailers,
+  // and what it holds examined as libarchive's gzip reader would have given
+  // it. Returns whether what it holds was examined.
+  bool ExamineGzip(ArchiveInput& input, StreamDigest& digest, std::vector<std::string>& chain,
+                   const std::string& name);
+  // The content of `gzip` as its one member. `opened` is the reader that
+  // found it no archive; it is used when it reads the content as it is.
+  bool ExamineGzipContent(GunzipInput& gzip, OpenedStream opened, std::vector<std::string>& chain,
+                          const std::string& name, bool content_may_be_archive);
+  // Reads `input` again from its start with a reader from `open`, into
+  // `opened`; false, reported unless the input failed or the file stopped,
+  // when it cannot.
+  bool ReadAgain(ArchiveInput& input, absl::StatusOr<ArchiveReader> (*open)(ArchiveInput&),
+                 const std::vector<std::string>& chain, OpenedStream& opened);
   // Opens the member as an archive if it is one; returns whether it did.
   bool ExamineNested(MemberInput& input, StreamDigest& digest, std::vector<std::string>& chain,
                      uint64_t size_hint);
@@ -122,8 +132,8 @@ void Examination::Run(int fd, uint64_t size, bool hash_file, std::vector<uint8_t
   StreamResult result;
   std::vector<std::string> chain;
   bool read_whole = hash_file || digest.matching();
-  result.is_archive = OpenAndExamine(input, nullptr, digest, chain, /*too_deep=*/false,
-                                     std::string(Basename(file_.path)));
+  result.is_archive =
+      OpenAndExamine(input, digest, chain, /*too_deep=*/false, std::string(Basename(file_.path)));
   if (result.is_archive) read_whole = hash_file;
   // An archive format may stop before the end of the file (tar's padding);
   // reading a short tail still gives the file's hash for free.
@@ -177,9 +187,9 @@ void Examination::ExamineEntries(archive* a, const ArchiveInput* input,
 void Examination::ExamineCompressedFile(archive* a, const ArchiveInput& input,
                                         std::vector<std::string>& chain,
                                         absl::string_view parent_name, int r,
-                                        bool content_may_be_archive) {
+                                        bool content_may_be_archive, int gzip_layers) {
   ++file_.stats.archives_opened;
-  std::string name = DecompressedName(parent_name, archive_filter_count(a) - 1);
+  std::string name = DecompressedName(parent_name, archive_filter_count(a) - 1 + gzip_layers);
   chain.push_back(std::move(name));
   if (r == ARCHIVE_EOF) {  // compressed empty content
     ++file_.stats.members_examined;
@@ -231,12 +241,19 @@ bool Examination::ExamineNested(MemberInput& input, StreamDigest& digest,
     digest.StopMatching();
     return ExamineBufferedSevenZip(input, chain, size_hint);
   }
-  return OpenAndExamine(input, &input, digest, chain, too_deep, chain.back());
+  return OpenAndExamine(input, digest, chain, too_deep, chain.back());
 }
 
-bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
-                                 StreamDigest& digest, std::vector<std::string>& chain,
-                                 bool too_deep, std::string name) {
+bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
+                                 std::vector<std::string>& chain, bool too_deep, std::string name,
+                                 bool gunzipped) {
+  // gzip is decompressed here, not by libarchive, to check its trailers (see
+  // GunzipInput for the gzip left to libarchive).
+  if (!too_deep && !gunzipped) {
+    const StreamHead head = input.Head(4);
+    if (input.failed() || file_.stopped()) return false;
+    if (GunzipInput::Starts(head.bytes)) return ExamineGzip(input, digest, chain, name);
+  }
   OpenedStream opened = OpenStream(input, /*raw_only=*/false);
   // A failed input or a stopped file is reported by whoever owns them.
   if (input.failed() || file_.stopped()) return false;
@@ -246,7 +263,23 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
     const StreamHead head = input.Head(kWeakSignatureHeadBytes);
     // Reading the head may have met the input's own error or a file stop.
     if (input.failed() || file_.stopped()) return false;
-    if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr, head)) return false;
+    if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr, head)) {
+      return gunzipped && ExamineGzipContent(static_cast<GunzipInput&>(input), OpenedStream(),
+                                             chain, name, /*content_may_be_archive=*/false);
+    }
+    // What a gzip holds failed to open, behind a filter or a real-looking
+    // compress, .lzma or binary cpio header (not a damaged tar, say, which is
+    // an error on the gzip): the content is the gzip's member, hashed, and
+    // the error named on it, as when libarchive read the gzip alone.
+    if (gunzipped && !opened.ok() && peeled_levels_ == 0 &&
+        !static_cast<GunzipInput&>(input).data_error() &&
+        (!opened.reader.ok() || ReadsWeakSignatureFormat(opened.get()))) {
+      ++peeled_levels_;
+      const bool examined = ExamineGzipContent(static_cast<GunzipInput&>(input), OpenedStream(),
+                                               chain, name, /*content_may_be_archive=*/true);
+      --peeled_levels_;
+      return examined;
+    }
   }
   // Random bytes compressed may look like compress, .lzma or binary cpio to
   // the reader that also decompressed them; a failed open may be such a
@@ -262,7 +295,7 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
     // A member read past what its capture holds cannot be read again (lz4
     // and bzip2 take in blocks of up to 4 MiB before a first header): the
     // first reader then goes on.
-    if (RewindToStart(input, member_input)) {
+    if (input.Rewind()) {
       OpenedStream outer = FirstHeader(OpenOuterFilterReader(input, filter));
       if (input.failed() || file_.stopped()) return false;
       if (outer.ok() && archive_filter_count(outer.get()) >= 2) {
@@ -290,7 +323,10 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
     return false;
   }
   const StreamKind kind = ClassifyStream(opened.get(), opened.first_header);
-  if (kind == StreamKind::kPlain) return false;
+  if (kind == StreamKind::kPlain) {
+    return gunzipped && ExamineGzipContent(static_cast<GunzipInput&>(input), std::move(opened),
+                                           chain, name, /*content_may_be_archive=*/false);
+  }
   if (too_deep) {
     DepthError(chain);
     return false;
@@ -298,24 +334,65 @@ bool Examination::OpenAndExamine(ArchiveInput& input, MemberInput* member_input,
   if (kind == StreamKind::kCompressedFile && !ReadsRawContent(opened.get())) {
     // Decompressed content that merely looked like an (empty) archive: read
     // it again from the start, as content.
-    opened = OpenedStream();
-    const bool rewound = RewindToStart(input, member_input);
-    if (rewound) opened = OpenStream(input, /*raw_only=*/true);
-    if (input.failed() || file_.stopped()) return false;
-    if (!rewound || !opened.ok()) {
-      file_.AddError(chain, rewound ? opened.error()
-                                    : "compressed content not examined: could not be read again");
-      return false;
-    }
+    const auto raw = [](ArchiveInput& again) {
+      return OpenArchiveReader(again, /*raw_only=*/true);
+    };
+    if (!ReadAgain(input, raw, chain, opened)) return false;
   }
-  if (member_input != nullptr) member_input->StopCapture();
+  input.StopRewinding();
   digest.StopMatching();
   if (kind == StreamKind::kCompressedFile) {
     peeled_levels_ += outer_filter_only ? 1 : 0;
-    ExamineCompressedFile(opened.get(), input, chain, name, opened.first_header, outer_filter_only);
+    ExamineCompressedFile(opened.get(), input, chain, name, opened.first_header, outer_filter_only,
+                          gunzipped ? 1 : 0);
     peeled_levels_ -= outer_filter_only ? 1 : 0;
   } else {
     ExamineEntries(opened.get(), &input, chain, opened.first_header, opened.entry);
+  }
+  return true;
+}
+
+bool Examination::ExamineGzip(ArchiveInput& input, StreamDigest& digest,
+                              std::vector<std::string>& chain, const std::string& name) {
+  digest.StopMatching();  // compressed bytes are no text
+  GunzipInput gzip(input, file_, chain);
+  const bool examined =
+      OpenAndExamine(gzip, digest, chain, /*too_deep=*/false, name, /*gunzipped=*/true);
+  // What the reader left (tar's end blocks) is decompressed too, so that
+  // every trailer is checked: a damaged member is an error even when nothing
+  // else noticed, and whatever else was reported below.
+  if (input.failed() || file_.stopped()) return examined;
+  if (const absl::Status checked = gzip.Finish(); !checked.ok()) {
+    file_.AddError(chain, std::string(checked.message()));
+  }
+  return examined;
+}
+
+bool Examination::ExamineGzipContent(GunzipInput& gzip, OpenedStream opened,
+                                     std::vector<std::string>& chain, const std::string& name,
+                                     bool content_may_be_archive) {
+  if (!opened.ok() || !ReadsRawContent(opened.get()) || archive_filter_count(opened.get()) > 1) {
+    // Another reader bid on the content (an empty tar, bytes that only look
+    // like compress or binary cpio): read it again as it is.
+    if (!ReadAgain(gzip, OpenContentReader, chain, opened)) return false;
+  }
+  gzip.StopRewinding();
+  ExamineCompressedFile(opened.get(), gzip, chain, name, opened.first_header,
+                        content_may_be_archive, /*gzip_layers=*/1);
+  return true;
+}
+
+bool Examination::ReadAgain(ArchiveInput& input,
+                            absl::StatusOr<ArchiveReader> (*open)(ArchiveInput&),
+                            const std::vector<std::string>& chain, OpenedStream& opened) {
+  opened = OpenedStream();
+  const bool rewound = input.Rewind();
+  if (rewound) opened = FirstHeader(open(input));
+  if (input.failed() || file_.stopped()) return false;
+  if (!rewound || !opened.ok()) {
+    file_.AddError(chain, rewound ? opened.error()
+                                  : "compressed content not examined: could not be read again");
+    return false;
   }
   return true;
 }

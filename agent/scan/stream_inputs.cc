@@ -1,6 +1,7 @@
 #include "agent/scan/stream_inputs.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -64,6 +65,22 @@ bool FileState::TimeUp(const std::vector<std::string>& member) {
   Stop(member, absl::StrCat("time limit exceeded: examining the file took more than ",
                             limits.per_file_timeout.count(), " s"));
   return true;
+}
+
+bool FileState::CountDecompressed(const std::vector<std::string>& member, uint64_t n) {
+  decompressed_bytes += n;
+  stats.bytes_decompressed += n;
+  if (decompressed_bytes > limits.max_archive_bytes) {
+    Stop(member, absl::StrCat("archive size limit exceeded: more than ", limits.max_archive_bytes,
+                              " bytes decompressed from this file"));
+  } else if (decompressed_bytes > kRatioFloorBytes &&
+             decompressed_bytes / std::max<uint64_t>(disk_bytes, 1) >
+                 limits.max_compression_ratio) {
+    Stop(member, absl::StrCat("compression ratio limit exceeded: ", decompressed_bytes,
+                              " bytes decompressed from ", disk_bytes, " bytes read (limit ",
+                              limits.max_compression_ratio, ":1)"));
+  }
+  return stopped();
 }
 
 StreamDigest::StreamDigest(const FingerprintIndex* fingerprints) {
@@ -229,28 +246,19 @@ absl::StatusOr<std::span<const uint8_t>> MemberInput::Fetch(std::span<uint8_t> i
     at_end_ = true;
     return std::span<const uint8_t>();
   }
-  const ExaminationLimits& limits = file_.limits;
   bytes_ += static_cast<uint64_t>(n);
-  file_.decompressed_bytes += static_cast<uint64_t>(n);
-  file_.stats.bytes_decompressed += static_cast<uint64_t>(n);
-  if (bytes_ > limits.max_member_bytes) {
-    return Fail(
-        absl::ResourceExhaustedError(absl::StrCat("member size limit exceeded: more than ",
-                                                  limits.max_member_bytes, " bytes decompressed")),
-        /*own=*/true);
+  if (bytes_ > file_.limits.max_member_bytes) {
+    // The member's own limit: its error alone, the file goes on.
+    file_.decompressed_bytes += static_cast<uint64_t>(n);
+    file_.stats.bytes_decompressed += static_cast<uint64_t>(n);
+    return Fail(absl::ResourceExhaustedError(absl::StrCat("member size limit exceeded: more than ",
+                                                          file_.limits.max_member_bytes,
+                                                          " bytes decompressed")),
+                /*own=*/true);
   }
-  if (file_.decompressed_bytes > limits.max_archive_bytes) {
-    file_.Stop(member_,
-               absl::StrCat("archive size limit exceeded: more than ", limits.max_archive_bytes,
-                            " bytes decompressed from this file"));
-  } else if (file_.decompressed_bytes > kRatioFloorBytes &&
-             file_.decompressed_bytes / std::max<uint64_t>(file_.disk_bytes, 1) >
-                 limits.max_compression_ratio) {
-    file_.Stop(member_, absl::StrCat("compression ratio limit exceeded: ", file_.decompressed_bytes,
-                                     " bytes decompressed from ", file_.disk_bytes,
-                                     " bytes read (limit ", limits.max_compression_ratio, ":1)"));
+  if (file_.CountDecompressed(member_, static_cast<uint64_t>(n))) {
+    return Fail(absl::AbortedError(file_.stop_reason), /*own=*/false);
   }
-  if (file_.stopped()) return Fail(absl::AbortedError(file_.stop_reason), /*own=*/false);
   const std::span<const uint8_t> chunk(into.data(), static_cast<size_t>(n));
   digest_.Consume(chunk);
   if (capturing_) {
@@ -317,6 +325,199 @@ void MemberInput::Drain() {
     absl::StatusOr<std::span<const uint8_t>> chunk = Next();
     if (!chunk.ok() || chunk->empty()) return;
   }
+}
+
+struct GunzipInput::ZStream {
+  z_stream z{};
+  bool ready = false;
+};
+
+namespace {
+
+// Decompressed bytes handed to the reader at a time: the first chunk also
+// holds the head that MisreadWeakSignature looks at.
+constexpr size_t kGunzipChunkBytes = 256 << 10;
+static_assert(kGunzipChunkBytes >= kWeakSignatureHeadBytes);
+
+// zlib's words for what it found wrong, as a person who has never read
+// RFC 1952 would put them.
+bool IsGzipHeaderProblem(absl::string_view what) {
+  return what == "incorrect header check" || what == "unknown compression method" ||
+         what == "unknown header flags set" || what == "header crc mismatch";
+}
+
+std::string GzipProblem(const char* message) {
+  const absl::string_view what = message != nullptr ? message : "";
+  if (what == "incorrect data check") {
+    return "gzip data corrupt: the CRC-32 of the decompressed data does not match the one stored "
+           "(the content is damaged)";
+  }
+  if (what == "incorrect length check") {
+    return "gzip data corrupt: the decompressed length does not match the length stored";
+  }
+  if (IsGzipHeaderProblem(what)) return absl::StrCat("gzip header corrupt: ", what);
+  return absl::StrCat("gzip data corrupt: ", what.empty() ? "invalid compressed data" : what);
+}
+
+}  // namespace
+
+bool GunzipInput::Starts(std::span<const uint8_t> head) {
+  // RFC 1952: ID1 ID2 CM FLG, with FLG's top three bits reserved (zero).
+  return head.size() >= 4 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8 &&
+         (head[3] & 0xe0) == 0;
+}
+
+GunzipInput::GunzipInput(ArchiveInput& upstream, FileState& file,
+                         const std::vector<std::string>& member)
+    : upstream_(upstream), file_(file), member_(member), z_(std::make_unique<ZStream>()) {
+  // 16 + 15: a gzip wrapper (header, CRC-32 and length checked), 32 KiB window.
+  z_->ready = inflateInit2(&z_->z, 16 + MAX_WBITS) == Z_OK;
+  if (!z_->ready) error_ = absl::ResourceExhaustedError("gzip: zlib could not be set up");
+}
+
+GunzipInput::~GunzipInput() {
+  if (z_->ready) inflateEnd(&z_->z);
+}
+
+void GunzipInput::Fail(std::string reason) {
+  if (error_.ok()) error_ = absl::DataLossError(std::move(reason));
+}
+
+bool GunzipInput::Refill() {
+  absl::StatusOr<std::span<const uint8_t>> chunk = upstream_.Next();
+  // The upstream's own failure is its owner's to report: failed() says so.
+  if (!chunk.ok()) {
+    error_ = chunk.status();
+    return false;
+  }
+  in_ = *chunk;
+  return !in_.empty();
+}
+
+size_t GunzipInput::Decompress() {
+  if (out_.empty()) out_.resize(kGunzipChunkBytes);
+  size_t produced = 0;
+  while (produced < out_.size() && error_.ok() && !at_end_) {
+    if (in_.empty() && !Refill()) {
+      if (!error_.ok()) break;
+      if (between_members_ && skip_ == 0) {
+        at_end_ = true;
+      } else {
+        Fail(absl::StrCat("gzip data truncated: the compressed stream ends before its end (",
+                          total_out_ + produced, " bytes decompressed)"));
+      }
+      break;
+    }
+    if (skip_ > 0) {
+      const size_t n = std::min<size_t>(skip_, in_.size());
+      in_ = in_.subspan(n);
+      skip_ -= n;
+      continue;
+    }
+    if (between_members_) {
+      // Zero bytes pad a stream to a block (tapes, some writers).
+      while (!in_.empty() && in_.front() == 0) in_ = in_.subspan(1);
+      if (in_.empty()) continue;
+      inflateReset(&z_->z);
+      between_members_ = false;
+    }
+    z_stream& z = z_->z;
+    z.next_in = const_cast<Bytef*>(in_.data());
+    z.avail_in = static_cast<uInt>(std::min<size_t>(in_.size(), UINT32_MAX));
+    z.next_out = out_.data() + produced;
+    z.avail_out = static_cast<uInt>(out_.size() - produced);
+    const int r = inflate(&z, Z_NO_FLUSH);
+    in_ = in_.subspan(in_.size() - z.avail_in);
+    produced = out_.size() - z.avail_out;
+    if (r == Z_STREAM_END) {
+      ++members_;
+      between_members_ = true;
+      continue;
+    }
+    if (r == Z_OK || r == Z_BUF_ERROR) continue;
+    const absl::string_view problem = z.msg != nullptr ? z.msg : "";
+    if (r == Z_DATA_ERROR &&
+        (problem == "incorrect data check" || problem == "incorrect length check")) {
+      // The member's data came whole: the reader gets it, Finish the error,
+      // and the next member is read. After a wrong CRC-32, zlib has not taken
+      // the length that follows it.
+      if (trailer_error_.ok()) {
+        trailer_error_ = absl::DataLossError(absl::StrCat(
+            GzipProblem(z.msg), members_ > 0 ? absl::StrCat(" (member ", members_ + 1, ")") : ""));
+      }
+      ++members_;
+      between_members_ = true;
+      skip_ = problem == "incorrect data check" ? 4 : 0;
+      continue;
+    }
+    if (r == Z_DATA_ERROR && members_ > 0 && z.total_out == 0 && IsGzipHeaderProblem(problem)) {
+      // Not another member: bytes after the stream that nothing reads.
+      if (trailer_error_.ok()) {
+        trailer_error_ = absl::DataLossError(
+            absl::StrCat("data after the end of the gzip stream (after ", members_,
+                         members_ == 1 ? " member" : " members", ") is not gzip: not examined"));
+      }
+      at_end_ = true;
+      break;
+    }
+    Fail(r == Z_MEM_ERROR ? "gzip: out of memory" : GzipProblem(z.msg));
+  }
+  if (total_out_ < kWeakSignatureHeadBytes) {
+    const size_t keep = std::min<size_t>(produced, kWeakSignatureHeadBytes - total_out_);
+    head_.insert(head_.end(), out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(keep));
+  }
+  total_out_ += produced;
+  return produced;
+}
+
+absl::StatusOr<std::span<const uint8_t>> GunzipInput::Next() {
+  if (error_.ok() && !at_end_) {
+    const size_t produced = Decompress();
+    // What came before an error is served first; the error on the next call.
+    if (produced > 0) return std::span<const uint8_t>(out_.data(), produced);
+  }
+  if (!error_.ok()) {
+    error_returned_ = true;
+    return error_;
+  }
+  return std::span<const uint8_t>();
+}
+
+StreamHead GunzipInput::Head(size_t max_bytes) {
+  const size_t n = std::min(max_bytes, head_.size());
+  return {.bytes = std::span<const uint8_t>(head_).first(n),
+          .whole = at_end_ && error_.ok() && total_out_ == n};
+}
+
+bool GunzipInput::Rewind() {
+  // An error in the gzip data comes again on the same bytes; the upstream's
+  // own error ends it.
+  if (upstream_.failed() || !z_->ready || !upstream_.Rewind()) return false;
+  inflateReset(&z_->z);
+  in_ = {};
+  between_members_ = false;
+  at_end_ = false;
+  skip_ = 0;
+  error_ = absl::OkStatus();
+  error_returned_ = false;
+  trailer_error_ = absl::OkStatus();
+  total_out_ = 0;
+  members_ = 0;
+  head_.clear();
+  return true;
+}
+
+absl::Status GunzipInput::Finish() {
+  while (error_.ok() && !at_end_) {
+    if (file_.stopped() || file_.TimeUp(member_)) return absl::OkStatus();
+    const size_t produced = Decompress();
+    if (file_.CountDecompressed(member_, produced)) return absl::OkStatus();
+  }
+  if (error_.ok()) return trailer_error_;
+  // An upstream failure is reported by the upstream's owner.
+  if (error_returned_ || upstream_.failed()) return absl::OkStatus();
+  error_returned_ = true;
+  return error_;
 }
 
 }  // namespace offboard::agent

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -37,6 +38,9 @@ struct FileState {
   void AddError(const std::vector<std::string>& member, std::string reason);
   // Stops the file (and returns true) once the per-file time is up.
   bool TimeUp(const std::vector<std::string>& member);
+  // Counts `n` more bytes decompressed under `member`; stops the file (and
+  // returns true) when they break the archive size or the ratio limit.
+  bool CountDecompressed(const std::vector<std::string>& member, uint64_t n);
 
   const ExaminationLimits& limits;
   const std::string& path;
@@ -86,6 +90,7 @@ class FileInput final : public ArchiveInput {
   int64_t Skip(int64_t request) override;
   // Read again from the disk, into a buffer made on the first call.
   StreamHead Head(size_t max_bytes) override;
+  bool Rewind() override { return Seek(0, SEEK_SET) == 0; }
 
   // Reads on to the end of the file, feeding the digest. False on a read error
   // or when the time is up (the file is then stopped).
@@ -135,9 +140,10 @@ class MemberInput final : public ArchiveInput {
   // can serve the member again from its start to a second reader.
   void StartCapture() { capturing_ = true; }
   void StopCapture();
+  void StopRewinding() override { StopCapture(); }
   // Serves the captured bytes again (without feeding the digest twice), then
   // continues. False when capturing was off or more than the cap was read.
-  bool Rewind();
+  bool Rewind() override;
 
   bool at_end() const { return at_end_; }
   const absl::Status& error() const { return error_; }
@@ -170,6 +176,79 @@ class MemberInput final : public ArchiveInput {
   bool own_error_ = false;
   bool parent_fatal_ = false;
   absl::Status error_;
+};
+
+// A gzip stream decompressed with zlib, which checks each member's trailer:
+// libarchive's gzip reader (3.6) checks neither the CRC-32 nor the length, so
+// a damaged .gz decompressed to other bytes without a word, and a copy of a
+// dataset in it went unfound and unreported. Members that follow one another
+// (`cat a.gz b.gz`) are read in turn; zero bytes after the last are padding,
+// anything else is an error (bytes nobody examined). A trailer that does not
+// match is an error too, but the data before it is served whole.
+//
+// Only gzip that is the stream itself is read here: a gzip under another
+// filter, or in a gzip, is libarchive's, and its trailers go unchecked.
+//
+// Errors in the gzip data reach the reader over this input as read errors,
+// as libarchive's own gzip errors did, so the member being read names them;
+// failed() is true only when `upstream` failed (reported by its owner).
+class GunzipInput final : public ArchiveInput {
+ public:
+  // The head of a gzip stream: magic, deflate, no reserved flag.
+  static bool Starts(std::span<const uint8_t> head);
+
+  // `upstream` gives the compressed bytes from their start; `member` names
+  // the compressed stream in the limit errors of Finish.
+  GunzipInput(ArchiveInput& upstream, FileState& file, const std::vector<std::string>& member);
+  ~GunzipInput() override;
+  GunzipInput(const GunzipInput&) = delete;
+  GunzipInput& operator=(const GunzipInput&) = delete;
+
+  absl::StatusOr<std::span<const uint8_t>> Next() override;
+  bool failed() const override { return upstream_.failed(); }
+  // The gzip data itself is damaged (not a trailer: see Finish).
+  bool data_error() const { return !error_.ok() && !upstream_.failed(); }
+  // The first bytes decompressed, up to kWeakSignatureHeadBytes; none before
+  // the first Next (which decompresses at least that many unless the stream
+  // ends first).
+  StreamHead Head(size_t max_bytes) override;
+  bool Rewind() override;
+  void StopRewinding() override { upstream_.StopRewinding(); }
+
+  // Decompresses the rest, which the reader did not ask for (tar's end
+  // blocks, or all of a second tar after the first one's end), so that every
+  // trailer is checked; those bytes count against the limits and the time.
+  // Returns an error in the gzip data that Next has not returned (so that
+  // nobody has reported it yet).
+  absl::Status Finish();
+
+ private:
+  // Fills `out_` from its start; an error is kept in error_ and returned
+  // once what came before it has been served.
+  size_t Decompress();
+  // More compressed bytes into in_; false at the upstream's end or error.
+  bool Refill();
+  void Fail(std::string reason);
+
+  ArchiveInput& upstream_;
+  FileState& file_;
+  const std::vector<std::string> member_;
+  struct ZStream;
+  std::unique_ptr<ZStream> z_;
+  std::vector<uint8_t> out_;
+  std::vector<uint8_t> head_;
+  std::span<const uint8_t> in_;   // upstream bytes not yet decompressed
+  bool between_members_ = false;  // after a trailer: padding, another member or the end
+  size_t skip_ = 0;               // trailer bytes zlib left after a failed check
+  bool at_end_ = false;
+  uint64_t total_out_ = 0;
+  uint64_t members_ = 0;  // ended with a good trailer
+  absl::Status error_;
+  bool error_returned_ = false;
+  // A trailer that does not match what was decompressed, or bytes after the
+  // last member that are not gzip: the data came whole, so the reader gets
+  // it and its end, and Finish the error.
+  absl::Status trailer_error_;
 };
 
 }  // namespace offboard::agent

@@ -629,8 +629,9 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeCpioOrCompressAreContent) {
 }
 
 // The same bytes compressed: libarchive bids compress, .lzma and binary cpio
-// on what gzip or xz gives too. Such content is read one filter at a time and
-// judged on its own first bytes: no error, hashed whole as the gzip's member.
+// on what xz gives too. Such content is read one filter at a time, and what
+// gzip gives is decompressed apart anyway; either way it is judged on its own
+// first bytes: no error, hashed whole as the compressed file's member.
 TEST_F(StreamExaminerTest, ImpostorsInsideACompressedFileAreContent) {
   for (const auto& [name, bytes] :
        std::vector<std::pair<std::string, std::string>>{{"le.bin", CpioLikeNoise()},
@@ -654,35 +655,31 @@ TEST_F(StreamExaminerTest, ImpostorsInsideACompressedFileAreContent) {
     }
   }
 
-  // Real ones inside are still read, a layer at a time.
+  // Real ones inside gzip are still read.
   const std::string csv = Csv(300, 19);
   Write("export.csv", csv);
   Sh("python3 -c 'import lzma, sys; sys.stdout.buffer.write(lzma.compress(open(\"export.csv\", "
      "\"rb\").read(), format=lzma.FORMAT_ALONE))' > export.csv.lzma && "
      "gzip -c export.csv.lzma > export.csv.lzma.gz");
   Outcome out = Examine("export.csv.lzma.gz");
-  EXPECT_THAT(out.streams, ElementsAre(Content({"export.csv.lzma", "export.csv"}, csv),
-                                       ArchiveFile("export.csv.lzma", {"export.csv.lzma"}),
-                                       ArchiveFile("export.csv.lzma.gz")));
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({"export.csv"}, csv), ArchiveFile("export.csv.lzma.gz")));
   EXPECT_THAT(out.errors, IsEmpty());
   Write("export.cpio", BinaryCpio({{"export.csv", csv}}, /*big_endian=*/false));
   Sh("gzip -c export.cpio > export.cpio.gz");
   out = Examine("export.cpio.gz");
-  EXPECT_THAT(out.streams, ElementsAre(Content({"export.cpio", "export.csv"}, csv),
-                                       ArchiveFile("export.cpio", {"export.cpio"}),
-                                       ArchiveFile("export.cpio.gz")));
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({"export.csv"}, csv), ArchiveFile("export.cpio.gz")));
   EXPECT_THAT(out.errors, IsEmpty());
-  // The layer read alone does not count against the depth limit: a real
-  // binary cpio in a gzip in a tar is read at depth 1, as libarchive reads it.
+  // gzip does not count against the depth limit: a real binary cpio in a
+  // gzip in a tar is read at depth 1.
   Sh("bsdtar -cf box.tar export.cpio.gz");
   ExaminationLimits shallow;
   shallow.max_depth = 1;
   out = Examine("box.tar", /*hash_file=*/true, shallow);
-  EXPECT_THAT(
-      out.streams,
-      ElementsAre(Content({"export.cpio.gz", "export.cpio", "export.csv"}, csv),
-                  ArchiveFile("export.cpio", {"export.cpio.gz", "export.cpio"}),
-                  ArchiveFile("export.cpio.gz", {"export.cpio.gz"}), ArchiveFile("box.tar")));
+  EXPECT_THAT(out.streams, ElementsAre(Content({"export.cpio.gz", "export.csv"}, csv),
+                                       ArchiveFile("export.cpio.gz", {"export.cpio.gz"}),
+                                       ArchiveFile("box.tar")));
   EXPECT_THAT(out.errors, IsEmpty());
   // lz4 takes in a whole 4 MiB block before its first output, more than a
   // member keeps to be read again: such a member is read as before, by the
@@ -696,19 +693,128 @@ TEST_F(StreamExaminerTest, ImpostorsInsideACompressedFileAreContent) {
                           Content({"big.cpio.lz4", "export.csv"}, csv),
                           ArchiveFile("big.cpio.lz4", {"big.cpio.lz4"}), ArchiveFile("lz4.tar")));
   EXPECT_THAT(out.errors, IsEmpty());
+  // A compress header that looks real in a gzip, then bytes no encoder
+  // wrote: the gzip's content is hashed, and the error named on it.
+  const std::string damaged_z = absl::StrCat("\x1f\x9d\x90", NoiseBytes(4000, 3));
+  Write("damaged.Z", damaged_z);
+  Sh("gzip -n -c damaged.Z > damaged.Z.gz");
+  out = Examine("damaged.Z.gz");
+  ASSERT_EQ(out.streams.size(), 2u);
+  EXPECT_EQ(out.streams[0], Content({"damaged.Z"}, damaged_z));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("damaged.Z.gz"), {"damaged.Z"}, "")));
   // Damaged after a real first header, inside the gzip: still an error.
   const std::string cpio = Read("export.cpio");
   Write("cut.cpio", cpio.substr(0, cpio.size() / 2));
   Sh("gzip -c cut.cpio > cut.cpio.gz");
-  EXPECT_THAT(Examine("cut.cpio.gz").errors,
-              ElementsAre(ErrorAt(Path("cut.cpio.gz"), {"cut.cpio", "export.csv"},
-                                  "archive cut short or damaged")));
+  EXPECT_THAT(
+      Examine("cut.cpio.gz").errors,
+      ElementsAre(ErrorAt(Path("cut.cpio.gz"), {"export.csv"}, "archive cut short or damaged")));
   // A gzip cut inside its first block (after its 22-byte header, which
-  // names export.cpio) is an error on the file, as before.
+  // names export.cpio) is an error on the file.
   const std::string gz = Read("export.cpio.gz");
   Write("cut.gz", gz.substr(0, 40));
   EXPECT_THAT(Examine("cut.gz").errors,
-              ElementsAre(ErrorAt(Path("cut.gz"), {}, "truncated gzip input")));
+              ElementsAre(ErrorAt(Path("cut.gz"), {},
+                                  "gzip data truncated: the compressed stream ends before its "
+                                  "end (0 bytes decompressed)")));
+}
+
+// libarchive's gzip reader checks neither the CRC-32 nor the length in a
+// trailer: a byte changed in stored (incompressible) data decompressed to
+// other bytes without a word, and a copy of a dataset in it went unfound and
+// unreported. Each trailer is now checked, also after tar's end blocks.
+TEST_F(StreamExaminerTest, GzipTrailersAreChecked) {
+  const std::string data = NoiseBytes(300000, 5);
+  Write("data.bin", data);
+  Sh("gzip -n -c data.bin > good.gz");
+  const std::string good = Read("good.gz");
+  const auto damaged = [&](const std::string& name, size_t at, uint8_t flip) {
+    std::string bytes = good;
+    bytes[at] = static_cast<char>(bytes[at] ^ flip);
+    Write(name, bytes);
+  };
+  const std::string crc = "gzip data corrupt: the CRC-32 of the decompressed data does not match";
+
+  // Stored data changed: what it decompresses to is hashed, and the file is
+  // an error, not content that merely matches nothing.
+  damaged("middle.gz", good.size() / 2, 0x10);
+  Outcome out = Examine("middle.gz");
+  ASSERT_EQ(out.streams.size(), 2u);
+  EXPECT_EQ(out.streams[0].member, Chain{"middle"});
+  EXPECT_TRUE(out.streams[0].hashed);
+  EXPECT_EQ(out.streams[0].size, data.size());
+  EXPECT_NE(out.streams[0].sha256, Hex(data));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("middle.gz"), {}, crc)));
+
+  // The trailer itself damaged: the content is intact, and still reported.
+  damaged("crc.gz", good.size() - 8, 0xff);
+  out = Examine("crc.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"crc"}, data), ArchiveFile("crc.gz")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("crc.gz"), {}, crc)));
+  damaged("length.gz", good.size() - 2, 0x01);
+  EXPECT_THAT(Examine("length.gz").errors,
+              ElementsAre(ErrorAt(Path("length.gz"), {},
+                                  "gzip data corrupt: the decompressed length does not match")));
+
+  // Members one after another are one stream; zero padding is no data;
+  // anything else after the last member is data nobody examined.
+  Write("head.bin", data.substr(0, 1000));
+  Write("rest.bin", data.substr(1000));
+  Sh("gzip -n -c head.bin > head.gz && gzip -n -c rest.bin > rest.gz && "
+     "cat head.gz rest.gz > multi.gz && "
+     "cp good.gz padded.gz && head -c 512 /dev/zero >> padded.gz && "
+     "cp good.gz trailing.gz && printf 'hidden' >> trailing.gz && "
+     "cp good.gz trailing1f.gz && printf '\\037hidden' >> trailing1f.gz");
+  EXPECT_THAT(Examine("multi.gz").streams,
+              ElementsAre(Content({"multi"}, data), ArchiveFile("multi.gz")));
+  EXPECT_THAT(Examine("multi.gz").errors, IsEmpty());
+  // A wrong CRC-32 in the first member: the second is still read.
+  std::string multi = Read("multi.gz");
+  const size_t first_crc = Read("head.gz").size() - 8;
+  multi[first_crc] = static_cast<char>(multi[first_crc] ^ 0xff);
+  Write("multi_crc.gz", multi);
+  out = Examine("multi_crc.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"multi_crc"}, data), ArchiveFile("multi_crc.gz")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("multi_crc.gz"), {}, crc)));
+  EXPECT_THAT(Examine("padded.gz").streams,
+              ElementsAre(Content({"padded"}, data), ArchiveFile("padded.gz")));
+  EXPECT_THAT(Examine("padded.gz").errors, IsEmpty());
+  out = Examine("trailing.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"trailing"}, data), ArchiveFile("trailing.gz")));
+  EXPECT_THAT(out.errors,
+              ElementsAre(ErrorAt(Path("trailing.gz"), {},
+                                  "data after the end of the gzip stream (after 1 member) is "
+                                  "not gzip: not examined")));
+  // Even when what follows starts like gzip's first byte.
+  out = Examine("trailing1f.gz");
+  EXPECT_THAT(out.streams,
+              ElementsAre(Content({"trailing1f"}, data), ArchiveFile("trailing1f.gz")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("trailing1f.gz"), {},
+                                              "data after the end of the gzip stream")));
+
+  // A tar.gz: the reader stops at tar's end blocks, before the trailer,
+  // which is checked all the same; a damaged .gz member names its chain.
+  Sh("bsdtar -cf data.tar data.bin && gzip -n -c data.tar > data.tar.gz");
+  std::string tar_gz = Read("data.tar.gz");
+  tar_gz[tar_gz.size() - 7] = static_cast<char>(tar_gz[tar_gz.size() - 7] ^ 1);
+  Write("data.tar.gz", tar_gz);
+  out = Examine("data.tar.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"data.bin"}, data), ArchiveFile("data.tar.gz")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("data.tar.gz"), {}, crc)));
+  Sh("bsdtar -cf box.tar crc.gz");
+  out = Examine("box.tar");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"crc.gz", "crc"}, data),
+                                       ArchiveFile("crc.gz", {"crc.gz"}), ArchiveFile("box.tar")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("box.tar"), {"crc.gz"}, crc)));
+  // An error inside does not hide the trailer's.
+  Write("cut.gz", good.substr(0, good.size() / 2));
+  Sh("bsdtar -cf two.tar cut.gz data.bin && gzip -n -c two.tar > two.tar.gz");
+  std::string two = Read("two.tar.gz");
+  two[two.size() - 8] = static_cast<char>(two[two.size() - 8] ^ 0xff);
+  Write("two.tar.gz", two);
+  EXPECT_THAT(Examine("two.tar.gz").errors,
+              ElementsAre(ErrorAt(Path("two.tar.gz"), {"cut.gz", "cut"}, "gzip data truncated"),
+                          ErrorAt(Path("two.tar.gz"), {}, crc)));
 }
 
 // What a real archive of those formats starts with is trusted: it is read,
