@@ -82,6 +82,10 @@ put("archive_member_fuzz", "members.tar", tar_bytes([("a.csv", csv)], "w"))
 put("archive_member_fuzz", "members.zip", zip_bytes([("x/a.csv", csv)]))
 put("archive_member_fuzz", "zip_in_tar.tar.gz", tar_bytes([("inner.zip", zip_bytes([("a.csv", csv)]))]))
 put("archive_member_fuzz", "csv.lzma", lzma.compress(csv, format=lzma.FORMAT_ALONE))
+# gzip members one after another, then zero padding: the scanner's own gzip
+# reader walks from trailer to trailer.
+put("archive_member_fuzz", "two_members.gz",
+    gzip.compress(csv[:40], mtime=0) + gzip.compress(csv[40:], mtime=0) + b"\0" * 16)
 
 
 def ar_bytes(members):
