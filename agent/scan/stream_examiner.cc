@@ -281,6 +281,12 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
       return examined;
     }
   }
+  // The gzip's own data is damaged before anything could be opened: its
+  // error, once (reading it again would only meet it again).
+  if (gunzipped && !opened.ok() && static_cast<GunzipInput&>(input).data_error()) {
+    file_.AddError(chain, std::string(static_cast<GunzipInput&>(input).TakeError().message()));
+    return false;
+  }
   // Random bytes compressed may look like compress, .lzma or binary cpio to
   // the reader that also decompressed them; a failed open may be such a
   // layer under a good one too. The outer filter is then read alone, and what

@@ -208,6 +208,11 @@ class GunzipInput final : public ArchiveInput {
   bool failed() const override { return upstream_.failed(); }
   // The gzip data itself is damaged (not a trailer: see Finish).
   bool data_error() const { return !error_.ok() && !upstream_.failed(); }
+  // That error, for the caller to report: Finish will not report it again.
+  absl::Status TakeError() {
+    error_returned_ = true;
+    return error_;
+  }
   // The first bytes decompressed, up to kWeakSignatureHeadBytes; none before
   // the first Next (which decompresses at least that many unless the stream
   // ends first).
@@ -216,10 +221,10 @@ class GunzipInput final : public ArchiveInput {
   void StopRewinding() override { upstream_.StopRewinding(); }
 
   // Decompresses the rest, which the reader did not ask for (tar's end
-  // blocks, or all of a second tar after the first one's end), so that every
-  // trailer is checked; those bytes count against the limits and the time.
-  // Returns an error in the gzip data that Next has not returned (so that
-  // nobody has reported it yet).
+  // blocks), so that every trailer is checked, up to 16 MiB: more is left
+  // only when the reader stopped on an error of its own (a member over its
+  // limit), and the trailers then go unchecked. Returns an error in the gzip
+  // data that Next has not returned (so that nobody has reported it yet).
   absl::Status Finish();
 
  private:
@@ -228,6 +233,8 @@ class GunzipInput final : public ArchiveInput {
   size_t Decompress();
   // More compressed bytes into in_; false at the upstream's end or error.
   bool Refill();
+  // Bytes after the last member that are not gzip: reported by Finish.
+  void TrailingData();
   void Fail(std::string reason);
 
   ArchiveInput& upstream_;
