@@ -284,7 +284,10 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
   // The gzip's own data is damaged before anything could be opened: its
   // error, once (reading it again would only meet it again).
   if (gunzipped && !opened.ok() && static_cast<GunzipInput&>(input).data_error()) {
-    file_.AddError(chain, std::string(static_cast<GunzipInput&>(input).TakeError().message()));
+    auto& gzip = static_cast<GunzipInput&>(input);
+    // The reader failed before it met the gzip's error: its own stands too.
+    if (!gzip.error_returned()) file_.AddError(chain, opened.error());
+    file_.AddError(chain, std::string(gzip.TakeError().message()));
     return false;
   }
   // Random bytes compressed may look like compress, .lzma or binary cpio to
@@ -362,14 +365,14 @@ bool Examination::ExamineGzip(ArchiveInput& input, StreamDigest& digest,
                               std::vector<std::string>& chain, const std::string& name) {
   digest.StopMatching();  // compressed bytes are no text
   GunzipInput gzip(input, file_, chain);
+  const size_t errors_before = file_.errors.size();
   const bool examined =
       OpenAndExamine(gzip, digest, chain, /*too_deep=*/false, name, /*gunzipped=*/true);
   // What the reader left (tar's end blocks) is decompressed too, so that
   // every trailer is checked: a damaged member is an error even when nothing
   // else noticed, and whatever else was reported below.
-  if (input.failed() || file_.stopped()) return examined;
-  if (const absl::Status checked = gzip.Finish(); !checked.ok()) {
-    file_.AddError(chain, std::string(checked.message()));
+  for (std::string& problem : gzip.Finish(file_.errors.size() != errors_before)) {
+    file_.AddError(chain, std::move(problem));
   }
   return examined;
 }

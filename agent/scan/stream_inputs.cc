@@ -329,7 +329,15 @@ void MemberInput::Drain() {
 
 struct GunzipInput::ZStream {
   z_stream z{};
+  gz_header header{};  // done once a member's header is read whole
   bool ready = false;
+
+  // To the start of a member; the header is told again (zlib forgets it).
+  void Reset() {
+    inflateReset(&z);
+    header = gz_header{};
+    inflateGetHeader(&z, &header);
+  }
 };
 
 namespace {
@@ -375,6 +383,7 @@ GunzipInput::GunzipInput(ArchiveInput& upstream, FileState& file,
     : upstream_(upstream), file_(file), member_(member), z_(std::make_unique<ZStream>()) {
   // 16 + 15: a gzip wrapper (header, CRC-32 and length checked), 32 KiB window.
   z_->ready = inflateInit2(&z_->z, 16 + MAX_WBITS) == Z_OK;
+  if (z_->ready) inflateGetHeader(&z_->z, &z_->header);
   if (!z_->ready) error_ = absl::ResourceExhaustedError("gzip: zlib could not be set up");
 }
 
@@ -415,12 +424,13 @@ size_t GunzipInput::Decompress() {
       if (between_members_) {
         // The end, or a length cut short after a wrong CRC-32 (reported).
         at_end_ = true;
-      } else if (members_ > 0 && z_->z.total_out == 0) {
+      } else if (members_ > 0 && z_->z.total_out == 0 && z_->header.done != 1) {
         // A byte or a partial header after the last member: no member.
         TrailingData();
       } else {
         Fail(absl::StrCat("gzip data truncated: the compressed stream ends before its end (",
-                          total_out_ + produced, " bytes decompressed)"));
+                          total_out_ + produced, " bytes decompressed",
+                          members_ > 0 ? absl::StrCat(", in member ", members_ + 1) : "", ")"));
       }
       break;
     }
@@ -434,7 +444,7 @@ size_t GunzipInput::Decompress() {
       // Zero bytes pad a stream to a block (tapes, some writers).
       while (!in_.empty() && in_.front() == 0) in_ = in_.subspan(1);
       if (in_.empty()) continue;
-      inflateReset(&z_->z);
+      z_->Reset();
       between_members_ = false;
     }
     z_stream& z = z_->z;
@@ -503,7 +513,7 @@ bool GunzipInput::Rewind() {
   // An error in the gzip data comes again on the same bytes; the upstream's
   // own error ends it.
   if (upstream_.failed() || !z_->ready || !upstream_.Rewind()) return false;
-  inflateReset(&z_->z);
+  z_->Reset();
   in_ = {};
   between_members_ = false;
   at_end_ = false;
@@ -517,24 +527,28 @@ bool GunzipInput::Rewind() {
   return true;
 }
 
-absl::Status GunzipInput::Finish() {
+std::vector<std::string> GunzipInput::Finish(bool reader_stopped_early) {
   uint64_t drained = 0;
-  while (error_.ok() && !at_end_) {
-    // More than end blocks left: the reader stopped early, on an error
-    // already reported (a member over its limit), and the trailers go
-    // unchecked rather than decompressing what was refused.
-    if (drained >= kFinishDrainBytes || file_.stopped() || file_.TimeUp(member_)) {
-      return absl::OkStatus();
-    }
+  while (error_.ok() && !at_end_ && !file_.stopped() && !file_.TimeUp(member_)) {
+    // After the reader stopped on an error of its own (a member over its
+    // limit), the rest is not decompressed just to check the trailers.
+    if (reader_stopped_early && drained >= kFinishDrainBytes) break;
     const size_t produced = Decompress();
     drained += produced;
-    file_.stats.bytes_decompressed += produced;
+    if (reader_stopped_early) {
+      file_.stats.bytes_decompressed += produced;
+    } else if (file_.CountDecompressed(member_, produced)) {
+      break;
+    }
   }
-  if (error_.ok()) return trailer_error_;
+  std::vector<std::string> problems;
+  if (!trailer_error_.ok()) problems.emplace_back(trailer_error_.message());
   // An upstream failure is reported by the upstream's owner.
-  if (error_returned_ || upstream_.failed()) return absl::OkStatus();
-  error_returned_ = true;
-  return error_;
+  if (!error_.ok() && !error_returned_ && !upstream_.failed()) {
+    error_returned_ = true;
+    problems.emplace_back(error_.message());
+  }
+  return problems;
 }
 
 }  // namespace offboard::agent

@@ -213,6 +213,8 @@ class GunzipInput final : public ArchiveInput {
     error_returned_ = true;
     return error_;
   }
+  // Next has returned the error: the reader has met it.
+  bool error_returned() const { return error_returned_; }
   // The first bytes decompressed, up to kWeakSignatureHeadBytes; none before
   // the first Next (which decompresses at least that many unless the stream
   // ends first).
@@ -221,11 +223,13 @@ class GunzipInput final : public ArchiveInput {
   void StopRewinding() override { upstream_.StopRewinding(); }
 
   // Decompresses the rest, which the reader did not ask for (tar's end
-  // blocks), so that every trailer is checked, up to 16 MiB: more is left
-  // only when the reader stopped on an error of its own (a member over its
-  // limit), and the trailers then go unchecked. Returns an error in the gzip
-  // data that Next has not returned (so that nobody has reported it yet).
-  absl::Status Finish();
+  // blocks, a second tar after the first one's end), so that every trailer
+  // is checked; those bytes count against the limits. After the reader
+  // stopped early on an error (a member over its limit), at most 16 MiB
+  // more, not counted, and later trailers go unchecked. Returns what is
+  // wrong that nobody has reported: a trailer, bytes after the last member,
+  // an error in the data that Next has not returned.
+  std::vector<std::string> Finish(bool reader_stopped_early);
 
  private:
   // Fills `out_` from its start; an error is kept in error_ and returned

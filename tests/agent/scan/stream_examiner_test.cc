@@ -808,6 +808,10 @@ TEST_F(StreamExaminerTest, GzipTrailersAreChecked) {
   EXPECT_THAT(out.streams, ElementsAre(Content({"crc.gz", "crc"}, data),
                                        ArchiveFile("crc.gz", {"crc.gz"}), ArchiveFile("box.tar")));
   EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("box.tar"), {"crc.gz"}, crc)));
+  // A second member cut after its header is a cut stream, not stray bytes.
+  Write("cut2.gz", good + good.substr(0, 12));
+  EXPECT_THAT(Examine("cut2.gz").errors,
+              ElementsAre(ErrorAt(Path("cut2.gz"), {"cut2"}, "bytes decompressed, in member 2)")));
   // Cut early: one error, the gzip's own.
   Write("cut200.gz", good.substr(0, 200));
   EXPECT_THAT(Examine("cut200.gz").errors,
