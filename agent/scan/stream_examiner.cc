@@ -254,6 +254,7 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
     if (input.failed() || file_.stopped()) return false;
     if (GunzipInput::Starts(head.bytes)) return ExamineGzip(input, digest, chain, name);
   }
+  GunzipInput* const gzip = gunzipped ? static_cast<GunzipInput*>(&input) : nullptr;
   OpenedStream opened = OpenStream(input, /*raw_only=*/false);
   // A failed input or a stopped file is reported by whoever owns them.
   if (input.failed() || file_.stopped()) return false;
@@ -264,30 +265,28 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
     // Reading the head may have met the input's own error or a file stop.
     if (input.failed() || file_.stopped()) return false;
     if (MisreadWeakSignature(opened.reader.ok() ? opened.get() : nullptr, head)) {
-      return gunzipped && ExamineGzipContent(static_cast<GunzipInput&>(input), OpenedStream(),
-                                             chain, name, /*content_may_be_archive=*/false);
+      return gzip != nullptr && ExamineGzipContent(*gzip, OpenedStream(), chain, name,
+                                                   /*content_may_be_archive=*/false);
     }
     // What a gzip holds failed to open, behind a filter or a real-looking
     // compress, .lzma or binary cpio header (not a damaged tar, say, which is
     // an error on the gzip): the content is the gzip's member, hashed, and
     // the error named on it, as when libarchive read the gzip alone.
-    if (gunzipped && !opened.ok() && peeled_levels_ == 0 &&
-        !static_cast<GunzipInput&>(input).data_error() &&
+    if (gzip != nullptr && !opened.ok() && peeled_levels_ == 0 && !gzip->data_error() &&
         (!opened.reader.ok() || ReadsWeakSignatureFormat(opened.get()))) {
       ++peeled_levels_;
-      const bool examined = ExamineGzipContent(static_cast<GunzipInput&>(input), OpenedStream(),
-                                               chain, name, /*content_may_be_archive=*/true);
+      const bool examined = ExamineGzipContent(*gzip, OpenedStream(), chain, name,
+                                               /*content_may_be_archive=*/true);
       --peeled_levels_;
       return examined;
     }
   }
   // The gzip's own data is damaged before anything could be opened: its
   // error, once (reading it again would only meet it again).
-  if (gunzipped && !opened.ok() && static_cast<GunzipInput&>(input).data_error()) {
-    auto& gzip = static_cast<GunzipInput&>(input);
+  if (gzip != nullptr && !opened.ok() && gzip->data_error()) {
     // The reader failed before it met the gzip's error: its own stands too.
-    if (!gzip.error_returned()) file_.AddError(chain, opened.error());
-    file_.AddError(chain, std::string(gzip.TakeError().message()));
+    if (!gzip->error_returned()) file_.AddError(chain, opened.error());
+    file_.AddError(chain, std::string(gzip->TakeError().message()));
     return false;
   }
   // Random bytes compressed may look like compress, .lzma or binary cpio to
@@ -333,8 +332,8 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
   }
   const StreamKind kind = ClassifyStream(opened.get(), opened.first_header);
   if (kind == StreamKind::kPlain) {
-    return gunzipped && ExamineGzipContent(static_cast<GunzipInput&>(input), std::move(opened),
-                                           chain, name, /*content_may_be_archive=*/false);
+    return gzip != nullptr && ExamineGzipContent(*gzip, std::move(opened), chain, name,
+                                                 /*content_may_be_archive=*/false);
   }
   if (too_deep) {
     DepthError(chain);
@@ -353,7 +352,7 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
   if (kind == StreamKind::kCompressedFile) {
     peeled_levels_ += outer_filter_only ? 1 : 0;
     ExamineCompressedFile(opened.get(), input, chain, name, opened.first_header, outer_filter_only,
-                          gunzipped ? 1 : 0);
+                          gzip != nullptr ? 1 : 0);
     peeled_levels_ -= outer_filter_only ? 1 : 0;
   } else {
     ExamineEntries(opened.get(), &input, chain, opened.first_header, opened.entry);
@@ -382,7 +381,7 @@ bool Examination::ExamineGzipContent(GunzipInput& gzip, OpenedStream opened,
                                      bool content_may_be_archive) {
   if (!opened.ok() || !ReadsRawContent(opened.get()) || archive_filter_count(opened.get()) > 1) {
     // Another reader bid on the content (an empty tar, bytes that only look
-    // like compress or binary cpio): read it again as it is.
+    // like compress or binary cpio, or a damaged one): read it again as it is.
     if (!ReadAgain(gzip, OpenContentReader, chain, opened)) return false;
   }
   gzip.StopRewinding();

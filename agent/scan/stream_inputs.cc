@@ -346,17 +346,18 @@ namespace {
 // holds the head that MisreadWeakSignature looks at.
 constexpr size_t kGunzipChunkBytes = 256 << 10;
 static_assert(kGunzipChunkBytes >= kWeakSignatureHeadBytes);
-// What Finish decompresses at most after the reader is done: tar's end
-// blocks and record padding take 10 KiB at most.
+// What Finish decompresses at most after a reader that stopped on an error:
+// enough for tar's end blocks and record padding (10 KiB), not for a bomb.
 constexpr uint64_t kFinishDrainBytes = 16 << 20;
 
-// zlib's words for what it found wrong, as a person who has never read
-// RFC 1952 would put them.
+// zlib's messages for a member's header that is not gzip's.
 bool IsGzipHeaderProblem(absl::string_view what) {
   return what == "incorrect header check" || what == "unknown compression method" ||
          what == "unknown header flags set" || what == "header crc mismatch";
 }
 
+// zlib's words for what it found wrong, as a person who has never read
+// RFC 1952 would put them.
 std::string GzipProblem(const char* message) {
   const absl::string_view what = message != nullptr ? message : "";
   if (what == "incorrect data check") {
