@@ -11,7 +11,7 @@ packages=(
   libboost-filesystem-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev libre2-dev
-  zip unzip p7zip-full xz-utils zstd bzip2 lz4 attr btrfs-progs
+  zip unzip p7zip-full xz-utils zstd bzip2 lz4 attr btrfs-progs e2fsprogs
   coreutils python3 chromium fonts-dejavu-core
   clang libclang-rt-14-dev
 )

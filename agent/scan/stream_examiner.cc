@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/scan/archive_source.h"
+#include "agent/scan/disk_image.h"
 #include "agent/scan/stream_inputs.h"
 
 namespace offboard::agent {
@@ -111,6 +112,9 @@ class Examination {
                      uint64_t size_hint);
   bool ExamineBufferedSevenZip(MemberInput& input, std::vector<std::string>& chain,
                                uint64_t size_hint);
+  // A stream no archive reader took may still be a disk or filesystem image,
+  // whose files are not examined: an error on it (it is hashed all the same).
+  void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain);
   void DepthError(const std::vector<std::string>& chain) {
     file_.AddError(chain, absl::StrCat("nested archive deeper than ", file_.limits.max_depth,
                                        " levels not examined (depth limit)"));
@@ -213,7 +217,13 @@ Examination::MemberOutcome Examination::ExamineMember(archive* parent, const Arc
   MemberInput input(parent, file_, digest, chain, MemberBuffer(chain.size()), size_hint);
   StreamResult result;
   result.member = chain;
-  if (may_be_archive) result.is_archive = ExamineNested(input, digest, chain, size_hint);
+  if (may_be_archive) {
+    result.is_archive = ExamineNested(input, digest, chain, size_hint);
+  } else {
+    // Content a filter gave, which libarchive found to be no archive.
+    input.StartCapture();
+    ReportDiskImage(input, chain);
+  }
   input.StopCapture();
   if (!input.failed()) input.Drain();  // the rest, for the member's own hash
   if (input.failed() && input.own_error() && !file_.stopped() &&
@@ -332,6 +342,8 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
   }
   const StreamKind kind = ClassifyStream(opened.get(), opened.first_header);
   if (kind == StreamKind::kPlain) {
+    // A gzip's content is looked at as its member.
+    if (gzip == nullptr) ReportDiskImage(input, chain);
     return gzip != nullptr && ExamineGzipContent(*gzip, std::move(opened), chain, name,
                                                  /*content_may_be_archive=*/false);
   }
@@ -436,6 +448,14 @@ bool Examination::ExamineBufferedSevenZip(MemberInput& input, std::vector<std::s
   ExamineEntries(opened.get(), /*input=*/nullptr, chain, opened.first_header, opened.entry);
   buffered_seven_zip_bytes_ -= data.size();
   return true;
+}
+
+void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain) {
+  const StreamHead head = input.Head(kDiskImageHeadBytes);
+  if (input.failed() || file_.stopped()) return;  // reported by their owners
+  if (const std::string kind = DiskImageKind(head.bytes); !kind.empty()) {
+    file_.AddError(chain, DiskImageError(kind));
+  }
 }
 
 std::span<uint8_t> Examination::MemberBuffer(size_t depth) {

@@ -502,6 +502,54 @@ TEST_F(StreamExaminerTest, ContentStartingWithZeroBlocksIsContent) {
   EXPECT_THAT(out.errors, IsEmpty());
 }
 
+// A filesystem image holds files the scan cannot read: it is hashed like any
+// content, and an error says that what is inside was not examined, as a file,
+// as the content of a compressed file and as a member of archives.
+TEST_F(StreamExaminerTest, DiskImagesAreContentAndAnError) {
+  Write("src/customers.csv", Csv(3000, 21));
+  // btrfs needs 114 MiB or more, which gzip would shrink beyond the ratio limit.
+  Sh("mkfs.ext4 -q -F -d src ext4.img 4M >/dev/null && truncate -s 120M btrfs.img"
+     " && mkfs.btrfs -q -f --rootdir src btrfs.img >/dev/null 2>&1"
+     " && gzip -k ext4.img && xz -k -T1 ext4.img && bsdtar -czf images.tar.gz ext4.img"
+     " && bsdtar -cf images.tar ext4.img.gz btrfs.img && bsdtar -cf nested.tar ext4.img.xz");
+  const std::string ext4 = Read("ext4.img");
+  const auto image_error = [&](const std::string& file, Chain member, const std::string& kind) {
+    return ErrorAt(Path(file), std::move(member),
+                   kind + " image: the files in it are not examined");
+  };
+  Outcome out = Examine("ext4.img");
+  EXPECT_EQ(out.streams, std::vector<Seen>{Content({}, ext4)});
+  EXPECT_THAT(out.errors, ElementsAre(image_error("ext4.img", {}, "ext2/3/4 filesystem")));
+
+  out = Examine("btrfs.img", /*hash_file=*/false);
+  EXPECT_THAT(out.errors, ElementsAre(image_error("btrfs.img", {}, "btrfs filesystem")));
+
+  out = Examine("ext4.img.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"ext4.img"}, ext4), ArchiveFile("ext4.img.gz")));
+  EXPECT_THAT(out.errors,
+              ElementsAre(image_error("ext4.img.gz", {"ext4.img"}, "ext2/3/4 filesystem")));
+
+  out = Examine("ext4.img.xz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"ext4.img"}, ext4), ArchiveFile("ext4.img.xz")));
+  EXPECT_THAT(out.errors,
+              ElementsAre(image_error("ext4.img.xz", {"ext4.img"}, "ext2/3/4 filesystem")));
+
+  out = Examine("images.tar.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"ext4.img"}, ext4), ArchiveFile("images.tar.gz")));
+  EXPECT_THAT(out.errors,
+              ElementsAre(image_error("images.tar.gz", {"ext4.img"}, "ext2/3/4 filesystem")));
+
+  out = Examine("images.tar");
+  EXPECT_THAT(out.errors,
+              UnorderedElementsAre(
+                  image_error("images.tar", {"ext4.img.gz", "ext4.img"}, "ext2/3/4 filesystem"),
+                  image_error("images.tar", {"btrfs.img"}, "btrfs filesystem")));
+
+  out = Examine("nested.tar");
+  EXPECT_THAT(out.errors, ElementsAre(image_error("nested.tar", {"ext4.img.xz", "ext4.img"},
+                                                  "ext2/3/4 filesystem")));
+}
+
 std::string CustomerId(int n) { return absl::StrCat("CUST-", 10000000 + n); }
 
 // The fingerprints of CUST-10000000 .. CUST-10000099, 5 of which make a
@@ -940,7 +988,8 @@ TEST_F(StreamExaminerTest, BytesThatOnlyStartLikeLzmaAreContent) {
   Write("patched.csv.lzma", patched);
   out = Examine("patched.csv.lzma");
   EXPECT_EQ(out.stats.archives_opened, 1u);
-  EXPECT_GT(out.stats.bytes_decompressed, 1000000u);
+  // Most of the 1.2 MB: the read that meets the error (up to 256 KiB) is lost.
+  EXPECT_GT(out.stats.bytes_decompressed, 800000u);
   EXPECT_THAT(out.errors, Not(IsEmpty()));
 }
 

@@ -1,0 +1,154 @@
+#include "agent/scan/disk_image.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace offboard::agent {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A head of `size` bytes of a fixed pattern that is no image, to write
+// signatures into.
+class HeadBuilder {
+ public:
+  explicit HeadBuilder(size_t size = kDiskImageHeadBytes) : bytes_(size, 0) {
+    uint32_t x = 12345;
+    for (uint8_t& b : bytes_) {
+      x = x * 1664525u + 1013904223u;
+      b = static_cast<uint8_t>(x >> 24);
+    }
+  }
+  HeadBuilder& Text(size_t at, std::string_view text) {
+    std::memcpy(bytes_.data() + at, text.data(), text.size());
+    return *this;
+  }
+  HeadBuilder& Zero(size_t at, size_t n) {
+    std::memset(bytes_.data() + at, 0, n);
+    return *this;
+  }
+  HeadBuilder& Le32(size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes_[at + i] = static_cast<uint8_t>(v >> (8 * i));
+    return *this;
+  }
+  HeadBuilder& Be32(size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes_[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+    return *this;
+  }
+  HeadBuilder& Le16(size_t at, uint16_t v) {
+    bytes_[at] = static_cast<uint8_t>(v);
+    bytes_[at + 1] = static_cast<uint8_t>(v >> 8);
+    return *this;
+  }
+  HeadBuilder& Be16(size_t at, uint16_t v) {
+    bytes_[at] = static_cast<uint8_t>(v >> 8);
+    bytes_[at + 1] = static_cast<uint8_t>(v);
+    return *this;
+  }
+  std::string Kind() const { return DiskImageKind(bytes_); }
+  std::string KindOfFirst(size_t n) const {
+    return DiskImageKind(std::span<const uint8_t>(bytes_).first(n));
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+// An ext4 superblock's checked fields: 4 KiB blocks, revision 1.
+HeadBuilder Ext4() {
+  HeadBuilder h;
+  h.Le32(1024, 4096).Le32(1024 + 0x18, 2).Le32(1024 + 0x20, 32768).Le32(1024 + 0x4C, 1);
+  h.Le16(1024 + 0x38, 0xEF53);
+  return h;
+}
+
+// A partition table with one Linux partition from sector 2048.
+HeadBuilder Mbr() {
+  HeadBuilder h;
+  h.Zero(446, 64).Text(510, "\x55\xAA");
+  h.Text(446, "\x80").Text(446 + 4, "\x83").Le32(446 + 8, 2048).Le32(446 + 12, 100000);
+  return h;
+}
+
+TEST(DiskImageTest, NoiseAndShortHeadsAreNoImage) {
+  EXPECT_EQ(HeadBuilder().Kind(), "");
+  EXPECT_EQ(DiskImageKind({}), "");
+  // A signature past the end of the head is not read.
+  EXPECT_EQ(Ext4().KindOfFirst(1080), "");
+  EXPECT_EQ(HeadBuilder().Text(0x10040, "_BHRfS_M").KindOfFirst(0x10040 + 7), "");
+  // Text files that begin with a signature's letters.
+  const std::string text = "XFSB is the magic of XFS; hsqs of squashfs; KDMV of VMDK.\n";
+  EXPECT_EQ(DiskImageKind(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
+                                                   text.size())),
+            "");
+}
+
+TEST(DiskImageTest, FilesystemsAreNamed) {
+  EXPECT_EQ(Ext4().Kind(), "ext2/3/4 filesystem");
+  EXPECT_EQ(HeadBuilder().Text(0, "XFSB").Be32(4, 4096).Kind(), "XFS filesystem");
+  EXPECT_EQ(HeadBuilder().Text(0x10040, "_BHRfS_M").Kind(), "btrfs filesystem");
+  EXPECT_EQ(HeadBuilder().Le32(1024, 0xF2F52010).Kind(), "F2FS filesystem");
+  EXPECT_EQ(HeadBuilder().Text(0, "hsqs").Le16(28, 4).Kind(), "squashfs filesystem");
+  EXPECT_EQ(HeadBuilder().Text(1024, "H+").Be16(1026, 4).Kind(), "HFS+ filesystem");
+  EXPECT_EQ(HeadBuilder().Text(32, "NXSB").Le32(36, 4096).Kind(), "APFS container");
+  EXPECT_EQ(HeadBuilder().Text(3, "NTFS    ").Text(510, "\x55\xAA").Kind(), "NTFS filesystem");
+  EXPECT_EQ(HeadBuilder().Text(3, "EXFAT   ").Text(510, "\x55\xAA").Kind(), "exFAT filesystem");
+  EXPECT_EQ(HeadBuilder().Text(0, "\xEB\x3C\x90").Text(54, "FAT16   ").Text(510, "\x55\xAA").Kind(),
+            "FAT filesystem");
+  EXPECT_EQ(HeadBuilder().Text(0, "\xEB\x58\x90").Text(82, "FAT32   ").Text(510, "\x55\xAA").Kind(),
+            "FAT filesystem");
+}
+
+TEST(DiskImageTest, SignaturesWithoutTheirFieldsAreNoImage) {
+  // ext: a block size over 64 KiB, an unknown revision, no inodes.
+  EXPECT_EQ(Ext4().Le32(1024 + 0x18, 7).Kind(), "");
+  EXPECT_EQ(Ext4().Le32(1024 + 0x4C, 2).Kind(), "");
+  EXPECT_EQ(Ext4().Le32(1024, 0).Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "XFSB").Be32(4, 4097).Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "hsqs").Le16(28, 3).Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(3, "NTFS    ").Kind(), "");  // no boot signature
+  EXPECT_EQ(HeadBuilder().Zero(0, 1).Text(54, "FAT16   ").Text(510, "\x55\xAA").Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "QFI\xFB").Be32(4, 9).Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "LUKS\xBA\xBE").Be16(6, 3).Kind(), "");
+}
+
+TEST(DiskImageTest, VirtualDisksAndVolumesAreNamed) {
+  EXPECT_EQ(HeadBuilder().Text(0, "QFI\xFB").Be32(4, 3).Kind(), "qcow virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, "KDMV").Le32(4, 1).Kind(), "VMDK virtual disk");
+  EXPECT_EQ(HeadBuilder().Le32(64, 0xBEDA107F).Kind(), "VirtualBox VDI virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, "vhdxfile").Kind(), "VHDX virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, "conectix").Kind(), "VHD virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, "LUKS\xBA\xBE").Be16(6, 2).Kind(), "LUKS encrypted volume");
+  EXPECT_EQ(HeadBuilder().Text(512, "LABELONE").Text(536, "LVM2 001").Kind(),
+            "LVM physical volume");
+}
+
+TEST(DiskImageTest, PartitionedDisksAreNamed) {
+  EXPECT_EQ(Mbr().Kind(), "MBR-partitioned disk");
+  // A GPT disk's protective MBR is named by its GPT header.
+  EXPECT_EQ(Mbr().Text(512, "EFI PART").Kind(), "GPT-partitioned disk");
+  EXPECT_EQ(HeadBuilder().Text(4096, "EFI PART").Kind(), "GPT-partitioned disk");
+}
+
+TEST(DiskImageTest, BootSignatureAloneIsNoPartitionTable) {
+  // Entries of noise, an all-zero table, a bad status, a used entry of no type.
+  EXPECT_EQ(HeadBuilder().Text(510, "\x55\xAA").Kind(), "");
+  EXPECT_EQ(Mbr().Zero(446, 64).Kind(), "");
+  EXPECT_EQ(Mbr().Text(446, "\x81").Kind(), "");
+  EXPECT_EQ(Mbr().Zero(446 + 4, 1).Kind(), "");
+  EXPECT_EQ(Mbr().Le32(446 + 8, 0).Kind(), "");
+  EXPECT_EQ(Mbr().Text(446 + 16, "\x01").Kind(), "");  // a second entry half written
+}
+
+TEST(DiskImageTest, ErrorNamesTheKindAndWhy) {
+  EXPECT_THAT(DiskImageError("ext2/3/4 filesystem"),
+              HasSubstr("ext2/3/4 filesystem image: the files in it are not examined"));
+  EXPECT_THAT(DiskImageError("LUKS encrypted volume"), HasSubstr("encrypted, no key"));
+}
+
+}  // namespace
+}  // namespace offboard::agent
