@@ -115,18 +115,18 @@ absl::StatusOr<std::span<const uint8_t>> FileInput::Next() {
     error_ = absl::DeadlineExceededError(file_.stop_reason);
     return error_;
   }
-  const size_t want = static_cast<size_t>(
-      std::min<uint64_t>(buffer_.size(), std::max<uint64_t>(kFirstReadBytes, position_)));
-  ssize_t n;
-  do {
-    n = ::pread(fd_, buffer_.data(), want, static_cast<off_t>(position_));
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    error_ = common::ErrnoToStatus(errno, "read");
-    file_.Stop({}, std::string(error_.message()));
-    return error_;
+  read_any_ = true;
+  if (!unserved_ || position_ != buffer_start_) {
+    const size_t want = static_cast<size_t>(
+        std::min<uint64_t>(buffer_.size(), std::max<uint64_t>(kFirstReadBytes, position_)));
+    if (!ReadBuffer(want)) {
+      error_ = common::ErrnoToStatus(errno, "read");
+      file_.Stop({}, std::string(error_.message()));
+      return error_;
+    }
   }
-  const std::span<const uint8_t> chunk(buffer_.data(), static_cast<size_t>(n));
+  unserved_ = false;
+  const std::span<const uint8_t> chunk(buffer_.data(), buffer_bytes_);
   file_.disk_bytes += chunk.size();
   file_.stats.bytes_read += chunk.size();
   // Feed the digest the part of the chunk it has not seen, if the chunk
@@ -159,7 +159,30 @@ int64_t FileInput::Seek(int64_t offset, int whence) {
   return static_cast<int64_t>(position_);
 }
 
+bool FileInput::ReadBuffer(size_t want) {
+  ssize_t n;
+  do {
+    n = ::pread(fd_, buffer_.data(), want, static_cast<off_t>(position_));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return false;
+  buffer_start_ = position_;
+  buffer_bytes_ = static_cast<size_t>(n);
+  return true;
+}
+
 StreamHead FileInput::Head(size_t max_bytes) {
+  // Before anything was read, the first read comes early (Next serves it):
+  // no reader holds the buffer yet.
+  if (!read_any_ && position_ == 0 && !unserved_ &&
+      ReadBuffer(static_cast<size_t>(std::min<uint64_t>(buffer_.size(), kFirstReadBytes)))) {
+    unserved_ = true;
+  }
+  read_any_ = true;
+  // The buffer holds the file's start, as far as asked or to its end.
+  if (buffer_start_ == 0 && (buffer_bytes_ >= max_bytes || buffer_bytes_ >= size_)) {
+    const size_t n = std::min(buffer_bytes_, max_bytes);
+    return {.bytes = std::span<const uint8_t>(buffer_).first(n), .whole = n >= size_};
+  }
   head_.resize(max_bytes);
   const ssize_t n = ::pread(fd_, head_.data(), head_.size(), 0);
   if (n < 0) return {};

@@ -88,7 +88,9 @@ class FileInput final : public ArchiveInput {
   bool seekable() const override { return true; }
   int64_t Seek(int64_t offset, int whence) override;
   int64_t Skip(int64_t request) override;
-  // Read again from the disk, into a buffer made on the first call.
+  // From the buffer when it holds the file's start (the first call, before
+  // anything was read, reads it there ahead of Next); else read again from
+  // the disk, into a buffer made on the first call.
   StreamHead Head(size_t max_bytes) override;
   bool Rewind() override { return Seek(0, SEEK_SET) == 0; }
 
@@ -110,7 +112,15 @@ class FileInput final : public ArchiveInput {
   uint64_t position_ = 0;
   uint64_t hashed_ = 0;  // the digest has seen [0, hashed_)
   bool hashed_to_end_ = false;
+  // pread at position_ into buffer_; false with errno set on a read error.
+  bool ReadBuffer(size_t want);
+
   std::vector<uint8_t> head_;  // for Head only
+  // buffer_ holds the file's bytes [buffer_start_, buffer_start_ + buffer_bytes_).
+  uint64_t buffer_start_ = 0;
+  size_t buffer_bytes_ = 0;
+  bool unserved_ = false;  // read by Head, not yet returned by Next
+  bool read_any_ = false;  // Next or Head has been called
   absl::Status error_;
 };
 

@@ -1,13 +1,17 @@
-// MemberInput: the data of an archive member as one stream, and its head.
+// MemberInput and FileInput: the data of a member or a file as one stream, and its head.
 #include "agent/scan/stream_inputs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "tests/support/temp_dir.h"
 
 namespace offboard::agent {
 namespace {
@@ -40,7 +44,29 @@ std::string TarOf(const std::string& data) {
 
 std::string Text(std::span<const uint8_t> bytes) { return std::string(bytes.begin(), bytes.end()); }
 
-class MemberInputTest : public ::testing::Test {
+// Everything the reader gets from `input` from here on.
+std::string RestOf(ArchiveInput& input) {
+  std::string out;
+  for (;;) {
+    absl::StatusOr<std::span<const uint8_t>> chunk = input.Next();
+    EXPECT_TRUE(chunk.ok()) << chunk.status();
+    if (!chunk.ok() || chunk->empty()) return out;
+    out += Text(*chunk);
+  }
+}
+
+// What an input reports to: the file being examined and a digest.
+class InputTest : public ::testing::Test {
+ protected:
+  ExaminationLimits limits_;
+  std::string path_ = "examined";
+  std::vector<ScanError> errors_;
+  ScanStats stats_;
+  FileState file_{limits_, path_, errors_, stats_};
+  StreamDigest digest_{nullptr};
+};
+
+class MemberInputTest : public InputTest {
  protected:
   // Opens a tar of `data` (its first `cut` bytes, when given) and stands on
   // its member; chunks of 100 bytes.
@@ -55,23 +81,8 @@ class MemberInputTest : public ::testing::Test {
                                            std::vector<std::string>{"m.bin"}, buffer_);
     return *input_;
   }
-  // Everything the reader gets from here on.
-  std::string Rest(MemberInput& input) {
-    std::string out;
-    for (;;) {
-      absl::StatusOr<std::span<const uint8_t>> chunk = input.Next();
-      EXPECT_TRUE(chunk.ok()) << chunk.status();
-      if (!chunk.ok() || chunk->empty()) return out;
-      out += Text(*chunk);
-    }
-  }
+  std::string Rest(MemberInput& input) { return RestOf(input); }
 
-  ExaminationLimits limits_;
-  std::string path_ = "t.tar";
-  std::vector<ScanError> errors_;
-  ScanStats stats_;
-  FileState file_{limits_, path_, errors_, stats_};
-  StreamDigest digest_{nullptr};
   std::vector<uint8_t> buffer_ = std::vector<uint8_t>(100);
   std::string tar_;
   std::unique_ptr<archive, ArchiveFree> reader_;
@@ -154,6 +165,70 @@ TEST_F(MemberInputTest, NoHeadWithoutACapture) {
   MemberInput& input = Open(Pattern(300));
   (void)input.Next();
   EXPECT_TRUE(input.Head(1000).bytes.empty());
+}
+
+// FileInput's head comes from its first read when it can. Asked before
+// anything was read, the head is read where Next then serves it from; the
+// digest and the reader still see every byte once, in order, and a head
+// larger than the first read, or asked after a seek, is read apart.
+class FileInputTest : public InputTest {
+ protected:
+  FileInput& Open(const std::string& data) {
+    file_path_ = dir_.WriteFile("f.bin", data).string();
+    fd_ = ::open(file_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd_, 0);
+    input_ = std::make_unique<FileInput>(fd_, data.size(), file_, digest_,
+                                         /*read_through_skips=*/false, buffer_);
+    return *input_;
+  }
+  std::string Rest(FileInput& input) { return RestOf(input); }
+  void TearDown() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  offboard::testing::TempDir dir_;
+  std::string file_path_;
+  int fd_ = -1;
+  std::vector<uint8_t> buffer_ = std::vector<uint8_t>(1 << 20);
+  std::unique_ptr<FileInput> input_;
+};
+
+TEST_F(FileInputTest, HeadBeforeTheFirstReadIsServedToTheReaderOnce) {
+  const std::string data = Pattern(200000);
+  FileInput& input = Open(data);
+  StreamHead head = input.Head(4);
+  EXPECT_EQ(Text(head.bytes), data.substr(0, 4));
+  EXPECT_FALSE(head.whole);
+  head = input.Head(65608);  // more than the first read holds: read apart
+  EXPECT_EQ(Text(head.bytes), data.substr(0, 65608));
+  EXPECT_EQ(Rest(input), data);
+  EXPECT_EQ(digest_.size(), data.size());
+  EXPECT_EQ(stats_.bytes_read, data.size());
+  EXPECT_TRUE(input.hashed_to_end());
+}
+
+TEST_F(FileInputTest, HeadAfterReadsAndSeeksIsTheFileStart) {
+  const std::string data = Pattern(300000);
+  FileInput& input = Open(data);
+  std::string got = Text(*input.Next());
+  EXPECT_EQ(Text(input.Head(1000).bytes), data.substr(0, 1000));  // from the buffer
+  got += Rest(input);
+  EXPECT_EQ(got, data);
+  ASSERT_EQ(input.Seek(100000, SEEK_SET), 100000);
+  const std::string middle = Text(*input.Next());
+  EXPECT_EQ(middle, data.substr(100000, middle.size()));
+  EXPECT_EQ(Text(input.Head(1000).bytes), data.substr(0, 1000));  // read apart
+  EXPECT_EQ(digest_.size(), data.size());
+}
+
+TEST_F(FileInputTest, HeadOfASmallFileIsWhole) {
+  const std::string data = Pattern(300);
+  FileInput& input = Open(data);
+  const StreamHead head = input.Head(65608);
+  EXPECT_EQ(Text(head.bytes), data);
+  EXPECT_TRUE(head.whole);
+  EXPECT_EQ(Rest(input), data);
+  EXPECT_EQ(digest_.size(), data.size());
 }
 
 }  // namespace
