@@ -87,6 +87,14 @@ put("archive_member_fuzz", "csv.lzma", lzma.compress(csv, format=lzma.FORMAT_ALO
 put("archive_member_fuzz", "two_members.gz",
     gzip.compress(csv[:40], mtime=0) + gzip.compress(csv[40:], mtime=0) + b"\0" * 16)
 
+# The start of an ext4 image (boot block, superblock fields the scanner checks)
+# with CSV after it: content, and an error naming the image; also gzipped.
+ext4_head = bytearray(2048)
+for offset, value, size in ((1024, 64, 4), (1024 + 0x18, 0, 4), (1024 + 0x20, 8192, 4),
+                            (1024 + 0x38, 0xEF53, 2), (1024 + 0x4C, 1, 4)):
+    ext4_head[offset:offset + size] = value.to_bytes(size, "little")
+put("archive_member_fuzz", "ext4_head.img", bytes(ext4_head) + csv)
+put("archive_member_fuzz", "ext4_head.img.gz", gzip.compress(bytes(ext4_head) + csv, mtime=0))
 
 def ar_bytes(members):
     out = b"!<arch>\n"
