@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -54,6 +55,9 @@ class ArchiveInput {
   // The first bytes of the stream, up to `max_bytes`, wherever it has been
   // read to, without feeding any digest (see StreamHead).
   virtual StreamHead Head(size_t /*max_bytes*/) { return {}; }
+  // The stream's size when told up front (a file's, or what a member's
+  // header declares); a hint, not checked.
+  virtual std::optional<uint64_t> KnownSize() const { return std::nullopt; }
   // Back to the start of the stream, for another reader; false when it can
   // no longer be read again. The digest does not see the same bytes twice.
   virtual bool Rewind() { return false; }

@@ -9,6 +9,11 @@
 namespace offboard::agent {
 namespace {
 
+constexpr uint64_t kSector = 512;
+// The data offset cryptsetup gives a LUKS2 volume by default: a header
+// backup is that large.
+constexpr uint64_t kLuks2HeaderBytes = 16 << 20;
+
 // Fields of a head; a field past its end reads as absent (false, or 0).
 class Head {
  public:
@@ -23,6 +28,7 @@ class Head {
   uint32_t Be16(size_t at) const { return Has(at, 2) ? bytes_[at] << 8 | bytes_[at + 1] : 0; }
   uint32_t Le32(size_t at) const { return Le16(at) | Le16(at + 2) << 16; }
   uint32_t Be32(size_t at) const { return Be16(at) << 16 | Be16(at + 2); }
+  uint64_t Le64(size_t at) const { return Le32(at) | uint64_t{Le32(at + 4)} << 32; }
   bool Zero(size_t at, size_t n) const {
     if (!Has(at, n)) return false;
     for (size_t i = at; i < at + n; ++i) {
@@ -35,9 +41,13 @@ class Head {
   std::span<const uint8_t> bytes_;
 };
 
-bool PowerOfTwoIn(uint32_t value, uint32_t low, uint32_t high) {
+bool PowerOfTwoIn(uint64_t value, uint64_t low, uint64_t high) {
   return std::has_single_bit(value) && value >= low && value <= high;
 }
+
+// Whether a stream of `size` (when known) reaches past `offset`, where an
+// image's data starts.
+bool Reaches(std::optional<uint64_t> size, uint64_t offset) { return !size || *size > offset; }
 
 // The 0x55 0xAA that ends a boot sector (MBR, FAT, NTFS, exFAT).
 bool BootSignature(const Head& h) { return h.Text(510, "\x55\xAA"); }
@@ -52,20 +62,44 @@ bool Ext(const Head& h) {
 
 // A classic partition table: four entries, each either all zero or active
 // (0x80) or not (0), of a type, starting after the table's own sector and
-// with some sectors; at least one in use.
-bool Mbr(const Head& h) {
+// with some sectors; at least one in use, and one starting inside the stream.
+bool Mbr(const Head& h, std::optional<uint64_t> size) {
   if (!BootSignature(h)) return false;
-  bool used = false;
+  bool used = false, reached = false;
   for (size_t entry = 446; entry < 510; entry += 16) {
     if (h.Zero(entry, 16)) continue;
     const uint8_t status = h.U8(entry);
-    if ((status != 0 && status != 0x80) || h.U8(entry + 4) == 0 || h.Le32(entry + 8) == 0 ||
+    const uint32_t start = h.Le32(entry + 8);
+    if ((status != 0 && status != 0x80) || h.U8(entry + 4) == 0 || start == 0 ||
         h.Le32(entry + 12) == 0) {
       return false;
     }
     used = true;
+    reached = reached || Reaches(size, start * kSector);
   }
-  return used;
+  return used && reached;
+}
+
+// A GPT header in the second sector (of 512 bytes or 4 KiB): revision 1.0,
+// a header of 92 bytes or more, partitions that may start inside the stream.
+bool Gpt(const Head& h, std::optional<uint64_t> size) {
+  for (const uint64_t sector : {kSector, uint64_t{4096}}) {
+    if (h.Text(sector, "EFI PART") && h.Le32(sector + 8) == 0x00010000 &&
+        h.Le32(sector + 12) >= 92 && h.Le32(sector + 12) <= sector &&
+        Reaches(size, h.Le64(sector + 40) * sector)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// LUKS 1 or 2, reaching past its header: LUKS1 says where its payload
+// starts (in sectors); a LUKS2 header backup is as large as the default
+// data offset.
+bool Luks(const Head& h, std::optional<uint64_t> size) {
+  if (!h.Text(0, "LUKS\xBA\xBE")) return false;
+  if (h.Be16(6) == 1) return Reaches(size, uint64_t{h.Be32(104)} * kSector);
+  return h.Be16(6) == 2 && Reaches(size, kLuks2HeaderBytes);
 }
 
 bool Fat(const Head& h) {
@@ -76,49 +110,82 @@ bool Fat(const Head& h) {
 
 // An LVM2 label, in one of the first four sectors.
 bool Lvm(const Head& h) {
-  for (size_t sector = 0; sector < 4 * 512; sector += 512) {
+  for (size_t sector = 0; sector < 4 * kSector; sector += kSector) {
     if (h.Text(sector, "LABELONE") && h.Text(sector + 24, "LVM2 001")) return true;
   }
   return false;
 }
 
-}  // namespace
+// squashfs, little-endian ("hsqs") or big-endian ("sqsh"), versions 1-4.
+bool Squashfs(const Head& h) {
+  return (h.Text(0, "hsqs") && h.Le16(28) >= 1 && h.Le16(28) <= 4) ||
+         (h.Text(0, "sqsh") && h.Be16(28) >= 1 && h.Be16(28) <= 4);
+}
 
-std::string DiskImageKind(std::span<const uint8_t> bytes) {
-  const Head h(bytes);
-  // Container formats of virtual machines' disks first, by their headers.
+// Virtual and forensic disk containers, encrypted volumes, volume managers.
+std::string_view ContainerKind(const Head& h, std::optional<uint64_t> size) {
   if (h.Text(0, "QFI\xFB") && h.Be32(4) >= 1 && h.Be32(4) <= 3) return "qcow virtual disk";
+  if (h.Text(0, "QED\0") && PowerOfTwoIn(h.Le32(4), 4096, 64 << 20)) return "QED virtual disk";
   if (h.Text(0, "KDMV") && h.Le32(4) >= 1 && h.Le32(4) <= 3) return "VMDK virtual disk";
-  if (h.Le32(64) == 0xBEDA107F) return "VirtualBox VDI virtual disk";
-  if (h.Text(0, "vhdxfile")) return "VHDX virtual disk";
-  if (h.Text(0, "conectix")) return "VHD virtual disk";
-  if (h.Text(0, "LUKS\xBA\xBE") && (h.Be16(6) == 1 || h.Be16(6) == 2)) {
-    return "LUKS encrypted volume";
+  if (h.Le32(64) == 0xBEDA107F && h.Le16(70) == 1) return "VirtualBox VDI virtual disk";
+  if (h.Text(0, "vhdxfile") && h.Text(0x10000, "head")) return "VHDX virtual disk";
+  if (h.Text(0, "conectix") && h.Be32(12) == 0x00010000) return "VHD virtual disk";
+  if (h.Text(0, "WithoutFreeSpace") || h.Text(0, "WithouFreSpacExt")) {
+    return "Parallels virtual disk";
   }
+  if (h.Text(0, "EVF\x09\x0D\x0A\xFF\0") || h.Text(0, "EVF2\x0D\x0A\x81\0")) {
+    return "EnCase (EWF) forensic image";
+  }
+  if (h.Le32(0) == 0xED26FF3A && h.Le16(4) == 1) return "Android sparse image";
+  if (Luks(h, size)) return "LUKS encrypted volume";
+  if (h.Text(3, "-FVE-FS-")) return "BitLocker encrypted volume";
   if (Lvm(h)) return "LVM physical volume";
-  // Whole disks: a GPT header in the second sector (of 512 bytes or 4 KiB).
-  if (h.Text(512, "EFI PART") || h.Text(4096, "EFI PART")) return "GPT-partitioned disk";
-  // Filesystems.
+  return "";
+}
+
+std::string_view FilesystemKind(const Head& h) {
   if (Ext(h)) return "ext2/3/4 filesystem";
   if (h.Text(0, "XFSB") && PowerOfTwoIn(h.Be32(4), 512, 65536)) return "XFS filesystem";
   if (h.Text(0x10040, "_BHRfS_M")) return "btrfs filesystem";
-  if (h.Le32(1024) == 0xF2F52010) return "F2FS filesystem";
-  if (h.Text(0, "hsqs") && h.Le16(28) == 4) return "squashfs filesystem";
+  if (h.Le32(1024) == 0xF2F52010 && h.Le16(1028) == 1) return "F2FS filesystem";
+  if (h.Le32(1024) == 0xE0F5E1E2) return "EROFS filesystem";
+  if (Squashfs(h)) return "squashfs filesystem";
+  if (h.Le32(0) == 0x28CD3D45 && h.Text(16, "Compressed ROMFS")) return "cramfs filesystem";
   if ((h.Text(1024, "H+") && h.Be16(1026) == 4) || (h.Text(1024, "HX") && h.Be16(1026) == 5)) {
     return "HFS+ filesystem";
   }
   if (h.Text(32, "NXSB") && PowerOfTwoIn(h.Le32(36), 4096, 65536)) return "APFS container";
+  if (h.Text(32768, "JFS1")) return "JFS filesystem";
+  if (h.Text(65536 + 52, "ReIsEr2Fs") || h.Text(65536 + 52, "ReIsEr3Fs") ||
+      h.Text(65536 + 52, "ReIsErFs")) {
+    return "ReiserFS filesystem";
+  }
+  if (h.Text(3, "ReFS\0\0\0\0")) return "ReFS filesystem";
   if (h.Text(3, "NTFS    ") && BootSignature(h)) return "NTFS filesystem";
   if (h.Text(3, "EXFAT   ") && BootSignature(h)) return "exFAT filesystem";
   if (Fat(h)) return "FAT filesystem";
+  return "";
+}
+
+}  // namespace
+
+std::string DiskImageKind(std::span<const uint8_t> bytes, std::optional<uint64_t> size) {
+  if (size && *size <= kDiskImageHeadBytes) return "";
+  const Head h(bytes);
+  if (const std::string_view kind = ContainerKind(h, size); !kind.empty()) {
+    return std::string(kind);
+  }
+  // Whole disks before what their first sector may also look like.
+  if (Gpt(h, size)) return "GPT-partitioned disk";
+  if (const std::string_view kind = FilesystemKind(h); !kind.empty()) return std::string(kind);
   // Last: a boot sector that is none of the filesystems above.
-  if (Mbr(h)) return "MBR-partitioned disk";
+  if (Mbr(h, size)) return "MBR-partitioned disk";
   return "";
 }
 
 std::string DiskImageError(const std::string& kind) {
-  if (kind == "LUKS encrypted volume") {
-    return "LUKS encrypted volume: the files in it are not examined (encrypted, no key)";
+  if (kind.ends_with("encrypted volume")) {
+    return absl::StrCat(kind, ": the files in it are not examined (encrypted, no key)");
   }
   return absl::StrCat(kind,
                       " image: the files in it are not examined (the scan does not read disk or "

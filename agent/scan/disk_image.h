@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -18,13 +19,18 @@ namespace offboard::agent {
 // its superblock's magic at 64 KiB + 64.
 inline constexpr size_t kDiskImageHeadBytes = 0x10040 + 8;
 
-// What `head`, the first bytes of a stream that no archive reader took, is an
-// image of ("ext2/3/4 filesystem", "qcow2 virtual disk", ...), or "" when it
-// starts like none. Each signature is checked with the fields around it that
-// its writers always set, so that other content starting with the same few
-// bytes is not taken for an image; a head shorter than a signature's place
-// does not match it.
-std::string DiskImageKind(std::span<const uint8_t> head);
+// What `head`, the first bytes of a stream, is an image of ("ext2/3/4
+// filesystem", "qcow virtual disk", ...), or "" when it starts like none.
+// Each signature is checked with fields around it that its writers always
+// set, so that other content starting with the same few bytes is not taken
+// for an image; a head shorter than a signature's place does not match it.
+// `size`, the stream's size when known, rules out what only holds an image's
+// headers: a stream no larger than kDiskImageHeadBytes (a boot sector, a
+// partition table's backup), a partition table whose partitions start past
+// the end, a LUKS header backup. Some images cannot be told by their head:
+// ZFS pools, Apple disk images (their header is at the end), UFS2, and
+// encrypted containers without a header (VeraCrypt).
+std::string DiskImageKind(std::span<const uint8_t> head, std::optional<uint64_t> size);
 
 // The reason given for a stream DiskImageKind named `kind`.
 std::string DiskImageError(const std::string& kind);

@@ -112,8 +112,9 @@ class Examination {
                      uint64_t size_hint);
   bool ExamineBufferedSevenZip(MemberInput& input, std::vector<std::string>& chain,
                                uint64_t size_hint);
-  // A stream no archive reader took may still be a disk or filesystem image,
-  // whose files are not examined: an error on it (it is hashed all the same).
+  // Content, or an archive other than iso9660, may be a disk or filesystem
+  // image, whose files are not examined: an error on it (the stream is
+  // hashed and read all the same).
   void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain);
   void DepthError(const std::vector<std::string>& chain) {
     file_.AddError(chain, absl::StrCat("nested archive deeper than ", file_.limits.max_depth,
@@ -126,6 +127,7 @@ class Examination {
   std::vector<std::vector<uint8_t>>& member_buffers_;
   FileState file_;
   uint64_t buffered_seven_zip_bytes_ = 0;
+  size_t image_errors_ = 0;  // errors ReportDiskImage added
   // Members of `chain` that are a compressed layer read alone: 0 or 1.
   size_t peeled_levels_ = 0;
 };
@@ -351,6 +353,13 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
     DepthError(chain);
     return false;
   }
+  // An image may hold what an archive reader finds too (a zip's end in its
+  // last blocks), and the reader reads only that. iso9660 is a filesystem
+  // libarchive reads, whatever partition table comes before it.
+  if (kind == StreamKind::kArchive &&
+      (archive_format(opened.get()) & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_ISO9660) {
+    ReportDiskImage(input, chain);
+  }
   if (kind == StreamKind::kCompressedFile && !ReadsRawContent(opened.get())) {
     // Decompressed content that merely looked like an (empty) archive: read
     // it again from the start, as content.
@@ -377,12 +386,16 @@ bool Examination::ExamineGzip(ArchiveInput& input, StreamDigest& digest,
   digest.StopMatching();  // compressed bytes are no text
   GunzipInput gzip(input, file_, chain);
   const size_t errors_before = file_.errors.size();
+  const size_t image_errors_before = image_errors_;
   const bool examined =
       OpenAndExamine(gzip, digest, chain, /*too_deep=*/false, name, /*gunzipped=*/true);
   // What the reader left (tar's end blocks) is decompressed too, so that
   // every trailer is checked: a damaged member is an error even when nothing
-  // else noticed, and whatever else was reported below.
-  for (std::string& problem : gzip.Finish(file_.errors.size() != errors_before)) {
+  // else noticed, and whatever else was reported below. An image found
+  // inside stopped no reader.
+  const bool reader_failed =
+      file_.errors.size() - errors_before > image_errors_ - image_errors_before;
+  for (std::string& problem : gzip.Finish(reader_failed)) {
     file_.AddError(chain, std::move(problem));
   }
   return examined;
@@ -453,8 +466,11 @@ bool Examination::ExamineBufferedSevenZip(MemberInput& input, std::vector<std::s
 void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain) {
   const StreamHead head = input.Head(kDiskImageHeadBytes);
   if (input.failed() || file_.stopped()) return;  // reported by their owners
-  if (const std::string kind = DiskImageKind(head.bytes); !kind.empty()) {
+  const std::optional<uint64_t> size =
+      head.whole ? std::optional<uint64_t>(head.bytes.size()) : input.KnownSize();
+  if (const std::string kind = DiskImageKind(head.bytes, size); !kind.empty()) {
     file_.AddError(chain, DiskImageError(kind));
+    ++image_errors_;
   }
 }
 

@@ -167,6 +167,8 @@ bool FileInput::ReadBuffer(size_t want) {
   if (n < 0) return false;
   buffer_start_ = position_;
   buffer_bytes_ = static_cast<size_t>(n);
+  // A regular file reads short only at its end, wherever stat said it was.
+  buffer_at_end_ = buffer_bytes_ < want;
   return true;
 }
 
@@ -179,15 +181,19 @@ StreamHead FileInput::Head(size_t max_bytes) {
   }
   read_any_ = true;
   // The buffer holds the file's start, as far as asked or to its end.
-  if (buffer_start_ == 0 && (buffer_bytes_ >= max_bytes || buffer_bytes_ >= size_)) {
+  if (buffer_start_ == 0 && (buffer_bytes_ >= max_bytes || buffer_at_end_)) {
     const size_t n = std::min(buffer_bytes_, max_bytes);
-    return {.bytes = std::span<const uint8_t>(buffer_).first(n), .whole = n >= size_};
+    return {.bytes = std::span<const uint8_t>(buffer_).first(n),
+            .whole = buffer_at_end_ && n == buffer_bytes_};
   }
   head_.resize(max_bytes);
-  const ssize_t n = ::pread(fd_, head_.data(), head_.size(), 0);
+  ssize_t n;
+  do {
+    n = ::pread(fd_, head_.data(), head_.size(), 0);
+  } while (n < 0 && errno == EINTR);
   if (n < 0) return {};
   return {.bytes = std::span<const uint8_t>(head_).first(static_cast<size_t>(n)),
-          .whole = static_cast<uint64_t>(n) >= size_};
+          .whole = static_cast<size_t>(n) < max_bytes || static_cast<uint64_t>(n) >= size_};
 }
 
 int64_t FileInput::Skip(int64_t request) {

@@ -92,6 +92,7 @@ class FileInput final : public ArchiveInput {
   // anything was read, reads it there ahead of Next); else read again from
   // the disk, into a buffer made on the first call.
   StreamHead Head(size_t max_bytes) override;
+  std::optional<uint64_t> KnownSize() const override { return size_; }
   bool Rewind() override { return Seek(0, SEEK_SET) == 0; }
 
   // Reads on to the end of the file, feeding the digest. False on a read error
@@ -119,6 +120,7 @@ class FileInput final : public ArchiveInput {
   // buffer_ holds the file's bytes [buffer_start_, buffer_start_ + buffer_bytes_).
   uint64_t buffer_start_ = 0;
   size_t buffer_bytes_ = 0;
+  bool buffer_at_end_ = false;  // the read that filled it met the file's end
   bool unserved_ = false;  // read by Head, not yet returned by Next
   bool read_any_ = false;  // Next or Head has been called
   absl::Status error_;
@@ -143,6 +145,9 @@ class MemberInput final : public ArchiveInput {
   // to `max_bytes` (at most the capture's cap) or the member's end first;
   // the reader is served those bytes later, from the capture.
   StreamHead Head(size_t max_bytes) override;
+  std::optional<uint64_t> KnownSize() const override {
+    return declared_size_ > 0 ? std::optional<uint64_t>(declared_size_) : std::nullopt;
+  }
   // Reads the rest of the member, feeding the digest.
   void Drain();
 

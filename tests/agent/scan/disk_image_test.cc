@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,9 +50,16 @@ class HeadBuilder {
     bytes_[at + 1] = static_cast<uint8_t>(v);
     return *this;
   }
-  std::string Kind() const { return DiskImageKind(bytes_); }
+  HeadBuilder& Le64(size_t at, uint64_t v) {
+    Le32(at, static_cast<uint32_t>(v));
+    return Le32(at + 4, static_cast<uint32_t>(v >> 32));
+  }
+  // Of a stream whose size is not known, or is `size`.
+  std::string Kind(std::optional<uint64_t> size = std::nullopt) const {
+    return DiskImageKind(bytes_, size);
+  }
   std::string KindOfFirst(size_t n) const {
-    return DiskImageKind(std::span<const uint8_t>(bytes_).first(n));
+    return DiskImageKind(std::span<const uint8_t>(bytes_).first(n), std::nullopt);
   }
 
  private:
@@ -66,6 +74,14 @@ HeadBuilder Ext4() {
   return h;
 }
 
+// A GPT header (revision 1.0, 92 bytes) whose partitions start at sector 34.
+HeadBuilder Gpt(size_t sector = 512) {
+  HeadBuilder h;
+  h.Text(sector, "EFI PART").Le32(sector + 8, 0x00010000).Le32(sector + 12, 92);
+  h.Le64(sector + 40, 34);
+  return h;
+}
+
 // A partition table with one Linux partition from sector 2048.
 HeadBuilder Mbr() {
   HeadBuilder h;
@@ -76,22 +92,28 @@ HeadBuilder Mbr() {
 
 TEST(DiskImageTest, NoiseAndShortHeadsAreNoImage) {
   EXPECT_EQ(HeadBuilder().Kind(), "");
-  EXPECT_EQ(DiskImageKind({}), "");
+  EXPECT_EQ(DiskImageKind({}, std::nullopt), "");
   // A signature past the end of the head is not read.
   EXPECT_EQ(Ext4().KindOfFirst(1080), "");
   EXPECT_EQ(HeadBuilder().Text(0x10040, "_BHRfS_M").KindOfFirst(0x10040 + 7), "");
   // Text files that begin with a signature's letters.
   const std::string text = "XFSB is the magic of XFS; hsqs of squashfs; KDMV of VMDK.\n";
-  EXPECT_EQ(DiskImageKind(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                                   text.size())),
-            "");
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  EXPECT_EQ(DiskImageKind(bytes, std::nullopt), "");
 }
 
 TEST(DiskImageTest, FilesystemsAreNamed) {
   EXPECT_EQ(Ext4().Kind(), "ext2/3/4 filesystem");
   EXPECT_EQ(HeadBuilder().Text(0, "XFSB").Be32(4, 4096).Kind(), "XFS filesystem");
   EXPECT_EQ(HeadBuilder().Text(0x10040, "_BHRfS_M").Kind(), "btrfs filesystem");
-  EXPECT_EQ(HeadBuilder().Le32(1024, 0xF2F52010).Kind(), "F2FS filesystem");
+  EXPECT_EQ(HeadBuilder().Le32(1024, 0xF2F52010).Le16(1028, 1).Kind(), "F2FS filesystem");
+  EXPECT_EQ(HeadBuilder().Le32(1024, 0xE0F5E1E2).Kind(), "EROFS filesystem");
+  EXPECT_EQ(HeadBuilder().Text(0, "sqsh").Be16(28, 3).Kind(), "squashfs filesystem");
+  EXPECT_EQ(HeadBuilder().Le32(0, 0x28CD3D45).Text(16, "Compressed ROMFS").Kind(),
+            "cramfs filesystem");
+  EXPECT_EQ(HeadBuilder().Text(32768, "JFS1").Kind(), "JFS filesystem");
+  EXPECT_EQ(HeadBuilder().Text(65536 + 52, "ReIsEr2Fs").Kind(), "ReiserFS filesystem");
+  EXPECT_EQ(HeadBuilder().Text(3, std::string_view("ReFS\0\0\0\0", 8)).Kind(), "ReFS filesystem");
   EXPECT_EQ(HeadBuilder().Text(0, "hsqs").Le16(28, 4).Kind(), "squashfs filesystem");
   EXPECT_EQ(HeadBuilder().Text(1024, "H+").Be16(1026, 4).Kind(), "HFS+ filesystem");
   EXPECT_EQ(HeadBuilder().Text(32, "NXSB").Le32(36, 4096).Kind(), "APFS container");
@@ -109,20 +131,34 @@ TEST(DiskImageTest, SignaturesWithoutTheirFieldsAreNoImage) {
   EXPECT_EQ(Ext4().Le32(1024 + 0x4C, 2).Kind(), "");
   EXPECT_EQ(Ext4().Le32(1024, 0).Kind(), "");
   EXPECT_EQ(HeadBuilder().Text(0, "XFSB").Be32(4, 4097).Kind(), "");
-  EXPECT_EQ(HeadBuilder().Text(0, "hsqs").Le16(28, 3).Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "hsqs").Le16(28, 9).Kind(), "");
   EXPECT_EQ(HeadBuilder().Text(3, "NTFS    ").Kind(), "");  // no boot signature
   EXPECT_EQ(HeadBuilder().Zero(0, 1).Text(54, "FAT16   ").Text(510, "\x55\xAA").Kind(), "");
   EXPECT_EQ(HeadBuilder().Text(0, "QFI\xFB").Be32(4, 9).Kind(), "");
   EXPECT_EQ(HeadBuilder().Text(0, "LUKS\xBA\xBE").Be16(6, 3).Kind(), "");
+  // Magic alone: a text starting with it, or a header without its fields.
+  EXPECT_EQ(HeadBuilder().Text(0, "conectix is a word\n").Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "vhdxfile").Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(512, "EFI PART").Kind(), "");
+  EXPECT_EQ(HeadBuilder().Le32(64, 0xBEDA107F).Le16(70, 2).Kind(), "");
+  EXPECT_EQ(HeadBuilder().Le32(1024, 0xF2F52010).Le16(1028, 9).Kind(), "");
 }
 
 TEST(DiskImageTest, VirtualDisksAndVolumesAreNamed) {
   EXPECT_EQ(HeadBuilder().Text(0, "QFI\xFB").Be32(4, 3).Kind(), "qcow virtual disk");
   EXPECT_EQ(HeadBuilder().Text(0, "KDMV").Le32(4, 1).Kind(), "VMDK virtual disk");
-  EXPECT_EQ(HeadBuilder().Le32(64, 0xBEDA107F).Kind(), "VirtualBox VDI virtual disk");
-  EXPECT_EQ(HeadBuilder().Text(0, "vhdxfile").Kind(), "VHDX virtual disk");
-  EXPECT_EQ(HeadBuilder().Text(0, "conectix").Kind(), "VHD virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, std::string_view("QED\0", 4)).Le32(4, 65536).Kind(),
+            "QED virtual disk");
+  EXPECT_EQ(HeadBuilder().Le32(64, 0xBEDA107F).Le32(68, 0x00010001).Kind(),
+            "VirtualBox VDI virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, "vhdxfile").Text(0x10000, "head").Kind(), "VHDX virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, "conectix").Be32(12, 0x00010000).Kind(), "VHD virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, "WithoutFreeSpace").Kind(), "Parallels virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, std::string_view("EVF\x09\x0D\x0A\xFF\0", 8)).Kind(),
+            "EnCase (EWF) forensic image");
+  EXPECT_EQ(HeadBuilder().Le32(0, 0xED26FF3A).Le16(4, 1).Kind(), "Android sparse image");
   EXPECT_EQ(HeadBuilder().Text(0, "LUKS\xBA\xBE").Be16(6, 2).Kind(), "LUKS encrypted volume");
+  EXPECT_EQ(HeadBuilder().Text(3, "-FVE-FS-").Kind(), "BitLocker encrypted volume");
   EXPECT_EQ(HeadBuilder().Text(512, "LABELONE").Text(536, "LVM2 001").Kind(),
             "LVM physical volume");
 }
@@ -130,8 +166,9 @@ TEST(DiskImageTest, VirtualDisksAndVolumesAreNamed) {
 TEST(DiskImageTest, PartitionedDisksAreNamed) {
   EXPECT_EQ(Mbr().Kind(), "MBR-partitioned disk");
   // A GPT disk's protective MBR is named by its GPT header.
-  EXPECT_EQ(Mbr().Text(512, "EFI PART").Kind(), "GPT-partitioned disk");
-  EXPECT_EQ(HeadBuilder().Text(4096, "EFI PART").Kind(), "GPT-partitioned disk");
+  EXPECT_EQ(Gpt().Text(510, "\x55\xAA").Kind(), "GPT-partitioned disk");
+  EXPECT_EQ(Gpt(4096).Kind(), "GPT-partitioned disk");
+  EXPECT_EQ(Gpt().Kind(uint64_t{1} << 30), "GPT-partitioned disk");
 }
 
 TEST(DiskImageTest, BootSignatureAloneIsNoPartitionTable) {
@@ -144,10 +181,31 @@ TEST(DiskImageTest, BootSignatureAloneIsNoPartitionTable) {
   EXPECT_EQ(Mbr().Text(446 + 16, "\x01").Kind(), "");  // a second entry half written
 }
 
+// What holds an image's headers and none of its data: a boot sector or a
+// partition table's backup (no larger than the head), a table whose
+// partitions start past the end, a LUKS header backup.
+TEST(DiskImageTest, HeadersWithoutTheirDataAreNoImage) {
+  EXPECT_EQ(Ext4().Kind(kDiskImageHeadBytes), "");
+  EXPECT_EQ(Ext4().Kind(kDiskImageHeadBytes + 1), "ext2/3/4 filesystem");
+  EXPECT_EQ(Mbr().Kind(512), "");
+  EXPECT_EQ(Mbr().Kind(2048 * 512), "");  // ends where the partition starts
+  EXPECT_EQ(Mbr().Kind(2048 * 512 + 1), "MBR-partitioned disk");
+  EXPECT_EQ(Gpt().Le64(512 + 40, 1 << 20).Kind(uint64_t{1} << 29), "");
+  HeadBuilder luks1;
+  luks1.Text(0, "LUKS\xBA\xBE").Be16(6, 1).Be32(104, 4096);  // payload at 2 MiB
+  EXPECT_EQ(luks1.Kind(2 << 20), "");
+  EXPECT_EQ(luks1.Kind((2 << 20) + 4096), "LUKS encrypted volume");
+  HeadBuilder luks2;
+  luks2.Text(0, "LUKS\xBA\xBE").Be16(6, 2);
+  EXPECT_EQ(luks2.Kind(16 << 20), "");
+  EXPECT_EQ(luks2.Kind(1 << 30), "LUKS encrypted volume");
+}
+
 TEST(DiskImageTest, ErrorNamesTheKindAndWhy) {
   EXPECT_THAT(DiskImageError("ext2/3/4 filesystem"),
               HasSubstr("ext2/3/4 filesystem image: the files in it are not examined"));
   EXPECT_THAT(DiskImageError("LUKS encrypted volume"), HasSubstr("encrypted, no key"));
+  EXPECT_THAT(DiskImageError("BitLocker encrypted volume"), HasSubstr("encrypted, no key"));
 }
 
 }  // namespace

@@ -548,6 +548,25 @@ TEST_F(StreamExaminerTest, DiskImagesAreContentAndAnError) {
   out = Examine("nested.tar");
   EXPECT_THAT(out.errors, ElementsAre(image_error("nested.tar", {"ext4.img.xz", "ext4.img"},
                                                   "ext2/3/4 filesystem")));
+
+  // A zip written over the image's last blocks: libarchive reads the file as
+  // a zip with data before it, and finds the copy in it; the rest of the
+  // image is still not examined.
+  Sh("cp ext4.img zip_at_end.img && bsdtar --format zip -cf tail.zip src/customers.csv"
+     " && dd if=tail.zip of=zip_at_end.img bs=1 conv=notrunc status=none"
+     " seek=$(( $(stat -c %s ext4.img) - $(stat -c %s tail.zip) ))");
+  out = Examine("zip_at_end.img");
+  EXPECT_EQ(out.streams[0], Content({"src/customers.csv"}, Read("src/customers.csv")));
+  EXPECT_THAT(out.errors, ElementsAre(image_error("zip_at_end.img", {}, "ext2/3/4 filesystem")));
+
+  // An image in a tar.gz is no reason to leave the gzip's later trailers
+  // unchecked: 20 MB more of it, whose CRC-32 is wrong.
+  Sh("python3 -c 'import gzip, sys; m = bytearray(gzip.compress(bytes(20000000), mtime=0));"
+     " m[-8] ^= 1; sys.stdout.buffer.write(m)' > crc.gz && cat images.tar.gz crc.gz > two.tar.gz");
+  out = Examine("two.tar.gz");
+  EXPECT_THAT(out.errors,
+              UnorderedElementsAre(image_error("two.tar.gz", {"ext4.img"}, "ext2/3/4 filesystem"),
+                                   ErrorAt(Path("two.tar.gz"), {}, "CRC-32")));
 }
 
 std::string CustomerId(int n) { return absl::StrCat("CUST-", 10000000 + n); }
