@@ -14,7 +14,8 @@ constexpr uint64_t kSector = 512;
 // backup is that large.
 constexpr uint64_t kLuks2HeaderBytes = 16 << 20;
 
-// Fields of a head; a field past its end reads as absent (false, or 0).
+// Fields of a head; a field past its end reads as absent (false, or 0). A
+// text with a NUL in it is given as a string_view of its whole length.
 class Head {
  public:
   explicit Head(std::span<const uint8_t> bytes) : bytes_(bytes) {}
@@ -125,7 +126,8 @@ bool Squashfs(const Head& h) {
 // Virtual and forensic disk containers, encrypted volumes, volume managers.
 std::string_view ContainerKind(const Head& h, std::optional<uint64_t> size) {
   if (h.Text(0, "QFI\xFB") && h.Be32(4) >= 1 && h.Be32(4) <= 3) return "qcow virtual disk";
-  if (h.Text(0, "QED\0") && PowerOfTwoIn(h.Le32(4), 4096, 64 << 20)) return "QED virtual disk";
+  if (h.Text(0, std::string_view("QED\0", 4)) && PowerOfTwoIn(h.Le32(4), 4096, 64 << 20))
+    return "QED virtual disk";
   if (h.Text(0, "KDMV") && h.Le32(4) >= 1 && h.Le32(4) <= 3) return "VMDK virtual disk";
   if (h.Le32(64) == 0xBEDA107F && h.Le16(70) == 1) return "VirtualBox VDI virtual disk";
   if (h.Text(0, "vhdxfile") && h.Text(0x10000, "head")) return "VHDX virtual disk";
@@ -133,12 +135,18 @@ std::string_view ContainerKind(const Head& h, std::optional<uint64_t> size) {
   if (h.Text(0, "WithoutFreeSpace") || h.Text(0, "WithouFreSpacExt")) {
     return "Parallels virtual disk";
   }
-  if (h.Text(0, "EVF\x09\x0D\x0A\xFF\0") || h.Text(0, "EVF2\x0D\x0A\x81\0")) {
+  if (h.Text(0, std::string_view("EVF\x09\x0D\x0A\xFF\0", 8)) ||
+      h.Text(0, std::string_view("EVF2\x0D\x0A\x81\0", 8))) {
     return "EnCase (EWF) forensic image";
   }
-  if (h.Le32(0) == 0xED26FF3A && h.Le16(4) == 1) return "Android sparse image";
+  // Android sparse: version 1, headers of 28 and 12 bytes.
+  if (h.Le32(0) == 0xED26FF3A && h.Le16(4) == 1 && h.Le16(8) == 28 && h.Le16(10) == 12) {
+    return "Android sparse image";
+  }
   if (Luks(h, size)) return "LUKS encrypted volume";
-  if (h.Text(3, "-FVE-FS-")) return "BitLocker encrypted volume";
+  if (h.Text(3, "-FVE-FS-") && h.U8(0) == 0xEB && BootSignature(h)) {
+    return "BitLocker encrypted volume";
+  }
   if (Lvm(h)) return "LVM physical volume";
   return "";
 }
@@ -148,19 +156,23 @@ std::string_view FilesystemKind(const Head& h) {
   if (h.Text(0, "XFSB") && PowerOfTwoIn(h.Be32(4), 512, 65536)) return "XFS filesystem";
   if (h.Text(0x10040, "_BHRfS_M")) return "btrfs filesystem";
   if (h.Le32(1024) == 0xF2F52010 && h.Le16(1028) == 1) return "F2FS filesystem";
-  if (h.Le32(1024) == 0xE0F5E1E2) return "EROFS filesystem";
+  if (h.Le32(1024) == 0xE0F5E1E2 && h.U8(1024 + 12) >= 9 && h.U8(1024 + 12) <= 16) {
+    return "EROFS filesystem";  // with blocks of 512 bytes to 64 KiB
+  }
   if (Squashfs(h)) return "squashfs filesystem";
   if (h.Le32(0) == 0x28CD3D45 && h.Text(16, "Compressed ROMFS")) return "cramfs filesystem";
   if ((h.Text(1024, "H+") && h.Be16(1026) == 4) || (h.Text(1024, "HX") && h.Be16(1026) == 5)) {
     return "HFS+ filesystem";
   }
   if (h.Text(32, "NXSB") && PowerOfTwoIn(h.Le32(36), 4096, 65536)) return "APFS container";
-  if (h.Text(32768, "JFS1")) return "JFS filesystem";
+  if (h.Text(32768, "JFS1") && (h.Le32(32772) == 1 || h.Le32(32772) == 2)) return "JFS filesystem";
   if (h.Text(65536 + 52, "ReIsEr2Fs") || h.Text(65536 + 52, "ReIsEr3Fs") ||
       h.Text(65536 + 52, "ReIsErFs")) {
     return "ReiserFS filesystem";
   }
-  if (h.Text(3, "ReFS\0\0\0\0")) return "ReFS filesystem";
+  if (h.Text(3, std::string_view("ReFS\0\0\0\0", 8)) && h.Text(16, "FSRS")) {
+    return "ReFS filesystem";
+  }
   if (h.Text(3, "NTFS    ") && BootSignature(h)) return "NTFS filesystem";
   if (h.Text(3, "EXFAT   ") && BootSignature(h)) return "exFAT filesystem";
   if (Fat(h)) return "FAT filesystem";

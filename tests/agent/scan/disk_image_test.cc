@@ -107,13 +107,15 @@ TEST(DiskImageTest, FilesystemsAreNamed) {
   EXPECT_EQ(HeadBuilder().Text(0, "XFSB").Be32(4, 4096).Kind(), "XFS filesystem");
   EXPECT_EQ(HeadBuilder().Text(0x10040, "_BHRfS_M").Kind(), "btrfs filesystem");
   EXPECT_EQ(HeadBuilder().Le32(1024, 0xF2F52010).Le16(1028, 1).Kind(), "F2FS filesystem");
-  EXPECT_EQ(HeadBuilder().Le32(1024, 0xE0F5E1E2).Kind(), "EROFS filesystem");
+  EXPECT_EQ(HeadBuilder().Le32(1024, 0xE0F5E1E2).Text(1024 + 12, "\x0C").Kind(),
+            "EROFS filesystem");
   EXPECT_EQ(HeadBuilder().Text(0, "sqsh").Be16(28, 3).Kind(), "squashfs filesystem");
   EXPECT_EQ(HeadBuilder().Le32(0, 0x28CD3D45).Text(16, "Compressed ROMFS").Kind(),
             "cramfs filesystem");
-  EXPECT_EQ(HeadBuilder().Text(32768, "JFS1").Kind(), "JFS filesystem");
+  EXPECT_EQ(HeadBuilder().Text(32768, "JFS1").Le32(32772, 2).Kind(), "JFS filesystem");
   EXPECT_EQ(HeadBuilder().Text(65536 + 52, "ReIsEr2Fs").Kind(), "ReiserFS filesystem");
-  EXPECT_EQ(HeadBuilder().Text(3, std::string_view("ReFS\0\0\0\0", 8)).Kind(), "ReFS filesystem");
+  EXPECT_EQ(HeadBuilder().Text(3, std::string_view("ReFS\0\0\0\0", 8)).Text(16, "FSRS").Kind(),
+            "ReFS filesystem");
   EXPECT_EQ(HeadBuilder().Text(0, "hsqs").Le16(28, 4).Kind(), "squashfs filesystem");
   EXPECT_EQ(HeadBuilder().Text(1024, "H+").Be16(1026, 4).Kind(), "HFS+ filesystem");
   EXPECT_EQ(HeadBuilder().Text(32, "NXSB").Le32(36, 4096).Kind(), "APFS container");
@@ -135,6 +137,8 @@ TEST(DiskImageTest, SignaturesWithoutTheirFieldsAreNoImage) {
   EXPECT_EQ(HeadBuilder().Text(3, "NTFS    ").Kind(), "");  // no boot signature
   EXPECT_EQ(HeadBuilder().Zero(0, 1).Text(54, "FAT16   ").Text(510, "\x55\xAA").Kind(), "");
   EXPECT_EQ(HeadBuilder().Text(0, "QFI\xFB").Be32(4, 9).Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "QEDX").Le32(4, 65536).Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "EVF\x09\x0D\x0A\xFF\x01").Kind(), "");
   EXPECT_EQ(HeadBuilder().Text(0, "LUKS\xBA\xBE").Be16(6, 3).Kind(), "");
   // Magic alone: a text starting with it, or a header without its fields.
   EXPECT_EQ(HeadBuilder().Text(0, "conectix is a word\n").Kind(), "");
@@ -142,6 +146,9 @@ TEST(DiskImageTest, SignaturesWithoutTheirFieldsAreNoImage) {
   EXPECT_EQ(HeadBuilder().Text(512, "EFI PART").Kind(), "");
   EXPECT_EQ(HeadBuilder().Le32(64, 0xBEDA107F).Le16(70, 2).Kind(), "");
   EXPECT_EQ(HeadBuilder().Le32(1024, 0xF2F52010).Le16(1028, 9).Kind(), "");
+  // Names in a tar header, or words in a text, where a volume keeps its name.
+  EXPECT_EQ(HeadBuilder().Text(0, "abc-FVE-FS-").Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, std::string_view("xyzReFS\0\0\0\0", 11)).Kind(), "");
 }
 
 TEST(DiskImageTest, VirtualDisksAndVolumesAreNamed) {
@@ -156,9 +163,11 @@ TEST(DiskImageTest, VirtualDisksAndVolumesAreNamed) {
   EXPECT_EQ(HeadBuilder().Text(0, "WithoutFreeSpace").Kind(), "Parallels virtual disk");
   EXPECT_EQ(HeadBuilder().Text(0, std::string_view("EVF\x09\x0D\x0A\xFF\0", 8)).Kind(),
             "EnCase (EWF) forensic image");
-  EXPECT_EQ(HeadBuilder().Le32(0, 0xED26FF3A).Le16(4, 1).Kind(), "Android sparse image");
+  EXPECT_EQ(HeadBuilder().Le32(0, 0xED26FF3A).Le16(4, 1).Le16(8, 28).Le16(10, 12).Kind(),
+            "Android sparse image");
   EXPECT_EQ(HeadBuilder().Text(0, "LUKS\xBA\xBE").Be16(6, 2).Kind(), "LUKS encrypted volume");
-  EXPECT_EQ(HeadBuilder().Text(3, "-FVE-FS-").Kind(), "BitLocker encrypted volume");
+  EXPECT_EQ(HeadBuilder().Text(0, "\xEB\x58\x90-FVE-FS-").Text(510, "\x55\xAA").Kind(),
+            "BitLocker encrypted volume");
   EXPECT_EQ(HeadBuilder().Text(512, "LABELONE").Text(536, "LVM2 001").Kind(),
             "LVM physical volume");
 }
