@@ -1,5 +1,6 @@
 #include "agent/scan/disk_image.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <string_view>
@@ -10,8 +11,8 @@ namespace offboard::agent {
 namespace {
 
 constexpr uint64_t kSector = 512;
-// The data offset cryptsetup gives a LUKS2 volume by default: a header
-// backup is that large.
+// The data offset cryptsetup gives a LUKS2 volume by default, taken when the
+// header's own cannot be read.
 constexpr uint64_t kLuks2HeaderBytes = 16 << 20;
 
 // Fields of a head; a field past its end reads as absent (false, or 0). A
@@ -82,37 +83,107 @@ bool Mbr(const Head& h, std::optional<uint64_t> size) {
 }
 
 // A GPT header in the second sector (of 512 bytes or 4 KiB): revision 1.0,
-// a header of 92 bytes or more, partitions that may start inside the stream.
+// a header of 92 bytes or more, and a partition starting inside the stream
+// (a table's backup, or a disk with no partition, holds no files). When the
+// entries lie past the head, the first usable sector stands for them.
 bool Gpt(const Head& h, std::optional<uint64_t> size) {
   for (const uint64_t sector : {kSector, uint64_t{4096}}) {
-    if (h.Text(sector, "EFI PART") && h.Le32(sector + 8) == 0x00010000 &&
-        h.Le32(sector + 12) >= 92 && h.Le32(sector + 12) <= sector &&
-        Reaches(size, h.Le64(sector + 40) * sector)) {
-      return true;
+    if (!h.Text(sector, "EFI PART") || h.Le32(sector + 8) != 0x00010000 ||
+        h.Le32(sector + 12) < 92 || h.Le32(sector + 12) > sector) {
+      continue;
     }
+    const uint64_t entries = h.Le64(sector + 72) * sector;
+    const uint32_t count = h.Le32(sector + 80), entry_size = h.Le32(sector + 84);
+    if (entry_size < 128 || entry_size % 8 != 0 || count == 0) return false;
+    if (!h.Has(entries, entry_size)) return Reaches(size, h.Le64(sector + 40) * sector);
+    for (uint64_t i = 0, at = entries; i < count && h.Has(at, entry_size); ++i, at += entry_size) {
+      if (!h.Zero(at, 16) && Reaches(size, h.Le64(at + 32) * sector)) return true;
+    }
+    return false;
   }
   return false;
 }
 
-// LUKS 1 or 2, reaching past its header: LUKS1 says where its payload
-// starts (in sectors); a LUKS2 header backup is as large as the default
-// data offset.
-bool Luks(const Head& h, std::optional<uint64_t> size) {
+// The offset of a LUKS2 volume's first data segment, from the JSON area
+// after its binary header ("segments":{"0":{..."offset":"16777216"...);
+// nullopt when it cannot be read from the head.
+std::optional<uint64_t> Luks2DataOffset(std::span<const uint8_t> bytes) {
+  constexpr size_t kJsonAt = 4096;
+  if (bytes.size() <= kJsonAt) return std::nullopt;
+  const std::string_view json(reinterpret_cast<const char*>(bytes.data()) + kJsonAt,
+                              bytes.size() - kJsonAt);
+  const size_t segments = json.find("\"segments\"");
+  if (segments == std::string_view::npos) return std::nullopt;
+  constexpr std::string_view kOffset = "\"offset\":\"";
+  size_t at = json.find(kOffset, segments);
+  if (at == std::string_view::npos) return std::nullopt;
+  uint64_t offset = 0;
+  size_t digits = 0;
+  for (at += kOffset.size(); at < json.size() && json[at] >= '0' && json[at] <= '9'; ++at) {
+    if (++digits > 18) return std::nullopt;
+    offset = offset * 10 + static_cast<uint64_t>(json[at] - '0');
+  }
+  if (digits == 0) return std::nullopt;
+  return offset;
+}
+
+// LUKS 1 or 2 with its data after the header, inside the stream: a header
+// backup, or a detached header (data offset 0, the data on another device),
+// holds none. When the LUKS2 offset cannot be read, the default stands.
+bool Luks(const Head& h, std::span<const uint8_t> bytes, std::optional<uint64_t> size) {
   if (!h.Text(0, "LUKS\xBA\xBE")) return false;
-  if (h.Be16(6) == 1) return Reaches(size, uint64_t{h.Be32(104)} * kSector);
-  return h.Be16(6) == 2 && Reaches(size, kLuks2HeaderBytes);
+  std::optional<uint64_t> data;
+  if (h.Be16(6) == 1) {
+    data = uint64_t{h.Be32(104)} * kSector;
+  } else if (h.Be16(6) == 2) {
+    data = Luks2DataOffset(bytes).value_or(kLuks2HeaderBytes);
+  } else {
+    return false;
+  }
+  return *data != 0 && Reaches(size, *data);
 }
 
-bool Fat(const Head& h) {
-  return BootSignature(h) && (h.U8(0) == 0xEB || h.U8(0) == 0xE9) &&
-         (h.Text(54, "FAT12   ") || h.Text(54, "FAT16   ") || h.Text(54, "FAT     ") ||
-          h.Text(82, "FAT32   "));
+// A FAT boot sector whose data region starts inside the stream (a boot
+// sector alone is no image): after the reserved sectors, the FATs and the
+// FAT12/16 root directory.
+bool Fat(const Head& h, std::optional<uint64_t> size) {
+  if (!BootSignature(h) || (h.U8(0) != 0xEB && h.U8(0) != 0xE9) ||
+      !(h.Text(54, "FAT12   ") || h.Text(54, "FAT16   ") || h.Text(54, "FAT     ") ||
+        h.Text(82, "FAT32   "))) {
+    return false;
+  }
+  const uint64_t sector = h.Le16(11);
+  const uint64_t fat_sectors = h.Le16(22) != 0 ? h.Le16(22) : h.Le32(36);
+  const uint64_t data = (h.Le16(14) + h.U8(16) * fat_sectors) * sector + h.Le16(17) * 32;
+  return Reaches(size, data);
 }
 
-// An LVM2 label, in one of the first four sectors.
-bool Lvm(const Head& h) {
+// An NTFS boot sector whose master file table starts inside the stream (a
+// boot sector's backup, bootsect.bak, does not reach it).
+bool Ntfs(const Head& h, std::optional<uint64_t> size) {
+  if (!h.Text(3, "NTFS    ") || !BootSignature(h)) return false;
+  const uint64_t sector = h.Le16(11);
+  const uint8_t per_cluster = h.U8(13);  // above 0x80: 2^(256 - it) bytes
+  const uint64_t cluster =
+      per_cluster <= 0x80 ? per_cluster * sector : uint64_t{1} << std::min(256 - per_cluster, 31);
+  return Reaches(size, h.Le64(48) * cluster);
+}
+
+// exFAT, with its cluster heap starting inside the stream.
+bool ExFat(const Head& h, std::optional<uint64_t> size) {
+  return h.Text(3, "EXFAT   ") && BootSignature(h) && h.U8(108) <= 12 &&
+         Reaches(size, uint64_t{h.Le32(88)} << h.U8(108));
+}
+
+// An LVM2 label, in one of the first four sectors, whose first data area
+// starts inside the stream (a label's dump holds no data).
+bool Lvm(const Head& h, std::optional<uint64_t> size) {
   for (size_t sector = 0; sector < 4 * kSector; sector += kSector) {
-    if (h.Text(sector, "LABELONE") && h.Text(sector + 24, "LVM2 001")) return true;
+    if (h.Text(sector, "LABELONE") && h.Text(sector + 24, "LVM2 001")) {
+      // The PV header: a UUID, the device size, then the data areas.
+      const size_t pv_header = sector + h.Le32(sector + 20);
+      return Reaches(size, h.Le64(pv_header + 40));
+    }
   }
   return false;
 }
@@ -124,7 +195,8 @@ bool Squashfs(const Head& h) {
 }
 
 // Virtual and forensic disk containers, encrypted volumes, volume managers.
-std::string_view ContainerKind(const Head& h, std::optional<uint64_t> size) {
+std::string_view ContainerKind(const Head& h, std::span<const uint8_t> bytes,
+                               std::optional<uint64_t> size) {
   if (h.Text(0, "QFI\xFB") && h.Be32(4) >= 1 && h.Be32(4) <= 3) return "qcow virtual disk";
   if (h.Text(0, std::string_view("QED\0", 4)) && PowerOfTwoIn(h.Le32(4), 4096, 64 << 20))
     return "QED virtual disk";
@@ -132,7 +204,7 @@ std::string_view ContainerKind(const Head& h, std::optional<uint64_t> size) {
   if (h.Le32(64) == 0xBEDA107F && h.Le16(70) == 1) return "VirtualBox VDI virtual disk";
   if (h.Text(0, "vhdxfile") && h.Text(0x10000, "head")) return "VHDX virtual disk";
   if (h.Text(0, "conectix") && h.Be32(12) == 0x00010000) return "VHD virtual disk";
-  if (h.Text(0, "WithoutFreeSpace") || h.Text(0, "WithouFreSpacExt")) {
+  if ((h.Text(0, "WithoutFreeSpace") || h.Text(0, "WithouFreSpacExt")) && h.Le32(16) == 2) {
     return "Parallels virtual disk";
   }
   if (h.Text(0, std::string_view("EVF\x09\x0D\x0A\xFF\0", 8)) ||
@@ -143,15 +215,15 @@ std::string_view ContainerKind(const Head& h, std::optional<uint64_t> size) {
   if (h.Le32(0) == 0xED26FF3A && h.Le16(4) == 1 && h.Le16(8) == 28 && h.Le16(10) == 12) {
     return "Android sparse image";
   }
-  if (Luks(h, size)) return "LUKS encrypted volume";
+  if (Luks(h, bytes, size)) return "LUKS encrypted volume";
   if (h.Text(3, "-FVE-FS-") && h.U8(0) == 0xEB && BootSignature(h)) {
     return "BitLocker encrypted volume";
   }
-  if (Lvm(h)) return "LVM physical volume";
+  if (Lvm(h, size)) return "LVM physical volume";
   return "";
 }
 
-std::string_view FilesystemKind(const Head& h) {
+std::string_view FilesystemKind(const Head& h, std::optional<uint64_t> size) {
   if (Ext(h)) return "ext2/3/4 filesystem";
   if (h.Text(0, "XFSB") && PowerOfTwoIn(h.Be32(4), 512, 65536)) return "XFS filesystem";
   if (h.Text(0x10040, "_BHRfS_M")) return "btrfs filesystem";
@@ -173,23 +245,24 @@ std::string_view FilesystemKind(const Head& h) {
   if (h.Text(3, std::string_view("ReFS\0\0\0\0", 8)) && h.Text(16, "FSRS")) {
     return "ReFS filesystem";
   }
-  if (h.Text(3, "NTFS    ") && BootSignature(h)) return "NTFS filesystem";
-  if (h.Text(3, "EXFAT   ") && BootSignature(h)) return "exFAT filesystem";
-  if (Fat(h)) return "FAT filesystem";
+  if (Ntfs(h, size)) return "NTFS filesystem";
+  if (ExFat(h, size)) return "exFAT filesystem";
+  if (Fat(h, size)) return "FAT filesystem";
   return "";
 }
 
 }  // namespace
 
 std::string DiskImageKind(std::span<const uint8_t> bytes, std::optional<uint64_t> size) {
-  if (size && *size <= kDiskImageHeadBytes) return "";
   const Head h(bytes);
-  if (const std::string_view kind = ContainerKind(h, size); !kind.empty()) {
+  if (const std::string_view kind = ContainerKind(h, bytes, size); !kind.empty()) {
     return std::string(kind);
   }
   // Whole disks before what their first sector may also look like.
   if (Gpt(h, size)) return "GPT-partitioned disk";
-  if (const std::string_view kind = FilesystemKind(h); !kind.empty()) return std::string(kind);
+  if (const std::string_view kind = FilesystemKind(h, size); !kind.empty()) {
+    return std::string(kind);
+  }
   // Last: a boot sector that is none of the filesystems above.
   if (Mbr(h, size)) return "MBR-partitioned disk";
   return "";

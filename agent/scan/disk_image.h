@@ -24,10 +24,10 @@ inline constexpr size_t kDiskImageHeadBytes = 0x10040 + 8;
 // Each signature is checked with fields around it that its writers always
 // set, so that other content starting with the same few bytes is not taken
 // for an image; a head shorter than a signature's place does not match it.
-// `size`, the stream's size when known, rules out what only holds an image's
-// headers: a stream no larger than kDiskImageHeadBytes (a boot sector, a
-// partition table's backup), a partition table whose partitions start past
-// the end, a LUKS header backup. Some images cannot be told by their head:
+// `size`, the stream's size when known, rules out what holds only the
+// headers of a disk or volume whose data would start past its end: a boot
+// sector or partition table and their backups, an LVM label's dump, a LUKS
+// header backup or detached header. Some images cannot be told by their head:
 // ZFS pools, Apple disk images (their header is at the end), UFS2, and
 // encrypted containers without a header (VeraCrypt).
 std::string DiskImageKind(std::span<const uint8_t> head, std::optional<uint64_t> size);

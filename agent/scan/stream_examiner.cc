@@ -56,6 +56,22 @@ OpenedStream FirstHeader(absl::StatusOr<ArchiveReader> reader) {
   return opened;
 }
 
+// Formats whose libarchive reader looks for them past the stream's start
+// (a zip's central directory at its end, self-extracting 7z, rar, cab, lha).
+bool FoundAfterOtherData(int format) {
+  switch (format & ARCHIVE_FORMAT_BASE_MASK) {
+    case ARCHIVE_FORMAT_ZIP:
+    case ARCHIVE_FORMAT_7ZIP:
+    case ARCHIVE_FORMAT_RAR:
+    case ARCHIVE_FORMAT_RAR_V5:
+    case ARCHIVE_FORMAT_CAB:
+    case ARCHIVE_FORMAT_LHA:
+      return true;
+    default:
+      return false;
+  }
+}
+
 OpenedStream OpenStream(ArchiveInput& input, bool raw_only) {
   return FirstHeader(OpenArchiveReader(input, raw_only));
 }
@@ -354,10 +370,11 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
     return false;
   }
   // An image may hold what an archive reader finds too (a zip's end in its
-  // last blocks), and the reader reads only that. iso9660 is a filesystem
-  // libarchive reads, whatever partition table comes before it.
-  if (kind == StreamKind::kArchive &&
-      (archive_format(opened.get()) & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_ISO9660) {
+  // last blocks), and the reader reads only that. Only formats libarchive
+  // finds after other data can be such a find: tar, cpio or ar start at the
+  // stream's start, and what follows their first header is a member's, not
+  // an image's (iso9660 is a filesystem libarchive reads).
+  if (kind == StreamKind::kArchive && FoundAfterOtherData(archive_format(opened.get()))) {
     ReportDiskImage(input, chain);
   }
   if (kind == StreamKind::kCompressedFile && !ReadsRawContent(opened.get())) {
@@ -466,8 +483,10 @@ bool Examination::ExamineBufferedSevenZip(MemberInput& input, std::vector<std::s
 void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain) {
   const StreamHead head = input.Head(kDiskImageHeadBytes);
   if (input.failed() || file_.stopped()) return;  // reported by their owners
-  const std::optional<uint64_t> size =
+  // A size the head already disproves is a header's lie: not used.
+  std::optional<uint64_t> size =
       head.whole ? std::optional<uint64_t>(head.bytes.size()) : input.KnownSize();
+  if (size && *size < head.bytes.size()) size.reset();
   if (const std::string kind = DiskImageKind(head.bytes, size); !kind.empty()) {
     file_.AddError(chain, DiskImageError(kind));
     ++image_errors_;

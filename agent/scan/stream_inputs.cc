@@ -193,7 +193,7 @@ StreamHead FileInput::Head(size_t max_bytes) {
   } while (n < 0 && errno == EINTR);
   if (n < 0) return {};
   return {.bytes = std::span<const uint8_t>(head_).first(static_cast<size_t>(n)),
-          .whole = static_cast<size_t>(n) < max_bytes || static_cast<uint64_t>(n) >= size_};
+          .whole = static_cast<size_t>(n) < max_bytes};
 }
 
 int64_t FileInput::Skip(int64_t request) {

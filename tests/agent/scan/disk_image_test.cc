@@ -74,11 +74,13 @@ HeadBuilder Ext4() {
   return h;
 }
 
-// A GPT header (revision 1.0, 92 bytes) whose partitions start at sector 34.
+// A GPT header (revision 1.0, 92 bytes, usable from sector 34), its 128
+// entries of 128 bytes from sector 2, the first partition from sector 2048.
 HeadBuilder Gpt(size_t sector = 512) {
   HeadBuilder h;
   h.Text(sector, "EFI PART").Le32(sector + 8, 0x00010000).Le32(sector + 12, 92);
-  h.Le64(sector + 40, 34);
+  h.Le64(sector + 40, 34).Le64(sector + 72, 2).Le32(sector + 80, 128).Le32(sector + 84, 128);
+  h.Zero(2 * sector, 128 * 128).Text(2 * sector, "type-guid-bytes!").Le64(2 * sector + 32, 2048);
   return h;
 }
 
@@ -120,7 +122,8 @@ TEST(DiskImageTest, FilesystemsAreNamed) {
   EXPECT_EQ(HeadBuilder().Text(1024, "H+").Be16(1026, 4).Kind(), "HFS+ filesystem");
   EXPECT_EQ(HeadBuilder().Text(32, "NXSB").Le32(36, 4096).Kind(), "APFS container");
   EXPECT_EQ(HeadBuilder().Text(3, "NTFS    ").Text(510, "\x55\xAA").Kind(), "NTFS filesystem");
-  EXPECT_EQ(HeadBuilder().Text(3, "EXFAT   ").Text(510, "\x55\xAA").Kind(), "exFAT filesystem");
+  EXPECT_EQ(HeadBuilder().Text(3, "EXFAT   ").Text(108, "\x09").Text(510, "\x55\xAA").Kind(),
+            "exFAT filesystem");
   EXPECT_EQ(HeadBuilder().Text(0, "\xEB\x3C\x90").Text(54, "FAT16   ").Text(510, "\x55\xAA").Kind(),
             "FAT filesystem");
   EXPECT_EQ(HeadBuilder().Text(0, "\xEB\x58\x90").Text(82, "FAT32   ").Text(510, "\x55\xAA").Kind(),
@@ -148,6 +151,7 @@ TEST(DiskImageTest, SignaturesWithoutTheirFieldsAreNoImage) {
   EXPECT_EQ(HeadBuilder().Le32(1024, 0xF2F52010).Le16(1028, 9).Kind(), "");
   // Names in a tar header, or words in a text, where a volume keeps its name.
   EXPECT_EQ(HeadBuilder().Text(0, "abc-FVE-FS-").Kind(), "");
+  EXPECT_EQ(HeadBuilder().Text(0, "WithoutFreeSpace: a report\n").Kind(), "");
   EXPECT_EQ(HeadBuilder().Text(0, std::string_view("xyzReFS\0\0\0\0", 11)).Kind(), "");
 }
 
@@ -160,7 +164,7 @@ TEST(DiskImageTest, VirtualDisksAndVolumesAreNamed) {
             "VirtualBox VDI virtual disk");
   EXPECT_EQ(HeadBuilder().Text(0, "vhdxfile").Text(0x10000, "head").Kind(), "VHDX virtual disk");
   EXPECT_EQ(HeadBuilder().Text(0, "conectix").Be32(12, 0x00010000).Kind(), "VHD virtual disk");
-  EXPECT_EQ(HeadBuilder().Text(0, "WithoutFreeSpace").Kind(), "Parallels virtual disk");
+  EXPECT_EQ(HeadBuilder().Text(0, "WithoutFreeSpace").Le32(16, 2).Kind(), "Parallels virtual disk");
   EXPECT_EQ(HeadBuilder().Text(0, std::string_view("EVF\x09\x0D\x0A\xFF\0", 8)).Kind(),
             "EnCase (EWF) forensic image");
   EXPECT_EQ(HeadBuilder().Le32(0, 0xED26FF3A).Le16(4, 1).Le16(8, 28).Le16(10, 12).Kind(),
@@ -176,6 +180,7 @@ TEST(DiskImageTest, PartitionedDisksAreNamed) {
   EXPECT_EQ(Mbr().Kind(), "MBR-partitioned disk");
   // A GPT disk's protective MBR is named by its GPT header.
   EXPECT_EQ(Gpt().Text(510, "\x55\xAA").Kind(), "GPT-partitioned disk");
+  EXPECT_EQ(Gpt().Le32(512 + 84, 100).Kind(), "");  // entries of an impossible size
   EXPECT_EQ(Gpt(4096).Kind(), "GPT-partitioned disk");
   EXPECT_EQ(Gpt().Kind(uint64_t{1} << 30), "GPT-partitioned disk");
 }
@@ -190,24 +195,54 @@ TEST(DiskImageTest, BootSignatureAloneIsNoPartitionTable) {
   EXPECT_EQ(Mbr().Text(446 + 16, "\x01").Kind(), "");  // a second entry half written
 }
 
-// What holds an image's headers and none of its data: a boot sector or a
-// partition table's backup (no larger than the head), a table whose
-// partitions start past the end, a LUKS header backup.
+// What holds only the headers of a disk or volume whose data would start
+// past its end is no image: a boot sector or partition table and their
+// backups, an LVM label's dump, LUKS header backups and detached headers.
+// A small image holding data is one.
 TEST(DiskImageTest, HeadersWithoutTheirDataAreNoImage) {
-  EXPECT_EQ(Ext4().Kind(kDiskImageHeadBytes), "");
-  EXPECT_EQ(Ext4().Kind(kDiskImageHeadBytes + 1), "ext2/3/4 filesystem");
+  EXPECT_EQ(Ext4().Kind(40000), "ext2/3/4 filesystem");  // small, but files
   EXPECT_EQ(Mbr().Kind(512), "");
   EXPECT_EQ(Mbr().Kind(2048 * 512), "");  // ends where the partition starts
   EXPECT_EQ(Mbr().Kind(2048 * 512 + 1), "MBR-partitioned disk");
-  EXPECT_EQ(Gpt().Le64(512 + 40, 1 << 20).Kind(uint64_t{1} << 29), "");
+
+  // GPT: entries at sector 2, the first partition from sector 2048.
+  const HeadBuilder gpt = Gpt();
+  EXPECT_EQ(gpt.Kind(34 * 512 + 512), "");  // sgdisk's backup
+  EXPECT_EQ(gpt.Kind(uint64_t{1} << 30), "GPT-partitioned disk");
+  EXPECT_EQ(gpt.Kind(), "GPT-partitioned disk");
+  EXPECT_EQ(HeadBuilder(gpt).Zero(1024, 16).Kind(uint64_t{1} << 30), "");  // no partition
+
   HeadBuilder luks1;
   luks1.Text(0, "LUKS\xBA\xBE").Be16(6, 1).Be32(104, 4096);  // payload at 2 MiB
   EXPECT_EQ(luks1.Kind(2 << 20), "");
   EXPECT_EQ(luks1.Kind((2 << 20) + 4096), "LUKS encrypted volume");
+  EXPECT_EQ(HeadBuilder(luks1).Be32(104, 0).Kind(1 << 30), "");  // detached header
   HeadBuilder luks2;
-  luks2.Text(0, "LUKS\xBA\xBE").Be16(6, 2);
-  EXPECT_EQ(luks2.Kind(16 << 20), "");
+  luks2.Text(0, "LUKS\xBA\xBE").Be16(6, 2).Zero(4096, 4096);
+  EXPECT_EQ(luks2.Kind(16 << 20), "");  // no JSON: the default offset
   EXPECT_EQ(luks2.Kind(1 << 30), "LUKS encrypted volume");
+  luks2.Text(4096, R"({"keyslots":{},"segments":{"0":{"type":"crypt","offset":"4194304"}}})");
+  EXPECT_EQ(luks2.Kind(4 << 20), "");
+  EXPECT_EQ(luks2.Kind(5 << 20), "LUKS encrypted volume");
+
+  // A FAT16 boot sector: 512-byte sectors, 4 reserved, 2 FATs of 32
+  // sectors, 512 root entries: data from 68 * 512 + 16384.
+  HeadBuilder fat;
+  fat.Text(0, "\xEB\x3C\x90").Text(54, "FAT16   ").Text(510, "\x55\xAA");
+  fat.Le16(11, 512).Le16(14, 4).Text(16, "\x02").Le16(17, 512).Le16(22, 32);
+  EXPECT_EQ(fat.Kind(512), "");
+  EXPECT_EQ(fat.Kind(68 * 512 + 16384 + 1), "FAT filesystem");
+  // NTFS: the MFT at cluster 4 of 8 sectors; bootsect.bak is 8 KiB.
+  HeadBuilder ntfs;
+  ntfs.Text(3, "NTFS    ").Text(510, "\x55\xAA").Le16(11, 512).Text(13, "\x08");
+  ntfs.Le64(48, 4);
+  EXPECT_EQ(ntfs.Kind(8192), "");
+  EXPECT_EQ(ntfs.Kind(1 << 20), "NTFS filesystem");
+  // An LVM label whose PV header says the data starts at 1 MiB.
+  HeadBuilder lvm;
+  lvm.Text(512, "LABELONE").Le32(512 + 20, 32).Text(536, "LVM2 001").Le64(512 + 32 + 40, 1 << 20);
+  EXPECT_EQ(lvm.Kind(1024), "");
+  EXPECT_EQ(lvm.Kind(4 << 20), "LVM physical volume");
 }
 
 TEST(DiskImageTest, ErrorNamesTheKindAndWhy) {

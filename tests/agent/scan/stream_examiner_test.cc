@@ -659,6 +659,29 @@ std::string LzmaLikeSymbolTable() {
   return bytes;
 }
 
+// A tar's first member lands where images keep their labels (sector 2 here
+// holds an LVM label's dump): the tar is no image, and the dump holds no data.
+// A small filesystem holding files is an image all the same.
+TEST_F(StreamExaminerTest, ImageHeadersInArchivesAndSmallImages) {
+  std::string label(1024, '\0');
+  label.replace(512, 8, "LABELONE");
+  label[512 + 20] = 32;  // the PV header follows the label
+  label.replace(536, 8, "LVM2 001");
+  label[512 + 32 + 40 + 2] = '\x10';  // data from 1 MiB
+  Write("lvm-label.bin", label);
+  Write("data.bin", NoiseBytes(3 << 20, 9));
+  Sh("bsdtar --format ustar -cf headers.tar lvm-label.bin data.bin");
+  Outcome out = Examine("headers.tar");
+  EXPECT_THAT(out.errors, IsEmpty());
+  EXPECT_EQ(out.streams.size(), 3u);
+
+  Write("src/customers.csv", Csv(500, 22));
+  Sh("truncate -s 64K small.ext2 && mkfs.ext2 -q -F -b 1024 -N 16 -m 0 -d src small.ext2");
+  out = Examine("small.ext2");
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("small.ext2"), {},
+                                              "ext2/3/4 filesystem image: the files in it")));
+}
+
 // libarchive takes binary cpio and compress (.Z) on two bytes alone; random
 // bytes that start with them (3 files in 65,536) are content, not archives
 // that failed to read: no error, the file hashed whole, as a file or as a
