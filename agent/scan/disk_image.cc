@@ -65,6 +65,7 @@ bool Ext(const Head& h) {
 // A classic partition table: four entries, each either all zero or active
 // (0x80) or not (0), of a type, starting after the table's own sector and
 // with some sectors; at least one in use, and one starting inside the stream.
+// GPT's protective entry (type 0xEE) leaves that to the GPT header.
 bool Mbr(const Head& h, std::optional<uint64_t> size) {
   if (!BootSignature(h)) return false;
   bool used = false, reached = false;
@@ -77,29 +78,40 @@ bool Mbr(const Head& h, std::optional<uint64_t> size) {
       return false;
     }
     used = true;
-    reached = reached || Reaches(size, start * kSector);
+    reached = reached || (h.U8(entry + 4) != 0xEE && Reaches(size, start * kSector));
   }
   return used && reached;
 }
 
-// A GPT header in the second sector (of 512 bytes or 4 KiB): revision 1.0,
-// a header of 92 bytes or more, and a partition starting inside the stream
-// (a table's backup, or a disk with no partition, holds no files). When the
-// entries lie past the head, the first usable sector stands for them.
-bool Gpt(const Head& h, std::optional<uint64_t> size) {
+// The sector size of a GPT header in the second sector (of 512 bytes or
+// 4 KiB): revision 1.0, a header of 92 bytes or more; 0 when there is none.
+uint64_t GptSector(const Head& h) {
   for (const uint64_t sector : {kSector, uint64_t{4096}}) {
-    if (!h.Text(sector, "EFI PART") || h.Le32(sector + 8) != 0x00010000 ||
-        h.Le32(sector + 12) < 92 || h.Le32(sector + 12) > sector) {
-      continue;
+    if (h.Text(sector, "EFI PART") && h.Le32(sector + 8) == 0x00010000 &&
+        h.Le32(sector + 12) >= 92 && h.Le32(sector + 12) <= sector) {
+      return sector;
     }
-    const uint64_t entries = h.Le64(sector + 72) * sector;
-    const uint32_t count = h.Le32(sector + 80), entry_size = h.Le32(sector + 84);
-    if (entry_size < 128 || entry_size % 8 != 0 || count == 0) return false;
-    if (!h.Has(entries, entry_size)) return Reaches(size, h.Le64(sector + 40) * sector);
-    for (uint64_t i = 0, at = entries; i < count && h.Has(at, entry_size); ++i, at += entry_size) {
-      if (!h.Zero(at, 16) && Reaches(size, h.Le64(at + 32) * sector)) return true;
+  }
+  return 0;
+}
+
+// A GPT disk with a partition starting inside the stream (a table's backup,
+// or a disk with no partition, holds no files). Entries start within the
+// usable sectors the header names: sgdisk's backup puts a header where the
+// entries would be. When the entries lie past the head, the first usable
+// sector stands for them.
+bool GptReaches(const Head& h, uint64_t sector, std::optional<uint64_t> size) {
+  const uint64_t first_usable = h.Le64(sector + 40), last_usable = h.Le64(sector + 48);
+  const uint64_t entries = h.Le64(sector + 72) * sector;
+  const uint32_t count = h.Le32(sector + 80), entry_size = h.Le32(sector + 84);
+  if (entry_size < 128 || entry_size % 8 != 0 || count == 0) return false;
+  if (!h.Has(entries, entry_size)) return Reaches(size, first_usable * sector);
+  for (uint64_t i = 0, at = entries; i < count && h.Has(at, entry_size); ++i, at += entry_size) {
+    const uint64_t start = h.Le64(at + 32);
+    if (!h.Zero(at, 16) && start >= first_usable && start <= last_usable &&
+        Reaches(size, start * sector)) {
+      return true;
     }
-    return false;
   }
   return false;
 }
@@ -114,12 +126,24 @@ std::optional<uint64_t> Luks2DataOffset(std::span<const uint8_t> bytes) {
                               bytes.size() - kJsonAt);
   const size_t segments = json.find("\"segments\"");
   if (segments == std::string_view::npos) return std::nullopt;
-  constexpr std::string_view kOffset = "\"offset\":\"";
+  constexpr std::string_view kOffset = "\"offset\"";
   size_t at = json.find(kOffset, segments);
   if (at == std::string_view::npos) return std::nullopt;
+  // JSON may put white space around the colon.
+  const auto skip_space = [&] {
+    while (at < json.size() &&
+           (json[at] == ' ' || json[at] == '\t' || json[at] == '\n' || json[at] == '\r')) {
+      ++at;
+    }
+  };
+  at += kOffset.size();
+  skip_space();
+  if (at >= json.size() || json[at++] != ':') return std::nullopt;
+  skip_space();
+  if (at >= json.size() || json[at++] != '"') return std::nullopt;
   uint64_t offset = 0;
   size_t digits = 0;
-  for (at += kOffset.size(); at < json.size() && json[at] >= '0' && json[at] <= '9'; ++at) {
+  for (; at < json.size() && json[at] >= '0' && json[at] <= '9'; ++at) {
     if (++digits > 18) return std::nullopt;
     offset = offset * 10 + static_cast<uint64_t>(json[at] - '0');
   }
@@ -158,15 +182,16 @@ bool Fat(const Head& h, std::optional<uint64_t> size) {
   return Reaches(size, data);
 }
 
-// An NTFS boot sector whose master file table starts inside the stream (a
-// boot sector's backup, bootsect.bak, does not reach it).
+// An NTFS boot sector with more than its boot area after it: files may sit
+// in any cluster, so 16 clusters (and more than the 8 KiB boot area, which
+// bootsect.bak copies) make an image, or the first piece of a split one.
 bool Ntfs(const Head& h, std::optional<uint64_t> size) {
   if (!h.Text(3, "NTFS    ") || !BootSignature(h)) return false;
   const uint64_t sector = h.Le16(11);
-  const uint8_t per_cluster = h.U8(13);  // above 0x80: 2^(256 - it) bytes
+  const uint8_t per_cluster = h.U8(13);  // above 0x80: 2^(256 - it) sectors
   const uint64_t cluster =
-      per_cluster <= 0x80 ? per_cluster * sector : uint64_t{1} << std::min(256 - per_cluster, 31);
-  return Reaches(size, h.Le64(48) * cluster);
+      sector * (per_cluster <= 0x80 ? per_cluster : uint64_t{1} << std::min(256 - per_cluster, 31));
+  return Reaches(size, std::max<uint64_t>(16 * cluster, 8192));
 }
 
 // exFAT, with its cluster heap starting inside the stream.
@@ -259,7 +284,10 @@ std::string DiskImageKind(std::span<const uint8_t> bytes, std::optional<uint64_t
     return std::string(kind);
   }
   // Whole disks before what their first sector may also look like.
-  if (Gpt(h, size)) return "GPT-partitioned disk";
+  // A GPT header leaves no say to the protective MBR before it.
+  if (const uint64_t sector = GptSector(h); sector != 0) {
+    return GptReaches(h, sector, size) ? "GPT-partitioned disk" : "";
+  }
   if (const std::string_view kind = FilesystemKind(h, size); !kind.empty()) {
     return std::string(kind);
   }

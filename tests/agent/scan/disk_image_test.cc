@@ -74,12 +74,16 @@ HeadBuilder Ext4() {
   return h;
 }
 
-// A GPT header (revision 1.0, 92 bytes, usable from sector 34), its 128
-// entries of 128 bytes from sector 2, the first partition from sector 2048.
+// A protective MBR (one entry of type 0xEE from sector 1), a GPT header
+// (revision 1.0, 92 bytes, usable from sector 34 to 2^30), its 128 entries of
+// 128 bytes from sector 2, the first partition from sector 2048.
 HeadBuilder Gpt(size_t sector = 512) {
   HeadBuilder h;
+  h.Zero(446, 64).Text(510, "\x55\xAA").Text(446 + 4, "\xEE").Le32(446 + 8, 1);
+  h.Le32(446 + 12, 0xFFFFFFFF);
   h.Text(sector, "EFI PART").Le32(sector + 8, 0x00010000).Le32(sector + 12, 92);
-  h.Le64(sector + 40, 34).Le64(sector + 72, 2).Le32(sector + 80, 128).Le32(sector + 84, 128);
+  h.Le64(sector + 40, 34).Le64(sector + 48, 1 << 30);
+  h.Le64(sector + 72, 2).Le32(sector + 80, 128).Le32(sector + 84, 128);
   h.Zero(2 * sector, 128 * 128).Text(2 * sector, "type-guid-bytes!").Le64(2 * sector + 32, 2048);
   return h;
 }
@@ -207,7 +211,12 @@ TEST(DiskImageTest, HeadersWithoutTheirDataAreNoImage) {
 
   // GPT: entries at sector 2, the first partition from sector 2048.
   const HeadBuilder gpt = Gpt();
-  EXPECT_EQ(gpt.Kind(34 * 512 + 512), "");  // sgdisk's backup
+  EXPECT_EQ(gpt.Kind(34 * 512), "");  // dd count=34: the protective MBR says nothing
+  // sgdisk's backup: MBR, header, backup header (where the entries would be,
+  // its fields read as an entry starting at sector 1), then the entries.
+  HeadBuilder backup = Gpt();
+  backup.Text(1024, "EFI PART").Le32(1024 + 8, 0x00010000).Le64(1024 + 32, 1);
+  EXPECT_EQ(backup.Kind(35 * 512), "");
   EXPECT_EQ(gpt.Kind(uint64_t{1} << 30), "GPT-partitioned disk");
   EXPECT_EQ(gpt.Kind(), "GPT-partitioned disk");
   EXPECT_EQ(HeadBuilder(gpt).Zero(1024, 16).Kind(uint64_t{1} << 30), "");  // no partition
@@ -224,6 +233,9 @@ TEST(DiskImageTest, HeadersWithoutTheirDataAreNoImage) {
   luks2.Text(4096, R"({"keyslots":{},"segments":{"0":{"type":"crypt","offset":"4194304"}}})");
   EXPECT_EQ(luks2.Kind(4 << 20), "");
   EXPECT_EQ(luks2.Kind(5 << 20), "LUKS encrypted volume");
+  luks2.Text(4096, "{\"segments\": {\"0\": {\"offset\" :\n \"4194304\"}}}");
+  EXPECT_EQ(luks2.Kind(4 << 20), "");
+  EXPECT_EQ(luks2.Kind(5 << 20), "LUKS encrypted volume");
 
   // A FAT16 boot sector: 512-byte sectors, 4 reserved, 2 FATs of 32
   // sectors, 512 root entries: data from 68 * 512 + 16384.
@@ -232,12 +244,16 @@ TEST(DiskImageTest, HeadersWithoutTheirDataAreNoImage) {
   fat.Le16(11, 512).Le16(14, 4).Text(16, "\x02").Le16(17, 512).Le16(22, 32);
   EXPECT_EQ(fat.Kind(512), "");
   EXPECT_EQ(fat.Kind(68 * 512 + 16384 + 1), "FAT filesystem");
-  // NTFS: the MFT at cluster 4 of 8 sectors; bootsect.bak is 8 KiB.
+  // NTFS with clusters of 8 sectors: bootsect.bak is 8 KiB; files may sit in
+  // any cluster, so the first piece of a split image is one, wherever its
+  // MFT is. Clusters of 128 KiB are written as 0xF8 (2^8 sectors).
   HeadBuilder ntfs;
   ntfs.Text(3, "NTFS    ").Text(510, "\x55\xAA").Le16(11, 512).Text(13, "\x08");
-  ntfs.Le64(48, 4);
+  ntfs.Le64(48, 786432);
   EXPECT_EQ(ntfs.Kind(8192), "");
-  EXPECT_EQ(ntfs.Kind(1 << 20), "NTFS filesystem");
+  EXPECT_EQ(ntfs.Kind(20 << 20), "NTFS filesystem");
+  EXPECT_EQ(HeadBuilder(ntfs).Text(13, "\xF8").Kind(8192), "");
+  EXPECT_EQ(HeadBuilder(ntfs).Text(13, "\xF8").Kind(16 << 20), "NTFS filesystem");
   // An LVM label whose PV header says the data starts at 1 MiB.
   HeadBuilder lvm;
   lvm.Text(512, "LABELONE").Le32(512 + 20, 32).Text(536, "LVM2 001").Le64(512 + 32 + 40, 1 << 20);
