@@ -223,8 +223,9 @@ bool Squashfs(const Head& h) {
 std::string_view ContainerKind(const Head& h, std::span<const uint8_t> bytes,
                                std::optional<uint64_t> size) {
   if (h.Text(0, "QFI\xFB") && h.Be32(4) >= 1 && h.Be32(4) <= 3) return "qcow virtual disk";
-  if (h.Text(0, std::string_view("QED\0", 4)) && PowerOfTwoIn(h.Le32(4), 4096, 64 << 20))
+  if (h.Text(0, std::string_view("QED\0", 4)) && PowerOfTwoIn(h.Le32(4), 4096, 64 << 20)) {
     return "QED virtual disk";
+  }
   if (h.Text(0, "KDMV") && h.Le32(4) >= 1 && h.Le32(4) <= 3) return "VMDK virtual disk";
   if (h.Le32(64) == 0xBEDA107F && h.Le16(70) == 1) return "VirtualBox VDI virtual disk";
   if (h.Text(0, "vhdxfile") && h.Text(0x10000, "head")) return "VHDX virtual disk";
@@ -283,8 +284,8 @@ std::string DiskImageKind(std::span<const uint8_t> bytes, std::optional<uint64_t
   if (const std::string_view kind = ContainerKind(h, bytes, size); !kind.empty()) {
     return std::string(kind);
   }
-  // Whole disks before what their first sector may also look like.
-  // A GPT header leaves no say to the protective MBR before it.
+  // Whole disks before what their first sector may also look like; a GPT
+  // header leaves no say to the protective MBR before it.
   if (const uint64_t sector = GptSector(h); sector != 0) {
     return GptReaches(h, sector, size) ? "GPT-partitioned disk" : "";
   }

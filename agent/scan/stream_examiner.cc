@@ -128,9 +128,9 @@ class Examination {
                      uint64_t size_hint);
   bool ExamineBufferedSevenZip(MemberInput& input, std::vector<std::string>& chain,
                                uint64_t size_hint);
-  // Content, or an archive other than iso9660, may be a disk or filesystem
-  // image, whose files are not examined: an error on it (the stream is
-  // hashed and read all the same).
+  // Content, or an archive libarchive found past other data, may be a disk
+  // or filesystem image, whose files are not examined: an error on it (the
+  // stream is hashed and read all the same).
   void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain);
   void DepthError(const std::vector<std::string>& chain) {
     file_.AddError(chain, absl::StrCat("nested archive deeper than ", file_.limits.max_depth,

@@ -104,6 +104,9 @@ class FileInput final : public ArchiveInput {
   uint64_t unhashed_tail() const { return size_ > hashed_ ? size_ - hashed_ : 0; }
 
  private:
+  // pread at position_ into buffer_; false with errno set on a read error.
+  bool ReadBuffer(size_t want);
+
   int fd_;
   uint64_t size_;
   FileState& file_;
@@ -113,9 +116,6 @@ class FileInput final : public ArchiveInput {
   uint64_t position_ = 0;
   uint64_t hashed_ = 0;  // the digest has seen [0, hashed_)
   bool hashed_to_end_ = false;
-  // pread at position_ into buffer_; false with errno set on a read error.
-  bool ReadBuffer(size_t want);
-
   std::vector<uint8_t> head_;  // for Head only
   // buffer_ holds the file's bytes [buffer_start_, buffer_start_ + buffer_bytes_).
   uint64_t buffer_start_ = 0;
