@@ -109,6 +109,19 @@ FileInput::FileInput(int fd, uint64_t size, FileState& file, StreamDigest& diges
       read_through_skips_(read_through_skips),
       buffer_(buffer) {}
 
+namespace {
+
+// pread(2), again when a signal interrupts it.
+ssize_t PreadRetrying(int fd, void* data, size_t size, uint64_t offset) {
+  ssize_t n;
+  do {
+    n = ::pread(fd, data, size, static_cast<off_t>(offset));
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+}  // namespace
+
 absl::StatusOr<std::span<const uint8_t>> FileInput::Next() {
   if (!error_.ok()) return error_;
   if (file_.TimeUp({})) {
@@ -160,10 +173,7 @@ int64_t FileInput::Seek(int64_t offset, int whence) {
 }
 
 bool FileInput::ReadBuffer(size_t want) {
-  ssize_t n;
-  do {
-    n = ::pread(fd_, buffer_.data(), want, static_cast<off_t>(position_));
-  } while (n < 0 && errno == EINTR);
+  const ssize_t n = PreadRetrying(fd_, buffer_.data(), want, position_);
   if (n < 0) return false;
   buffer_start_ = position_;
   buffer_bytes_ = static_cast<size_t>(n);
@@ -187,10 +197,7 @@ StreamHead FileInput::Head(size_t max_bytes) {
             .whole = buffer_at_end_ && n == buffer_bytes_};
   }
   head_.resize(max_bytes);
-  ssize_t n;
-  do {
-    n = ::pread(fd_, head_.data(), head_.size(), 0);
-  } while (n < 0 && errno == EINTR);
+  const ssize_t n = PreadRetrying(fd_, head_.data(), head_.size(), 0);
   if (n < 0) return {};
   return {.bytes = std::span<const uint8_t>(head_).first(static_cast<size_t>(n)),
           .whole = static_cast<size_t>(n) < max_bytes};
