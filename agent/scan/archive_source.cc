@@ -2,6 +2,7 @@
 
 #include <lzma.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -17,8 +18,8 @@ namespace offboard::agent {
 namespace {
 
 la_ssize_t ReadCallback(archive* a, void* client_data, const void** buffer) {
-  auto* input = static_cast<ArchiveInput*>(client_data);
-  absl::StatusOr<std::span<const uint8_t>> chunk = input->Next();
+  absl::StatusOr<std::span<const uint8_t>> chunk =
+      static_cast<ArchiveInput*>(client_data)->NextForReader();
   if (!chunk.ok()) {
     archive_set_error(a, EIO, "%s", std::string(chunk.status().message()).c_str());
     return -1;
@@ -28,11 +29,11 @@ la_ssize_t ReadCallback(archive* a, void* client_data, const void** buffer) {
 }
 
 la_int64_t SeekCallback(archive* /*a*/, void* client_data, la_int64_t offset, int whence) {
-  return static_cast<ArchiveInput*>(client_data)->Seek(offset, whence);
+  return static_cast<ArchiveInput*>(client_data)->SeekForReader(offset, whence);
 }
 
 la_int64_t SkipCallback(archive* /*a*/, void* client_data, la_int64_t request) {
-  return static_cast<ArchiveInput*>(client_data)->Skip(request);
+  return static_cast<ArchiveInput*>(client_data)->SkipForReader(request);
 }
 
 absl::Status LibarchiveError(archive* a, absl::string_view what) {
@@ -219,7 +220,100 @@ bool IsBinaryCpio(int format) {
 constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
                                                 ".lz4", ".Z",   ".lzma", ".lz"};
 
+// libarchive holds back no more than a header's worth of what it was given
+// before its last chunk (tar's blocks are 512 bytes).
+constexpr size_t kDeliveredHistoryBytes = 4096;
+
+// The offset of the first byte that is not zero.
+std::optional<size_t> FirstNonZero(std::span<const uint8_t> bytes) {
+  const auto found = std::find_if(bytes.begin(), bytes.end(), [](uint8_t b) { return b != 0; });
+  if (found == bytes.end()) return std::nullopt;
+  return static_cast<size_t>(found - bytes.begin());
+}
+
 }  // namespace
+
+void ArchiveInput::ReaderStarts() {
+  delivered_end_ = 0;
+  last_chunk_ = {};
+  history_.clear();
+}
+
+absl::StatusOr<std::span<const uint8_t>> ArchiveInput::NextForReader() {
+  // The last chunk is the input's memory, which Next reads over: keep a copy
+  // of its end first, which libarchive may not have consumed.
+  const size_t keep = std::min(last_chunk_.size(), kDeliveredHistoryBytes);
+  history_.insert(history_.end(), last_chunk_.end() - static_cast<std::ptrdiff_t>(keep),
+                  last_chunk_.end());
+  if (history_.size() > kDeliveredHistoryBytes) {
+    history_.erase(history_.begin(),
+                   history_.end() - static_cast<std::ptrdiff_t>(kDeliveredHistoryBytes));
+  }
+  last_chunk_ = {};
+  absl::StatusOr<std::span<const uint8_t>> chunk = Next();
+  if (chunk.ok()) {
+    last_chunk_ = *chunk;
+    delivered_end_ += chunk->size();
+  }
+  return chunk;
+}
+
+int64_t ArchiveInput::SkipForReader(int64_t request) {
+  const int64_t skipped = Skip(request);
+  // libarchive skips only once it has consumed all it holds.
+  if (skipped > 0) {
+    last_chunk_ = {};
+    history_.clear();
+    delivered_end_ += static_cast<uint64_t>(skipped);
+  }
+  return skipped;
+}
+
+int64_t ArchiveInput::SeekForReader(int64_t offset, int whence) {
+  const int64_t position = Seek(offset, whence);
+  if (position >= 0) {
+    last_chunk_ = {};
+    history_.clear();
+    delivered_end_ = static_cast<uint64_t>(position);
+  }
+  return position;
+}
+
+void ArchiveInput::ExpectZerosAfterEnd(archive* reader, absl::string_view format) {
+  archive_ended_ = true;
+  ended_format_ = std::string(format);
+  checked_end_ = delivered_end_;
+  const la_int64_t consumed = archive_filter_bytes(reader, 0);
+  const uint64_t end = consumed > 0 ? static_cast<uint64_t>(consumed) : 0;
+  const uint64_t last_start = delivered_end_ - last_chunk_.size();
+  const uint64_t history_start = last_start - history_.size();
+  if (end < history_start) {
+    // libarchive holds more than was kept: what follows the end cannot be
+    // vouched for.
+    data_after_end_ = end;
+    return;
+  }
+  // What the reader was given past the end: the history's part, then the
+  // last chunk's.
+  for (const auto& [bytes, start] : {std::pair(std::span<const uint8_t>(history_), history_start),
+                                     std::pair(last_chunk_, last_start)}) {
+    if (end >= start + bytes.size()) continue;
+    const size_t from = end > start ? static_cast<size_t>(end - start) : 0;
+    if (const std::optional<size_t> at = FirstNonZero(bytes.subspan(from))) {
+      data_after_end_ = start + from + *at;
+      return;
+    }
+  }
+  ReadRestAfterEnd();
+}
+
+void ArchiveInput::CheckAfterEnd(std::span<const uint8_t> bytes) {
+  if (!archive_ended_) return;
+  if (!data_after_end_) {
+    if (const std::optional<size_t> at = FirstNonZero(bytes)) data_after_end_ = checked_end_ + *at;
+  }
+  checked_end_ += bytes.size();
+}
 
 namespace {
 
@@ -230,6 +324,7 @@ absl::StatusOr<ArchiveReader> OpenReader(ArchiveReader reader, ArchiveInput& inp
   archive_read_set_skip_callback(a, SkipCallback);
   if (input.seekable()) archive_read_set_seek_callback(a, SeekCallback);
   archive_read_set_callback_data(a, &input);
+  input.ReaderStarts();
   if (archive_read_open1(a) != ARCHIVE_OK) return LibarchiveError(a, "archive_read_open");
   return reader;
 }

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -63,6 +64,48 @@ class ArchiveInput {
   virtual bool Rewind() { return false; }
   // No Rewind will come: what was kept for it can go.
   virtual void StopRewinding() {}
+
+  // Data after an archive's end marker (tar's zero blocks, cpio's trailer)
+  // is read by no reader: a second tar after the first (`cat a.tar b.tar`),
+  // the compressed cpio after an initramfs's first one. Called when `reader`,
+  // which reads this input with no filter of its own, met the end of its tar
+  // or cpio archive: what follows must be zeros (padding). Checks what the
+  // input gave the reader past the end, reads the rest of a file, and checks
+  // what the input's owner reads of the rest later (Drain, Finish).
+  void ExpectZerosAfterEnd(archive* reader, absl::string_view format);
+  // ExpectZerosAfterEnd was called: the reader went to its archive's end.
+  bool archive_ended() const { return archive_ended_; }
+  // Where in the stream the first byte after the archive's end lies that is
+  // not zero, once one was seen.
+  std::optional<uint64_t> data_after_end() const { return data_after_end_; }
+  // The ended archive's format, as ExpectZerosAfterEnd was told.
+  const std::string& ended_format() const { return ended_format_; }
+
+  // For a reader's callbacks: Next, Skip and Seek, noting where the reader
+  // is in the stream and keeping what it may not have consumed yet.
+  void ReaderStarts();
+  absl::StatusOr<std::span<const uint8_t>> NextForReader();
+  int64_t SkipForReader(int64_t request);
+  int64_t SeekForReader(int64_t offset, int whence);
+
+ protected:
+  // The stream's next bytes after those checked so far, read after the
+  // archive's end: checked for data when the archive ended.
+  void CheckAfterEnd(std::span<const uint8_t> bytes);
+  // Reads and checks the rest of the stream, for an input whose owner would
+  // not read it anyway (a file). What the reader was given, it does not read.
+  virtual void ReadRestAfterEnd() {}
+
+ private:
+  uint64_t delivered_end_ = 0;  // the stream's offset after the last chunk given or skipped
+  std::span<const uint8_t> last_chunk_;
+  // A copy of up to kDeliveredHistoryBytes given before last_chunk_ and
+  // ending where it starts: what libarchive may still hold unconsumed.
+  std::vector<uint8_t> history_;
+  bool archive_ended_ = false;
+  std::string ended_format_;
+  uint64_t checked_end_ = 0;  // the stream's offset after the last byte checked
+  std::optional<uint64_t> data_after_end_;
 };
 
 struct ArchiveReadDeleter {

@@ -72,6 +72,22 @@ bool FoundAfterOtherData(int format) {
   }
 }
 
+// The name of the format `a` reads, when that format ends with a marker
+// (tar's zero blocks, cpio's trailer) after which its stream may go on, and
+// `a` reads its input with no filter of its own: what the input gives after
+// the end is then what it holds past the archive. Null otherwise.
+const char* EndMarkedFormat(archive* a) {
+  if (archive_filter_count(a) != 1) return nullptr;
+  switch (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) {
+    case ARCHIVE_FORMAT_TAR:
+      return "tar";
+    case ARCHIVE_FORMAT_CPIO:
+      return "cpio";
+    default:
+      return nullptr;
+  }
+}
+
 OpenedStream OpenStream(ArchiveInput& input, bool raw_only) {
   return FirstHeader(OpenArchiveReader(input, raw_only));
 }
@@ -93,7 +109,7 @@ class Examination {
  private:
   enum class MemberOutcome { kDone, kParentDead };
 
-  void ExamineEntries(archive* a, const ArchiveInput* input, std::vector<std::string>& chain, int r,
+  void ExamineEntries(archive* a, ArchiveInput* input, std::vector<std::string>& chain, int r,
                       archive_entry* entry);
   // `content_may_be_archive`: `a` reads one filter only (OpenOuterFilterReader),
   // so no format has looked at the content yet. `gzip_layers`: layers of
@@ -132,6 +148,11 @@ class Examination {
   // or filesystem image, whose files are not examined: an error on it (the
   // stream is hashed and read all the same).
   void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain);
+  // Data after the end of an archive in `input` (see
+  // ArchiveInput::ExpectZerosAfterEnd), once the input was read to its end:
+  // an error on the stream. `decompressed`: the stream is a gzip's content.
+  void ReportDataAfterEnd(const ArchiveInput& input, const std::vector<std::string>& chain,
+                          bool decompressed = false);
   void DepthError(const std::vector<std::string>& chain) {
     file_.AddError(chain, absl::StrCat("nested archive deeper than ", file_.limits.max_depth,
                                        " levels not examined (depth limit)"));
@@ -157,6 +178,7 @@ void Examination::Run(int fd, uint64_t size, bool hash_file, std::vector<uint8_t
   result.is_archive =
       OpenAndExamine(input, digest, chain, /*too_deep=*/false, std::string(Basename(file_.path)));
   if (result.is_archive) read_whole = hash_file;
+  ReportDataAfterEnd(input, chain);
   // An archive format may stop before the end of the file (tar's padding);
   // reading a short tail still gives the file's hash for free.
   if (!input.failed() &&
@@ -169,12 +191,18 @@ void Examination::Run(int fd, uint64_t size, bool hash_file, std::vector<uint8_t
   on_stream_(result);
 }
 
-void Examination::ExamineEntries(archive* a, const ArchiveInput* input,
-                                 std::vector<std::string>& chain, int r, archive_entry* entry) {
+void Examination::ExamineEntries(archive* a, ArchiveInput* input, std::vector<std::string>& chain,
+                                 int r, archive_entry* entry) {
   ++file_.stats.archives_opened;
   int failures = 0;
   for (uint64_t index = 0;; ++index, r = archive_read_next_header(a, &entry)) {
-    if (file_.stopped() || r == ARCHIVE_EOF) return;
+    if (file_.stopped()) return;
+    if (r == ARCHIVE_EOF) {
+      if (input != nullptr && !input->failed()) {
+        if (const char* format = EndMarkedFormat(a)) input->ExpectZerosAfterEnd(a, format);
+      }
+      return;
+    }
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       // The archive's own input failed: its owner reports that.
       if (input != nullptr && input->failed()) return;
@@ -244,6 +272,7 @@ Examination::MemberOutcome Examination::ExamineMember(archive* parent, const Arc
   }
   input.StopCapture();
   if (!input.failed()) input.Drain();  // the rest, for the member's own hash
+  ReportDataAfterEnd(input, chain);
   if (input.failed() && input.own_error() && !file_.stopped() &&
       !(upstream != nullptr && upstream->failed())) {
     file_.AddError(chain, std::string(input.error().message()));
@@ -409,12 +438,14 @@ bool Examination::ExamineGzip(ArchiveInput& input, StreamDigest& digest,
   // What the reader left (tar's end blocks) is decompressed too, so that
   // every trailer is checked: a damaged member is an error even when nothing
   // else noticed, and whatever else was reported below. An image found
-  // inside stopped no reader.
-  const bool reader_failed =
-      file_.errors.size() - errors_before > image_errors_ - image_errors_before;
+  // inside stopped no reader, nor did an error on a member of a tar or cpio
+  // read to its end.
+  const bool reader_failed = !gzip.archive_ended() && file_.errors.size() - errors_before >
+                                                          image_errors_ - image_errors_before;
   for (std::string& problem : gzip.Finish(reader_failed)) {
     file_.AddError(chain, std::move(problem));
   }
+  ReportDataAfterEnd(gzip, chain, /*decompressed=*/true);
   return examined;
 }
 
@@ -491,6 +522,16 @@ void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::st
     file_.AddError(chain, DiskImageError(kind));
     ++image_errors_;
   }
+}
+
+void Examination::ReportDataAfterEnd(const ArchiveInput& input,
+                                     const std::vector<std::string>& chain, bool decompressed) {
+  const std::optional<uint64_t> at = input.data_after_end();
+  if (!at || input.failed() || file_.stopped()) return;
+  file_.AddError(chain, absl::StrCat("data after the end of the ", input.ended_format(),
+                                     " archive (from byte ", *at,
+                                     decompressed ? " of the decompressed data" : "",
+                                     ") not examined: another archive or other data follows it"));
 }
 
 std::span<uint8_t> Examination::MemberBuffer(size_t depth) {

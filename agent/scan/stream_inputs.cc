@@ -211,6 +211,29 @@ int64_t FileInput::Skip(int64_t request) {
   return static_cast<int64_t>(skipped);
 }
 
+void FileInput::ReadRestAfterEnd() {
+  // Apart from buffer_, which the reader may still hold.
+  std::vector<uint8_t> chunk(kFirstReadBytes);
+  for (uint64_t at = position_; at < size_ && !data_after_end();) {
+    if (file_.TimeUp({})) {
+      error_ = absl::DeadlineExceededError(file_.stop_reason);
+      return;
+    }
+    const ssize_t n =
+        PreadRetrying(fd_, chunk.data(), std::min<uint64_t>(chunk.size(), size_ - at), at);
+    if (n < 0) {
+      error_ = common::ErrnoToStatus(errno, "read");
+      file_.Stop({}, std::string(error_.message()));
+      return;
+    }
+    if (n == 0) return;  // shorter than when it was opened
+    file_.disk_bytes += static_cast<uint64_t>(n);
+    file_.stats.bytes_read += static_cast<uint64_t>(n);
+    CheckAfterEnd(std::span<const uint8_t>(chunk.data(), static_cast<size_t>(n)));
+    at += static_cast<uint64_t>(n);
+  }
+}
+
 bool FileInput::HashToEnd() {
   position_ = hashed_;
   while (!hashed_to_end_) {
@@ -360,6 +383,7 @@ void MemberInput::Drain() {
   for (;;) {
     absl::StatusOr<std::span<const uint8_t>> chunk = Next();
     if (!chunk.ok() || chunk->empty()) return;
+    CheckAfterEnd(*chunk);
   }
 }
 
@@ -571,6 +595,7 @@ std::vector<std::string> GunzipInput::Finish(bool reader_stopped_early) {
     // limit), the rest is not decompressed just to check the trailers.
     if (reader_stopped_early && drained >= kFinishDrainBytes) break;
     const size_t produced = Decompress();
+    CheckAfterEnd(std::span<const uint8_t>(out_.data(), produced));
     drained += produced;
     if (reader_stopped_early) {
       file_.stats.bytes_decompressed += produced;

@@ -106,6 +106,7 @@ class FileInput final : public ArchiveInput {
  private:
   // pread at position_ into buffer_; false with errno set on a read error.
   bool ReadBuffer(size_t want);
+  void ReadRestAfterEnd() override;
 
   int fd_;
   uint64_t size_;
@@ -148,7 +149,8 @@ class MemberInput final : public ArchiveInput {
   std::optional<uint64_t> KnownSize() const override {
     return declared_size_ > 0 ? std::optional<uint64_t>(declared_size_) : std::nullopt;
   }
-  // Reads the rest of the member, feeding the digest.
+  // Reads the rest of the member, feeding the digest (and checking it, after
+  // an archive's end).
   void Drain();
 
   // Keeps a copy of the bytes read from now on, up to a cap, so that Rewind

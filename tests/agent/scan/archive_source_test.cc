@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -113,6 +117,92 @@ TEST(IsPlainTextHeadTest, AgreesWithTheRulesOnRandomHeads) {
   // Both outcomes were met often.
   EXPECT_GT(plain, 2000);
   EXPECT_LT(plain, 18000);
+}
+
+// A stream served in chunks of `chunk` bytes from one buffer, which each
+// Next reads over, as the scan's inputs do.
+class ChunkedInput final : public ArchiveInput {
+ public:
+  ChunkedInput(std::string data, size_t chunk) : data_(std::move(data)), buffer_(chunk) {}
+
+  absl::StatusOr<std::span<const uint8_t>> Next() override {
+    const size_t n = std::min(buffer_.size(), data_.size() - position_);
+    std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(position_), n, buffer_.begin());
+    position_ += n;
+    return std::span<const uint8_t>(buffer_.data(), n);
+  }
+  bool failed() const override { return false; }
+  // What the input's owner does after the reader: reads the rest.
+  void Drain() {
+    for (;;) {
+      const absl::StatusOr<std::span<const uint8_t>> chunk = Next();
+      if (chunk->empty()) return;
+      CheckAfterEnd(*chunk);
+    }
+  }
+
+ private:
+  std::string data_;
+  std::vector<uint8_t> buffer_;
+  size_t position_ = 0;
+};
+
+// A pax tar holding `name` with `content`, as written by libarchive.
+std::string TarOf(const std::string& name, const std::string& content) {
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_set_bytes_per_block(a, 0);  // no padding to a 10 KiB block
+  std::vector<char> out(1 << 20);
+  size_t used = 0;
+  EXPECT_EQ(archive_write_open_memory(a, out.data(), out.size(), &used), ARCHIVE_OK);
+  archive_entry* entry = archive_entry_new();
+  archive_entry_set_pathname(entry, name.c_str());
+  archive_entry_set_filetype(entry, AE_IFREG);
+  archive_entry_set_perm(entry, 0644);
+  archive_entry_set_size(entry, static_cast<la_int64_t>(content.size()));
+  EXPECT_EQ(archive_write_header(a, entry), ARCHIVE_OK);
+  EXPECT_EQ(archive_write_data(a, content.data(), content.size()),
+            static_cast<la_ssize_t>(content.size()));
+  archive_entry_free(entry);
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(out.data(), used);
+}
+
+// Reads `data` as an archive to its end in chunks of `chunk` bytes, then
+// the rest as an input's owner would; where data after the end was found.
+std::optional<uint64_t> DataAfterEnd(const std::string& data, size_t chunk) {
+  ChunkedInput input(data, chunk);
+  absl::StatusOr<ArchiveReader> reader = OpenArchiveReader(input);
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  archive_entry* entry = nullptr;
+  int r;
+  while ((r = archive_read_next_header(reader->get(), &entry)) == ARCHIVE_OK) {
+  }
+  EXPECT_EQ(r, ARCHIVE_EOF) << archive_error_string(reader->get());
+  input.ExpectZerosAfterEnd(reader->get(), "tar");
+  input.Drain();
+  return input.data_after_end();
+}
+
+// Whatever the chunks, libarchive's read-ahead included: the first byte
+// after the end that is not zero, wherever it is, and no false alarm.
+TEST(DataAfterEndTest, FoundExactlyWhateverTheChunkSize) {
+  const std::string first = TarOf("a.csv", std::string(1000, 'a'));
+  const std::string second = TarOf("b.csv", std::string(300, 'b'));
+  const std::string padding(20000, '\0');
+  for (const size_t chunk : {1, 7, 100, 511, 512, 513, 1024, 4096, 5000, 100000}) {
+    SCOPED_TRACE(chunk);
+    EXPECT_EQ(DataAfterEnd(first + second, chunk), first.size());
+    EXPECT_EQ(DataAfterEnd(first, chunk), std::nullopt);
+    EXPECT_EQ(DataAfterEnd(first + padding, chunk), std::nullopt);
+    EXPECT_EQ(DataAfterEnd(first + padding + "x", chunk), first.size() + padding.size());
+    // One zero block only, then data: the reader looks at that block too.
+    const std::string one_block = first.substr(0, first.size() - 512) + "y";
+    EXPECT_EQ(DataAfterEnd(one_block, chunk), first.size() - 512);
+    EXPECT_EQ(DataAfterEnd(first + padding.substr(0, 700) + "z" + padding, chunk),
+              first.size() + 700);
+  }
 }
 
 }  // namespace

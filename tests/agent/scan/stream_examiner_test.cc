@@ -928,6 +928,74 @@ TEST_F(StreamExaminerTest, GzipTrailersAreChecked) {
 
 // What a real archive of those formats starts with is trusted: it is read,
 // and when damaged after its first header, that is still an error.
+// A tar or cpio archive ends with a marker (tar's zero blocks, cpio's
+// trailer), and what follows it is read by no reader: a second tar after the
+// first (`cat a.tar b.tar`), the compressed cpio after an initramfs's first
+// one. It is an error on the stream that holds it, which is still hashed
+// whole; zeros after the end are padding.
+TEST_F(StreamExaminerTest, DataAfterAnArchivesEndIsAnError) {
+  const std::string first = Csv(40, 31);
+  Write("first.csv", first);
+  Write("second.csv", Csv(40, 32));
+  Sh("bsdtar -cf a.tar first.csv && bsdtar -cf b.tar second.csv && cat a.tar b.tar > ab.tar && "
+     "gzip -n -c ab.tar > ab.tar.gz && bsdtar -cf outer.tar ab.tar ab.tar.gz && "
+     "bsdtar --format newc -cf a.cpio first.csv && gzip -n -c b.tar > b.tar.gz && "
+     "cat a.cpio b.tar.gz > initrd.img && "
+     "cp a.tar padded.tar && head -c 100000 /dev/zero >> padded.tar && "
+     "gzip -n -c padded.tar > padded.tar.gz && bsdtar -cf padded_outer.tar padded.tar");
+  const auto after_end = [](absl::string_view format, uint64_t at, bool decompressed) {
+    return absl::StrCat("data after the end of the ", format, " archive (from byte ", at,
+                        decompressed ? " of the decompressed data" : "",
+                        ") not examined: another archive or other data follows it");
+  };
+  const uint64_t b_at = Read("a.tar").size();
+
+  Outcome out = Examine("ab.tar");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"first.csv"}, first), ArchiveFile("ab.tar")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("ab.tar"), {}, after_end("tar", b_at, false))));
+  // Not asked to hash the file: the rest is read all the same.
+  EXPECT_THAT(Examine("ab.tar", /*hash_file=*/false).errors,
+              ElementsAre(ErrorAt(Path("ab.tar"), {}, after_end("tar", b_at, false))));
+  out = Examine("ab.tar.gz");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"first.csv"}, first), ArchiveFile("ab.tar.gz")));
+  EXPECT_THAT(out.errors,
+              ElementsAre(ErrorAt(Path("ab.tar.gz"), {}, after_end("tar", b_at, true))));
+  out = Examine("outer.tar");
+  EXPECT_THAT(out.errors,
+              UnorderedElementsAre(
+                  ErrorAt(Path("outer.tar"), {"ab.tar"}, after_end("tar", b_at, false)),
+                  ErrorAt(Path("outer.tar"), {"ab.tar.gz"}, after_end("tar", b_at, true))));
+  EXPECT_THAT(out.streams, ::testing::Contains(ArchiveFile("ab.tar", {"ab.tar"})));
+  out = Examine("initrd.img");
+  EXPECT_THAT(out.streams, ElementsAre(Content({"first.csv"}, first), ArchiveFile("initrd.img")));
+  EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("initrd.img"), {},
+                                              after_end("cpio", Read("a.cpio").size(), false))));
+  for (const char* padded : {"padded.tar", "padded.tar.gz"}) {
+    out = Examine(padded);
+    EXPECT_THAT(out.errors, IsEmpty()) << padded;
+    EXPECT_THAT(out.streams, ElementsAre(Content({"first.csv"}, first), ArchiveFile(padded)));
+  }
+  out = Examine("padded_outer.tar");
+  EXPECT_THAT(out.errors, IsEmpty());
+  EXPECT_THAT(out.streams, ElementsAre(Content({"padded.tar", "first.csv"}, first),
+                                       ArchiveFile("padded.tar", {"padded.tar"}),
+                                       ArchiveFile("padded_outer.tar")));
+
+  // A member's error does not stop the tar's reader, so the gzip is read to
+  // its end: a damaged trailer more than 16 MiB past the tar's end blocks is
+  // still reported.
+  Write("noise.bin", NoiseBytes(100000, 33));
+  Sh("zip -q -P secret enc.zip first.csv && bsdtar -cf enc.tar enc.zip noise.bin && "
+     "head -c 17000000 /dev/zero >> enc.tar && gzip -n -c enc.tar > enc.tar.gz");
+  std::string gz = Read("enc.tar.gz");
+  gz[gz.size() - 8] = static_cast<char>(gz[gz.size() - 8] ^ 0xff);
+  Write("enc_crc.tar.gz", gz);
+  EXPECT_THAT(
+      Examine("enc_crc.tar.gz").errors,
+      UnorderedElementsAre(ErrorAt(Path("enc_crc.tar.gz"), {"enc.zip", "first.csv"}, "encrypted"),
+                           ErrorAt(Path("enc_crc.tar.gz"), {}, "CRC-32")));
+}
+
 TEST_F(StreamExaminerTest, RealBinaryCpioAndCompressAreStillArchives) {
   const std::string csv = Csv(200, 17);
   for (bool big_endian : {false, true}) {
