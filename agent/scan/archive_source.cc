@@ -19,7 +19,7 @@ namespace {
 
 la_ssize_t ReadCallback(archive* a, void* client_data, const void** buffer) {
   absl::StatusOr<std::span<const uint8_t>> chunk =
-      static_cast<ArchiveInput*>(client_data)->NextForReader();
+      static_cast<ArchiveInput*>(client_data)->NextForReader(a);
   if (!chunk.ok()) {
     archive_set_error(a, EIO, "%s", std::string(chunk.status().message()).c_str());
     return -1;
@@ -220,10 +220,6 @@ bool IsBinaryCpio(int format) {
 constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
                                                 ".lz4", ".Z",   ".lzma", ".lz"};
 
-// libarchive holds back no more than a header's worth of what it was given
-// before its last chunk (tar's blocks are 512 bytes).
-constexpr size_t kDeliveredHistoryBytes = 4096;
-
 // The offset of the first byte that is not zero.
 std::optional<size_t> FirstNonZero(std::span<const uint8_t> bytes) {
   const auto found = std::find_if(bytes.begin(), bytes.end(), [](uint8_t b) { return b != 0; });
@@ -239,16 +235,26 @@ void ArchiveInput::ReaderStarts() {
   history_.clear();
 }
 
-absl::StatusOr<std::span<const uint8_t>> ArchiveInput::NextForReader() {
-  // The last chunk is the input's memory, which Next reads over: keep a copy
-  // of its end first, which libarchive may not have consumed.
-  const size_t keep = std::min(last_chunk_.size(), kDeliveredHistoryBytes);
-  history_.insert(history_.end(), last_chunk_.end() - static_cast<std::ptrdiff_t>(keep),
-                  last_chunk_.end());
-  if (history_.size() > kDeliveredHistoryBytes) {
+absl::StatusOr<std::span<const uint8_t>> ArchiveInput::NextForReader(archive* reader) {
+  // What libarchive has not consumed it may still hold, in its own buffer or
+  // in the last chunk, which is the input's memory that Next reads over:
+  // keep a copy of it first. Its position in the stream is that of the
+  // filter reading this input.
+  const la_int64_t consumed = archive_filter_bytes(reader, -1);
+  const uint64_t last_start = delivered_end_ - last_chunk_.size();
+  const uint64_t history_start = last_start - history_.size();
+  // No count (no filter yet): the last chunk, so that nothing grows.
+  const uint64_t keep_from = std::clamp(
+      consumed >= 0 ? static_cast<uint64_t>(consumed) : last_start, history_start, delivered_end_);
+  if (keep_from < last_start) {
     history_.erase(history_.begin(),
-                   history_.end() - static_cast<std::ptrdiff_t>(kDeliveredHistoryBytes));
+                   history_.begin() + static_cast<std::ptrdiff_t>(keep_from - history_start));
+  } else {
+    history_.clear();
   }
+  const size_t from_last = static_cast<size_t>(delivered_end_ - std::max(keep_from, last_start));
+  history_.insert(history_.end(), last_chunk_.end() - static_cast<std::ptrdiff_t>(from_last),
+                  last_chunk_.end());
   last_chunk_ = {};
   absl::StatusOr<std::span<const uint8_t>> chunk = Next();
   if (chunk.ok()) {
@@ -288,8 +294,8 @@ void ArchiveInput::ExpectZerosAfterEnd(archive* reader, absl::string_view format
   const uint64_t last_start = delivered_end_ - last_chunk_.size();
   const uint64_t history_start = last_start - history_.size();
   if (end < history_start) {
-    // libarchive holds more than was kept: what follows the end cannot be
-    // vouched for.
+    // Consumed bytes are never given back: only a broken count gets here,
+    // and then what follows the end cannot be vouched for.
     data_after_end_ = end;
     return;
   }
@@ -410,6 +416,46 @@ StreamKind ClassifyStream(archive* a, int first_header) {
     return archive_filter_count(a) <= 1 ? StreamKind::kPlain : StreamKind::kCompressedFile;
   }
   return StreamKind::kArchive;
+}
+
+namespace {
+
+constexpr size_t kTarBlock = 512;
+
+// The header's checksum field (octal, at 148) matches the sum of its bytes
+// with the field counted as spaces; old writers summed signed bytes.
+bool TarChecksumHolds(std::span<const uint8_t> block) {
+  constexpr size_t kField = 148, kFieldBytes = 8;
+  uint64_t written = 0;
+  size_t i = kField;
+  while (i < kField + kFieldBytes && (block[i] == ' ' || block[i] == 0)) ++i;
+  const size_t digits_start = i;
+  for (; i < kField + kFieldBytes && block[i] >= '0' && block[i] <= '7'; ++i) {
+    written = written * 8 + (block[i] - '0');
+  }
+  if (i == digits_start || (i < kField + kFieldBytes && block[i] != ' ' && block[i] != 0)) {
+    return false;
+  }
+  uint64_t unsigned_sum = ' ' * kFieldBytes;
+  int64_t signed_sum = ' ' * kFieldBytes;
+  for (size_t k = 0; k < kTarBlock; ++k) {
+    if (k >= kField && k < kField + kFieldBytes) continue;
+    unsigned_sum += block[k];
+    signed_sum += static_cast<int8_t>(block[k]);
+  }
+  return written == unsigned_sum || static_cast<int64_t>(written) == signed_sum;
+}
+
+}  // namespace
+
+std::optional<uint64_t> TarAfterZeroBlocks(std::span<const uint8_t> head) {
+  for (size_t at = 0; at + kTarBlock <= head.size(); at += kTarBlock) {
+    const std::span<const uint8_t> block = head.subspan(at, kTarBlock);
+    if (!FirstNonZero(block)) continue;
+    if (at < 2 * kTarBlock || !TarChecksumHolds(block)) return std::nullopt;
+    return at;
+  }
+  return std::nullopt;
 }
 
 std::string MemberName(archive_entry* entry, uint64_t index) {

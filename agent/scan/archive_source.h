@@ -84,7 +84,7 @@ class ArchiveInput {
   // For a reader's callbacks: Next, Skip and Seek, noting where the reader
   // is in the stream and keeping what it may not have consumed yet.
   void ReaderStarts();
-  absl::StatusOr<std::span<const uint8_t>> NextForReader();
+  absl::StatusOr<std::span<const uint8_t>> NextForReader(archive* reader);
   int64_t SkipForReader(int64_t request);
   int64_t SeekForReader(int64_t offset, int whence);
 
@@ -99,8 +99,9 @@ class ArchiveInput {
  private:
   uint64_t delivered_end_ = 0;  // the stream's offset after the last chunk given or skipped
   std::span<const uint8_t> last_chunk_;
-  // A copy of up to kDeliveredHistoryBytes given before last_chunk_ and
-  // ending where it starts: what libarchive may still hold unconsumed.
+  // A copy of what was given before last_chunk_ and libarchive had not
+  // consumed when it asked for more (a header across chunks, or what its
+  // bidders looked ahead at), ending where last_chunk_ starts.
   std::vector<uint8_t> history_;
   bool archive_ended_ = false;
   std::string ended_format_;
@@ -178,6 +179,12 @@ enum class StreamKind {
 // zero blocks reads as an empty tar archive (disk images do); that is content,
 // not an archive.
 StreamKind ClassifyStream(archive* a, int first_header);
+
+// Where a tar header starts in `head` after zero blocks, when `head` starts
+// with two or more of them (an empty tar, as ClassifyStream takes it) and the
+// first block that is not zero is a tar header (its checksum holds): a tar
+// after an empty one (`cat empty.tar b.tar`), which no reader examines.
+std::optional<uint64_t> TarAfterZeroBlocks(std::span<const uint8_t> head);
 
 // The reader reads the stream as raw data ("raw" or "empty" format), so its
 // one entry is the (decompressed) content. When ClassifyStream says

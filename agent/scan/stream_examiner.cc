@@ -88,6 +88,12 @@ const char* EndMarkedFormat(archive* a) {
   }
 }
 
+std::string DataAfterEndError(absl::string_view format, uint64_t at, bool decompressed) {
+  return absl::StrCat("data after the end of the ", format, " archive (from byte ", at,
+                      decompressed ? " of the decompressed data" : "",
+                      ") not examined: another archive or other data follows it");
+}
+
 OpenedStream OpenStream(ArchiveInput& input, bool raw_only) {
   return FirstHeader(OpenArchiveReader(input, raw_only));
 }
@@ -146,7 +152,8 @@ class Examination {
                                uint64_t size_hint);
   // Content, or an archive libarchive found past other data, may be a disk
   // or filesystem image, whose files are not examined: an error on it (the
-  // stream is hashed and read all the same).
+  // stream is hashed and read all the same). So is content that read as an
+  // empty tar with another tar after it.
   void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain);
   // Data after the end of an archive in `input` (see
   // ArchiveInput::ExpectZerosAfterEnd), once the input was read to its end:
@@ -521,6 +528,9 @@ void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::st
   if (const std::string kind = DiskImageKind(head.bytes, size); !kind.empty()) {
     file_.AddError(chain, DiskImageError(kind));
     ++image_errors_;
+  } else if (const std::optional<uint64_t> at = TarAfterZeroBlocks(head.bytes)) {
+    file_.AddError(chain, DataAfterEndError("tar", *at, /*decompressed=*/false));
+    ++image_errors_;
   }
 }
 
@@ -528,10 +538,7 @@ void Examination::ReportDataAfterEnd(const ArchiveInput& input,
                                      const std::vector<std::string>& chain, bool decompressed) {
   const std::optional<uint64_t> at = input.data_after_end();
   if (!at || input.failed() || file_.stopped()) return;
-  file_.AddError(chain, absl::StrCat("data after the end of the ", input.ended_format(),
-                                     " archive (from byte ", *at,
-                                     decompressed ? " of the decompressed data" : "",
-                                     ") not examined: another archive or other data follows it"));
+  file_.AddError(chain, DataAfterEndError(input.ended_format(), *at, decompressed));
 }
 
 std::span<uint8_t> Examination::MemberBuffer(size_t depth) {

@@ -212,25 +212,13 @@ int64_t FileInput::Skip(int64_t request) {
 }
 
 void FileInput::ReadRestAfterEnd() {
-  // Apart from buffer_, which the reader may still hold.
-  std::vector<uint8_t> chunk(kFirstReadBytes);
-  for (uint64_t at = position_; at < size_ && !data_after_end();) {
-    if (file_.TimeUp({})) {
-      error_ = absl::DeadlineExceededError(file_.stop_reason);
-      return;
-    }
-    const ssize_t n =
-        PreadRetrying(fd_, chunk.data(), std::min<uint64_t>(chunk.size(), size_ - at), at);
-    if (n < 0) {
-      error_ = common::ErrnoToStatus(errno, "read");
-      file_.Stop({}, std::string(error_.message()));
-      return;
-    }
-    if (n == 0) return;  // shorter than when it was opened
-    file_.disk_bytes += static_cast<uint64_t>(n);
-    file_.stats.bytes_read += static_cast<uint64_t>(n);
-    CheckAfterEnd(std::span<const uint8_t>(chunk.data(), static_cast<size_t>(n)));
-    at += static_cast<uint64_t>(n);
+  // The reader is done with buffer_. What is read feeds the digest if it
+  // continues what the digest has seen, so that HashToEnd need not read it
+  // again.
+  while (!data_after_end()) {
+    const absl::StatusOr<std::span<const uint8_t>> chunk = Next();
+    if (!chunk.ok() || chunk->empty()) return;  // a read error stops the file
+    CheckAfterEnd(*chunk);
   }
 }
 

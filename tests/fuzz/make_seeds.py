@@ -96,6 +96,12 @@ for offset, value, size in ((1024, 64, 4), (1024 + 0x18, 0, 4), (1024 + 0x20, 81
 put("archive_member_fuzz", "ext4_head.img", bytes(ext4_head) + csv)
 put("archive_member_fuzz", "ext4_head.img.gz", gzip.compress(bytes(ext4_head) + csv, mtime=0))
 
+# Archives with more after their end: a second tar after the first, plain and
+# gzipped (examined as far as the end, then an error on what follows).
+two_tars = tar_bytes([("a.csv", csv)], "w") + tar_bytes([("b.csv", csv[::-1])], "w")
+put("archive_member_fuzz", "two_tars.tar", two_tars)
+put("archive_member_fuzz", "two_tars.tar.gz", gzip.compress(two_tars, mtime=0))
+
 def ar_bytes(members):
     out = b"!<arch>\n"
     for name, data in members:
@@ -122,6 +128,8 @@ with tempfile.TemporaryDirectory() as tmp:
     cpio = subprocess.run(["bsdtar", "--format", "cpio", "-cf", "-", "a.csv"], cwd=tmp,
                           check=True, capture_output=True).stdout
     put("archive_member_fuzz", "members.cpio", cpio)
+    # An initramfs: a cpio, then a gzipped one after its trailer.
+    put("archive_member_fuzz", "initramfs.cpio", cpio + gzip.compress(cpio, mtime=0))
 
 put("evidence_package_fuzz", "package.tar.gz", tar_bytes([
     ("manifest.json", b'{"payload":"","payloadType":"x","signatures":[]}'),

@@ -926,8 +926,6 @@ TEST_F(StreamExaminerTest, GzipTrailersAreChecked) {
                           ErrorAt(Path("two.tar.gz"), {}, crc)));
 }
 
-// What a real archive of those formats starts with is trusted: it is read,
-// and when damaged after its first header, that is still an error.
 // A tar or cpio archive ends with a marker (tar's zero blocks, cpio's
 // trailer), and what follows it is read by no reader: a second tar after the
 // first (`cat a.tar b.tar`), the compressed cpio after an initramfs's first
@@ -970,10 +968,34 @@ TEST_F(StreamExaminerTest, DataAfterAnArchivesEndIsAnError) {
   EXPECT_THAT(out.streams, ElementsAre(Content({"first.csv"}, first), ArchiveFile("initrd.img")));
   EXPECT_THAT(out.errors, ElementsAre(ErrorAt(Path("initrd.img"), {},
                                               after_end("cpio", Read("a.cpio").size(), false))));
+  // An empty tar is content (as disk images starting with zeros are), but a
+  // tar after it is not.
+  Sh("bsdtar -cf empty.tar -T /dev/null && cat empty.tar b.tar > eb.tar && "
+     "gzip -n -c eb.tar > eb.tar.gz && xz -c eb.tar > eb.tar.xz");
+  const uint64_t eb_at = Read("empty.tar").size();
+  EXPECT_THAT(Examine("eb.tar").errors,
+              ElementsAre(ErrorAt(Path("eb.tar"), {}, after_end("tar", eb_at, false))));
+  EXPECT_THAT(Examine("eb.tar.gz").errors,
+              ElementsAre(ErrorAt(Path("eb.tar.gz"), {"eb.tar"}, after_end("tar", eb_at, false))));
+  EXPECT_THAT(Examine("eb.tar.xz").errors,
+              ElementsAre(ErrorAt(Path("eb.tar.xz"), {"eb.tar"}, after_end("tar", eb_at, false))));
   for (const char* padded : {"padded.tar", "padded.tar.gz"}) {
     out = Examine(padded);
     EXPECT_THAT(out.errors, IsEmpty()) << padded;
     EXPECT_THAT(out.streams, ElementsAre(Content({"first.csv"}, first), ArchiveFile(padded)));
+  }
+  // Small archives whose padding libarchive's bidders read far ahead into
+  // (iso9660's 48 KiB for anything that bids low, as cpio does; lha's search
+  // after "MZ"): no false alarm, in a file, a gzip or a tar.
+  // (Written to a pipe, bsdtar pads to 10 KiB, as tar does.)
+  Sh("cp first.csv MZtool && bsdtar -cf - MZtool | cat > mz.tar && gzip -n -c mz.tar > mz.tar.gz "
+     "&& "
+     "bsdtar --format newc -cf - first.csv | cat > a.newc && gzip -n -c a.newc > a.newc.gz && "
+     "bsdtar --format odc -cf - first.csv | cat > a.odc && gzip -n -c a.odc > a.odc.gz && "
+     "bsdtar -cf small_outer.tar mz.tar a.newc a.odc && test $(stat -c %s a.newc) = 10240");
+  for (const char* small :
+       {"mz.tar", "mz.tar.gz", "a.newc", "a.newc.gz", "a.odc", "a.odc.gz", "small_outer.tar"}) {
+    EXPECT_THAT(Examine(small).errors, IsEmpty()) << small;
   }
   out = Examine("padded_outer.tar");
   EXPECT_THAT(out.errors, IsEmpty());
@@ -996,6 +1018,8 @@ TEST_F(StreamExaminerTest, DataAfterAnArchivesEndIsAnError) {
                            ErrorAt(Path("enc_crc.tar.gz"), {}, "CRC-32")));
 }
 
+// What a real archive of those formats starts with is trusted: it is read,
+// and when damaged after its first header, that is still an error.
 TEST_F(StreamExaminerTest, RealBinaryCpioAndCompressAreStillArchives) {
   const std::string csv = Csv(200, 17);
   for (bool big_endian : {false, true}) {
