@@ -220,6 +220,11 @@ bool IsBinaryCpio(int format) {
 constexpr const char* kCompressionSuffixes[] = {".gz",  ".bz2", ".xz",   ".zst",
                                                 ".lz4", ".Z",   ".lzma", ".lz"};
 
+// What NextForReader keeps of what libarchive holds unconsumed, at most:
+// more than its bidders look ahead (7z's search for a self-extractor's
+// archive goes furthest, 384 KiB).
+constexpr uint64_t kMaxKeptBytes = 1 << 20;
+
 // The offset of the first byte that is not zero.
 std::optional<size_t> FirstNonZero(std::span<const uint8_t> bytes) {
   const auto found = std::find_if(bytes.begin(), bytes.end(), [](uint8_t b) { return b != 0; });
@@ -243,9 +248,13 @@ absl::StatusOr<std::span<const uint8_t>> ArchiveInput::NextForReader(archive* re
   const la_int64_t consumed = archive_filter_bytes(reader, -1);
   const uint64_t last_start = delivered_end_ - last_chunk_.size();
   const uint64_t history_start = last_start - history_.size();
-  // No count (no filter yet): the last chunk, so that nothing grows.
-  const uint64_t keep_from = std::clamp(
-      consumed >= 0 ? static_cast<uint64_t>(consumed) : last_start, history_start, delivered_end_);
+  // No count (no filter yet): the last chunk, so that nothing grows. At most
+  // kMaxKeptBytes: more is held only by a reader deep in a format that needs
+  // it (an iso9660 directory), never at a tar's or cpio's end.
+  const uint64_t keep_from =
+      std::clamp(consumed >= 0 ? static_cast<uint64_t>(consumed) : last_start,
+                 std::max(history_start, delivered_end_ - std::min(delivered_end_, kMaxKeptBytes)),
+                 delivered_end_);
   if (keep_from < last_start) {
     history_.erase(history_.begin(),
                    history_.begin() + static_cast<std::ptrdiff_t>(keep_from - history_start));
@@ -320,6 +329,8 @@ void ArchiveInput::CheckAfterEnd(std::span<const uint8_t> bytes) {
   }
   checked_end_ += bytes.size();
 }
+
+void ArchiveInput::CheckedZerosAfterEnd(uint64_t bytes) { checked_end_ += bytes; }
 
 namespace {
 
@@ -448,12 +459,28 @@ bool TarChecksumHolds(std::span<const uint8_t> block) {
 
 }  // namespace
 
-std::optional<uint64_t> TarAfterZeroBlocks(std::span<const uint8_t> head) {
+std::optional<uint64_t> ArchiveAfterZeroBlocks(std::span<const uint8_t> head) {
+  // Archives and compressed streams the scan reads, by their first bytes.
+  static constexpr std::string_view kSignatures[] = {
+      std::string_view("\x1f\x8b\x08", 3),  // gzip
+      std::string_view("\xfd"
+                       "7zXZ\x00",
+                       6),                        // xz
+      "BZh",                                      // bzip2
+      std::string_view("\x28\xb5\x2f\xfd", 4),    // zstd
+      std::string_view("7z\xbc\xaf\x27\x1c", 6),  // 7z
+      std::string_view("PK\x03\x04", 4),          // zip
+      "07070",                                    // cpio (odc, newc)
+  };
   for (size_t at = 0; at + kTarBlock <= head.size(); at += kTarBlock) {
     const std::span<const uint8_t> block = head.subspan(at, kTarBlock);
     if (!FirstNonZero(block)) continue;
-    if (at < 2 * kTarBlock || !TarChecksumHolds(block)) return std::nullopt;
-    return at;
+    if (at == 0) return std::nullopt;
+    const std::string_view text(reinterpret_cast<const char*>(block.data()), block.size());
+    const bool archive = TarChecksumHolds(block) ||
+                         std::any_of(std::begin(kSignatures), std::end(kSignatures),
+                                     [&](std::string_view sig) { return text.starts_with(sig); });
+    return archive ? std::optional<uint64_t>(at) : std::nullopt;
   }
   return std::nullopt;
 }

@@ -92,6 +92,8 @@ class ArchiveInput {
   // The stream's next bytes after those checked so far, read after the
   // archive's end: checked for data when the archive ended.
   void CheckAfterEnd(std::span<const uint8_t> bytes);
+  // The stream's next `bytes` are known to be zeros (a hole in a file).
+  void CheckedZerosAfterEnd(uint64_t bytes);
   // Reads and checks the rest of the stream, for an input whose owner would
   // not read it anyway (a file). What the reader was given, it does not read.
   virtual void ReadRestAfterEnd() {}
@@ -180,11 +182,13 @@ enum class StreamKind {
 // not an archive.
 StreamKind ClassifyStream(archive* a, int first_header);
 
-// Where a tar header starts in `head` after zero blocks, when `head` starts
-// with two or more of them (an empty tar, as ClassifyStream takes it) and the
-// first block that is not zero is a tar header (its checksum holds): a tar
-// after an empty one (`cat empty.tar b.tar`), which no reader examines.
-std::optional<uint64_t> TarAfterZeroBlocks(std::span<const uint8_t> head);
+// Where an archive starts in `head` after zero blocks, when `head` starts
+// with one or more of them (an empty tar, as ClassifyStream takes it) and the
+// first block that is not zero is a tar header (its checksum holds) or starts
+// with the signature of another archive or compressed stream the scan reads:
+// an archive after an empty tar (`cat empty.tar b.tar`), which no reader
+// examines. Bytes past `head` are not looked at.
+std::optional<uint64_t> ArchiveAfterZeroBlocks(std::span<const uint8_t> head);
 
 // The reader reads the stream as raw data ("raw" or "empty" format), so its
 // one entry is the (decompressed) content. When ClassifyStream says

@@ -153,7 +153,7 @@ class Examination {
   // Content, or an archive libarchive found past other data, may be a disk
   // or filesystem image, whose files are not examined: an error on it (the
   // stream is hashed and read all the same). So is content that read as an
-  // empty tar with another tar after it.
+  // empty tar with another archive after it.
   void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain);
   // Data after the end of an archive in `input` (see
   // ArchiveInput::ExpectZerosAfterEnd), once the input was read to its end:
@@ -528,7 +528,7 @@ void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::st
   if (const std::string kind = DiskImageKind(head.bytes, size); !kind.empty()) {
     file_.AddError(chain, DiskImageError(kind));
     ++image_errors_;
-  } else if (const std::optional<uint64_t> at = TarAfterZeroBlocks(head.bytes)) {
+  } else if (const std::optional<uint64_t> at = ArchiveAfterZeroBlocks(head.bytes)) {
     file_.AddError(chain, DataAfterEndError("tar", *at, /*decompressed=*/false));
     ++image_errors_;
   }
@@ -536,8 +536,10 @@ void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::st
 
 void Examination::ReportDataAfterEnd(const ArchiveInput& input,
                                      const std::vector<std::string>& chain, bool decompressed) {
+  // Reported even when the file stopped later (a limit met while the rest
+  // was checked): the data was seen.
   const std::optional<uint64_t> at = input.data_after_end();
-  if (!at || input.failed() || file_.stopped()) return;
+  if (!at) return;
   file_.AddError(chain, DataAfterEndError(input.ended_format(), *at, decompressed));
 }
 

@@ -214,8 +214,15 @@ int64_t FileInput::Skip(int64_t request) {
 void FileInput::ReadRestAfterEnd() {
   // The reader is done with buffer_. What is read feeds the digest if it
   // continues what the digest has seen, so that HashToEnd need not read it
-  // again.
+  // again. Holes are zeros: not read (a tar at the start of a sparse disk
+  // image).
   while (!data_after_end()) {
+    const off_t data = ::lseek(fd_, static_cast<off_t>(position_), SEEK_DATA);
+    if (data < 0 && errno == ENXIO) return;  // a hole to the end
+    if (data > static_cast<off_t>(position_)) {
+      CheckedZerosAfterEnd(static_cast<uint64_t>(data) - position_);
+      position_ = static_cast<uint64_t>(data);
+    }
     const absl::StatusOr<std::span<const uint8_t>> chunk = Next();
     if (!chunk.ok() || chunk->empty()) return;  // a read error stops the file
     CheckAfterEnd(*chunk);

@@ -979,6 +979,23 @@ TEST_F(StreamExaminerTest, DataAfterAnArchivesEndIsAnError) {
               ElementsAre(ErrorAt(Path("eb.tar.gz"), {"eb.tar"}, after_end("tar", eb_at, false))));
   EXPECT_THAT(Examine("eb.tar.xz").errors,
               ElementsAre(ErrorAt(Path("eb.tar.xz"), {"eb.tar"}, after_end("tar", eb_at, false))));
+  // One zero block is an empty tar too; a compressed archive after it is an
+  // archive all the same.
+  Sh("(head -c 512 /dev/zero; cat b.tar) > z1.tar && cat empty.tar b.tar.gz > eg.bin");
+  EXPECT_THAT(Examine("z1.tar").errors,
+              ElementsAre(ErrorAt(Path("z1.tar"), {}, after_end("tar", 512, false))));
+  EXPECT_THAT(Examine("eg.bin").errors,
+              ElementsAre(ErrorAt(Path("eg.bin"), {}, after_end("tar", eb_at, false))));
+  // A tar at the start of a sparse file: the hole is zeros, not read; data
+  // after it is found where it is.
+  Sh("cp a.tar sparse.tar && truncate -s 100000000 sparse.tar && "
+     "cp sparse.tar sparse_x.tar && printf X | dd of=sparse_x.tar bs=1 seek=60000000 "
+     "conv=notrunc status=none");
+  out = Examine("sparse.tar", /*hash_file=*/false);
+  EXPECT_THAT(out.errors, IsEmpty());
+  EXPECT_LT(out.stats.bytes_read, 1u << 20);
+  EXPECT_THAT(Examine("sparse_x.tar", /*hash_file=*/false).errors,
+              ElementsAre(ErrorAt(Path("sparse_x.tar"), {}, after_end("tar", 60000000, false))));
   for (const char* padded : {"padded.tar", "padded.tar.gz"}) {
     out = Examine(padded);
     EXPECT_THAT(out.errors, IsEmpty()) << padded;
