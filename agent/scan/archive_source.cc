@@ -459,27 +459,53 @@ bool TarChecksumHolds(std::span<const uint8_t> block) {
 
 }  // namespace
 
-std::optional<uint64_t> ArchiveAfterZeroBlocks(std::span<const uint8_t> head) {
-  // Archives and compressed streams the scan reads, by their first bytes.
+namespace {
+
+// The stream starts like an archive or compressed stream the scan reads, by
+// a signature long enough that text does not start with it by chance.
+bool StartsLikeArchive(std::string_view bytes) {
   static constexpr std::string_view kSignatures[] = {
       std::string_view("\x1f\x8b\x08", 3),  // gzip
       std::string_view("\xfd"
                        "7zXZ\x00",
                        6),                        // xz
-      "BZh",                                      // bzip2
       std::string_view("\x28\xb5\x2f\xfd", 4),    // zstd
       std::string_view("7z\xbc\xaf\x27\x1c", 6),  // 7z
       std::string_view("PK\x03\x04", 4),          // zip
-      "07070",                                    // cpio (odc, newc)
   };
-  for (size_t at = 0; at + kTarBlock <= head.size(); at += kTarBlock) {
-    const std::span<const uint8_t> block = head.subspan(at, kTarBlock);
+  for (const std::string_view signature : kSignatures) {
+    if (bytes.starts_with(signature)) return true;
+  }
+  const auto digits = [&](size_t from, size_t count, std::string_view allowed) {
+    if (bytes.size() < from + count) return false;
+    return std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(from),
+                       bytes.begin() + static_cast<std::ptrdiff_t>(from + count),
+                       [&](char c) { return allowed.find(c) != std::string_view::npos; });
+  };
+  // bzip2: its level, then the magic of a first block or of the end.
+  if (bytes.size() >= 10 && bytes.starts_with("BZh") && bytes[3] >= '1' && bytes[3] <= '9' &&
+      (bytes.substr(4, 6) == "1AY&SY" || bytes.substr(4, 6) == "\x17rE8P\x90")) {
+    return true;
+  }
+  // cpio: newc and crc (hexadecimal fields), odc (octal fields).
+  if ((bytes.starts_with("070701") || bytes.starts_with("070702")) &&
+      digits(6, 8, "0123456789abcdefABCDEF")) {
+    return true;
+  }
+  return bytes.starts_with("070707") && digits(6, 6, "01234567");
+}
+
+}  // namespace
+
+std::optional<uint64_t> ArchiveAfterZeroBlocks(std::span<const uint8_t> head) {
+  // The last block may be short: a signature needs only its first bytes.
+  for (size_t at = 0; at < head.size(); at += kTarBlock) {
+    const std::span<const uint8_t> block = head.subspan(at, std::min(kTarBlock, head.size() - at));
     if (!FirstNonZero(block)) continue;
     if (at == 0) return std::nullopt;
-    const std::string_view text(reinterpret_cast<const char*>(block.data()), block.size());
-    const bool archive = TarChecksumHolds(block) ||
-                         std::any_of(std::begin(kSignatures), std::end(kSignatures),
-                                     [&](std::string_view sig) { return text.starts_with(sig); });
+    const bool archive = (block.size() == kTarBlock && TarChecksumHolds(block)) ||
+                         StartsLikeArchive(std::string_view(
+                             reinterpret_cast<const char*>(block.data()), block.size()));
     return archive ? std::optional<uint64_t>(at) : std::nullopt;
   }
   return std::nullopt;

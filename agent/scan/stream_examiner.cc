@@ -154,7 +154,10 @@ class Examination {
   // or filesystem image, whose files are not examined: an error on it (the
   // stream is hashed and read all the same). So is content that read as an
   // empty tar with another archive after it.
-  void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain);
+  // `content`: no reader took the stream (not an archive found after other
+  // data, which its reader has examined).
+  void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain,
+                       bool content = true);
   // Data after the end of an archive in `input` (see
   // ArchiveInput::ExpectZerosAfterEnd), once the input was read to its end:
   // an error on the stream. `decompressed`: the stream is a gzip's content.
@@ -411,7 +414,7 @@ bool Examination::OpenAndExamine(ArchiveInput& input, StreamDigest& digest,
   // stream's start, and what follows their first header is a member's, not
   // an image's (iso9660 is a filesystem libarchive reads).
   if (kind == StreamKind::kArchive && FoundAfterOtherData(archive_format(opened.get()))) {
-    ReportDiskImage(input, chain);
+    ReportDiskImage(input, chain, /*content=*/false);
   }
   if (kind == StreamKind::kCompressedFile && !ReadsRawContent(opened.get())) {
     // Decompressed content that merely looked like an (empty) archive: read
@@ -518,7 +521,8 @@ bool Examination::ExamineBufferedSevenZip(MemberInput& input, std::vector<std::s
   return true;
 }
 
-void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain) {
+void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain,
+                                  bool content) {
   const StreamHead head = input.Head(kDiskImageHeadBytes);
   if (input.failed() || file_.stopped()) return;  // reported by their owners
   // A size the head already disproves is a header's lie: not used.
@@ -528,7 +532,8 @@ void Examination::ReportDiskImage(ArchiveInput& input, const std::vector<std::st
   if (const std::string kind = DiskImageKind(head.bytes, size); !kind.empty()) {
     file_.AddError(chain, DiskImageError(kind));
     ++image_errors_;
-  } else if (const std::optional<uint64_t> at = ArchiveAfterZeroBlocks(head.bytes)) {
+  } else if (const std::optional<uint64_t> at =
+                 content ? ArchiveAfterZeroBlocks(head.bytes) : std::nullopt) {
     file_.AddError(chain, DataAfterEndError("tar", *at, /*decompressed=*/false));
     ++image_errors_;
   }

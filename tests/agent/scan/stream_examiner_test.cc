@@ -986,6 +986,20 @@ TEST_F(StreamExaminerTest, DataAfterAnArchivesEndIsAnError) {
               ElementsAre(ErrorAt(Path("z1.tar"), {}, after_end("tar", 512, false))));
   EXPECT_THAT(Examine("eg.bin").errors,
               ElementsAre(ErrorAt(Path("eg.bin"), {}, after_end("tar", eb_at, false))));
+  // A follower shorter than a block still shows its signature. A zip after
+  // zeros is found and read by its central directory: no error. Text that
+  // merely starts like bzip2's or cpio's magic is content.
+  Sh("(head -c 512 /dev/zero; gzip -n -c second.csv) > short.bin && "
+     "zip -q -0 first.zip first.csv && (head -c 512 /dev/zero; cat first.zip) > zero_first.zip && "
+     "(head -c 512 /dev/zero; echo 'BZh is how this note starts'; cat first.csv) > bz_note.txt && "
+     "(head -c 4096 /dev/zero; echo '07070,Rutherford,NJ'; cat first.csv) > cpio_like.csv");
+  EXPECT_THAT(Examine("short.bin").errors,
+              ElementsAre(ErrorAt(Path("short.bin"), {}, after_end("tar", 512, false))));
+  out = Examine("zero_first.zip");
+  EXPECT_THAT(out.errors, IsEmpty());
+  EXPECT_THAT(out.streams, ::testing::Contains(Content({"first.csv"}, first)));
+  EXPECT_THAT(Examine("bz_note.txt").errors, IsEmpty());
+  EXPECT_THAT(Examine("cpio_like.csv").errors, IsEmpty());
   // A tar at the start of a sparse file: the hole is zeros, not read; data
   // after it is found where it is.
   Sh("cp a.tar sparse.tar && truncate -s 100000000 sparse.tar && "
