@@ -457,21 +457,15 @@ bool TarChecksumHolds(std::span<const uint8_t> block) {
   return written == unsigned_sum || static_cast<int64_t>(written) == signed_sum;
 }
 
-}  // namespace
-
-namespace {
-
 // The stream starts like an archive or compressed stream the scan reads, by
 // a signature long enough that text does not start with it by chance.
 bool StartsLikeArchive(std::string_view bytes) {
   static constexpr std::string_view kSignatures[] = {
-      std::string_view("\x1f\x8b\x08", 3),  // gzip
-      std::string_view("\xfd"
-                       "7zXZ\x00",
-                       6),                        // xz
-      std::string_view("\x28\xb5\x2f\xfd", 4),    // zstd
-      std::string_view("7z\xbc\xaf\x27\x1c", 6),  // 7z
-      std::string_view("PK\x03\x04", 4),          // zip
+      std::string_view("\x1f\x8b\x08", 3),              // gzip
+      std::string_view("\xfd\x37\x7a\x58\x5a\x00", 6),  // xz
+      std::string_view("\x28\xb5\x2f\xfd", 4),          // zstd
+      std::string_view("7z\xbc\xaf\x27\x1c", 6),        // 7z
+      std::string_view("PK\x03\x04", 4),                // zip
   };
   for (const std::string_view signature : kSignatures) {
     if (bytes.starts_with(signature)) return true;

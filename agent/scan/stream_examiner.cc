@@ -152,10 +152,9 @@ class Examination {
                                uint64_t size_hint);
   // Content, or an archive libarchive found past other data, may be a disk
   // or filesystem image, whose files are not examined: an error on it (the
-  // stream is hashed and read all the same). So is content that read as an
-  // empty tar with another archive after it.
-  // `content`: no reader took the stream (not an archive found after other
-  // data, which its reader has examined).
+  // stream is hashed and read all the same). Content (`content`: no reader
+  // took the stream) that read as an empty tar may hold another archive
+  // after its zero blocks: an error too.
   void ReportDiskImage(ArchiveInput& input, const std::vector<std::string>& chain,
                        bool content = true);
   // Data after the end of an archive in `input` (see
